@@ -1,0 +1,122 @@
+package procfile
+
+import (
+	"regexp"
+	"syscall"
+	"time"
+)
+
+// Config is one validated Clusterfile or Procfile. Every default of SPEC.md is
+// already applied: callers never see a zero value that means "unset".
+type Config struct {
+	Path            string        // absolute path of the file that was loaded
+	Dir             string        // absolute directory of that file
+	Format          Format        // Clusterfile or Procfile
+	Name            string        // `name`, default: the directory's base name
+	ShutdownTimeout time.Duration // default 30s
+	Processes       []*Process    // in file order
+}
+
+// Format says which grammar a Config came from.
+type Format string
+
+const (
+	FormatClusterfile Format = "clusterfile"
+	FormatProcfile    Format = "procfile"
+)
+
+// Process is one [process.NAME] table (or one Procfile line), fully resolved.
+type Process struct {
+	Name    string
+	Line    int    // line of its table header / Procfile line, for messages
+	Command string // as written
+	Shell   bool   // run as /bin/sh -c Command
+
+	Workers     int  // resolved: "auto" (the default in a Clusterfile) = runtime.NumCPU(); Procfile: 1; 0 disables
+	WorkersAuto bool // Workers came from "auto"
+
+	Dir string // absolute; default: the file's directory
+
+	// Env is the merged environment, OS env < env_files < [env] < [process.X.env],
+	// as sorted "KEY=value" pairs with one entry per key. LISTEN_*, NOTIFY_SOCKET
+	// and WATCHDOG_* from the OS env are NOT removed here (the runner scrubs them).
+	Env []string
+
+	Listen []Address  // empty: no shared socket
+	Socket SocketMode // default inherit
+
+	Restart       RestartPolicy // default always
+	MaxRestarts   int           // default 10
+	RestartWindow time.Duration // default 60s
+	StopSignal    syscall.Signal
+	StopTimeout   time.Duration // default 10s
+	KillMode      KillMode      // default group
+
+	Ready Ready
+
+	Watch       []string      // globs relative to Dir
+	WatchIgnore []string      // added to the built-in ignores
+	WatchPoll   time.Duration // 0: use inotify
+
+	MaxMemory int64  // bytes; 0: no limit
+	User      string // "": do not change user
+}
+
+// Argv splits the command for one worker with that worker's environment
+// (env is "KEY=value" pairs; later entries win). $VAR and ${VAR} are expanded
+// from env; backticks are never executed. With Shell it returns
+// ["/bin/sh", "-c", Command] and leaves expansion to the shell.
+// Implemented in command.go.
+// func (p *Process) Argv(env []string) ([]string, error)
+
+// Address is one `listen` entry.
+type Address struct {
+	Network string // "tcp" or "unix"
+	Addr    string // "host:port" (host may be empty or [v6]) or the unix path (absolute)
+	Raw     string // as written
+}
+
+func (a Address) String() string { return a.Raw }
+
+type SocketMode string
+
+const (
+	SocketInherit SocketMode = "inherit"
+	SocketProxy   SocketMode = "proxy"
+)
+
+type RestartPolicy string
+
+const (
+	RestartAlways    RestartPolicy = "always"
+	RestartOnFailure RestartPolicy = "on-failure"
+	RestartNever     RestartPolicy = "never"
+)
+
+type KillMode string
+
+const (
+	KillGroup KillMode = "group"
+	KillMixed KillMode = "mixed"
+)
+
+type ReadyKind string
+
+const (
+	ReadyStarted ReadyKind = "started" // types without listen: ready once spawned
+	ReadyNotify  ReadyKind = "notify"
+	ReadyLog     ReadyKind = "log"
+	ReadyHTTP    ReadyKind = "http"
+	ReadyTCP     ReadyKind = "tcp"
+	ReadyDelay   ReadyKind = "delay"
+)
+
+// Ready is the resolved readiness check. Defaults: proxy mode tcp; inherit
+// mode delay 1s; no listen: started. Timeout default 60s.
+type Ready struct {
+	Kind    ReadyKind
+	Log     *regexp.Regexp // ReadyLog
+	HTTP    string         // ReadyHTTP: the path, e.g. "/healthz"
+	Delay   time.Duration  // ReadyDelay
+	Timeout time.Duration
+}
