@@ -1,0 +1,202 @@
+package runner
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// scrubbed reports whether an inherited variable belongs to the runner's own
+// supervisor (socket activation, sd_notify, watchdog) and must not reach workers.
+func scrubbed(kv string) bool {
+	k, _, _ := strings.Cut(kv, "=")
+	return strings.HasPrefix(k, "LISTEN_") || k == "NOTIFY_SOCKET" || strings.HasPrefix(k, "WATCHDOG_")
+}
+
+// workerEnv is the environment of worker index of t: the merged env of the
+// process (scrubbed), then the CLUSTER_* contract, PORT and color variables.
+func (r *Runner) workerEnv(t *ptype, index int) []string {
+	p := t.p
+	env := make([]string, 0, len(p.Env)+8)
+	has := map[string]bool{}
+	for _, kv := range p.Env {
+		if scrubbed(kv) {
+			continue
+		}
+		k, _, _ := strings.Cut(kv, "=")
+		if k == "PORT" && len(p.Listen) > 0 {
+			continue // inherit mode: not set; proxy mode: the runner's private port
+		}
+		has[k] = true
+		env = append(env, kv)
+	}
+	set := func(k, v string) {
+		env = slices.DeleteFunc(env, func(kv string) bool { return strings.HasPrefix(kv, k+"=") })
+		env = append(env, k+"="+v)
+	}
+	set("CLUSTER_PROCESS", p.Name)
+	set("CLUSTER_WORKER", strconv.Itoa(index))
+	set("CLUSTER_WORKERS", strconv.Itoa(t.count))
+	if len(p.Listen) == 0 {
+		set("PORT", strconv.Itoa(r.opts.PortBase+100*t.fileIndex+index-1))
+	}
+	if r.opts.Color {
+		if !has["FORCE_COLOR"] {
+			set("FORCE_COLOR", "1")
+		}
+		if !has["CLICOLOR_FORCE"] {
+			set("CLICOLOR_FORCE", "1")
+		}
+	}
+	return env
+}
+
+// resolveArgv splits the command with the worker's env and finds its program.
+func (r *Runner) resolveArgv(t *ptype, env []string) (string, []string, error) {
+	argv, err := t.p.Argv(env)
+	if err != nil {
+		return "", nil, fmt.Errorf("%s: command: %w", t.p.Name, err)
+	}
+	if len(argv) == 0 {
+		return "", nil, fmt.Errorf("%s: empty command", t.p.Name)
+	}
+	path, err := lookPath(argv[0], t.p.Dir, envValue(env, "PATH"))
+	if err != nil {
+		return "", nil, fmt.Errorf("%s: %w", t.p.Name, err)
+	}
+	return path, argv, nil
+}
+
+// resolve checks before anything starts that worker index of t can be
+// started: the command splits and its program exists.
+func (r *Runner) resolve(t *ptype, index int) (string, error) {
+	path, _, err := r.resolveArgv(t, r.workerEnv(t, index))
+	return path, err
+}
+
+func envValue(env []string, key string) string {
+	v := ""
+	for _, kv := range env {
+		if val, ok := strings.CutPrefix(kv, key+"="); ok {
+			v = val
+		}
+	}
+	return v
+}
+
+// lookPath finds prog like execvp would, with the worker's PATH and
+// directory, and says what it searched when it fails.
+func lookPath(prog, dir, pathEnv string) (string, error) {
+	if strings.Contains(prog, "/") {
+		path := prog
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(dir, path)
+		}
+		if err := executable(path); err != nil {
+			return "", fmt.Errorf("program %q: %w", prog, err)
+		}
+		return path, nil
+	}
+	for _, d := range filepath.SplitList(pathEnv) {
+		if d == "" {
+			d = "."
+		}
+		if !filepath.IsAbs(d) {
+			d = filepath.Join(dir, d)
+		}
+		path := filepath.Join(d, prog)
+		if executable(path) == nil {
+			return path, nil
+		}
+	}
+	return "", fmt.Errorf("program %q not found in PATH (%s)", prog, pathEnv)
+}
+
+func executable(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("no such file %s", path)
+		}
+		return err
+	}
+	if fi.IsDir() {
+		return fmt.Errorf("%s is a directory", path)
+	}
+	if fi.Mode()&0o111 == 0 {
+		return fmt.Errorf("%s is not executable", path)
+	}
+	return nil
+}
+
+// credential resolves `user` when the runner is root. Not root, the workers
+// run as the runner's user; asking for another one is an error.
+func credential(name string) (*syscall.Credential, error) {
+	if name == "" {
+		return nil, nil
+	}
+	u, err := user.Lookup(name)
+	if err != nil {
+		return nil, fmt.Errorf("user %q: %w", name, err)
+	}
+	if os.Getuid() != 0 {
+		if u.Uid == strconv.Itoa(os.Getuid()) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("user %q: switching user needs the runner to start as root", name)
+	}
+	uid, _ := strconv.ParseUint(u.Uid, 10, 32)
+	gid, _ := strconv.ParseUint(u.Gid, 10, 32)
+	cred := &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+	if gids, err := u.GroupIds(); err == nil {
+		for _, g := range gids {
+			if n, err := strconv.ParseUint(g, 10, 32); err == nil {
+				cred.Groups = append(cred.Groups, uint32(n))
+			}
+		}
+	}
+	return cred, nil
+}
+
+const pollInterval = 20 * time.Millisecond
+
+// pollPause is the interval of the few loops that must poll the kernel
+// (is a process group empty yet?): there is no event for it.
+func pollPause() { time.Sleep(pollInterval) }
+
+const (
+	sigTERM = syscall.SIGTERM
+	sigKILL = syscall.SIGKILL
+)
+
+// signalTree signals an orphan and, when it leads a process group, the group.
+func signalTree(pid int, sig syscall.Signal) {
+	syscall.Kill(pid, sig)
+	if pg, err := syscall.Getpgid(pid); err == nil && pg == pid {
+		syscall.Kill(-pid, sig)
+	}
+}
+
+var signalNames = map[syscall.Signal]string{
+	syscall.SIGABRT: "SIGABRT", syscall.SIGALRM: "SIGALRM", syscall.SIGBUS: "SIGBUS",
+	syscall.SIGFPE: "SIGFPE", syscall.SIGHUP: "SIGHUP", syscall.SIGILL: "SIGILL",
+	syscall.SIGINT: "SIGINT", syscall.SIGKILL: "SIGKILL", syscall.SIGPIPE: "SIGPIPE",
+	syscall.SIGQUIT: "SIGQUIT", syscall.SIGSEGV: "SIGSEGV", syscall.SIGTERM: "SIGTERM",
+	syscall.SIGUSR1: "SIGUSR1", syscall.SIGUSR2: "SIGUSR2", syscall.SIGTRAP: "SIGTRAP",
+	syscall.SIGSYS: "SIGSYS", syscall.SIGXCPU: "SIGXCPU", syscall.SIGXFSZ: "SIGXFSZ",
+}
+
+// SignalName names a signal as "SIGTERM".
+func SignalName(s syscall.Signal) string {
+	if n, ok := signalNames[s]; ok {
+		return n
+	}
+	return "signal " + strconv.Itoa(int(s))
+}

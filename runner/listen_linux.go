@@ -1,0 +1,196 @@
+package runner
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/cluster-run/cluster/procfile"
+)
+
+// listenBacklog is the accept queue of every shared socket: connections that
+// arrive while workers restart or reload wait here instead of being refused.
+const listenBacklog = 4096
+
+// Listener is one shared socket the runner owns for its whole life.
+//
+// It is created with raw syscalls and kept as a plain fd in blocking mode:
+// nothing in the runner ever calls (*os.File).Fd on it, which would flip the
+// shared open file description back to blocking under workers that made it
+// non-blocking and hang Go workers in accept (golang/go#29277).
+type Listener struct {
+	Addr procfile.Address
+	Name string // LISTEN_FDNAMES entry: the process type, or "type:port" when it has several
+	fd   int
+	path string // unix socket file to remove at close
+}
+
+// FD is the raw descriptor passed to workers.
+func (l *Listener) FD() int { return l.fd }
+
+// Close closes the socket and removes its unix socket file.
+func (l *Listener) Close() error {
+	err := unix.Close(l.fd)
+	if l.path != "" {
+		os.Remove(l.path)
+	}
+	return err
+}
+
+// Listen binds addr once: no SO_REUSEPORT, so an app that binds the same port
+// itself fails loudly instead of silently joining.
+func Listen(addr procfile.Address) (*Listener, error) {
+	l := &Listener{Addr: addr}
+	var err error
+	if addr.Network == "unix" {
+		l.fd, err = listenUnix(addr.Addr)
+		l.path = addr.Addr
+	} else {
+		l.fd, err = listenTCP(addr.Addr)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", addr.Raw, err)
+	}
+	return l, nil
+}
+
+func listenTCP(hostport string) (int, error) {
+	host, portStr, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return -1, err
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port < 0 || port > 65535 {
+		return -1, fmt.Errorf("bad port %q", portStr)
+	}
+	var ip netip.Addr
+	switch host {
+	case "":
+		ip = netip.IPv6Unspecified()
+	case "localhost":
+		ip = netip.MustParseAddr("127.0.0.1")
+	default:
+		ip, err = netip.ParseAddr(host)
+		if err != nil {
+			ips, lerr := net.LookupIP(host)
+			if lerr != nil || len(ips) == 0 {
+				return -1, fmt.Errorf("cannot resolve %q", host)
+			}
+			ip, _ = netip.AddrFromSlice(ips[0])
+		}
+	}
+	ip = ip.Unmap()
+	fd, err := bindTCP(ip, port)
+	if err != nil && host == "" && errors.Is(err, syscall.EAFNOSUPPORT) {
+		fd, err = bindTCP(netip.IPv4Unspecified(), port) // no IPv6 on this host
+	}
+	return fd, err
+}
+
+func bindTCP(ip netip.Addr, port int) (int, error) {
+	family := unix.AF_INET
+	var sa unix.Sockaddr = &unix.SockaddrInet4{Port: port, Addr: ip.As4()}
+	if ip.Is6() {
+		family = unix.AF_INET6
+		sa = &unix.SockaddrInet6{Port: port, Addr: ip.As16()}
+	}
+	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	if family == unix.AF_INET6 && ip.IsUnspecified() {
+		unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0) // ":8080" serves v4 and v6
+	}
+	if err := unix.Bind(fd, sa); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	if err := unix.Listen(fd, listenBacklog); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
+}
+
+func listenUnix(path string) (int, error) {
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode()&os.ModeSocket == 0 {
+			return -1, fmt.Errorf("%s exists and is not a socket", path)
+		}
+		// A socket file nobody answers on is stale (a runner that was killed).
+		if c, err := net.Dial("unix", path); err == nil {
+			c.Close()
+			return -1, fmt.Errorf("%s is in use by another process", path)
+		}
+		os.Remove(path)
+	}
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: path}); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	if err := unix.Listen(fd, listenBacklog); err != nil {
+		unix.Close(fd)
+		os.Remove(path)
+		return -1, err
+	}
+	return fd, nil
+}
+
+// Listening reports whether the socket still accepts connections: a worker
+// that calls shutdown() on its copy stops the listen for everyone.
+func (l *Listener) Listening() bool {
+	v, err := unix.GetsockoptInt(l.fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN)
+	return err == nil && v == 1
+}
+
+// Renew re-creates a socket that stopped listening, on the same address.
+func (l *Listener) Renew() error {
+	old := l.fd
+	unix.Close(old)
+	if l.path != "" {
+		os.Remove(l.path)
+	}
+	n, err := Listen(l.Addr)
+	if err != nil {
+		return err
+	}
+	l.fd = n.fd
+	return nil
+}
+
+// Adopt wraps a socket this process inherited (systemd socket activation).
+func Adopt(fd int, name string, addr procfile.Address) *Listener {
+	unix.CloseOnExec(fd)
+	return &Listener{Addr: addr, Name: name, fd: fd}
+}
+
+// sockName returns the local address of a listening fd as host:port or a path.
+func sockName(fd int) string {
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return ""
+	}
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port)).String()
+	case *unix.SockaddrInet6:
+		return netip.AddrPortFrom(netip.AddrFrom16(a.Addr), uint16(a.Port)).String()
+	case *unix.SockaddrUnix:
+		return a.Name
+	}
+	return ""
+}

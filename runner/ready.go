@@ -1,0 +1,174 @@
+package runner
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cluster-run/cluster/procfile"
+)
+
+// readiness decides when one worker process is serving, per its type's
+// `ready` (see SPEC "Readiness").
+type readiness struct {
+	p    *procfile.Process
+	port string // the worker's own PORT, for tcp and http
+	env  []string
+
+	signal chan struct{} // one token when a log line or READY=1 arrived
+	once   sync.Once
+	done   chan struct{} // closed by close
+	closed sync.Once
+
+	notify  *net.UnixConn
+	sockDir string
+}
+
+func newReadiness(p *procfile.Process, env []string) *readiness {
+	rd := &readiness{p: p, signal: make(chan struct{}, 1), done: make(chan struct{})}
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PORT="); ok {
+			rd.port = v
+		}
+	}
+	if p.Ready.Kind == procfile.ReadyNotify {
+		if err := rd.listenNotify(); err != nil {
+			// Reported when waiting: the worker can never become ready.
+			rd.notify = nil
+		}
+	}
+	return rd
+}
+
+func (rd *readiness) fire() {
+	rd.once.Do(func() { rd.signal <- struct{}{} })
+}
+
+// onLine is the log hook: ready = { log = "REGEX" } matches lines as the mux
+// splits them, so no line is copied twice.
+func (rd *readiness) onLine(line []byte) {
+	if rd.p.Ready.Kind == procfile.ReadyLog && rd.p.Ready.Log != nil && rd.p.Ready.Log.Match(line) {
+		rd.fire()
+	}
+}
+
+// listenNotify creates the worker's private sd_notify datagram socket.
+func (rd *readiness) listenNotify() error {
+	dir, err := os.MkdirTemp("", "cluster-notify-")
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(dir, "notify.sock")
+	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		os.RemoveAll(dir)
+		return err
+	}
+	rd.notify, rd.sockDir = c, dir
+	rd.env = append(rd.env, "NOTIFY_SOCKET="+path)
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := c.Read(buf)
+			if err != nil {
+				return
+			}
+			for _, l := range bytes.Split(buf[:n], []byte("\n")) {
+				if string(l) == "READY=1" {
+					rd.fire()
+				}
+			}
+		}
+	}()
+	return nil
+}
+
+// wait returns a channel that receives nil once the worker is ready, or an
+// error when ready.timeout passes first. Exits are the caller's business.
+func (rd *readiness) wait(_ <-chan exitStatus) <-chan error {
+	res := make(chan error, 1)
+	r := rd.p.Ready
+	if r.Kind == procfile.ReadyStarted || r.Kind == "" {
+		res <- nil
+		return res
+	}
+	go func() {
+		timeout := time.NewTimer(r.Timeout)
+		defer timeout.Stop()
+		var probe <-chan time.Time
+		var tick *time.Ticker
+		switch r.Kind {
+		case procfile.ReadyDelay:
+			t := time.NewTimer(r.Delay)
+			defer t.Stop()
+			probe = t.C
+		case procfile.ReadyTCP, procfile.ReadyHTTP:
+			tick = time.NewTicker(50 * time.Millisecond)
+			defer tick.Stop()
+			probe = tick.C
+		case procfile.ReadyNotify:
+			if rd.notify == nil {
+				res <- fmt.Errorf("cannot create its NOTIFY_SOCKET")
+				return
+			}
+		}
+		for {
+			select {
+			case <-rd.done:
+				return
+			case <-timeout.C:
+				res <- fmt.Errorf("not ready after %s (ready.%s)", r.Timeout, r.Kind)
+				return
+			case <-rd.signal:
+				res <- nil
+				return
+			case <-probe:
+				if r.Kind == procfile.ReadyDelay || rd.probe() {
+					res <- nil
+					return
+				}
+			}
+		}
+	}()
+	return res
+}
+
+var probeClient = &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+
+// probe tries the worker's own port once.
+func (rd *readiness) probe() bool {
+	if rd.port == "" {
+		return false
+	}
+	addr := net.JoinHostPort("127.0.0.1", rd.port)
+	if rd.p.Ready.Kind == procfile.ReadyTCP {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			return false
+		}
+		c.Close()
+		return true
+	}
+	resp, err := probeClient.Get("http://" + addr + rd.p.Ready.HTTP)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode >= 200 && resp.StatusCode < 300
+}
+
+func (rd *readiness) close() {
+	rd.closed.Do(func() {
+		close(rd.done)
+		if rd.notify != nil {
+			rd.notify.Close()
+			os.RemoveAll(rd.sockDir)
+		}
+	})
+}

@@ -1,0 +1,372 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cluster-run/cluster/procfile"
+)
+
+// Errors Run returns; main maps them to exit statuses.
+var (
+	// ErrFailed: a process type failed for good (crash loop past its limit, or
+	// restart = "never" and it failed).
+	ErrFailed = errors.New("a process type failed")
+	// ErrKilled: a worker (or one of its children) ignored its stop signal and
+	// had to be SIGKILLed.
+	ErrKilled = errors.New("a worker had to be killed")
+)
+
+// Output is where worker output and runner events go (logmux in the binary).
+type Output interface {
+	// Stream returns a line-buffered writer for one stream of one worker;
+	// Close flushes it.
+	Stream(s Stream) io.WriteCloser
+	// Event prints one runner event line.
+	Event(e Event)
+}
+
+// Stream names one output stream of one worker process.
+type Stream struct {
+	Process string
+	Worker  int
+	PID     int
+	Stream  string            // "stdout" or "stderr"
+	OnLine  func(line []byte) // called once per complete line; must not keep line
+}
+
+// Event is one runner event: started, ready, exited, restarting, failed, ...
+type Event struct {
+	Worker  string // "web.2", or "" for the cluster as a whole
+	Event   string
+	PID     int
+	Status  *int
+	Signal  string
+	Message string // the human line, e.g. "exited (status 3)"
+	Fields  map[string]any
+}
+
+// Options configure a Runner.
+type Options struct {
+	Config   *procfile.Config
+	Only     []string       // process types to run, empty: all
+	Workers  map[string]int // worker counts that override the file (-w)
+	PortBase int            // foreman PORT base, 0: 5000
+	Color    bool           // the runner prints in color: set FORCE_COLOR/CLICOLOR_FORCE
+	Output   Output
+	Self     string // the cluster binary (re-executed as the exec shim); "": os.Executable()
+	// ReapAll: this process owns every child it has (the cluster binary):
+	// reap orphans re-parented to it too. Must be the same for every Runner
+	// of a process.
+	ReapAll bool
+	// Watch: a type that fails waits for Revive instead of stopping the cluster.
+	Watch bool
+	// NoPTY disables the per-worker controlling terminal (see doc.go).
+	NoPTY bool
+}
+
+// Runner supervises the workers of one Config. Use New, then Run once.
+type Runner struct {
+	opts  Options
+	out   Output
+	rp    *reaper
+	types []*ptype
+
+	killAll  chan struct{} // closed by Kill: stop everything now
+	killOnce sync.Once
+	killed   atomic.Bool // some process had to be SIGKILLed at stop
+
+	exits    chan exitReport
+	slotDone chan *slot
+	requests chan func()
+
+	background sync.WaitGroup // log copiers and leftover-group reapers
+}
+
+// ptype is one process type; its fields are owned by the supervisor goroutine.
+type ptype struct {
+	p         *procfile.Process
+	fileIndex int // position in the file, for foreman's PORT
+	count     int // wanted workers
+	crashes   []time.Time
+	failed    bool
+	slots     map[int]*slot // live slots by worker index
+}
+
+// New checks everything that can be checked before a process starts: the
+// selected types exist and every program can be found. Its errors are
+// configuration errors (exit status 2).
+func New(opts Options) (*Runner, error) {
+	cfg := opts.Config
+	if cfg == nil {
+		return nil, errors.New("no configuration")
+	}
+	if opts.PortBase == 0 {
+		opts.PortBase = 5000
+	}
+	if opts.Self == "" {
+		self, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("cannot find the cluster binary to run workers through: %w", err)
+		}
+		opts.Self = self
+	}
+	if opts.Output == nil {
+		opts.Output = discardOutput{}
+	}
+	only := map[string]bool{}
+	for _, name := range opts.Only {
+		if findProcess(cfg, name) == nil {
+			return nil, fmt.Errorf("unknown process type %q (have %s)", name, processNames(cfg))
+		}
+		only[name] = true
+	}
+	for name := range opts.Workers {
+		if findProcess(cfg, name) == nil {
+			return nil, fmt.Errorf("-w: unknown process type %q (have %s)", name, processNames(cfg))
+		}
+	}
+	r := &Runner{
+		opts:     opts,
+		out:      opts.Output,
+		killAll:  make(chan struct{}),
+		exits:    make(chan exitReport),
+		slotDone: make(chan *slot),
+		requests: make(chan func()),
+	}
+	var errs []error
+	for i, p := range cfg.Processes {
+		if len(only) > 0 && !only[p.Name] {
+			continue
+		}
+		t := &ptype{p: p, fileIndex: i, count: p.Workers, slots: map[int]*slot{}}
+		if n, ok := opts.Workers[p.Name]; ok {
+			t.count = n
+		}
+		if t.count <= 0 {
+			continue
+		}
+		if _, err := r.resolve(t, 1); err != nil {
+			errs = append(errs, err)
+		}
+		if _, err := credential(p.User); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", p.Name, err))
+		}
+		r.types = append(r.types, t)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if len(r.types) == 0 {
+		return nil, errors.New("no process to run (every selected type has 0 workers)")
+	}
+	return r, nil
+}
+
+func findProcess(cfg *procfile.Config, name string) *procfile.Process {
+	for _, p := range cfg.Processes {
+		if p.Name == name {
+			return p
+		}
+	}
+	return nil
+}
+
+func processNames(cfg *procfile.Config) string {
+	var names []string
+	for _, p := range cfg.Processes {
+		names = append(names, p.Name)
+	}
+	sort.Strings(names)
+	if len(names) == 0 {
+		return "none"
+	}
+	return fmt.Sprint(names)
+}
+
+// Kill stops every worker at once with SIGKILL (a second Ctrl-C, SIGQUIT).
+// Run still returns only after every process is reaped.
+func (r *Runner) Kill() {
+	r.killOnce.Do(func() { close(r.killAll) })
+}
+
+func (r *Runner) event(worker, ev, msg string, pid int, fields map[string]any) {
+	r.out.Event(Event{Worker: worker, Event: ev, PID: pid, Message: msg, Fields: fields})
+}
+
+// Run starts every worker and supervises them until the cluster stops:
+// ctx cancelled (graceful stop), Kill, a type failing, or every worker
+// having ended on its own. It returns only after every child is reaped and
+// its output copied: nil for a clean stop, ErrFailed or ErrKilled otherwise.
+func (r *Runner) Run(ctx context.Context) error {
+	r.rp = getReaper(r.opts.ReapAll)
+	live := 0
+	for _, t := range r.types {
+		for i := 1; i <= t.count; i++ {
+			r.startSlot(t, i)
+			live++
+		}
+	}
+
+	var result error
+	stopping := false
+	var shutdownTimer <-chan time.Time
+	stop := func(reason error) {
+		if stopping {
+			return
+		}
+		stopping = true
+		result = reason
+		for _, t := range r.types {
+			for _, s := range t.slots {
+				s.requestStop()
+			}
+		}
+		shutdownTimer = time.After(r.opts.Config.ShutdownTimeout)
+	}
+	ctxDone := ctx.Done()
+	killAll := r.killAll
+	for live > 0 {
+		select {
+		case <-ctxDone:
+			ctxDone = nil
+			r.event("", "stopping", "stopping (graceful)", 0, nil)
+			stop(nil)
+		case <-killAll:
+			killAll = nil
+			if !stopping {
+				r.event("", "stopping", "stopping (immediate)", 0, nil)
+			}
+			stop(result)
+		case <-shutdownTimer:
+			shutdownTimer = nil
+			r.event("", "stopping", fmt.Sprintf("shutdown_timeout %s passed: killing what is left", r.opts.Config.ShutdownTimeout), 0, nil)
+			r.killed.Store(true)
+			r.Kill()
+		case rep := <-r.exits:
+			d := r.decide(rep, stopping)
+			rep.reply <- d
+			if d.stopCluster && !stopping {
+				stop(ErrFailed)
+			}
+		case s := <-r.slotDone:
+			live--
+			if s.t.slots[s.index] == s {
+				delete(s.t.slots, s.index)
+			}
+		case f := <-r.requests:
+			f()
+		}
+	}
+	r.reapLeftovers()
+	r.background.Wait()
+	if result == nil && r.killed.Load() {
+		result = ErrKilled
+	}
+	return result
+}
+
+// decision is the supervisor's answer to a worker that exited on its own.
+type decision struct {
+	restart     bool
+	stopCluster bool
+}
+
+type exitReport struct {
+	s      *slot
+	status exitStatus
+	reply  chan decision
+}
+
+// decide applies the restart policy and the crash-loop limit of the worker's
+// type. It runs on the supervisor goroutine, which owns ptype.
+func (r *Runner) decide(rep exitReport, stopping bool) decision {
+	t := rep.s.t
+	p := t.p
+	if stopping || t.failed {
+		return decision{}
+	}
+	ok := rep.status.success()
+	switch {
+	case ok && p.Restart != procfile.RestartAlways:
+		return decision{}
+	case !ok && p.Restart == procfile.RestartNever:
+		t.failed = true
+		r.event(p.Name, "failed", fmt.Sprintf("%s failed (restart = \"never\")", p.Name), 0, nil)
+		return decision{stopCluster: !r.opts.Watch}
+	}
+	if ok {
+		return decision{restart: true}
+	}
+	now := time.Now()
+	keep := t.crashes[:0]
+	for _, at := range t.crashes {
+		if now.Sub(at) < p.RestartWindow {
+			keep = append(keep, at)
+		}
+	}
+	t.crashes = append(keep, now)
+	if len(t.crashes) > p.MaxRestarts {
+		t.failed = true
+		msg := fmt.Sprintf("%s failed after %d crashes in %s", p.Name, len(t.crashes), p.RestartWindow)
+		if r.opts.Watch {
+			msg += "; waiting for a file change"
+		}
+		r.event(p.Name, "failed", msg, 0, map[string]any{"crashes": len(t.crashes)})
+		return decision{stopCluster: !r.opts.Watch}
+	}
+	return decision{restart: true}
+}
+
+// reapLeftovers stops descendants that outlived their workers (re-parented
+// to us as subreaper or PID 1) with the same TERM, grace, KILL, and waits for
+// the reaper to collect them: when PID 1 exits, the kernel SIGKILLs whatever
+// is left with no grace at all.
+func (r *Runner) reapLeftovers() {
+	if !r.rp.all {
+		return
+	}
+	left := children()
+	if len(left) == 0 {
+		return
+	}
+	for _, pid := range left {
+		signalTree(pid, sigTERM)
+	}
+	grace := 5 * time.Second
+	select {
+	case <-r.killAll:
+		grace = 0
+	default:
+	}
+	deadline := time.Now().Add(grace)
+	for len(children()) > 0 && time.Now().Before(deadline) {
+		pollPause()
+	}
+	if rest := children(); len(rest) > 0 {
+		r.killed.Store(true)
+		for _, pid := range rest {
+			signalTree(pid, sigKILL)
+		}
+		deadline = time.Now().Add(5 * time.Second)
+		for len(children()) > 0 && time.Now().Before(deadline) {
+			pollPause()
+		}
+	}
+}
+
+type discardOutput struct{}
+
+func (discardOutput) Stream(Stream) io.WriteCloser { return nopCloser{io.Discard} }
+func (discardOutput) Event(Event)                  {}
+
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }

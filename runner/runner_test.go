@@ -1,0 +1,481 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cluster-run/cluster/procfile"
+)
+
+func TestMain(m *testing.M) {
+	// The test binary is also the exec shim workers are started through.
+	if len(os.Args) > 1 && os.Args[1] == ShimCommand {
+		os.Exit(Shim(os.Args[2:]))
+	}
+	if err := BecomeSubreaper(); err != nil {
+		fmt.Fprintln(os.Stderr, "subreaper:", err)
+	}
+	os.Exit(m.Run())
+}
+
+// recorder is an Output that keeps every line and event.
+type recorder struct {
+	mu     sync.Mutex
+	lines  []string // "web.1 stdout: text"
+	events []Event
+}
+
+func (r *recorder) Stream(s Stream) io.WriteCloser {
+	return &lineWriter{rec: r, label: fmt.Sprintf("%s.%d", s.Process, s.Worker), s: s}
+}
+
+func (r *recorder) Event(e Event) {
+	r.mu.Lock()
+	r.events = append(r.events, e)
+	r.mu.Unlock()
+}
+
+func (r *recorder) snapshot() (lines []string, events []Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.lines...), append([]Event(nil), r.events...)
+}
+
+func (r *recorder) messages() []string {
+	_, evs := r.snapshot()
+	var out []string
+	for _, e := range evs {
+		out = append(out, e.Message)
+	}
+	return out
+}
+
+// waitLine polls until a line matching re was printed, and returns it.
+func (r *recorder) waitLine(t *testing.T, re string, timeout time.Duration) string {
+	t.Helper()
+	rx := regexp.MustCompile(re)
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		lines, _ := r.snapshot()
+		for _, l := range lines {
+			if rx.MatchString(l) {
+				return l
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	lines, _ := r.snapshot()
+	t.Fatalf("no line matching %q within %s; lines:\n%s\nevents: %q", re, timeout, strings.Join(lines, "\n"), r.messages())
+	return ""
+}
+
+type lineWriter struct {
+	rec   *recorder
+	label string
+	s     Stream
+	buf   []byte
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.buf = append(w.buf, p...)
+	for {
+		i := strings.IndexByte(string(w.buf), '\n')
+		if i < 0 {
+			break
+		}
+		w.emit(w.buf[:i])
+		w.buf = w.buf[i+1:]
+	}
+	return len(p), nil
+}
+
+func (w *lineWriter) emit(line []byte) {
+	if w.s.OnLine != nil {
+		w.s.OnLine(line)
+	}
+	w.rec.mu.Lock()
+	w.rec.lines = append(w.rec.lines, w.label+" "+w.s.Stream+": "+string(line))
+	w.rec.mu.Unlock()
+}
+
+func (w *lineWriter) Close() error {
+	if len(w.buf) > 0 {
+		w.emit(w.buf)
+		w.buf = nil
+	}
+	return nil
+}
+
+// proc returns a process type with SPEC's defaults and a shell command.
+func shProc(name, script string) *procfile.Process {
+	return &procfile.Process{
+		Name: name, Command: script, Shell: true, Workers: 1,
+		Dir: os.TempDir(), Env: os.Environ(),
+		Restart: procfile.RestartNever, MaxRestarts: 10, RestartWindow: time.Minute,
+		StopSignal: syscall.SIGTERM, StopTimeout: 5 * time.Second, KillMode: procfile.KillGroup,
+		Ready: procfile.Ready{Kind: procfile.ReadyStarted, Timeout: time.Minute},
+	}
+}
+
+func config(ps ...*procfile.Process) *procfile.Config {
+	return &procfile.Config{Name: "test", Dir: os.TempDir(), ShutdownTimeout: 30 * time.Second, Processes: ps}
+}
+
+type running struct {
+	r      *Runner
+	rec    *recorder
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func start(t *testing.T, opts Options) *running {
+	t.Helper()
+	rec := &recorder{}
+	opts.Output = rec
+	opts.ReapAll = true
+	r, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	rn := &running{r: r, rec: rec, cancel: cancel, done: make(chan error, 1)}
+	go func() { rn.done <- r.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		r.Kill()
+		<-rn.done
+	})
+	return rn
+}
+
+func (rn *running) wait(t *testing.T, timeout time.Duration) error {
+	t.Helper()
+	select {
+	case err := <-rn.done:
+		rn.done <- err // for Cleanup
+		return err
+	case <-time.After(timeout):
+		lines, _ := rn.rec.snapshot()
+		t.Fatalf("Run did not return within %s; lines:\n%s\nevents: %q", timeout, strings.Join(lines, "\n"), rn.rec.messages())
+		return nil
+	}
+}
+
+func alive(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	return i > 0 && !strings.HasPrefix(string(b[i+1:]), " Z")
+}
+
+func exists(pid int) bool {
+	_, err := os.Stat("/proc/" + strconv.Itoa(pid))
+	return err == nil
+}
+
+func pidsIn(t *testing.T, line string) []int {
+	t.Helper()
+	var pids []int
+	for _, f := range regexp.MustCompile(`\d+`).FindAllString(line[strings.Index(line, ":"):], -1) {
+		n, _ := strconv.Atoi(f)
+		pids = append(pids, n)
+	}
+	return pids
+}
+
+func TestEnvContract(t *testing.T) {
+	web := shProc("web", `echo "env $CLUSTER_PROCESS $CLUSTER_WORKER $CLUSTER_WORKERS $PORT ${LISTEN_FDS-none} ${NOTIFY_SOCKET-none}"`)
+	web.Workers = 2
+	jobs := shProc("jobs", `echo "env $CLUSTER_PROCESS $CLUSTER_WORKER $CLUSTER_WORKERS $PORT"; read x; echo "stdin=[$x]"`)
+	web.Env = append(web.Env, "LISTEN_FDS=7", "NOTIFY_SOCKET=/nope")
+	rn := start(t, Options{Config: config(web, jobs), PortBase: 6000})
+	if err := rn.wait(t, 10*time.Second); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	lines, _ := rn.rec.snapshot()
+	got := strings.Join(lines, "\n")
+	for _, want := range []string{
+		"web.1 stdout: env web 1 2 6000 none none",
+		"web.2 stdout: env web 2 2 6001 none none",
+		"jobs.1 stdout: env jobs 1 1 6100",
+		"jobs.1 stdout: stdin=[]",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in:\n%s", want, got)
+		}
+	}
+}
+
+func TestWorkerOverridesAndSubset(t *testing.T) {
+	web := shProc("web", `echo "w $CLUSTER_WORKER/$CLUSTER_WORKERS"`)
+	jobs := shProc("jobs", `echo jobs ran`)
+	rn := start(t, Options{Config: config(web, jobs), Only: []string{"web"}, Workers: map[string]int{"web": 3}})
+	if err := rn.wait(t, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	lines, _ := rn.rec.snapshot()
+	got := strings.Join(lines, "\n")
+	for i := 1; i <= 3; i++ {
+		if !strings.Contains(got, fmt.Sprintf("w %d/3", i)) {
+			t.Errorf("worker %d missing:\n%s", i, got)
+		}
+	}
+	if strings.Contains(got, "jobs ran") {
+		t.Errorf("jobs ran although only web was selected")
+	}
+}
+
+func TestProgramNotFound(t *testing.T) {
+	p := shProc("web", "")
+	p.Shell = false
+	p.Command = "definitely-not-a-program-xyz --flag"
+	p.Env = []string{"PATH=/usr/bin:/bin"}
+	_, err := New(Options{Config: config(p)})
+	if err == nil || !strings.Contains(err.Error(), `program "definitely-not-a-program-xyz" not found in PATH (/usr/bin:/bin)`) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestGracefulStopKillsGrandchildren(t *testing.T) {
+	p := shProc("web", `sleep 1000 & echo "kids $$ $!"; wait`)
+	rn := start(t, Options{Config: config(p)})
+	line := rn.rec.waitLine(t, `kids \d+ \d+`, 5*time.Second)
+	pids := pidsIn(t, line)
+	rn.cancel()
+	if err := rn.wait(t, 10*time.Second); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	for _, pid := range pids {
+		if exists(pid) {
+			t.Errorf("pid %d still exists after stop", pid)
+		}
+	}
+}
+
+func TestIgnoredTermIsKilledAfterStopTimeout(t *testing.T) {
+	p := shProc("web", `trap "" TERM; echo up; while :; do sleep 0.05; done`)
+	p.StopTimeout = 400 * time.Millisecond
+	rn := start(t, Options{Config: config(p)})
+	rn.rec.waitLine(t, `up`, 5*time.Second)
+	t0 := time.Now()
+	rn.cancel()
+	err := rn.wait(t, 10*time.Second)
+	took := time.Since(t0)
+	if !errors.Is(err, ErrKilled) {
+		t.Fatalf("Run = %v, want ErrKilled", err)
+	}
+	if took < 400*time.Millisecond-50*time.Millisecond || took > 400*time.Millisecond+200*time.Millisecond {
+		t.Errorf("stop took %s, want stop_timeout 400ms ±200ms", took)
+	}
+}
+
+func TestKillIsImmediate(t *testing.T) {
+	p := shProc("web", `trap "" TERM; echo up; while :; do sleep 0.05; done`)
+	p.StopTimeout = time.Minute
+	rn := start(t, Options{Config: config(p)})
+	rn.rec.waitLine(t, `up`, 5*time.Second)
+	rn.cancel()
+	rn.r.Kill()
+	if err := rn.wait(t, 3*time.Second); err == nil {
+		t.Fatalf("Run = nil after an immediate kill of a worker that ignores TERM")
+	}
+}
+
+func TestMixedModeSignalsLeaderOnly(t *testing.T) {
+	for _, mode := range []procfile.KillMode{procfile.KillGroup, procfile.KillMixed} {
+		t.Run(string(mode), func(t *testing.T) {
+			p := shProc("web", `sh -c 'trap "echo child got TERM; exit 0" TERM; echo child up; while :; do sleep 0.05; done' &
+trap 'echo leader got TERM; wait; exit 0' TERM; wait`)
+			p.KillMode = mode
+			rn := start(t, Options{Config: config(p)})
+			rn.rec.waitLine(t, `child up`, 5*time.Second)
+			rn.cancel()
+			rn.wait(t, 10*time.Second)
+			lines, _ := rn.rec.snapshot()
+			got := strings.Join(lines, "\n")
+			childGot := strings.Contains(got, "child got TERM")
+			if mode == procfile.KillGroup && !childGot {
+				t.Errorf("group mode: the child did not get TERM:\n%s", got)
+			}
+			if mode == procfile.KillMixed && childGot {
+				t.Errorf("mixed mode: the child got TERM:\n%s", got)
+			}
+			if !strings.Contains(got, "leader got TERM") {
+				t.Errorf("leader did not get TERM:\n%s", got)
+			}
+		})
+	}
+}
+
+func TestBackoffSchedule(t *testing.T) {
+	want := []time.Duration{100, 200, 400, 800, 1600, 3200, 6400, 12800, 25600, 30000, 30000}
+	for i, w := range want {
+		if got := backoff(i+1, 0.5); got != w*time.Millisecond {
+			t.Errorf("backoff(%d) = %s, want %s", i+1, got, w*time.Millisecond)
+		}
+	}
+	if lo, hi := backoff(3, 0), backoff(3, 0.999); lo != 320*time.Millisecond || hi < 479*time.Millisecond || hi > 480*time.Millisecond {
+		t.Errorf("jitter bounds of backoff(3) = %s..%s, want 320ms..480ms", lo, hi)
+	}
+	if got := backoff(40, 0.999); got != 30*time.Second {
+		t.Errorf("backoff is not capped: %s", got)
+	}
+}
+
+var restartDelay = regexp.MustCompile(`restarting in (\S+)`)
+
+func delays(msgs []string) []time.Duration {
+	var out []time.Duration
+	for _, m := range msgs {
+		if s := restartDelay.FindStringSubmatch(m); s != nil {
+			d, _ := time.ParseDuration(s[1])
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func TestCrashLoopFails(t *testing.T) {
+	p := shProc("web", `echo crash; exit 3`)
+	p.Restart = procfile.RestartAlways
+	p.MaxRestarts = 4
+	rn := start(t, Options{Config: config(p)})
+	t0 := time.Now()
+	err := rn.wait(t, 10*time.Second)
+	if !errors.Is(err, ErrFailed) {
+		t.Fatalf("Run = %v, want ErrFailed", err)
+	}
+	msgs := rn.rec.messages()
+	ds := delays(msgs)
+	if len(ds) != 4 {
+		t.Fatalf("want 4 restarts, got %v in %q", ds, msgs)
+	}
+	for i := 1; i < len(ds); i++ {
+		if ds[i] <= ds[i-1] {
+			t.Errorf("backoff does not grow: %v", ds)
+		}
+	}
+	joined := strings.Join(msgs, "\n")
+	for _, want := range []string{"web.1 exited (status 3)", "web failed after 5 crashes in 1m0s"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("missing event %q in:\n%s", want, joined)
+		}
+	}
+	// 100+200+400+800ms with ±20% jitter, plus process starts.
+	if took := time.Since(t0); took > 4*time.Second {
+		t.Errorf("crash loop took %s to fail", took)
+	}
+}
+
+func TestBackoffResetsAfterHealthyRun(t *testing.T) {
+	old := healthyAfter
+	healthyAfter = 200 * time.Millisecond
+	t.Cleanup(func() { healthyAfter = old })
+	p := shProc("web", `sleep 0.3; exit 1`)
+	p.Restart = procfile.RestartOnFailure
+	p.MaxRestarts = 3
+	rn := start(t, Options{Config: config(p)})
+	if err := rn.wait(t, 10*time.Second); !errors.Is(err, ErrFailed) {
+		t.Fatalf("Run = %v", err)
+	}
+	for _, d := range delays(rn.rec.messages()) {
+		if d > 120*time.Millisecond {
+			t.Errorf("after healthy runs every restart should wait ~100ms, got %s", d)
+		}
+	}
+}
+
+func TestRestartPolicies(t *testing.T) {
+	t.Run("never failure exits 1", func(t *testing.T) {
+		ok := shProc("ok", `exit 0`)
+		bad := shProc("bad", `exit 2`)
+		long := shProc("long", `sleep 1000`)
+		rn := start(t, Options{Config: config(ok, bad, long)})
+		if err := rn.wait(t, 10*time.Second); !errors.Is(err, ErrFailed) {
+			t.Fatalf("Run = %v, want ErrFailed", err)
+		}
+	})
+	t.Run("all zero exits 0", func(t *testing.T) {
+		a := shProc("a", `exit 0`)
+		b := shProc("b", `exit 1`)
+		b.Command = `test -f /nonexistent-file-xyz || exit 0`
+		b.Restart = procfile.RestartOnFailure
+		rn := start(t, Options{Config: config(a, b)})
+		if err := rn.wait(t, 10*time.Second); err != nil {
+			t.Fatalf("Run = %v, want nil", err)
+		}
+	})
+}
+
+func TestOrphanIsReaped(t *testing.T) {
+	// The subshell exits at once: its sleep is re-parented to us (subreaper)
+	// and must be reaped, not left a zombie.
+	p := shProc("web", `(sleep 0.2 & echo "orphan $!"); sleep 1000`)
+	rn := start(t, Options{Config: config(p)})
+	line := rn.rec.waitLine(t, `orphan \d+`, 5*time.Second)
+	pid := pidsIn(t, line)[0]
+	if pp := ppidOf(pid); pp != os.Getpid() && exists(pid) {
+		t.Errorf("orphan %d has parent %d, want the runner %d", pid, pp, os.Getpid())
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for exists(pid) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if exists(pid) {
+		t.Errorf("orphan %d was not reaped (alive=%v)", pid, alive(pid))
+	}
+}
+
+func TestManyShortWorkersLeakNothing(t *testing.T) {
+	n := 2000
+	if testing.Short() {
+		n = 200
+	}
+	fds := func() int {
+		ents, _ := os.ReadDir("/proc/self/fd")
+		return len(ents)
+	}
+	p := &procfile.Process{
+		Name: "t", Command: "true", Workers: 1, Dir: os.TempDir(), Env: os.Environ(),
+		Restart: procfile.RestartNever, MaxRestarts: 10, RestartWindow: time.Minute,
+		StopSignal: syscall.SIGTERM, StopTimeout: time.Second, KillMode: procfile.KillGroup,
+		Ready: procfile.Ready{Kind: procfile.ReadyStarted, Timeout: time.Minute},
+	}
+	run := func() {
+		rec := &recorder{}
+		r, err := New(Options{Config: config(p), Output: rec, ReapAll: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Run(context.Background()); err != nil {
+			t.Fatalf("Run: %v (events %q)", err, rec.messages())
+		}
+	}
+	run() // warm up the reaper and the runtime's threads
+	fd0, g0 := fds(), runtime.NumGoroutine()
+	t0 := time.Now()
+	for i := 0; i < n; i++ {
+		run()
+	}
+	t.Logf("%d workers started and reaped in %s", n, time.Since(t0))
+	deadline := time.Now().Add(5 * time.Second)
+	for (fds() > fd0 || runtime.NumGoroutine() > g0) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if fd1, g1 := fds(), runtime.NumGoroutine(); fd1 > fd0 || g1 > g0 {
+		t.Errorf("leak after %d workers: fds %d -> %d, goroutines %d -> %d", n, fd0, fd1, g0, g1)
+	}
+}

@@ -1,0 +1,334 @@
+package runner
+
+import (
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/cluster-run/cluster/procfile"
+)
+
+// healthyAfter is how long a run must last to reset the backoff (a var for tests).
+var healthyAfter = 30 * time.Second
+
+const (
+	backoffMin = 100 * time.Millisecond
+	backoffMax = 30 * time.Second
+
+	outputGrace = 2 * time.Second // how long an exited worker's pipes may stay open (a child holds them)
+)
+
+// backoff returns the delay before restart number n (1-based): 100ms doubling
+// to 30s, with ±20% jitter from rnd (a value in [0,1)) so crashing workers do
+// not restart in lockstep.
+func backoff(n int, rnd float64) time.Duration {
+	d := backoffMin
+	for i := 1; i < n && d < backoffMax; i++ {
+		d *= 2
+	}
+	if d > backoffMax {
+		d = backoffMax
+	}
+	j := time.Duration(float64(d) * (0.8 + 0.4*rnd))
+	if j > backoffMax {
+		j = backoffMax
+	}
+	return j.Round(time.Millisecond)
+}
+
+// State of a worker as status shows it.
+type State string
+
+const (
+	StateStarting State = "starting"
+	StateReady    State = "ready"
+	StateStopping State = "stopping"
+	StateBackoff  State = "backoff"
+	StateFailed   State = "failed"
+	StateExited   State = "exited"
+)
+
+// slot is one worker index of a process type. Its goroutine (run) owns the
+// process and its lifecycle; others only call requestStop or read info.
+type slot struct {
+	r     *Runner
+	t     *ptype
+	index int
+	name  string // "web.2"
+
+	stop     chan struct{}
+	stopOnce sync.Once
+
+	mu   sync.Mutex // guards info: read by status while run updates it
+	info WorkerInfo
+}
+
+// WorkerInfo is a snapshot of one worker for status.
+type WorkerInfo struct {
+	Name     string
+	Process  string
+	Index    int
+	PID      int
+	State    State
+	Started  time.Time
+	Restarts int
+	Last     *int // last exit status (-1: signal)
+}
+
+func (r *Runner) startSlot(t *ptype, index int) *slot {
+	s := &slot{
+		r: r, t: t, index: index,
+		name: t.p.Name + "." + strconv.Itoa(index),
+		stop: make(chan struct{}),
+	}
+	s.info = WorkerInfo{Name: s.name, Process: t.p.Name, Index: index, State: StateStarting}
+	t.slots[index] = s
+	go s.run()
+	return s
+}
+
+func (s *slot) requestStop() { s.stopOnce.Do(func() { close(s.stop) }) }
+
+func (s *slot) setInfo(f func(*WorkerInfo)) {
+	s.mu.Lock()
+	f(&s.info)
+	s.mu.Unlock()
+}
+
+func (s *slot) run() {
+	defer func() { s.r.slotDone <- s }()
+	p := s.t.p
+	attempt := 0
+	for {
+		w, err := s.start()
+		var st exitStatus
+		var ran time.Duration
+		stopped := false
+		if err != nil {
+			s.r.event(s.name, "exited", fmt.Sprintf("%s could not start: %v", s.name, err), 0, nil)
+			st = exitStatus{Code: 127}
+		} else {
+			st, stopped = s.supervise(w)
+			ran = time.Since(w.started)
+			s.report(w, st)
+		}
+		code := st.Code
+		s.setInfo(func(i *WorkerInfo) { i.State = StateExited; i.PID = 0; i.Last = &code })
+		if stopped {
+			return
+		}
+		if ran >= healthyAfter {
+			attempt = 0
+		}
+		reply := make(chan decision, 1)
+		s.r.exits <- exitReport{s: s, status: st, reply: reply}
+		d := <-reply
+		if !d.restart {
+			if s.t.failed {
+				s.setInfo(func(i *WorkerInfo) { i.State = StateFailed })
+			}
+			return
+		}
+		attempt++
+		delay := backoff(attempt, rand.Float64())
+		s.setInfo(func(i *WorkerInfo) { i.State = StateBackoff; i.Restarts++ })
+		s.r.event(s.name, "restarting", fmt.Sprintf("%s restarting in %s", s.name, delay), 0,
+			map[string]any{"delay_ms": delay.Milliseconds()})
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-s.stop:
+			t.Stop()
+			return
+		case <-s.r.killAll:
+			t.Stop()
+			return
+		}
+		_ = p
+	}
+}
+
+// worker is one running process of a slot.
+type worker struct {
+	*proc
+	started time.Time
+	ready   <-chan error
+	cleanup func()
+}
+
+// supervise waits for the worker to exit, handling readiness and stop
+// requests. stopped is true when the exit was asked for.
+func (s *slot) supervise(w *worker) (st exitStatus, stopped bool) {
+	p := s.t.p
+	ready := w.ready
+	stop := s.stop
+	for {
+		select {
+		case st = <-w.done:
+			return st, stopped
+		case err := <-ready:
+			ready = nil
+			if err != nil {
+				s.r.event(s.name, "failed", fmt.Sprintf("%s %v: killing it", s.name, err), w.pid, nil)
+				signalGroup(w.pid, syscall.SIGKILL)
+				continue
+			}
+			s.setInfo(func(i *WorkerInfo) { i.State = StateReady })
+			s.r.event(s.name, "ready", s.name+" ready", w.pid, nil)
+		case <-stop:
+			stop = nil
+			stopped = true
+			s.setInfo(func(i *WorkerInfo) { i.State = StateStopping })
+			return s.terminate(w), true
+		case <-s.r.killAll:
+			signalGroup(w.pid, syscall.SIGKILL)
+			return <-w.done, true
+		}
+		_ = p
+	}
+}
+
+// terminate stops a running worker: stop_signal per kill_mode, then after
+// stop_timeout SIGKILL to the whole group.
+func (s *slot) terminate(w *worker) exitStatus {
+	p := s.t.p
+	if p.KillMode == procfile.KillMixed {
+		syscall.Kill(w.pid, p.StopSignal)
+	} else {
+		signalGroup(w.pid, p.StopSignal)
+	}
+	deadline := time.NewTimer(p.StopTimeout)
+	defer deadline.Stop()
+	var st exitStatus
+	select {
+	case st = <-w.done:
+	case <-deadline.C:
+		s.r.killed.Store(true)
+		s.r.event(s.name, "killed", fmt.Sprintf("%s did not stop within %s: SIGKILL", s.name, p.StopTimeout), w.pid, nil)
+		signalGroup(w.pid, syscall.SIGKILL)
+		return <-w.done
+	case <-s.r.killAll:
+		signalGroup(w.pid, syscall.SIGKILL)
+		return <-w.done
+	}
+	// The leader is gone; its group may not be.
+	if !groupAlive(w.pid) {
+		return st
+	}
+	if p.KillMode == procfile.KillMixed {
+		signalGroup(w.pid, syscall.SIGKILL) // mixed: what the leader left behind is killed
+		return st
+	}
+	for groupAlive(w.pid) {
+		select {
+		case <-deadline.C:
+			s.r.killed.Store(true)
+			s.r.event(s.name, "killed", fmt.Sprintf("%s: children did not stop within %s: SIGKILL", s.name, p.StopTimeout), w.pid, nil)
+			signalGroup(w.pid, syscall.SIGKILL)
+			return st
+		case <-s.r.killAll:
+			signalGroup(w.pid, syscall.SIGKILL)
+			return st
+		case <-time.After(pollInterval):
+		}
+	}
+	return st
+}
+
+// report waits (boundedly) for the worker's last output, prints its exit
+// event and releases what it held.
+func (s *slot) report(w *worker, st exitStatus) {
+	copied := make(chan struct{})
+	go func() { w.copied.Wait(); close(copied) }()
+	select {
+	case <-copied:
+	case <-time.After(outputGrace):
+		// A child of the worker still holds its stdout: keep copying in the
+		// background; Run waits for it after every descendant is gone.
+	}
+	var status *int
+	msg := ""
+	sig := ""
+	if st.Signal != 0 {
+		sig = SignalName(st.Signal)
+		msg = fmt.Sprintf("%s exited (signal %s)", s.name, sig)
+	} else {
+		c := st.Code
+		status = &c
+		msg = fmt.Sprintf("%s exited (status %d)", s.name, c)
+	}
+	s.r.out.Event(Event{Worker: s.name, Event: "exited", PID: w.pid, Status: status, Signal: sig, Message: msg})
+	s.r.background.Add(1)
+	go func() {
+		defer s.r.background.Done()
+		<-copied
+		s.cleanupGroup(w)
+	}()
+}
+
+// cleanupGroup makes sure nothing of an exited worker's group outlives it,
+// then releases its terminal and other per-process resources.
+func (s *slot) cleanupGroup(w *worker) {
+	if groupAlive(w.pid) {
+		signalGroup(w.pid, s.t.p.StopSignal)
+		deadline := time.Now().Add(s.t.p.StopTimeout)
+		for groupAlive(w.pid) && time.Now().Before(deadline) {
+			pollPause()
+		}
+		if groupAlive(w.pid) {
+			signalGroup(w.pid, syscall.SIGKILL)
+		}
+	}
+	w.release()
+	if w.cleanup != nil {
+		w.cleanup()
+	}
+}
+
+// start spawns the worker process with its environment, output and readiness.
+func (s *slot) start() (*worker, error) {
+	t := s.t
+	p := t.p
+	env := s.r.workerEnv(t, s.index)
+	rd := newReadiness(p, env)
+	env = append(env, rd.env...)
+	path, argv, err := s.r.resolveArgv(t, env)
+	if err != nil {
+		rd.close()
+		return nil, err
+	}
+	cred, err := credential(p.User)
+	if err != nil {
+		rd.close()
+		return nil, err
+	}
+	spec := spawnSpec{
+		self:  s.r.opts.Self,
+		path:  path,
+		argv:  argv,
+		env:   env,
+		dir:   p.Dir,
+		cred:  cred,
+		noPTY: s.r.opts.NoPTY,
+		output: func(pid int) (io.WriteCloser, io.WriteCloser) {
+			o := s.r.out.Stream(Stream{Process: p.Name, Worker: s.index, PID: pid, Stream: "stdout", OnLine: rd.onLine})
+			e := s.r.out.Stream(Stream{Process: p.Name, Worker: s.index, PID: pid, Stream: "stderr", OnLine: rd.onLine})
+			return o, e
+		},
+	}
+	pr, err := spawn(s.r.rp, spec)
+	if err != nil {
+		rd.close()
+		return nil, err
+	}
+	now := time.Now()
+	s.setInfo(func(i *WorkerInfo) { i.PID = pr.pid; i.State = StateStarting; i.Started = now })
+	s.r.event(s.name, "started", fmt.Sprintf("%s started (pid %d)", s.name, pr.pid), pr.pid, nil)
+	w := &worker{proc: pr, started: now, cleanup: rd.close}
+	w.ready = rd.wait(pr.done)
+	return w, nil
+}
