@@ -1,0 +1,89 @@
+package watch
+
+import (
+	"context"
+	"slices"
+	"time"
+)
+
+// change is what the walking goroutine hands the debouncer: paths that
+// changed, whether they come from a rescan, and whether they are already a
+// complete batch (a poll or a rescan) that must not wait for quiet.
+type change struct {
+	paths  []string
+	rescan bool
+	flush  bool
+}
+
+// debounce turns a stream of changes into batches on out: a batch is due
+// once in has been quiet for quiet, or maxWait after its first path, so a
+// never-ending stream still fires. It touches no file system and owns no
+// goroutine, which lets testing/synctest drive its timers. A due batch that
+// out does not take yet keeps absorbing new paths, so a slow consumer gets
+// fewer, larger batches and never blocks the sender. It returns when ctx is
+// done or in is closed, dropping an unsent batch.
+func debounce(ctx context.Context, in <-chan change, out chan<- Batch, quiet, maxWait time.Duration) {
+	pending := make(map[string]struct{})
+	rescan := false
+	var first time.Time // zero while nothing is pending
+	ready := false
+	var due Batch
+	dirty := false
+
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+
+	for {
+		var send chan<- Batch
+		if ready {
+			if dirty {
+				due = Batch{Paths: make([]string, 0, len(pending)), Rescan: rescan}
+				for p := range pending {
+					due.Paths = append(due.Paths, p)
+				}
+				slices.Sort(due.Paths)
+				dirty = false
+			}
+			send = out
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case c, ok := <-in:
+			if !ok {
+				return
+			}
+			if len(c.paths) == 0 && !c.rescan {
+				continue
+			}
+			for _, p := range c.paths {
+				pending[p] = struct{}{}
+			}
+			rescan = rescan || c.rescan
+			dirty = true
+			if ready {
+				continue
+			}
+			if c.flush {
+				timer.Stop()
+				ready = true
+				continue
+			}
+			now := time.Now()
+			if first.IsZero() {
+				first = now
+			}
+			timer.Reset(min(quiet, first.Add(maxWait).Sub(now)))
+		case <-timer.C:
+			ready = true
+		case send <- due:
+			clear(pending)
+			rescan = false
+			first = time.Time{}
+			ready = false
+			dirty = false
+			due = Batch{}
+		}
+	}
+}

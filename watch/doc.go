@@ -1,0 +1,51 @@
+// Package watch turns file-system activity under one root directory into
+// debounced batches of changed paths. It knows nothing of processes: the
+// caller decides what a batch means (cluster reloads the process types whose
+// globs it matches).
+//
+// # Model
+//
+// New walks the root once. Every directory that is not pruned gets an
+// inotify watch (fsnotify watches directories, not files), and the counting
+// files are recorded with their size and mtime: this snapshot is what a
+// rescan or a poll compares against. Run then runs three goroutines:
+//
+//   - drain moves fsnotify's events into a map keyed by path as fast as they
+//     come, so the kernel queue does not overflow while the tree is walked;
+//   - the walking goroutine (Run itself) owns the snapshot, the watches and
+//     the filter: it takes the map, adds a watch to each new directory and
+//     then walks it (files created before the watch existed still count, and
+//     nested directories get watches), drops the watches of directories that
+//     went away, and passes the paths that count on;
+//   - debounce collects those paths into a batch that is sent once no path
+//     has arrived for Options.Quiet (100 ms), or Options.MaxWait (1 s) after
+//     its first path, so a never-ending stream still fires.
+//
+// When the kernel reports a queue overflow, the tree is rescanned against
+// the snapshot and the differences go out at once as one batch with Rescan
+// set. In polling mode (Options.Poll, for mounts that deliver no events) the
+// same rescan runs at each interval instead of inotify.
+//
+// # Invariants
+//
+//   - A watch is added before its directory is read; nothing created in
+//     between is missed.
+//   - Pruned directories are never walked nor watched: .git, node_modules,
+//     directories matched by an Options.Ignore glob, and what the .gitignore
+//     files ignore (nested ones, and those above the root up to the work
+//     tree's top).
+//   - A path counts when it is not a directory, not an editor temp file
+//     (*.swp, *.swx, *~, 4913, .#*, #*#, JetBrains' ___jb_tmp___ and
+//     ___jb_old___), not ignored, and matches an Include glob (or Include is
+//     empty). Chmod-only events never count.
+//   - Batch paths are root-relative, slash-separated, sorted and unique.
+//   - Running out of inotify watches or instances is never fatal: one
+//     warning line names the sysctl to raise and the watcher polls every
+//     second instead.
+//   - Only the walking goroutine touches the snapshot, watches and filter;
+//     the other two exchange data through the inbox and channels.
+//
+// Symbolic links are not followed. Gitignore negations cannot re-include a
+// file below an ignored directory (as in git); a pattern ending in "/**"
+// also prunes the directory itself (see Match).
+package watch

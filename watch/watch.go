@@ -1,0 +1,473 @@
+package watch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+)
+
+// Defaults for Options.
+const (
+	DefaultQuiet   = 100 * time.Millisecond
+	DefaultMaxWait = time.Second
+	// FallbackPoll is the polling interval used when inotify runs out of
+	// watches or instances.
+	FallbackPoll = time.Second
+)
+
+// Options configure a Watcher.
+type Options struct {
+	// Root is the directory watched; globs and batch paths are relative to it.
+	Root string
+	// Include lists globs (see Match) a path must match one of to count; an
+	// empty list counts every path that is not ignored.
+	Include []string
+	// Ignore lists globs of paths that never count, added to the defaults
+	// (.git, node_modules, editor temp files, what .gitignore files ignore).
+	// A glob that matches a directory ("dist", "dist/**") prunes it.
+	Ignore []string
+	// Poll > 0 walks the tree at this interval instead of using inotify,
+	// for mounts that deliver no events (network, 9p, Docker Desktop).
+	Poll time.Duration
+	// Hash adds a content hash to the size+mtime a poll compares, so edits
+	// that keep both (coarse mtimes on some mounts) are seen. Poll mode only.
+	Hash bool
+	// Quiet is how long no new change must arrive before a batch is sent
+	// (DefaultQuiet when zero).
+	Quiet time.Duration
+	// MaxWait bounds how long a batch waits for quiet, so a never-ending
+	// stream of changes still produces batches (DefaultMaxWait when zero).
+	MaxWait time.Duration
+	// Warn receives the single-line warnings (inotify limits reached, lost
+	// events). Nil prints them to stderr.
+	Warn func(string)
+
+	// newNotifier replaces fsnotify in tests.
+	newNotifier func() (notifier, error)
+}
+
+// Batch is one debounced set of changes.
+type Batch struct {
+	// Paths changed, were created or were deleted: relative to Root,
+	// slash-separated, sorted, without duplicates. Directories are not
+	// listed; a new or removed directory shows up as its files.
+	Paths []string
+	// Rescan is set when the kernel dropped events (queue overflow) and the
+	// tree was rescanned: Paths is what the size+mtime comparison found,
+	// which may miss an edit that kept both. Cautious consumers treat it as
+	// "everything may have changed".
+	Rescan bool
+}
+
+// Watcher watches a directory tree. See the package documentation.
+type Watcher struct {
+	root    string
+	quiet   time.Duration
+	maxWait time.Duration
+	warn    func(string)
+	walker  walker
+	tree    tree
+	// poll > 0 means polling mode, asked for or fallen back to.
+	poll    time.Duration
+	batches chan Batch
+
+	// mu guards n, which Watches and Close read from other goroutines. The
+	// goroutine running New, then Run, is the only one that replaces it.
+	mu sync.Mutex
+	n  notifier
+}
+
+// New walks Root, adding an inotify watch to every directory that is not
+// pruned (or, in polling mode, taking the first snapshot). Hitting an
+// inotify limit is not an error: it warns once and polls instead.
+func New(opts Options) (*Watcher, error) {
+	if opts.Root == "" {
+		opts.Root = "."
+	}
+	root, err := filepath.Abs(opts.Root)
+	if err != nil {
+		return nil, fmt.Errorf("watch: %w", err)
+	}
+	fi, err := os.Stat(root)
+	if err != nil {
+		return nil, fmt.Errorf("watch: %w", err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("watch: %s is not a directory", root)
+	}
+	w := &Watcher{
+		root:    root,
+		quiet:   orDefault(opts.Quiet, DefaultQuiet),
+		maxWait: orDefault(opts.MaxWait, DefaultMaxWait),
+		warn:    opts.Warn,
+		poll:    opts.Poll,
+		tree:    make(tree),
+		batches: make(chan Batch),
+	}
+	if w.warn == nil {
+		w.warn = func(s string) { fmt.Fprintln(os.Stderr, s) }
+	}
+	w.walker = walker{
+		root:   root,
+		filter: newFilter(root, opts.Include, opts.Ignore),
+		hash:   opts.Hash && opts.Poll > 0,
+		seed:   maphash.MakeSeed(),
+		visit:  w.addWatch,
+	}
+	if w.poll <= 0 {
+		newNotifier := opts.newNotifier
+		if newNotifier == nil {
+			newNotifier = newFSNotifier
+		}
+		n, err := newNotifier()
+		if err != nil {
+			msg := limitWarning(err, 0, FallbackPoll.String())
+			if msg == "" {
+				return nil, fmt.Errorf("watch: %w", err)
+			}
+			w.warn(msg)
+			w.poll = FallbackPoll
+		}
+		w.n = n
+	}
+	w.walker.walk("", w.tree)
+	return w, nil
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+// Batches delivers the batches; Run closes it when it returns.
+func (w *Watcher) Batches() <-chan Batch { return w.batches }
+
+// Watches is the number of directories currently watched by inotify (0
+// when polling).
+func (w *Watcher) Watches() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.n == nil {
+		return 0
+	}
+	return w.n.Len()
+}
+
+// Close releases the inotify instance of a Watcher whose Run will not be
+// called. Run releases it itself; do not call Close while Run runs.
+func (w *Watcher) Close() error {
+	w.mu.Lock()
+	n := w.n
+	w.n = nil
+	w.mu.Unlock()
+	if n == nil {
+		return nil
+	}
+	return n.Close()
+}
+
+// Run sends batches on Batches until ctx is done, then closes the channel
+// and returns nil. Run is called once.
+func (w *Watcher) Run(ctx context.Context) error {
+	defer close(w.batches)
+	ctx, cancel := context.WithCancel(ctx)
+
+	changes := make(chan change)
+	debounced := make(chan struct{})
+	go func() {
+		defer close(debounced)
+		debounce(ctx, changes, w.batches, w.quiet, w.maxWait)
+	}()
+
+	var (
+		box     *inbox
+		drained chan struct{}
+	)
+	if w.n != nil {
+		box = newInbox()
+		drained = make(chan struct{})
+		go func() {
+			defer close(drained)
+			box.drain(w.n.Events(), w.n.Errors())
+		}()
+	}
+	defer func() {
+		cancel()
+		<-debounced
+		w.Close()
+		if drained != nil {
+			<-drained
+		}
+	}()
+
+	var kick <-chan struct{}
+	if box != nil {
+		kick = box.kick
+	}
+	var ticker *time.Ticker
+	defer func() {
+		if ticker != nil {
+			ticker.Stop()
+		}
+	}()
+	for {
+		var tick <-chan time.Time
+		if w.poll > 0 {
+			if ticker == nil {
+				ticker = time.NewTicker(w.poll)
+			}
+			tick = ticker.C
+		}
+		var c change
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-kick:
+			ops, overflow, errs := box.take()
+			for _, err := range errs {
+				w.warn("watch: " + err.Error())
+			}
+			c.paths = w.process(ops)
+			if overflow {
+				w.rescan("", &c.paths)
+				c.rescan, c.flush = true, true
+			}
+		case <-tick:
+			w.rescan("", &c.paths)
+			c.flush = true
+		}
+		if len(c.paths) == 0 && !c.rescan {
+			continue
+		}
+		select {
+		case changes <- c:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// process applies one round of drained events to the tree and returns the
+// paths that changed. Removals go first: a directory that was deleted or
+// moved away takes its watches and its files with it before a directory of
+// the same name, or the one it moved to, is walked again.
+func (w *Watcher) process(ops map[string]fsnotify.Op) []string {
+	byRel := make(map[string]fsnotify.Op, len(ops))
+	rels := make([]string, 0, len(ops))
+	for name, op := range ops {
+		rel, ok := w.rel(name)
+		if !ok || rel == "" {
+			continue
+		}
+		if _, dup := byRel[rel]; !dup {
+			rels = append(rels, rel)
+		}
+		byRel[rel] |= op
+	}
+	slices.Sort(rels) // parents before children
+
+	var changed []string
+	for _, rel := range rels {
+		if byRel[rel].Has(fsnotify.Remove) || byRel[rel].Has(fsnotify.Rename) {
+			if _, ok := w.tree[rel]; ok {
+				w.dropDir(rel, &changed)
+			}
+		}
+	}
+	var gitignores []string
+	for _, rel := range rels {
+		dir, name := path.Split(rel)
+		dir = strings.TrimSuffix(dir, "/")
+		files, ok := w.tree[dir]
+		if !ok || isEditorTemp(name) {
+			continue // its directory is gone or was never watched
+		}
+		if name == ".gitignore" {
+			gitignores = append(gitignores, dir)
+		}
+		abs := w.walker.abs(rel)
+		info, err := os.Lstat(abs)
+		switch {
+		case err != nil:
+			if _, known := files[name]; known {
+				delete(files, name)
+				changed = append(changed, rel)
+			}
+		case info.IsDir():
+			if _, ok := w.tree[rel]; ok || w.walker.filter.prune(rel) {
+				continue
+			}
+			// Files created before the watch existed count as changes.
+			sub := make(tree)
+			w.walker.walk(rel, sub)
+			for d, files := range sub {
+				w.tree[d] = files
+				for name := range files {
+					changed = append(changed, join(d, name))
+				}
+			}
+		default:
+			if !w.walker.filter.counts(rel) {
+				continue
+			}
+			files[name] = w.walker.state(abs, info)
+			changed = append(changed, rel)
+		}
+	}
+	// A changed .gitignore can prune or un-prune directories: rescan below it.
+	for _, dir := range gitignores {
+		if _, ok := w.tree[dir]; ok {
+			w.rescan(dir, &changed)
+		}
+	}
+	return changed
+}
+
+// rescan walks sub again (adding watches to new directories), appends what
+// differs from the snapshot to changed, and drops the watches of
+// directories that vanished or are now pruned. Polls are rescans of "".
+func (w *Watcher) rescan(sub string, changed *[]string) {
+	fresh := make(tree)
+	w.walker.walk(sub, fresh)
+	diff(w.tree, fresh, sub, changed)
+	for d := range w.tree {
+		if !isWithin(d, sub) {
+			continue
+		}
+		if _, ok := fresh[d]; !ok {
+			w.unwatch(d)
+		}
+		delete(w.tree, d)
+	}
+	for d, files := range fresh {
+		w.tree[d] = files
+	}
+}
+
+// dropDir forgets the directory rel and everything below it, reporting its
+// files as changed.
+func (w *Watcher) dropDir(rel string, changed *[]string) {
+	for _, d := range w.tree.drop(rel, changed) {
+		w.unwatch(d)
+	}
+	w.walker.filter.forget(rel)
+}
+
+// addWatch is the walker's visit: the watch comes before the directory is
+// read, so a file created in between is either read or reported.
+func (w *Watcher) addWatch(abs, rel string) {
+	if w.n == nil {
+		return
+	}
+	err := w.n.Add(abs)
+	if err == nil {
+		return
+	}
+	if msg := limitWarning(err, w.n.Len(), FallbackPoll.String()); msg != "" {
+		w.warn(msg)
+		w.Close()
+		w.poll = FallbackPoll
+	}
+	// Anything else (the directory vanished, no permission) leaves the
+	// directory unwatched; reading it fails the same way.
+}
+
+func (w *Watcher) unwatch(rel string) {
+	if w.n == nil {
+		return
+	}
+	// An error means the kernel already dropped the watch (the directory
+	// was deleted), which is the outcome wanted.
+	_ = w.n.Remove(w.walker.abs(rel))
+}
+
+// rel turns an event's absolute name into a root-relative slash path.
+func (w *Watcher) rel(name string) (string, bool) {
+	if name == w.root {
+		return "", true
+	}
+	prefix := w.root
+	if !strings.HasSuffix(prefix, string(filepath.Separator)) {
+		prefix += string(filepath.Separator)
+	}
+	if !strings.HasPrefix(name, prefix) {
+		return "", false
+	}
+	return filepath.ToSlash(name[len(prefix):]), true
+}
+
+// inbox is where the drain goroutine parks events, so that fsnotify's
+// channel (and the kernel queue behind it) is emptied as fast as events
+// come, whatever the walking goroutine is doing. Repeated events for a path
+// collapse into one entry.
+type inbox struct {
+	mu       sync.Mutex
+	ops      map[string]fsnotify.Op
+	overflow bool
+	errs     []error
+	kick     chan struct{} // capacity 1: "there is something to take"
+}
+
+func newInbox() *inbox {
+	return &inbox{ops: make(map[string]fsnotify.Op), kick: make(chan struct{}, 1)}
+}
+
+// drain only moves events and errors into the inbox. Chmod-only events
+// never count, so they are dropped here. It returns when fsnotify closes
+// its channels.
+func (b *inbox) drain(events <-chan fsnotify.Event, errs <-chan error) {
+	for events != nil || errs != nil {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				events = nil
+				continue
+			}
+			if ev.Op == fsnotify.Chmod {
+				continue
+			}
+			b.mu.Lock()
+			b.ops[ev.Name] |= ev.Op
+			b.mu.Unlock()
+		case err, ok := <-errs:
+			if !ok {
+				errs = nil
+				continue
+			}
+			b.mu.Lock()
+			if errors.Is(err, fsnotify.ErrEventOverflow) {
+				b.overflow = true
+			} else if len(b.errs) < 8 {
+				b.errs = append(b.errs, err)
+			}
+			b.mu.Unlock()
+		}
+		select {
+		case b.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// take empties the inbox.
+func (b *inbox) take() (ops map[string]fsnotify.Op, overflow bool, errs []error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	ops, overflow, errs = b.ops, b.overflow, b.errs
+	b.ops = make(map[string]fsnotify.Op, len(ops))
+	b.overflow = false
+	b.errs = nil
+	return ops, overflow, errs
+}
