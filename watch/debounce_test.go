@@ -1,0 +1,134 @@
+package watch
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// startDebounce runs debounce inside the current synctest bubble.
+func startDebounce(t *testing.T, quiet, maxWait time.Duration) (chan<- change, <-chan Batch) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	in := make(chan change)
+	out := make(chan Batch)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		debounce(ctx, in, out, quiet, maxWait)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	return in, out
+}
+
+// pending returns the batch that is ready now, if any, once every goroutine
+// in the bubble is blocked.
+func pending(out <-chan Batch) (Batch, bool) {
+	synctest.Wait()
+	select {
+	case b := <-out:
+		return b, true
+	default:
+		return Batch{}, false
+	}
+}
+
+func TestDebounceQuiet(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		in, out := startDebounce(t, 100*time.Millisecond, time.Second)
+		start := time.Now()
+		in <- change{paths: []string{"b", "a"}}
+		time.Sleep(60 * time.Millisecond)
+		in <- change{paths: []string{"a", "c"}}
+		time.Sleep(99 * time.Millisecond)
+		if b, ok := pending(out); ok {
+			t.Fatalf("batch %v sent before 100ms of quiet", b)
+		}
+		b := <-out
+		if got := time.Since(start); got != 160*time.Millisecond {
+			t.Errorf("batch after %v, want 160ms (100ms after the last change)", got)
+		}
+		if want := []string{"a", "b", "c"}; !slices.Equal(b.Paths, want) || b.Rescan {
+			t.Errorf("batch = %+v, want paths %v", b, want)
+		}
+		if b, ok := pending(out); ok {
+			t.Errorf("second batch %v with nothing new", b)
+		}
+	})
+}
+
+// A stream that never pauses for the quiet period still produces a batch
+// every MaxWait.
+func TestDebounceMaxWait(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		in, out := startDebounce(t, 100*time.Millisecond, time.Second)
+		start := time.Now()
+		var got []time.Duration
+		stop := time.After(3500 * time.Millisecond)
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-tick.C:
+				in <- change{paths: []string{"f"}}
+				continue
+			case <-out:
+				got = append(got, time.Since(start))
+				continue
+			case <-stop:
+			}
+			break
+		}
+		want := []time.Duration{1050 * time.Millisecond, 2100 * time.Millisecond, 3150 * time.Millisecond}
+		if !slices.Equal(got, want) {
+			t.Errorf("batches at %v, want %v", got, want)
+		}
+	})
+}
+
+func TestDebounceFlushAndRescan(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		in, out := startDebounce(t, 100*time.Millisecond, time.Second)
+		in <- change{paths: []string{"x"}}
+		time.Sleep(10 * time.Millisecond)
+		in <- change{paths: []string{"y"}, rescan: true, flush: true}
+		b, ok := pending(out)
+		if !ok {
+			t.Fatal("a flushed change did not go out at once")
+		}
+		if !slices.Equal(b.Paths, []string{"x", "y"}) || !b.Rescan {
+			t.Errorf("batch = %+v, want x and y with Rescan", b)
+		}
+		// An empty rescan is still a batch: events were lost.
+		in <- change{rescan: true, flush: true}
+		if b, ok := pending(out); !ok || !b.Rescan || len(b.Paths) != 0 {
+			t.Errorf("empty rescan gave %+v, %v", b, ok)
+		}
+		// An empty change is nothing.
+		in <- change{flush: true}
+		if b, ok := pending(out); ok {
+			t.Errorf("empty change gave batch %+v", b)
+		}
+	})
+}
+
+// A due batch the consumer has not taken yet absorbs later changes instead
+// of blocking the sender.
+func TestDebounceSlowConsumer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		in, out := startDebounce(t, 100*time.Millisecond, time.Second)
+		in <- change{paths: []string{"a"}}
+		time.Sleep(time.Second)
+		in <- change{paths: []string{"b"}}
+		in <- change{paths: []string{"c"}}
+		b := <-out
+		if !slices.Equal(b.Paths, []string{"a", "b", "c"}) {
+			t.Errorf("batch = %v, want [a b c]", b.Paths)
+		}
+		if b, ok := pending(out); ok {
+			t.Errorf("extra batch %v", b)
+		}
+	})
+}
