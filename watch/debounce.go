@@ -17,7 +17,7 @@ type change struct {
 
 // debounce turns a stream of changes into batches on out: a batch is due
 // once in has been quiet for quiet, or maxWait after its first path, so a
-// never-ending stream still fires. It touches no file system and owns no
+// never-ending stream still fires. It touches no file system and starts no
 // goroutine, which lets testing/synctest drive its timers. A due batch that
 // out does not take yet keeps absorbing new paths, so a slow consumer gets
 // fewer, larger batches and never blocks the sender. It returns when ctx is

@@ -268,7 +268,13 @@ func (w *Watcher) process(ops map[string]fsnotify.Op) []string {
 	rels := make([]string, 0, len(ops))
 	for name, op := range ops {
 		rel, ok := w.rel(name)
-		if !ok || rel == "" {
+		if !ok {
+			continue
+		}
+		if rel == "" {
+			if op.Has(fsnotify.Remove) || op.Has(fsnotify.Rename) {
+				w.warn(fmt.Sprintf("watch: %s was removed or moved; its changes are no longer seen", w.root))
+			}
 			continue
 		}
 		if _, dup := byRel[rel]; !dup {

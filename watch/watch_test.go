@@ -534,3 +534,16 @@ func TestPollHash(t *testing.T) {
 		}
 	}
 }
+
+func TestChmodDoesNotCount(t *testing.T) {
+	root := t.TempDir()
+	mustWrite(t, filepath.Join(root, "script.sh"), "x")
+	w := start(t, Options{Root: root})
+	if err := os.Chmod(filepath.Join(root, "script.sh"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mustWrite(t, filepath.Join(root, "sentinel"), "x")
+	if got := allPaths(collect(t, w, "sentinel")); !slices.Equal(got, []string{"sentinel"}) {
+		t.Errorf("paths = %v, want only the sentinel", got)
+	}
+}
