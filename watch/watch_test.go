@@ -547,3 +547,18 @@ func TestChmodDoesNotCount(t *testing.T) {
 		t.Errorf("paths = %v, want only the sentinel", got)
 	}
 }
+
+func TestRootRemovedWarns(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "root")
+	mustWrite(t, filepath.Join(root, "f"), "x")
+	var warns warnings
+	w := start(t, Options{Root: root, Warn: warns.warn})
+	if err := os.RemoveAll(root); err != nil {
+		t.Fatal(err)
+	}
+	collect(t, w, "f")
+	eventually(t, "a warning", func() bool {
+		lines := warns.get()
+		return len(lines) == 1 && strings.Contains(lines[0], "removed")
+	})
+}
