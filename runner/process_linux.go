@@ -37,10 +37,11 @@ type proc struct {
 	copied sync.WaitGroup
 }
 
-// spawn starts a worker through the exec shim: in the child, Go's fork code
-// calls setsid (a new session and process group whose id is the pid) and sets
-// Pdeathsig; the shim then takes the pty slave as controlling terminal, sets
-// LISTEN_PID, and execs the program with the same pid.
+// spawn starts a worker: in the child, Go's fork code calls setsid (a new
+// session and process group whose id is the pid), sets Pdeathsig and takes
+// the pty slave as controlling terminal. Workers that inherit sockets go
+// through the exec shim instead, which takes the terminal, sets LISTEN_PID to
+// its own pid and execs the program with that same pid.
 func spawn(rp *reaper, s spawnSpec) (*proc, error) {
 	devnull, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -76,22 +77,23 @@ func spawn(rp *reaper, s spawnSpec) (*proc, error) {
 		ctty = len(files)
 		files = append(files, uintptr(slave))
 	}
-	listen := "0"
+	sys := &syscall.SysProcAttr{
+		Setsid:     true,
+		Pdeathsig:  syscall.SIGKILL,
+		Credential: s.cred,
+	}
+	argv0, argv := s.path, s.argv
 	if s.listenPID {
-		listen = "1"
+		// Only the shim can set LISTEN_PID to the pid it will exec with.
+		argv0 = s.self
+		argv = append([]string{s.self, shimCommand, strconv.Itoa(ctty), "1", s.path}, s.argv...)
+	} else if ctty >= 0 {
+		// Go's fork code takes the terminal itself (TIOCSCTTY on the child's
+		// fd); the program keeps that one fd open, which is harmless.
+		sys.Setctty, sys.Ctty = true, ctty
 	}
-	argv := append([]string{s.self, shimCommand, strconv.Itoa(ctty), listen, s.path}, s.argv...)
-	attr := &syscall.ProcAttr{
-		Dir:   s.dir,
-		Env:   s.env,
-		Files: files,
-		Sys: &syscall.SysProcAttr{
-			Setsid:     true,
-			Pdeathsig:  syscall.SIGKILL,
-			Credential: s.cred,
-		},
-	}
-	pid, done, err := rp.start(s.self, argv, attr)
+	attr := &syscall.ProcAttr{Dir: s.dir, Env: s.env, Files: files, Sys: sys}
+	pid, done, err := rp.start(argv0, argv, attr)
 	unix.Close(out[1])
 	unix.Close(errp[1])
 	if slave >= 0 {

@@ -21,6 +21,13 @@ type exitStatus struct {
 
 func (e exitStatus) success() bool { return e.Code == 0 && e.Signal == 0 }
 
+func (e exitStatus) String() string {
+	if e.Signal != 0 {
+		return "signal " + SignalName(e.Signal)
+	}
+	return "status " + strconv.Itoa(e.Code)
+}
+
 func fromWaitStatus(ws syscall.WaitStatus) exitStatus {
 	if ws.Signaled() {
 		return exitStatus{Code: -1, Signal: ws.Signal()}

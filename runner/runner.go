@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,6 +24,8 @@ var (
 	// ErrKilled: a worker (or one of its children) ignored its stop signal and
 	// had to be SIGKILLed.
 	ErrKilled = errors.New("a worker had to be killed")
+	// ErrNotRunning: a request reached a runner that is stopping or stopped.
+	ErrNotRunning = errors.New("the cluster is not running")
 )
 
 // Output is where worker output and runner events go (logmux in the binary).
@@ -85,9 +89,20 @@ type Runner struct {
 
 	exits    chan exitReport
 	slotDone chan *slot
+	readyCh  chan *slot
 	requests chan func()
+	finished chan struct{} // closed when Run returns
 
-	background sync.WaitGroup // log copiers and leftover-group reapers
+	// Owned by the supervisor goroutine (Run).
+	live        map[*slot]bool
+	stopping    bool
+	plan        *reloadPlan
+	reloadQueue []*ptype
+
+	ports     ports
+	proxyDone chan struct{}
+
+	background sync.WaitGroup // log copiers, leftover-group reapers, proxies
 }
 
 // ptype is one process type; its fields are owned by the supervisor goroutine.
@@ -97,7 +112,19 @@ type ptype struct {
 	count     int // wanted workers
 	crashes   []time.Time
 	failed    bool
-	slots     map[int]*slot // live slots by worker index
+	reloads   int
+	slots     map[int]*slot // the serving slot of each worker index
+
+	listeners []*Listener
+	pool      *pool // proxy mode
+}
+
+func (t *ptype) proxy() bool {
+	return len(t.p.Listen) > 0 && t.p.Socket == procfile.SocketProxy
+}
+
+func (t *ptype) inherit() bool {
+	return len(t.p.Listen) > 0 && t.p.Socket != procfile.SocketProxy
 }
 
 // New checks everything that can be checked before a process starts: the
@@ -134,12 +161,16 @@ func New(opts Options) (*Runner, error) {
 		}
 	}
 	r := &Runner{
-		opts:     opts,
-		out:      opts.Output,
-		killAll:  make(chan struct{}),
-		exits:    make(chan exitReport),
-		slotDone: make(chan *slot),
-		requests: make(chan func()),
+		opts:      opts,
+		out:       opts.Output,
+		killAll:   make(chan struct{}),
+		exits:     make(chan exitReport),
+		slotDone:  make(chan *slot),
+		readyCh:   make(chan *slot),
+		requests:  make(chan func()),
+		finished:  make(chan struct{}),
+		live:      map[*slot]bool{},
+		proxyDone: make(chan struct{}),
 	}
 	var errs []error
 	for i, p := range cfg.Processes {
@@ -167,7 +198,53 @@ func New(opts Options) (*Runner, error) {
 	if len(r.types) == 0 {
 		return nil, errors.New("no process to run (every selected type has 0 workers)")
 	}
+	if err := r.bind(); err != nil {
+		r.closeListeners()
+		return nil, err
+	}
 	return r, nil
+}
+
+// bind creates every shared socket before any worker starts.
+func (r *Runner) bind() error {
+	seen := map[string]string{}
+	for _, t := range r.types {
+		for _, a := range t.p.Listen {
+			key := a.Network + " " + a.Addr
+			if other, ok := seen[key]; ok {
+				return fmt.Errorf("%s: listen %s: already the address of %s", t.p.Name, a.Raw, other)
+			}
+			seen[key] = t.p.Name
+			l, err := Listen(a)
+			if err != nil {
+				return fmt.Errorf("%s: %w", t.p.Name, err)
+			}
+			l.Name = t.p.Name
+			if len(t.p.Listen) > 1 {
+				_, port, _ := strings.Cut(a.Addr, "]:")
+				if i := strings.LastIndexByte(a.Addr, ':'); port == "" && i >= 0 {
+					port = a.Addr[i+1:]
+				}
+				if a.Network == "unix" {
+					port = filepath.Base(a.Addr)
+				}
+				l.Name = t.p.Name + "-" + port // ':' separates LISTEN_FDNAMES entries
+			}
+			t.listeners = append(t.listeners, l)
+		}
+		if t.proxy() {
+			t.pool = newPool()
+		}
+	}
+	return nil
+}
+
+func (r *Runner) closeListeners() {
+	for _, t := range r.types {
+		for _, l := range t.listeners {
+			l.Close()
+		}
+	}
 }
 
 func findProcess(cfg *procfile.Config, name string) *procfile.Process {
@@ -206,34 +283,37 @@ func (r *Runner) event(worker, ev, msg string, pid int, fields map[string]any) {
 // having ended on its own. It returns only after every child is reaped and
 // its output copied: nil for a clean stop, ErrFailed or ErrKilled otherwise.
 func (r *Runner) Run(ctx context.Context) error {
+	defer close(r.finished)
+	defer r.closeListeners()
 	r.rp = getReaper(r.opts.ReapAll)
-	live := 0
+	if err := r.startProxies(); err != nil {
+		return err
+	}
 	for _, t := range r.types {
 		for i := 1; i <= t.count; i++ {
-			r.startSlot(t, i)
-			live++
+			s := r.newSlot(t, i, false)
+			t.slots[i] = s
+			r.live[s] = true
+			go s.run()
 		}
 	}
 
 	var result error
-	stopping := false
 	var shutdownTimer <-chan time.Time
 	stop := func(reason error) {
-		if stopping {
+		if r.stopping {
 			return
 		}
-		stopping = true
+		r.stopping = true
 		result = reason
-		for _, t := range r.types {
-			for _, s := range t.slots {
-				s.requestStop()
-			}
+		for s := range r.live {
+			s.requestStop()
 		}
 		shutdownTimer = time.After(r.opts.Config.ShutdownTimeout)
 	}
 	ctxDone := ctx.Done()
 	killAll := r.killAll
-	for live > 0 {
+	for len(r.live) > 0 {
 		select {
 		case <-ctxDone:
 			ctxDone = nil
@@ -241,7 +321,7 @@ func (r *Runner) Run(ctx context.Context) error {
 			stop(nil)
 		case <-killAll:
 			killAll = nil
-			if !stopping {
+			if !r.stopping {
 				r.event("", "stopping", "stopping (immediate)", 0, nil)
 			}
 			stop(result)
@@ -251,26 +331,56 @@ func (r *Runner) Run(ctx context.Context) error {
 			r.killed.Store(true)
 			r.Kill()
 		case rep := <-r.exits:
-			d := r.decide(rep, stopping)
+			d := r.decide(rep)
 			rep.reply <- d
-			if d.stopCluster && !stopping {
+			if d.stopCluster && !r.stopping {
 				stop(ErrFailed)
 			}
+		case s := <-r.readyCh:
+			r.onReady(s)
 		case s := <-r.slotDone:
-			live--
+			delete(r.live, s)
 			if s.t.slots[s.index] == s {
 				delete(s.t.slots, s.index)
 			}
+			r.reloadSlotDone(s)
 		case f := <-r.requests:
 			f()
 		}
 	}
+	close(r.proxyDone)
 	r.reapLeftovers()
 	r.background.Wait()
 	if result == nil && r.killed.Load() {
 		result = ErrKilled
 	}
 	return result
+}
+
+// startProxies starts the accept loop of every proxy-mode socket.
+func (r *Runner) startProxies() error {
+	for _, t := range r.types {
+		if !t.proxy() {
+			continue
+		}
+		for _, l := range t.listeners {
+			ln, err := proxyListener(l)
+			if err != nil {
+				return fmt.Errorf("%s: proxy on %s: %w", t.p.Name, l.Addr.Raw, err)
+			}
+			r.background.Add(2)
+			go func() {
+				defer r.background.Done()
+				r.serveProxy(ln, t.pool)
+			}()
+			go func() {
+				defer r.background.Done()
+				<-r.proxyDone
+				ln.Close()
+			}()
+		}
+	}
+	return nil
 }
 
 // decision is the supervisor's answer to a worker that exited on its own.
@@ -287,10 +397,14 @@ type exitReport struct {
 
 // decide applies the restart policy and the crash-loop limit of the worker's
 // type. It runs on the supervisor goroutine, which owns ptype.
-func (r *Runner) decide(rep exitReport, stopping bool) decision {
+func (r *Runner) decide(rep exitReport) decision {
 	t := rep.s.t
 	p := t.p
-	if stopping || t.failed {
+	if r.plan != nil && r.plan.cur == rep.s {
+		r.abortReload(rep.s, "exited before it was ready ("+rep.status.String()+")")
+		return decision{}
+	}
+	if r.stopping || t.failed || rep.s.retired() {
 		return decision{}
 	}
 	ok := rep.status.success()

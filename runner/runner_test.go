@@ -23,6 +23,13 @@ func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == ShimCommand {
 		os.Exit(Shim(os.Args[2:]))
 	}
+	if h := os.Getenv("RUNNER_TEST_HELPER"); h != "" {
+		os.Exit(helper(h))
+	}
+	// Race-enabled workers otherwise sleep 1s at exit (atexit_sleep_ms).
+	if os.Getenv("GORACE") == "" {
+		os.Setenv("GORACE", "atexit_sleep_ms=0")
+	}
 	if err := BecomeSubreaper(); err != nil {
 		fmt.Fprintln(os.Stderr, "subreaper:", err)
 	}
@@ -41,6 +48,9 @@ func (r *recorder) Stream(s Stream) io.WriteCloser {
 }
 
 func (r *recorder) Event(e Event) {
+	if os.Getenv("RUNNER_TEST_TRACE") != "" {
+		fmt.Fprintln(os.Stderr, time.Now().Format("15:04:05.000"), e.Message)
+	}
 	r.mu.Lock()
 	r.events = append(r.events, e)
 	r.mu.Unlock()

@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"regexp"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -60,6 +63,8 @@ type slot struct {
 	index int
 	name  string // "web.2"
 
+	trial bool // a reload's replacement: a failure before ready aborts the reload instead of restarting
+
 	stop     chan struct{}
 	stopOnce sync.Once
 
@@ -79,19 +84,29 @@ type WorkerInfo struct {
 	Last     *int // last exit status (-1: signal)
 }
 
-func (r *Runner) startSlot(t *ptype, index int) *slot {
+// newSlot makes the slot of worker index of t; the caller registers it and
+// starts its goroutine.
+func (r *Runner) newSlot(t *ptype, index int, trial bool) *slot {
 	s := &slot{
-		r: r, t: t, index: index,
+		r: r, t: t, index: index, trial: trial,
 		name: t.p.Name + "." + strconv.Itoa(index),
 		stop: make(chan struct{}),
 	}
 	s.info = WorkerInfo{Name: s.name, Process: t.p.Name, Index: index, State: StateStarting}
-	t.slots[index] = s
-	go s.run()
 	return s
 }
 
 func (s *slot) requestStop() { s.stopOnce.Do(func() { close(s.stop) }) }
+
+// retired reports whether the slot was asked to stop (shutdown, reload, scale).
+func (s *slot) retired() bool {
+	select {
+	case <-s.stop:
+		return true
+	default:
+		return false
+	}
+}
 
 func (s *slot) setInfo(f func(*WorkerInfo)) {
 	s.mu.Lock()
@@ -152,12 +167,18 @@ func (s *slot) run() {
 	}
 }
 
+var addrInUse = regexp.MustCompile(`(?i)address already in use|EADDRINUSE`)
+
 // worker is one running process of a slot.
 type worker struct {
 	*proc
-	started time.Time
-	ready   <-chan error
-	cleanup func()
+	started   time.Time
+	ready     <-chan error
+	isReady   atomic.Bool
+	cleanup   func()
+	backend   *backend    // proxy mode
+	port      int         // proxy mode: its private port
+	addrInUse atomic.Bool // it printed "address already in use" before it was ready
 }
 
 // supervise waits for the worker to exit, handling readiness and stop
@@ -177,14 +198,24 @@ func (s *slot) supervise(w *worker) (st exitStatus, stopped bool) {
 				signalGroup(w.pid, syscall.SIGKILL)
 				continue
 			}
+			w.isReady.Store(true)
 			s.setInfo(func(i *WorkerInfo) { i.State = StateReady })
 			s.r.event(s.name, "ready", s.name+" ready", w.pid, nil)
+			if w.backend != nil {
+				s.t.pool.add(w.backend)
+			}
+			s.trial = false
+			s.r.readyCh <- s
 		case <-stop:
 			stop = nil
 			stopped = true
 			s.setInfo(func(i *WorkerInfo) { i.State = StateStopping })
+			if w.backend != nil {
+				s.t.pool.drain(w.backend) // no new connections; open ones finish or are cut at stop_timeout
+			}
 			return s.terminate(w), true
 		case <-s.r.killAll:
+			s.r.killed.Store(true)
 			signalGroup(w.pid, syscall.SIGKILL)
 			return <-w.done, true
 		}
@@ -196,6 +227,11 @@ func (s *slot) supervise(w *worker) (st exitStatus, stopped bool) {
 // stop_timeout SIGKILL to the whole group.
 func (s *slot) terminate(w *worker) exitStatus {
 	p := s.t.p
+	if w.backend != nil {
+		grace := time.NewTimer(p.StopTimeout)
+		w.backend.settle(grace.C)
+		grace.Stop()
+	}
 	if p.KillMode == procfile.KillMixed {
 		syscall.Kill(w.pid, p.StopSignal)
 	} else {
@@ -212,6 +248,7 @@ func (s *slot) terminate(w *worker) exitStatus {
 		signalGroup(w.pid, syscall.SIGKILL)
 		return <-w.done
 	case <-s.r.killAll:
+		s.r.killed.Store(true)
 		signalGroup(w.pid, syscall.SIGKILL)
 		return <-w.done
 	}
@@ -231,6 +268,7 @@ func (s *slot) terminate(w *worker) exitStatus {
 			signalGroup(w.pid, syscall.SIGKILL)
 			return st
 		case <-s.r.killAll:
+			s.r.killed.Store(true)
 			signalGroup(w.pid, syscall.SIGKILL)
 			return st
 		case <-time.After(pollInterval):
@@ -262,6 +300,12 @@ func (s *slot) report(w *worker, st exitStatus) {
 		msg = fmt.Sprintf("%s exited (status %d)", s.name, c)
 	}
 	s.r.out.Event(Event{Worker: s.name, Event: "exited", PID: w.pid, Status: status, Signal: sig, Message: msg})
+	if w.backend != nil {
+		s.t.pool.drain(w.backend)
+	}
+	if !w.isReady.Load() && w.addrInUse.Load() && s.t.inherit() {
+		s.r.event(s.name, "hint", fmt.Sprintf("%s: the app bound the port itself (address already in use) instead of using the shared socket at fd 3 (LISTEN_FDS); take fd 3, or set socket = \"proxy\" so it gets its own $PORT", s.name), w.pid, nil)
+	}
 	s.r.background.Add(1)
 	go func() {
 		defer s.r.background.Done()
@@ -287,6 +331,9 @@ func (s *slot) cleanupGroup(w *worker) {
 	if w.cleanup != nil {
 		w.cleanup()
 	}
+	if w.port != 0 {
+		s.r.ports.put(w.port)
+	}
 }
 
 // start spawns the worker process with its environment, output and readiness.
@@ -294,41 +341,76 @@ func (s *slot) start() (*worker, error) {
 	t := s.t
 	p := t.p
 	env := s.r.workerEnv(t, s.index)
+	port := 0
+	var extra []int
+	if t.proxy() {
+		var err error
+		if port, err = s.r.ports.get(); err != nil {
+			return nil, err
+		}
+		env = append(env, "PORT="+strconv.Itoa(port))
+	} else if t.inherit() {
+		var names []string
+		for _, l := range t.listeners {
+			extra = append(extra, l.FD())
+			names = append(names, l.Name)
+		}
+		env = append(env, "LISTEN_FDS="+strconv.Itoa(len(extra)), "LISTEN_FDNAMES="+strings.Join(names, ":"))
+	}
 	rd := newReadiness(p, env)
 	env = append(env, rd.env...)
+	w := &worker{port: port, cleanup: rd.close}
+	if port != 0 {
+		w.backend = &backend{name: s.name, addr: loopback(port)}
+	}
+	onLine := rd.onLine
+	if t.inherit() {
+		onLine = func(line []byte) {
+			rd.onLine(line)
+			if !w.isReady.Load() && addrInUse.Match(line) {
+				w.addrInUse.Store(true)
+			}
+		}
+	}
+	fail := func(err error) (*worker, error) {
+		rd.close()
+		if port != 0 {
+			s.r.ports.put(port)
+		}
+		return nil, err
+	}
 	path, argv, err := s.r.resolveArgv(t, env)
 	if err != nil {
-		rd.close()
-		return nil, err
+		return fail(err)
 	}
 	cred, err := credential(p.User)
 	if err != nil {
-		rd.close()
-		return nil, err
+		return fail(err)
 	}
 	spec := spawnSpec{
-		self:  s.r.opts.Self,
-		path:  path,
-		argv:  argv,
-		env:   env,
-		dir:   p.Dir,
-		cred:  cred,
-		noPTY: s.r.opts.NoPTY,
+		self:      s.r.opts.Self,
+		path:      path,
+		argv:      argv,
+		env:       env,
+		dir:       p.Dir,
+		cred:      cred,
+		extra:     extra,
+		listenPID: len(extra) > 0,
+		noPTY:     s.r.opts.NoPTY,
 		output: func(pid int) (io.WriteCloser, io.WriteCloser) {
-			o := s.r.out.Stream(Stream{Process: p.Name, Worker: s.index, PID: pid, Stream: "stdout", OnLine: rd.onLine})
-			e := s.r.out.Stream(Stream{Process: p.Name, Worker: s.index, PID: pid, Stream: "stderr", OnLine: rd.onLine})
+			o := s.r.out.Stream(Stream{Process: p.Name, Worker: s.index, PID: pid, Stream: "stdout", OnLine: onLine})
+			e := s.r.out.Stream(Stream{Process: p.Name, Worker: s.index, PID: pid, Stream: "stderr", OnLine: onLine})
 			return o, e
 		},
 	}
 	pr, err := spawn(s.r.rp, spec)
 	if err != nil {
-		rd.close()
-		return nil, err
+		return fail(err)
 	}
 	now := time.Now()
 	s.setInfo(func(i *WorkerInfo) { i.PID = pr.pid; i.State = StateStarting; i.Started = now })
 	s.r.event(s.name, "started", fmt.Sprintf("%s started (pid %d)", s.name, pr.pid), pr.pid, nil)
-	w := &worker{proc: pr, started: now, cleanup: rd.close}
+	w.proc, w.started = pr, now
 	w.ready = rd.wait(pr.done)
 	return w, nil
 }

@@ -1,0 +1,153 @@
+package runner
+
+import (
+	"fmt"
+	"slices"
+)
+
+// reloadPlan is the rolling reload of one process type, driven by the
+// supervisor goroutine: for each worker index in turn, a replacement slot
+// (same index, same sockets) starts; once it is ready it takes the index and
+// the old slot is stopped; then the next index. Capacity stays between N and
+// N+1. A replacement that fails before it is ready aborts the plan and is
+// killed; the old workers keep serving.
+type reloadPlan struct {
+	t       *ptype
+	pending []int // indexes still to replace
+	cur     *slot // the replacement starting, nil between steps
+	old     *slot // the slot being stopped after cur became ready
+	again   bool  // a new request arrived: start over once this step ends
+}
+
+// Reload asks for a rolling reload of the named process types (all when
+// none). It returns once the request is queued; progress is reported as
+// events. Requests coalesce: one reload runs at a time, and a request for a
+// type that is being reloaded restarts its plan after the current step.
+func (r *Runner) Reload(types ...string) error {
+	errc := make(chan error, 1)
+	select {
+	case r.requests <- func() { errc <- r.requestReload(types) }:
+		return <-errc
+	case <-r.finished:
+		return ErrNotRunning
+	}
+}
+
+func (r *Runner) requestReload(names []string) error {
+	if r.stopping {
+		return ErrNotRunning
+	}
+	var ts []*ptype
+	if len(names) == 0 {
+		ts = r.types
+	}
+	for _, n := range names {
+		t := r.typeByName(n)
+		if t == nil {
+			return fmt.Errorf("unknown process type %q", n)
+		}
+		ts = append(ts, t)
+	}
+	for _, t := range ts {
+		if r.plan != nil && r.plan.t == t {
+			r.plan.again = true
+			continue
+		}
+		if !slices.Contains(r.reloadQueue, t) {
+			r.reloadQueue = append(r.reloadQueue, t)
+		}
+	}
+	r.nextReload()
+	return nil
+}
+
+func (r *Runner) typeByName(name string) *ptype {
+	for _, t := range r.types {
+		if t.p.Name == name {
+			return t
+		}
+	}
+	return nil
+}
+
+// nextReload starts the next queued plan when none runs.
+func (r *Runner) nextReload() {
+	for r.plan == nil && len(r.reloadQueue) > 0 && !r.stopping {
+		t := r.reloadQueue[0]
+		r.reloadQueue = r.reloadQueue[1:]
+		if t.count == 0 {
+			continue
+		}
+		t.failed = false
+		t.crashes = nil
+		r.plan = &reloadPlan{t: t, pending: indexes(t.count)}
+		r.event(t.p.Name, "reloading", fmt.Sprintf("reloading %s (%d workers, one at a time)", t.p.Name, t.count), 0, nil)
+		r.stepReload()
+	}
+}
+
+func indexes(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i + 1
+	}
+	return out
+}
+
+// stepReload starts the replacement of the next pending index.
+func (r *Runner) stepReload() {
+	pl := r.plan
+	if pl.again {
+		pl.again = false
+		pl.pending = indexes(pl.t.count)
+		r.event(pl.t.p.Name, "reloading", fmt.Sprintf("reloading %s again from worker 1 (a newer request)", pl.t.p.Name), 0, nil)
+	}
+	for len(pl.pending) > 0 && pl.pending[0] > pl.t.count {
+		pl.pending = pl.pending[1:] // scaled down meanwhile
+	}
+	if len(pl.pending) == 0 {
+		r.event(pl.t.p.Name, "reloaded", fmt.Sprintf("%s reloaded", pl.t.p.Name), 0, nil)
+		pl.t.reloads++
+		r.plan = nil
+		r.nextReload()
+		return
+	}
+	idx := pl.pending[0]
+	pl.pending = pl.pending[1:]
+	pl.cur = r.newSlot(pl.t, idx, true)
+	r.live[pl.cur] = true
+	go pl.cur.run()
+}
+
+// onReady is told by a slot that its worker became ready.
+func (r *Runner) onReady(s *slot) {
+	pl := r.plan
+	if pl == nil || pl.cur != s {
+		return
+	}
+	t := pl.t
+	pl.old = t.slots[s.index]
+	t.slots[s.index] = s
+	pl.cur = nil
+	if pl.old == nil {
+		r.stepReload()
+		return
+	}
+	pl.old.requestStop()
+}
+
+// reloadSlotDone moves the plan on when the slot it was stopping is gone.
+func (r *Runner) reloadSlotDone(s *slot) {
+	if pl := r.plan; pl != nil && pl.old == s {
+		pl.old = nil
+		r.stepReload()
+	}
+}
+
+// abortReload is called when the replacement exited before it was ready.
+func (r *Runner) abortReload(s *slot, why string) {
+	pl := r.plan
+	r.event(s.name, "reload_aborted", fmt.Sprintf("reload of %s aborted: the new %s %s; the old workers keep serving", pl.t.p.Name, s.name, why), 0, nil)
+	r.plan = nil
+	r.nextReload()
+}
