@@ -138,7 +138,7 @@ func (r *Runner) forward(c net.Conn, p *pool) {
 				continue
 			case <-deadline.C:
 				return
-			case <-r.proxyDone:
+			case <-r.loopDone:
 				return
 			}
 		}

@@ -28,7 +28,7 @@ func (r *Runner) Reload(types ...string) error {
 	select {
 	case r.requests <- func() { errc <- r.requestReload(types) }:
 		return <-errc
-	case <-r.finished:
+	case <-r.loopDone:
 		return ErrNotRunning
 	}
 }
@@ -49,16 +49,42 @@ func (r *Runner) requestReload(names []string) error {
 		ts = append(ts, t)
 	}
 	for _, t := range ts {
-		if r.plan != nil && r.plan.t == t {
-			r.plan.again = true
-			continue
-		}
-		if !slices.Contains(r.reloadQueue, t) {
-			r.reloadQueue = append(r.reloadQueue, t)
-		}
+		r.queueReload(t, nil)
 	}
 	r.nextReload()
 	return nil
+}
+
+// reloadReq is a queued rolling replacement: idx nil means every worker.
+type reloadReq struct {
+	t   *ptype
+	idx []int
+}
+
+// queueReload coalesces a request with a queued or running one of the same type.
+func (r *Runner) queueReload(t *ptype, idx []int) {
+	if r.plan != nil && r.plan.t == t && idx == nil {
+		r.plan.again = true
+		return
+	}
+	for i := range r.reloadQueue {
+		q := &r.reloadQueue[i]
+		if q.t != t {
+			continue
+		}
+		if q.idx == nil || idx == nil {
+			q.idx = nil
+		} else {
+			for _, n := range idx {
+				if !slices.Contains(q.idx, n) {
+					q.idx = append(q.idx, n)
+				}
+			}
+			slices.Sort(q.idx)
+		}
+		return
+	}
+	r.reloadQueue = append(r.reloadQueue, reloadReq{t: t, idx: idx})
 }
 
 func (r *Runner) typeByName(name string) *ptype {
@@ -73,15 +99,23 @@ func (r *Runner) typeByName(name string) *ptype {
 // nextReload starts the next queued plan when none runs.
 func (r *Runner) nextReload() {
 	for r.plan == nil && len(r.reloadQueue) > 0 && !r.stopping {
-		t := r.reloadQueue[0]
+		q := r.reloadQueue[0]
 		r.reloadQueue = r.reloadQueue[1:]
+		t := q.t
 		if t.count == 0 {
 			continue
 		}
 		t.failed = false
 		t.crashes = nil
-		r.plan = &reloadPlan{t: t, pending: indexes(t.count)}
-		r.event(t.p.Name, "reloading", fmt.Sprintf("reloading %s (%d workers, one at a time)", t.p.Name, t.count), 0, nil)
+		pending := q.idx
+		what := fmt.Sprintf("reloading %s (%d workers, one at a time)", t.p.Name, t.count)
+		if pending == nil {
+			pending = indexes(t.count)
+		} else {
+			what = fmt.Sprintf("restarting %s workers %v (one at a time)", t.p.Name, pending)
+		}
+		r.plan = &reloadPlan{t: t, pending: pending}
+		r.event(t.p.Name, "reloading", what, 0, nil)
 		r.stepReload()
 	}
 }

@@ -94,13 +94,14 @@ type Runner struct {
 	finished chan struct{} // closed when Run returns
 
 	// Owned by the supervisor goroutine (Run).
-	live        map[*slot]bool
-	stopping    bool
-	plan        *reloadPlan
-	reloadQueue []*ptype
+	live          map[*slot]bool
+	stopping      bool
+	plan          *reloadPlan
+	reloadQueue   []reloadReq
+	stopRequested bool // cluster stop: a graceful stop that exits 0
 
-	ports     ports
-	proxyDone chan struct{}
+	ports    ports
+	loopDone chan struct{} // closed when the supervisor loop ends: no more requests
 
 	background sync.WaitGroup // log copiers, leftover-group reapers, proxies
 }
@@ -161,16 +162,16 @@ func New(opts Options) (*Runner, error) {
 		}
 	}
 	r := &Runner{
-		opts:      opts,
-		out:       opts.Output,
-		killAll:   make(chan struct{}),
-		exits:     make(chan exitReport),
-		slotDone:  make(chan *slot),
-		readyCh:   make(chan *slot),
-		requests:  make(chan func()),
-		finished:  make(chan struct{}),
-		live:      map[*slot]bool{},
-		proxyDone: make(chan struct{}),
+		opts:     opts,
+		out:      opts.Output,
+		killAll:  make(chan struct{}),
+		exits:    make(chan exitReport),
+		slotDone: make(chan *slot),
+		readyCh:  make(chan *slot),
+		requests: make(chan func()),
+		finished: make(chan struct{}),
+		live:     map[*slot]bool{},
+		loopDone: make(chan struct{}),
 	}
 	var errs []error
 	for i, p := range cfg.Processes {
@@ -289,6 +290,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	if err := r.startProxies(); err != nil {
 		return err
 	}
+	r.watchMemory()
 	for _, t := range r.types {
 		for i := 1; i <= t.count; i++ {
 			s := r.newSlot(t, i, false)
@@ -346,9 +348,13 @@ func (r *Runner) Run(ctx context.Context) error {
 			r.reloadSlotDone(s)
 		case f := <-r.requests:
 			f()
+			if r.stopRequested && !r.stopping {
+				r.event("", "stopping", "stopping (cluster stop)", 0, nil)
+				stop(nil)
+			}
 		}
 	}
-	close(r.proxyDone)
+	close(r.loopDone)
 	r.reapLeftovers()
 	r.background.Wait()
 	if result == nil && r.killed.Load() {
@@ -375,7 +381,7 @@ func (r *Runner) startProxies() error {
 			}()
 			go func() {
 				defer r.background.Done()
-				<-r.proxyDone
+				<-r.loopDone
 				ln.Close()
 			}()
 		}

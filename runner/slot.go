@@ -68,8 +68,13 @@ type slot struct {
 	stop     chan struct{}
 	stopOnce sync.Once
 
-	mu   sync.Mutex // guards info: read by status while run updates it
-	info WorkerInfo
+	mu      sync.Mutex // guards what status reads while run updates it
+	info    WorkerInfo
+	backend *backend // proxy mode: the current process's backend
+	sampler sampler
+	cpu     float64
+	rss     int64
+	cpuSec  float64
 }
 
 // WorkerInfo is a snapshot of one worker for status.
@@ -411,6 +416,10 @@ func (s *slot) start() (*worker, error) {
 	s.setInfo(func(i *WorkerInfo) { i.PID = pr.pid; i.State = StateStarting; i.Started = now })
 	s.r.event(s.name, "started", fmt.Sprintf("%s started (pid %d)", s.name, pr.pid), pr.pid, nil)
 	w.proc, w.started = pr, now
+	s.mu.Lock()
+	s.backend = w.backend
+	s.sampler = sampler{}
+	s.mu.Unlock()
 	w.ready = rd.wait(pr.done)
 	return w, nil
 }

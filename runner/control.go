@@ -1,0 +1,317 @@
+package runner
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// WorkerStatus is one row of `cluster status`.
+type WorkerStatus struct {
+	Name       string  `json:"name"`
+	Process    string  `json:"process"`
+	Index      int     `json:"index"`
+	PID        int     `json:"pid"`
+	State      State   `json:"state"`
+	UptimeSec  float64 `json:"uptime_seconds"`
+	Restarts   int     `json:"restarts"`
+	CPUPercent float64 `json:"cpu_percent"`
+	CPUSeconds float64 `json:"cpu_seconds"`
+	RSS        int64   `json:"rss_bytes"`
+	Conns      *int64  `json:"connections,omitempty"` // proxy mode
+	LastExit   *int    `json:"last_exit,omitempty"`
+}
+
+// TypeStatus is the per-type part of status and metrics.
+type TypeStatus struct {
+	Name     string `json:"name"`
+	Workers  int    `json:"workers"`
+	Ready    int    `json:"ready"`
+	Reloads  int    `json:"reloads"`
+	Failed   bool   `json:"failed"`
+	LastExit *int   `json:"last_exit,omitempty"`
+}
+
+// Status is a snapshot of the running cluster.
+type Status struct {
+	Name    string         `json:"name"`
+	Types   []TypeStatus   `json:"types"`
+	Workers []WorkerStatus `json:"workers"`
+}
+
+// ask runs f on the supervisor goroutine and waits for it.
+func (r *Runner) ask(f func()) error {
+	done := make(chan struct{})
+	select {
+	case r.requests <- func() { f(); close(done) }:
+		<-done
+		return nil
+	case <-r.loopDone:
+		return ErrNotRunning
+	}
+}
+
+// Status reports every worker with CPU and memory read from /proc (at most
+// once a second per worker; a faster caller gets the last reading).
+func (r *Runner) Status() (Status, error) {
+	var slots []*slot
+	var types []TypeStatus
+	err := r.ask(func() {
+		for s := range r.live {
+			slots = append(slots, s)
+		}
+		for _, t := range r.types {
+			types = append(types, TypeStatus{Name: t.p.Name, Workers: t.count, Reloads: t.reloads, Failed: t.failed})
+		}
+	})
+	if err != nil {
+		return Status{}, err
+	}
+	st := Status{Name: r.opts.Config.Name, Types: types}
+	pgids := map[int]bool{}
+	for _, s := range slots {
+		s.mu.Lock()
+		if s.info.PID > 0 {
+			pgids[s.info.PID] = true
+		}
+		s.mu.Unlock()
+	}
+	usages := groupUsages(pgids)
+	now := time.Now()
+	for _, s := range slots {
+		s.mu.Lock()
+		i := s.info
+		ws := WorkerStatus{Name: i.Name, Process: i.Process, Index: i.Index, PID: i.PID, State: i.State, Restarts: i.Restarts, LastExit: i.Last}
+		if i.PID > 0 {
+			ws.UptimeSec = now.Sub(i.Started).Seconds()
+			if now.Sub(s.sampler.at) >= time.Second || s.sampler.at.IsZero() {
+				s.cpu, s.rss, s.cpuSec = s.sampler.sample(usages[i.PID], now)
+			}
+			ws.CPUPercent, ws.RSS, ws.CPUSeconds = s.cpu, s.rss, s.cpuSec
+		}
+		if s.backend != nil {
+			n := s.backend.open.Load()
+			ws.Conns = &n
+		}
+		s.mu.Unlock()
+		st.Workers = append(st.Workers, ws)
+		for k := range st.Types {
+			if st.Types[k].Name == ws.Process {
+				if ws.State == StateReady {
+					st.Types[k].Ready++
+				}
+				if ws.LastExit != nil {
+					st.Types[k].LastExit = ws.LastExit
+				}
+			}
+		}
+	}
+	sort.Slice(st.Workers, func(a, b int) bool {
+		wa, wb := st.Workers[a], st.Workers[b]
+		if wa.Process != wb.Process {
+			return typeOrder(r, wa.Process) < typeOrder(r, wb.Process)
+		}
+		if wa.Index != wb.Index {
+			return wa.Index < wb.Index
+		}
+		return wa.PID < wb.PID
+	})
+	return st, nil
+}
+
+func typeOrder(r *Runner, name string) int {
+	for i, t := range r.types {
+		if t.p.Name == name {
+			return i
+		}
+	}
+	return len(r.types)
+}
+
+// parseTarget splits "web" or "web.2".
+func (r *Runner) parseTarget(target string) (*ptype, int, error) {
+	name, idx := target, 0
+	if i := strings.LastIndexByte(target, '.'); i > 0 {
+		if n, err := strconv.Atoi(target[i+1:]); err == nil {
+			name, idx = target[:i], n
+		}
+	}
+	t := r.typeByName(name)
+	if t == nil {
+		return nil, 0, fmt.Errorf("unknown process type %q", name)
+	}
+	if idx != 0 && (idx < 1 || idx > t.count) {
+		return nil, 0, fmt.Errorf("%s has workers 1 to %d, not %d", name, t.count, idx)
+	}
+	return t, idx, nil
+}
+
+// Restart replaces workers one at a time, each replacement ready before the
+// old one stops: "web" restarts every worker of web, "web.2" only that one.
+func (r *Runner) Restart(targets ...string) ([]string, error) {
+	var did []string
+	var rerr error
+	err := r.ask(func() {
+		if r.stopping {
+			rerr = ErrNotRunning
+			return
+		}
+		reqs := map[*ptype][]int{}
+		var order []*ptype
+		for _, tg := range targets {
+			t, idx, err := r.parseTarget(tg)
+			if err != nil {
+				rerr = err
+				return
+			}
+			if _, ok := reqs[t]; !ok {
+				order = append(order, t)
+			}
+			if idx == 0 {
+				reqs[t] = indexes(t.count)
+			} else if !slices.Contains(reqs[t], idx) {
+				reqs[t] = append(reqs[t], idx)
+			}
+		}
+		for _, t := range order {
+			sort.Ints(reqs[t])
+			r.queueReload(t, reqs[t])
+			for _, i := range reqs[t] {
+				did = append(did, t.p.Name+"."+strconv.Itoa(i))
+			}
+		}
+		r.nextReload()
+	})
+	if err == nil {
+		err = rerr
+	}
+	return did, err
+}
+
+// Scale sets the worker count of a type: up starts the new indexes, down
+// stops the highest ones gracefully.
+func (r *Runner) Scale(name string, n int) (from int, err error) {
+	var rerr error
+	err = r.ask(func() {
+		t := r.typeByName(name)
+		switch {
+		case r.stopping:
+			rerr = ErrNotRunning
+			return
+		case t == nil:
+			rerr = fmt.Errorf("unknown process type %q", name)
+			return
+		case n < 0:
+			rerr = fmt.Errorf("%s=%d: a count is 0 or more", name, n)
+			return
+		}
+		from = t.count
+		r.scale(t, n)
+	})
+	if err == nil {
+		err = rerr
+	}
+	return from, err
+}
+
+// scale runs on the supervisor goroutine.
+func (r *Runner) scale(t *ptype, n int) {
+	if n == t.count {
+		return
+	}
+	old := t.count
+	t.count = n
+	if n > old {
+		t.failed = false
+		t.crashes = nil
+		for i := old + 1; i <= n; i++ {
+			if t.slots[i] != nil {
+				continue
+			}
+			s := r.newSlot(t, i, false)
+			t.slots[i] = s
+			r.live[s] = true
+			go s.run()
+		}
+		r.event(t.p.Name, "scaled", fmt.Sprintf("%s scaled from %d to %d workers", t.p.Name, old, n), 0, nil)
+		return
+	}
+	for i := n + 1; i <= old; i++ {
+		if s := t.slots[i]; s != nil {
+			s.requestStop()
+		}
+	}
+	r.event(t.p.Name, "scaled", fmt.Sprintf("%s scaled from %d to %d workers", t.p.Name, old, n), 0, nil)
+}
+
+// scaleListening adds (delta 1) or removes (delta -1) one worker of every
+// type that has listen, never going below 1 (SIGTTIN / SIGTTOU).
+func (r *Runner) ScaleListening(delta int) error {
+	return r.ask(func() {
+		if r.stopping {
+			return
+		}
+		for _, t := range r.types {
+			if len(t.p.Listen) == 0 {
+				continue
+			}
+			n := t.count + delta
+			if n < 1 {
+				n = 1
+			}
+			r.scale(t, n)
+		}
+	})
+}
+
+// Signal sends sig to the named workers: their process group with kill_mode
+// group, the worker alone with mixed.
+func (r *Runner) Signal(target string, sig syscall.Signal) ([]string, error) {
+	var did []string
+	var rerr error
+	err := r.ask(func() {
+		t, idx, err := r.parseTarget(target)
+		if err != nil {
+			rerr = err
+			return
+		}
+		for i := 1; i <= t.count; i++ {
+			if idx != 0 && i != idx {
+				continue
+			}
+			s := t.slots[i]
+			if s == nil {
+				continue
+			}
+			s.mu.Lock()
+			pid := s.info.PID
+			s.mu.Unlock()
+			if pid <= 0 {
+				continue
+			}
+			if t.p.KillMode == "mixed" {
+				syscall.Kill(pid, sig)
+			} else {
+				signalGroup(pid, sig)
+			}
+			did = append(did, s.name+" (pid "+strconv.Itoa(pid)+")")
+		}
+		if len(did) == 0 {
+			rerr = fmt.Errorf("no running worker matches %s", target)
+		}
+	})
+	if err == nil {
+		err = rerr
+	}
+	return did, err
+}
+
+// Stop starts a graceful stop, as cancelling Run's context does; Run then
+// returns nil when every worker stopped in time.
+func (r *Runner) Stop() error {
+	return r.ask(func() { r.stopRequested = true })
+}

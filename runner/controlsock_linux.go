@@ -1,0 +1,252 @@
+package runner
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// ErrClusterRunning: a live runner already owns the control socket.
+var ErrClusterRunning = errors.New("another cluster is running here")
+
+// Request is one control command, sent as one JSON line.
+type Request struct {
+	Cmd  string   `json:"cmd"` // status, reload, restart, scale, signal, stop
+	Args []string `json:"args,omitempty"`
+}
+
+// Response is the runner's one JSON line answer.
+type Response struct {
+	OK     bool     `json:"ok"`
+	Error  string   `json:"error,omitempty"`
+	Lines  []string `json:"lines,omitempty"` // what was done, for humans
+	Status *Status  `json:"status,omitempty"`
+}
+
+// ControlServer is the unix socket `cluster status|reload|...` talk to.
+type ControlServer struct {
+	ln   *net.UnixListener
+	path string
+}
+
+// ListenControl creates the control socket at path with mode 0600: it is
+// bound inside a fresh 0700 directory and renamed into place, so it is never
+// reachable with wider permissions. A socket file nobody answers on is a
+// stale one from a killed runner and is replaced; a live one is an error.
+func ListenControl(path string) (*ControlServer, error) {
+	path, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode()&os.ModeSocket == 0 {
+			return nil, fmt.Errorf("control socket %s: exists and is not a socket", path)
+		}
+		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+			c.Close()
+			return nil, fmt.Errorf("%w (control socket %s answers); stop it with \"cluster stop\" or set CLUSTER_SOCKET", ErrClusterRunning, path)
+		}
+		os.Remove(path)
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(path), ".cluster-sock-")
+	if err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	tmpSock := filepath.Join(tmp, "s")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: tmpSock, Net: "unix"})
+	if err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	ln.SetUnlinkOnClose(false)
+	if err := os.Chmod(tmpSock, 0o600); err == nil {
+		err = os.Rename(tmpSock, path)
+	}
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("control socket %s: %w", path, err)
+	}
+	return &ControlServer{ln: ln, path: path}, nil
+}
+
+// Path is the socket file.
+func (c *ControlServer) Path() string { return c.path }
+
+// Close stops serving and removes the socket file.
+func (c *ControlServer) Close() error {
+	err := c.ln.Close()
+	os.Remove(c.path)
+	return err
+}
+
+// Serve answers requests for r until Close.
+func (c *ControlServer) Serve(r *Runner) {
+	for {
+		conn, err := c.ln.AcceptUnix()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		go c.handle(r, conn)
+	}
+}
+
+// peerAllowed checks SO_PEERCRED: the runner's own user, or root.
+func peerAllowed(conn *net.UnixConn) (uid int, ok bool) {
+	raw, err := conn.SyscallConn()
+	if err != nil {
+		return -1, false
+	}
+	var cred *unix.Ucred
+	var cerr error
+	raw.Control(func(fd uintptr) {
+		cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+	})
+	if cerr != nil || cred == nil {
+		return -1, false
+	}
+	return int(cred.Uid), cred.Uid == 0 || int(cred.Uid) == os.Geteuid()
+}
+
+func (c *ControlServer) handle(r *Runner, conn *net.UnixConn) {
+	defer conn.Close()
+	if uid, ok := peerAllowed(conn); !ok {
+		r.event("", "control_refused", fmt.Sprintf("refused a control connection from uid %d (only uid %d and root may control this cluster)", uid, os.Geteuid()), 0, nil)
+		json.NewEncoder(conn).Encode(Response{Error: "permission denied: not the cluster's user"})
+		return
+	}
+	conn.SetDeadline(time.Now().Add(time.Minute))
+	sc := bufio.NewScanner(conn)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	if !sc.Scan() {
+		return
+	}
+	var req Request
+	var resp Response
+	if err := json.Unmarshal(sc.Bytes(), &req); err != nil {
+		resp.Error = "bad request: " + err.Error()
+	} else {
+		resp = r.dispatch(req)
+	}
+	json.NewEncoder(conn).Encode(resp)
+}
+
+func (r *Runner) dispatch(req Request) Response {
+	fail := func(err error) Response { return Response{Error: err.Error()} }
+	switch req.Cmd {
+	case "status":
+		st, err := r.Status()
+		if err != nil {
+			return fail(err)
+		}
+		return Response{OK: true, Status: &st}
+	case "reload":
+		if err := r.Reload(req.Args...); err != nil {
+			return fail(err)
+		}
+		what := "every process type"
+		if len(req.Args) > 0 {
+			what = strings.Join(req.Args, ", ")
+		}
+		return Response{OK: true, Lines: []string{"rolling reload of " + what + " started"}}
+	case "restart":
+		if len(req.Args) == 0 {
+			return fail(errors.New("restart needs PROCESS or PROCESS.N"))
+		}
+		did, err := r.Restart(req.Args...)
+		if err != nil {
+			return fail(err)
+		}
+		return Response{OK: true, Lines: []string{"restarting " + strings.Join(did, ", ") + " (one at a time, each replacement ready first)"}}
+	case "scale":
+		if len(req.Args) == 0 {
+			return fail(errors.New("scale needs PROCESS=N"))
+		}
+		var lines []string
+		for _, a := range req.Args {
+			name, nStr, ok := strings.Cut(a, "=")
+			n, err := strconv.Atoi(nStr)
+			if !ok || err != nil {
+				return fail(fmt.Errorf("%q is not PROCESS=N", a))
+			}
+			from, err := r.Scale(name, n)
+			if err != nil {
+				return fail(err)
+			}
+			lines = append(lines, fmt.Sprintf("%s: %d -> %d workers", name, from, n))
+		}
+		return Response{OK: true, Lines: lines}
+	case "signal":
+		if len(req.Args) != 2 {
+			return fail(errors.New("signal needs PROCESS[.N] SIGNAL"))
+		}
+		sig, err := ParseSignal(req.Args[1])
+		if err != nil {
+			return fail(err)
+		}
+		did, err := r.Signal(req.Args[0], sig)
+		if err != nil {
+			return fail(err)
+		}
+		return Response{OK: true, Lines: []string{"sent " + SignalName(sig) + " to " + strings.Join(did, ", ")}}
+	case "stop":
+		if err := r.Stop(); err != nil {
+			return fail(err)
+		}
+		return Response{OK: true, Lines: []string{"stopping the cluster gracefully"}}
+	}
+	return fail(fmt.Errorf("unknown command %q", req.Cmd))
+}
+
+// ParseSignal accepts "USR2", "SIGUSR2", "usr2" or a number.
+func ParseSignal(s string) (syscall.Signal, error) {
+	if n, err := strconv.Atoi(s); err == nil && n > 0 && n < 65 {
+		return syscall.Signal(n), nil
+	}
+	name := strings.ToUpper(s)
+	if !strings.HasPrefix(name, "SIG") {
+		name = "SIG" + name
+	}
+	for sig, n := range signalNames {
+		if n == name {
+			return sig, nil
+		}
+	}
+	if sig := unix.SignalNum(name); sig != 0 {
+		return sig, nil
+	}
+	return 0, fmt.Errorf("unknown signal %q", s)
+}
+
+// Call sends one request to the cluster whose control socket is path.
+func Call(path string, req Request) (Response, error) {
+	conn, err := net.DialTimeout("unix", path, 2*time.Second)
+	if err != nil {
+		if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) {
+			return Response{}, fmt.Errorf("%w (no control socket answers at %s)", ErrNotRunning, path)
+		}
+		return Response{}, err
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(time.Minute))
+	if err := json.NewEncoder(conn).Encode(req); err != nil {
+		return Response{}, err
+	}
+	var resp Response
+	if err := json.NewDecoder(conn).Decode(&resp); err != nil {
+		return Response{}, fmt.Errorf("control socket %s: %w", path, err)
+	}
+	return resp, nil
+}
