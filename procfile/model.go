@@ -15,6 +15,11 @@ type Config struct {
 	Name            string        // `name`, default: the directory's base name
 	ShutdownTimeout time.Duration // default 30s
 	Processes       []*Process    // in file order
+
+	// Env is the cluster's merged environment without any process's own:
+	// OS env < top-level env_file(s) < [env], as sorted "KEY=value" pairs.
+	// `cluster run -- COMMAND` runs COMMAND with it.
+	Env []string
 }
 
 // Format says which grammar a Config came from.
