@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/mattn/go-isatty"
@@ -41,8 +43,15 @@ const usage = `cluster runs the process types of a Clusterfile (or Procfile) as 
 
 Usage:
   cluster run     [-f FILE] [-w web=4,worker=1] [--watch | --no-watch] [--color auto|always|never]
-                  [--log-format text|json] [--timestamps] [--port N] [PROCESS ...] [-- COMMAND [ARG ...]]
+                  [--log-format text|json] [--timestamps] [--port N] [--metrics ADDR]
+                  [PROCESS ...] [-- COMMAND [ARG ...]]
   cluster check   [-f FILE] [--json]    validate; print the resolved plan
+  cluster status  [-f FILE] [--json]    table of the running cluster's workers
+  cluster reload  [PROCESS ...]         rolling, zero-downtime reload
+  cluster restart PROCESS[.N] ...       replace one worker or a whole type
+  cluster scale   PROCESS=N ...         change worker counts at run time
+  cluster signal  PROCESS[.N] SIGNAL    send a signal to workers
+  cluster stop                          graceful shutdown of the running cluster
   cluster export  systemd|kubernetes|procfile [DIR]
   cluster version
 
@@ -67,6 +76,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdVersion(rest, stdout, stderr)
 	case "export":
 		return cmdExport(rest, stdout, stderr)
+	case "status", "reload", "restart", "scale", "signal", "stop":
+		return cmdControl(cmd, rest, stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -166,6 +177,7 @@ type runFlags struct {
 	logFormat  string
 	timestamps bool
 	port       int
+	metrics    string
 }
 
 func cmdRun(args []string, stdout, stderr io.Writer) int {
@@ -180,12 +192,13 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("run", "[-f FILE] [-w web=4,worker=1] [flags] [PROCESS ...] [-- COMMAND [ARG ...]]", stdout)
 	fs.StringVar(&f.file, "f", "", "the Clusterfile or Procfile (default: Clusterfile, else Procfile)")
 	fs.Var(f.workers, "w", "worker counts that override the file, e.g. web=4,worker=1")
-	fs.BoolVar(&f.watch, "watch", false, "watch files even where the file does not ask for it")
+	fs.BoolVar(&f.watch, "watch", false, "watch the files of types that declare watch even where it is off by default (CI, PID 1)")
 	fs.BoolVar(&f.noWatch, "no-watch", false, "do not watch files")
 	fs.StringVar(&f.color, "color", "auto", "auto, always or never")
 	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
 	fs.BoolVar(&f.timestamps, "timestamps", false, "prefix every line with the time")
 	fs.IntVar(&f.port, "port", 5000, "base of the foreman PORT given to types without listen")
+	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics at ADDR/metrics (loopback unless ADDR names a host)")
 	only, code := parseFlags(fs, args, stderr)
 	if code >= 0 {
 		return code
@@ -203,9 +216,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	case f.port <= 0 || f.port > 65535:
 		fmt.Fprintf(stderr, "cluster run: --port %d: want 1-65535\n", f.port)
 		return 2
-	}
-	if len(command) > 0 {
-		fmt.Fprintln(stderr, "cluster run: -- COMMAND is not supported yet")
+	case len(command) == 0 && len(args) > 0 && args[len(args)-1] == "--":
+		fmt.Fprintln(stderr, "cluster run: -- needs a COMMAND")
 		return 2
 	}
 	cfg, ok := loadConfig(f.file, stderr)
@@ -215,6 +227,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	color := useColor(f.color, stdout)
 	mux := logmux.New(stdout, logmux.Options{Color: color, JSON: f.logFormat == "json", Timestamps: f.timestamps})
 	defer mux.Close()
+	watching := watchWanted(cfg, only, f) && len(command) == 0
 
 	r, err := runner.New(runner.Options{
 		Config:   cfg,
@@ -224,11 +237,34 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		Color:    color,
 		Output:   muxOutput{mux},
 		ReapAll:  true,
+		Watch:    watching,
 	})
 	if err != nil {
 		mux.Close()
 		fmt.Fprintf(stderr, "cluster: %s\n", strings.ReplaceAll(err.Error(), "\n", "\ncluster: "))
 		return 2
+	}
+	ctl, err := runner.ListenControl(controlPath(cfg.Dir))
+	if err != nil {
+		r.Close()
+		mux.Close()
+		fmt.Fprintf(stderr, "cluster: %v\n", err)
+		return 2
+	}
+	defer ctl.Close()
+	go ctl.Serve(r)
+	if f.metrics != "" {
+		ln, err := listenMetrics(f.metrics)
+		if err != nil {
+			r.Close()
+			mux.Close()
+			fmt.Fprintf(stderr, "cluster: --metrics %s: %v\n", f.metrics, err)
+			return 2
+		}
+		srv := &http.Server{Handler: metricsHandler(r)}
+		go srv.Serve(ln)
+		defer srv.Close()
+		mux.Printf("metrics at http://%s/metrics", ln.Addr())
 	}
 	mux.SetNames(labels(cfg, only, f.workers)...)
 	if err := runner.BecomeSubreaper(); err != nil {
@@ -240,30 +276,54 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	defer signal.Stop(sigs)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stopSignal os.Signal
+	var stopSignal atomic.Value // os.Signal
+	cmdSignals := make(chan os.Signal, 8)
 	go func() {
 		for s := range sigs {
 			switch s {
 			case syscall.SIGINT, syscall.SIGTERM:
-				if stopSignal == nil {
-					stopSignal = s
+				if stopSignal.CompareAndSwap(nil, s) {
 					cancel()
+					select {
+					case cmdSignals <- s:
+					default:
+					}
 				} else if s == syscall.SIGINT {
 					r.Kill()
 				}
 			case syscall.SIGQUIT:
-				if stopSignal == nil {
-					stopSignal = s
-				}
+				stopSignal.CompareAndSwap(nil, s)
 				r.Kill()
-			default:
-				mux.Printf("%s: not wired yet; ignored", s)
+			case syscall.SIGHUP:
+				go r.Reload()
+			case syscall.SIGTTIN:
+				go r.ScaleListening(1)
+			case syscall.SIGTTOU:
+				go r.ScaleListening(-1)
 			}
 		}
 	}()
-	err = r.Run(ctx)
+	if watching {
+		stopWatch, err := startWatchers(ctx, cfg, only, r, mux)
+		if err != nil {
+			mux.Printf("file watching is off: %v", err)
+		} else {
+			defer stopWatch()
+		}
+	}
+
+	runErr := make(chan error, 1)
+	go func() { runErr <- r.Run(ctx) }()
+	cmdStatus := -1
+	if len(command) > 0 {
+		cmdStatus = runCommand(r, cfg, command, cancel, runErr, cmdSignals, mux, stderr)
+	}
+	err = <-runErr
 	signal.Stop(sigs)
 	mux.Close()
+	if cmdStatus >= 0 {
+		return cmdStatus
+	}
 	switch {
 	case errors.Is(err, runner.ErrFailed), errors.Is(err, runner.ErrKilled):
 		return 1
@@ -271,7 +331,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "cluster: %v\n", err)
 		return 1
 	}
-	switch stopSignal {
+	switch stopSignal.Load() {
 	case syscall.SIGINT:
 		return 130
 	case syscall.SIGTERM:
@@ -280,6 +340,41 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return 131
 	}
 	return 0
+}
+
+// runCommand waits for every worker to be ready, runs COMMAND with the
+// cluster's env and the terminal's stdio, then stops the cluster. It returns
+// COMMAND's status, or 1 when the cluster never became ready.
+func runCommand(r *runner.Runner, cfg *procfile.Config, command []string, stop func(), runErr chan error, sigs <-chan os.Signal, mux *logmux.Mux, stderr io.Writer) int {
+	defer stop()
+	select {
+	case err := <-r.Ready():
+		if err != nil {
+			stop()
+			var nre *runner.NotReadyError
+			if errors.As(err, &nre) {
+				fmt.Fprintf(stderr, "cluster: not running %q: %s; its last %d lines:\n", strings.Join(command, " "), nre.Worker+" "+nre.Why, len(nre.Lines))
+				for _, l := range nre.Lines {
+					fmt.Fprintf(stderr, "  %s\n", l)
+				}
+			} else {
+				fmt.Fprintf(stderr, "cluster: not running %q: the cluster stopped before it was ready\n", strings.Join(command, " "))
+			}
+			return 1
+		}
+	case err := <-runErr:
+		runErr <- err
+		fmt.Fprintf(stderr, "cluster: not running %q: the cluster stopped before it was ready\n", strings.Join(command, " "))
+		return 1
+	}
+	mux.Printf("every worker is ready: running %s", strings.Join(command, " "))
+	status, err := r.Exec(command, cfg.Env, sigs)
+	if err != nil {
+		fmt.Fprintf(stderr, "cluster: %s: %v\n", command[0], err)
+		return 127
+	}
+	mux.Printf("%s exited with status %d: stopping the cluster", command[0], status)
+	return status
 }
 
 // labels lists every worker label the run will print, for the mux's column width.

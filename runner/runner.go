@@ -100,6 +100,9 @@ type Runner struct {
 	reloadQueue   []reloadReq
 	stopRequested bool // cluster stop: a graceful stop that exits 0
 
+	readyPending map[*slot]bool // initial slots not ready yet; nil once Ready answered
+	readyResult  chan error
+
 	ports    ports
 	loopDone chan struct{} // closed when the supervisor loop ends: no more requests
 
@@ -162,16 +165,17 @@ func New(opts Options) (*Runner, error) {
 		}
 	}
 	r := &Runner{
-		opts:     opts,
-		out:      opts.Output,
-		killAll:  make(chan struct{}),
-		exits:    make(chan exitReport),
-		slotDone: make(chan *slot),
-		readyCh:  make(chan *slot),
-		requests: make(chan func()),
-		finished: make(chan struct{}),
-		live:     map[*slot]bool{},
-		loopDone: make(chan struct{}),
+		opts:        opts,
+		out:         opts.Output,
+		killAll:     make(chan struct{}),
+		exits:       make(chan exitReport),
+		slotDone:    make(chan *slot),
+		readyCh:     make(chan *slot),
+		requests:    make(chan func()),
+		finished:    make(chan struct{}),
+		live:        map[*slot]bool{},
+		loopDone:    make(chan struct{}),
+		readyResult: make(chan error, 1),
 	}
 	var errs []error
 	for i, p := range cfg.Processes {
@@ -291,13 +295,17 @@ func (r *Runner) Run(ctx context.Context) error {
 		return err
 	}
 	r.watchMemory()
+	r.readyPending = map[*slot]bool{}
 	for _, t := range r.types {
 		for i := 1; i <= t.count; i++ {
 			s := r.newSlot(t, i, false)
 			t.slots[i] = s
 			r.live[s] = true
-			go s.run()
+			r.readyPending[s] = true
 		}
+	}
+	for s := range r.live {
+		go s.run()
 	}
 
 	var result error
@@ -333,12 +341,16 @@ func (r *Runner) Run(ctx context.Context) error {
 			r.killed.Store(true)
 			r.Kill()
 		case rep := <-r.exits:
+			if !rep.wasReady {
+				r.noteNotReady(rep.s, "exited before it was ready ("+rep.status.String()+")")
+			}
 			d := r.decide(rep)
 			rep.reply <- d
 			if d.stopCluster && !r.stopping {
 				stop(ErrFailed)
 			}
 		case s := <-r.readyCh:
+			r.noteFirstReady(s)
 			r.onReady(s)
 		case s := <-r.slotDone:
 			delete(r.live, s)
@@ -355,6 +367,10 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 	}
 	close(r.loopDone)
+	if r.readyPending != nil {
+		r.readyPending = nil
+		r.readyResult <- ErrNotRunning
+	}
 	r.reapLeftovers()
 	r.background.Wait()
 	if result == nil && r.killed.Load() {
@@ -396,9 +412,10 @@ type decision struct {
 }
 
 type exitReport struct {
-	s      *slot
-	status exitStatus
-	reply  chan decision
+	s        *slot
+	status   exitStatus
+	wasReady bool
+	reply    chan decision
 }
 
 // decide applies the restart policy and the crash-loop limit of the worker's
@@ -490,3 +507,6 @@ func (discardOutput) Event(Event)                  {}
 type nopCloser struct{ io.Writer }
 
 func (nopCloser) Close() error { return nil }
+
+// Close releases the shared sockets of a Runner whose Run will not be called.
+func (r *Runner) Close() { r.closeListeners() }

@@ -72,6 +72,7 @@ type slot struct {
 	info    WorkerInfo
 	backend *backend // proxy mode: the current process's backend
 	sampler sampler
+	tail    tail
 	cpu     float64
 	rss     int64
 	cpuSec  float64
@@ -128,12 +129,14 @@ func (s *slot) run() {
 		var st exitStatus
 		var ran time.Duration
 		stopped := false
+		wasReady := false
 		if err != nil {
 			s.r.event(s.name, "exited", fmt.Sprintf("%s could not start: %v", s.name, err), 0, nil)
 			st = exitStatus{Code: 127}
 		} else {
 			st, stopped = s.supervise(w)
 			ran = time.Since(w.started)
+			wasReady = w.isReady.Load()
 			s.report(w, st)
 		}
 		code := st.Code
@@ -145,7 +148,7 @@ func (s *slot) run() {
 			attempt = 0
 		}
 		reply := make(chan decision, 1)
-		s.r.exits <- exitReport{s: s, status: st, reply: reply}
+		s.r.exits <- exitReport{s: s, status: st, wasReady: wasReady, reply: reply}
 		d := <-reply
 		if !d.restart {
 			if s.t.failed {
@@ -368,13 +371,11 @@ func (s *slot) start() (*worker, error) {
 	if port != 0 {
 		w.backend = &backend{name: s.name, addr: loopback(port)}
 	}
-	onLine := rd.onLine
-	if t.inherit() {
-		onLine = func(line []byte) {
-			rd.onLine(line)
-			if !w.isReady.Load() && addrInUse.Match(line) {
-				w.addrInUse.Store(true)
-			}
+	onLine := func(line []byte) {
+		s.tail.add(line)
+		rd.onLine(line)
+		if t.inherit() && !w.isReady.Load() && addrInUse.Match(line) {
+			w.addrInUse.Store(true)
 		}
 	}
 	fail := func(err error) (*worker, error) {

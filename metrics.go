@@ -1,0 +1,94 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/cluster-run/cluster/runner"
+)
+
+// listenMetrics binds --metrics: loopback unless the user wrote a host.
+func listenMetrics(addr string) (net.Listener, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		// A bare port means loopback.
+		host, port = "127.0.0.1", strings.TrimPrefix(addr, ":")
+	}
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	return net.Listen("tcp", net.JoinHostPort(host, port))
+}
+
+// metricsHandler serves the Prometheus text format (version 0.0.4).
+func metricsHandler(r *runner.Runner) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/metrics", func(w http.ResponseWriter, req *http.Request) {
+		st, err := r.Status()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		writeMetrics(w, &st)
+	})
+	return mux
+}
+
+func writeMetrics(w io.Writer, st *runner.Status) {
+	family := func(name, typ, help string) {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
+	}
+	lbl := func(ws runner.WorkerStatus) string {
+		return fmt.Sprintf(`process="%s",worker="%d"`, escapeLabel(ws.Process), ws.Index)
+	}
+	family("cluster_worker_cpu_seconds_total", "counter", "CPU time of the worker's process group.")
+	for _, ws := range st.Workers {
+		if ws.PID > 0 {
+			fmt.Fprintf(w, "cluster_worker_cpu_seconds_total{%s} %g\n", lbl(ws), ws.CPUSeconds)
+		}
+	}
+	family("cluster_worker_resident_memory_bytes", "gauge", "RSS of the worker's process group.")
+	for _, ws := range st.Workers {
+		if ws.PID > 0 {
+			fmt.Fprintf(w, "cluster_worker_resident_memory_bytes{%s} %d\n", lbl(ws), ws.RSS)
+		}
+	}
+	family("cluster_worker_restarts_total", "counter", "Restarts of the worker slot.")
+	for _, ws := range st.Workers {
+		fmt.Fprintf(w, "cluster_worker_restarts_total{%s} %d\n", lbl(ws), ws.Restarts)
+	}
+	family("cluster_worker_uptime_seconds", "gauge", "Seconds since the worker's process started.")
+	for _, ws := range st.Workers {
+		fmt.Fprintf(w, "cluster_worker_uptime_seconds{%s} %g\n", lbl(ws), ws.UptimeSec)
+	}
+	family("cluster_worker_state", "gauge", "1 for the worker's current state.")
+	for _, ws := range st.Workers {
+		fmt.Fprintf(w, "cluster_worker_state{%s,state=\"%s\"} 1\n", lbl(ws), ws.State)
+	}
+	family("cluster_worker_open_connections", "gauge", "Connections open through the proxy (proxy mode).")
+	for _, ws := range st.Workers {
+		if ws.Conns != nil {
+			fmt.Fprintf(w, "cluster_worker_open_connections{%s} %d\n", lbl(ws), *ws.Conns)
+		}
+	}
+	family("cluster_process_ready_workers", "gauge", "Ready workers of the process type.")
+	for _, t := range st.Types {
+		fmt.Fprintf(w, "cluster_process_ready_workers{process=\"%s\"} %d\n", escapeLabel(t.Name), t.Ready)
+	}
+	family("cluster_process_workers", "gauge", "Wanted workers of the process type.")
+	for _, t := range st.Types {
+		fmt.Fprintf(w, "cluster_process_workers{process=\"%s\"} %d\n", escapeLabel(t.Name), t.Workers)
+	}
+	family("cluster_process_reloads_total", "counter", "Completed rolling reloads of the process type.")
+	for _, t := range st.Types {
+		fmt.Fprintf(w, "cluster_process_reloads_total{process=\"%s\"} %d\n", escapeLabel(t.Name), t.Reloads)
+	}
+}
+
+func escapeLabel(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s)
+}

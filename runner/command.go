@@ -1,0 +1,117 @@
+package runner
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+)
+
+// tail keeps the last lines a worker printed, for `-- COMMAND` to repeat when
+// the cluster cannot become ready.
+type tail struct {
+	mu    sync.Mutex
+	lines []string
+	next  int
+	full  bool
+}
+
+const tailLines = 20
+
+func (t *tail) add(line []byte) {
+	t.mu.Lock()
+	if t.lines == nil {
+		t.lines = make([]string, tailLines)
+	}
+	t.lines[t.next] = string(line)
+	t.next = (t.next + 1) % tailLines
+	if t.next == 0 {
+		t.full = true
+	}
+	t.mu.Unlock()
+}
+
+func (t *tail) get() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.lines == nil {
+		return nil
+	}
+	if !t.full {
+		return append([]string(nil), t.lines[:t.next]...)
+	}
+	return append(append([]string(nil), t.lines[t.next:]...), t.lines[:t.next]...)
+}
+
+// NotReadyError says which worker kept the cluster from becoming ready, with
+// its last lines.
+type NotReadyError struct {
+	Worker string
+	Why    string
+	Lines  []string
+}
+
+func (e *NotReadyError) Error() string {
+	return fmt.Sprintf("%s %s; its last %d lines:\n%s", e.Worker, e.Why, len(e.Lines), strings.Join(e.Lines, "\n"))
+}
+
+// Ready returns a channel that receives nil once every worker started by Run
+// has been ready at least once, or a *NotReadyError as soon as one of them
+// exits or times out before it is ready. It receives exactly once.
+func (r *Runner) Ready() <-chan error { return r.readyResult }
+
+// noteFirstReady and noteNotReady run on the supervisor goroutine.
+func (r *Runner) noteFirstReady(s *slot) {
+	if r.readyPending == nil || !r.readyPending[s] {
+		return
+	}
+	delete(r.readyPending, s)
+	if len(r.readyPending) == 0 {
+		r.readyPending = nil
+		r.readyResult <- nil
+	}
+}
+
+func (r *Runner) noteNotReady(s *slot, why string) {
+	if r.readyPending == nil || !r.readyPending[s] {
+		return
+	}
+	r.readyPending = nil
+	r.readyResult <- &NotReadyError{Worker: s.name, Why: why, Lines: s.tail.get()}
+}
+
+// Exec runs a command in the foreground with the given env and this
+// process's stdin, stdout and stderr, and returns its exit status (128+N
+// when signal N killed it). It forks through the reaper, the one place that
+// waits for children; the command stays in the runner's process group, so a
+// Ctrl-C at the terminal reaches it too.
+func (r *Runner) Exec(argv []string, env []string, signals <-chan os.Signal) (int, error) {
+	if len(argv) == 0 {
+		return 0, errors.New("no command")
+	}
+	path, err := exec.LookPath(argv[0])
+	if err != nil {
+		return 0, err
+	}
+	attr := &syscall.ProcAttr{Env: env, Files: []uintptr{0, 1, 2}, Sys: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}}
+	pid, done, err := getReaper(r.opts.ReapAll).start(path, argv, attr)
+	if err != nil {
+		return 0, err
+	}
+	for {
+		select {
+		case st := <-done:
+			if st.Signal != 0 {
+				return 128 + int(st.Signal), nil
+			}
+			return st.Code, nil
+		case sig := <-signals:
+			if s, ok := sig.(syscall.Signal); ok {
+				syscall.Kill(pid, s)
+			}
+		}
+	}
+}
