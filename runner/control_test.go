@@ -1,0 +1,233 @@
+package runner
+
+import (
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cluster-run/cluster/procfile"
+)
+
+func statusOf(t *testing.T, rn *running) Status {
+	t.Helper()
+	st, err := rn.r.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func pidOf(st Status, name string) int {
+	for _, w := range st.Workers {
+		if w.Name == name {
+			return w.PID
+		}
+	}
+	return 0
+}
+
+func (rn *running) waitStatus(t *testing.T, cond func(Status) bool, what string) Status {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if st := statusOf(t, rn); cond(st) {
+			return st
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s; status %+v; events %q", what, statusOf(t, rn), rn.rec.messages())
+	return Status{}
+}
+
+func readyCount(st Status, process string) int {
+	n := 0
+	for _, w := range st.Workers {
+		if w.Process == process && w.State == StateReady {
+			n++
+		}
+	}
+	return n
+}
+
+func TestStatusScaleRestartSignal(t *testing.T) {
+	p := shProc("web", `trap 'echo "got USR1"' USR1; echo up; while :; do sleep 0.05; done`)
+	p.Workers = 2
+	p.Restart = procfile.RestartAlways
+	p.StopTimeout = 2 * time.Second
+	rn := start(t, Options{Config: config(p)})
+	st := rn.waitStatus(t, func(s Status) bool { return readyCount(s, "web") == 2 }, "2 ready")
+	if len(st.Workers) != 2 || st.Workers[0].Name != "web.1" || st.Workers[1].Name != "web.2" || st.Workers[0].PID == 0 {
+		t.Fatalf("status rows: %+v", st.Workers)
+	}
+	rn.waitStatus(t, func(s Status) bool { return s.Workers[0].RSS > 0 }, "an RSS reading")
+
+	// restart one worker: its pid changes, the other's does not.
+	p1, p2 := pidOf(st, "web.1"), pidOf(st, "web.2")
+	if _, err := rn.r.Restart("web.2"); err != nil {
+		t.Fatal(err)
+	}
+	st = rn.waitStatus(t, func(s Status) bool {
+		return pidOf(s, "web.2") != p2 && pidOf(s, "web.2") != 0 && len(s.Workers) == 2 && readyCount(s, "web") == 2
+	}, "web.2 replaced")
+	if pidOf(st, "web.1") != p1 {
+		t.Errorf("restart web.2 changed web.1's pid")
+	}
+
+	// scale up and down.
+	if _, err := rn.r.Scale("web", 4); err != nil {
+		t.Fatal(err)
+	}
+	rn.waitStatus(t, func(s Status) bool { return readyCount(s, "web") == 4 }, "4 ready")
+	if _, err := rn.r.Scale("web", 1); err != nil {
+		t.Fatal(err)
+	}
+	st = rn.waitStatus(t, func(s Status) bool { return len(s.Workers) == 1 }, "1 worker")
+	if st.Workers[0].Name != "web.1" {
+		t.Errorf("scale down kept %s, want web.1", st.Workers[0].Name)
+	}
+	if _, err := rn.r.Scale("nope", 1); err == nil {
+		t.Errorf("scale of an unknown type succeeded")
+	}
+
+	// TTIN/TTOU only touch types with listen: web has none.
+	rn.r.ScaleListening(1)
+	if n := len(statusOf(t, rn).Workers); n != 1 {
+		t.Errorf("ScaleListening changed a type without listen: %d workers", n)
+	}
+
+	// signal
+	if _, err := rn.r.Signal("web.1", syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	rn.rec.waitLine(t, `got USR1`, 5*time.Second)
+	if _, err := rn.r.Signal("web.3", syscall.SIGUSR1); err == nil {
+		t.Errorf("signal to a worker that does not exist succeeded")
+	}
+
+	// stop: graceful, Run returns nil.
+	if err := rn.r.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rn.wait(t, 10*time.Second); err != nil {
+		t.Errorf("Run after Stop = %v, want nil", err)
+	}
+	if _, err := rn.r.Status(); !errors.Is(err, ErrNotRunning) {
+		t.Errorf("Status after stop = %v, want ErrNotRunning", err)
+	}
+}
+
+func TestScaleListeningNeverBelowOne(t *testing.T) {
+	p := helperProc("web", procfile.SocketInherit, 1)
+	rn := start(t, Options{Config: config(p)})
+	rn.waitStatus(t, func(s Status) bool { return readyCount(s, "web") == 1 }, "ready")
+	rn.r.ScaleListening(1)
+	rn.waitStatus(t, func(s Status) bool { return readyCount(s, "web") == 2 }, "TTIN: 2 ready")
+	rn.r.ScaleListening(-1)
+	rn.r.ScaleListening(-1)
+	rn.waitStatus(t, func(s Status) bool { return len(s.Workers) == 1 && readyCount(s, "web") == 1 }, "TTOU: back to 1, not 0")
+}
+
+func TestControlSocket(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, ".cluster.sock")
+	p := shProc("web", `echo up; exec sleep 1000`)
+	rn := start(t, Options{Config: config(p)})
+	ctl, err := ListenControl(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ctl.Serve(rn.r)
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("socket mode: %v %v", fi.Mode(), err)
+	}
+	if _, err := ListenControl(path); !errors.Is(err, ErrClusterRunning) {
+		t.Errorf("second ListenControl = %v, want ErrClusterRunning", err)
+	}
+	resp, err := Call(path, Request{Cmd: "status"})
+	if err != nil || !resp.OK || resp.Status == nil || len(resp.Status.Workers) != 1 {
+		t.Fatalf("status over the socket: %+v %v", resp, err)
+	}
+	resp, _ = Call(path, Request{Cmd: "restart", Args: []string{"nope.1"}})
+	if resp.OK || !strings.Contains(resp.Error, `unknown process type "nope"`) {
+		t.Errorf("restart of an unknown type: %+v", resp)
+	}
+	if resp, _ := Call(path, Request{Cmd: "stop"}); !resp.OK {
+		t.Errorf("stop: %+v", resp)
+	}
+	if err := rn.wait(t, 10*time.Second); err != nil {
+		t.Errorf("Run after stop = %v", err)
+	}
+	ctl.Close()
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("socket left behind: %v", err)
+	}
+	if _, err := Call(path, Request{Cmd: "status"}); !errors.Is(err, ErrNotRunning) {
+		t.Errorf("Call without a cluster = %v, want ErrNotRunning", err)
+	}
+}
+
+func TestStaleControlSocketIsReplaced(t *testing.T) {
+	path := filepath.Join(t.TempDir(), ".cluster.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	ln.Close() // the file stays; nobody answers: a killed runner's socket
+	ctl, err := ListenControl(path)
+	if err != nil {
+		t.Fatalf("stale socket not replaced: %v", err)
+	}
+	ctl.Close()
+}
+
+func TestReadyAndExec(t *testing.T) {
+	t.Run("ready then command", func(t *testing.T) {
+		p := shProc("web", `echo up; exec sleep 1000`)
+		rn := start(t, Options{Config: config(p)})
+		if err := <-rn.r.Ready(); err != nil {
+			t.Fatal(err)
+		}
+		code, err := rn.r.Exec([]string{"sh", "-c", "exit 7"}, os.Environ(), nil)
+		if err != nil || code != 7 {
+			t.Errorf("Exec = %d, %v; want 7", code, err)
+		}
+	})
+	t.Run("never ready", func(t *testing.T) {
+		p := shProc("web", `echo "config error: no DATABASE_URL"; exit 1`)
+		p.Restart = procfile.RestartAlways
+		p.Ready = procfile.Ready{Kind: procfile.ReadyDelay, Delay: 300 * time.Millisecond, Timeout: time.Minute}
+		rn := start(t, Options{Config: config(p)})
+		err := <-rn.r.Ready()
+		var nre *NotReadyError
+		if !errors.As(err, &nre) || nre.Worker != "web.1" || len(nre.Lines) == 0 || nre.Lines[0] != "config error: no DATABASE_URL" {
+			t.Errorf("Ready = %v", err)
+		}
+	})
+}
+
+func TestWatchModeFailedTypeWaitsAndRevives(t *testing.T) {
+	dir := t.TempDir()
+	crash := shProc("web", `test -f fixed && { echo fixed; exec sleep 1000; }; echo crash; exit 1`)
+	crash.Dir = dir
+	crash.Restart = procfile.RestartAlways
+	crash.MaxRestarts = 2
+	other := shProc("jobs", `echo jobs up; exec sleep 1000`)
+	rn := start(t, Options{Config: config(crash, other), Watch: true})
+	rn.waitEvents(t, "web failed after 3 crashes in 1m0s; waiting for a file change", 1, 10*time.Second)
+	select {
+	case err := <-rn.done:
+		t.Fatalf("the cluster stopped in watch mode: %v", err)
+	default:
+	}
+	os.WriteFile(filepath.Join(dir, "fixed"), nil, 0o644)
+	rn.r.Reload("web") // what a matching file change does
+	rn.rec.waitLine(t, `web.1 stdout: fixed`, 10*time.Second)
+	rn.waitStatus(t, func(s Status) bool { return readyCount(s, "web") == 1 && readyCount(s, "jobs") == 1 }, "web revived, jobs still up")
+}
