@@ -212,6 +212,21 @@ func TestReadyAndExec(t *testing.T) {
 	})
 }
 
+func TestWatchModeKeepsRunningWithNoWorkerLeft(t *testing.T) {
+	p := shProc("web", `exit 1`)
+	p.Restart = procfile.RestartOnFailure
+	p.MaxRestarts = 0
+	rn := start(t, Options{Config: config(p), Watch: true})
+	rn.waitEvents(t, "waiting for a file change", 1, 10*time.Second)
+	if _, err := rn.r.Status(); err != nil {
+		t.Fatalf("the runner stopped with its only type failed in watch mode: %v", err)
+	}
+	rn.cancel()
+	if err := rn.wait(t, 5*time.Second); err != nil {
+		t.Errorf("Run = %v", err)
+	}
+}
+
 func TestWatchModeFailedTypeWaitsAndRevives(t *testing.T) {
 	dir := t.TempDir()
 	crash := shProc("web", `test -f fixed && { echo fixed; exec sleep 1000; }; echo crash; exit 1`)

@@ -323,7 +323,9 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	ctxDone := ctx.Done()
 	killAll := r.killAll
-	for len(r.live) > 0 {
+	// In watch mode the cluster outlives its workers: a failed type waits
+	// for the next file change, as nodemon and air do.
+	for len(r.live) > 0 || (r.opts.Watch && !r.stopping) {
 		select {
 		case <-ctxDone:
 			ctxDone = nil
