@@ -1,0 +1,266 @@
+package logmux
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// syncBuf is a goroutine-safe output that also counts Write calls.
+type syncBuf struct {
+	mu     sync.Mutex
+	b      bytes.Buffer
+	writes int
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.writes++
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestConcurrentWritersLinesIntactAndOrdered(t *testing.T) {
+	out := &syncBuf{}
+	m := New(out, Options{})
+	const writers, lines = 16, 2000
+	var wg sync.WaitGroup
+	for w := 1; w <= writers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			wr := m.Writer(Stream{Process: "web", Worker: w, Stream: "stdout"})
+			// Write in odd-sized chunks that cut lines anywhere.
+			var all bytes.Buffer
+			for i := 0; i < lines; i++ {
+				fmt.Fprintf(&all, "w%02d line %05d %s\n", w, i, strings.Repeat("x", i%50))
+			}
+			b := all.Bytes()
+			for len(b) > 0 {
+				n := 1 + (len(b)*7)%97
+				if n > len(b) {
+					n = len(b)
+				}
+				wr.Write(b[:n])
+				b = b[n:]
+			}
+			wr.Close()
+		}()
+	}
+	wg.Wait()
+	next := map[string]int{}
+	sc := bufio.NewScanner(strings.NewReader(out.String()))
+	for sc.Scan() {
+		l := sc.Text()
+		var label, w string
+		var i int
+		var xs string
+		if n, _ := fmt.Sscanf(l, "%s | %s line %05d %s", &label, &w, &i, &xs); n < 3 {
+			t.Fatalf("torn or malformed line: %q", l)
+		}
+		if label != "web."+strings.TrimLeft(w[1:], "0") {
+			t.Fatalf("line of %s under label %s: %q", w, label, l)
+		}
+		if i != next[w] || len(xs) != i%50 && !(i%50 == 0 && xs == "") {
+			t.Fatalf("%s: got line %d (%q), want %d", w, i, l, next[w])
+		}
+		next[w]++
+	}
+	for w := 1; w <= writers; w++ {
+		if k := fmt.Sprintf("w%02d", w); next[k] != lines {
+			t.Errorf("%s: %d lines, want %d", k, next[k], lines)
+		}
+	}
+}
+
+func TestPaddingAndColor(t *testing.T) {
+	var out bytes.Buffer
+	m := New(&out, Options{})
+	m.SetNames("web.1", "worker.10")
+	w := m.Writer(Stream{Process: "web", Worker: 1, Stream: "stdout"})
+	w.Write([]byte("hello\n"))
+	m.Event(Event{Worker: "web.1", Event: "exited", Status: ptr(3)})
+	want := "web.1     | hello\ncluster   | web.1 exited (status 3)\n"
+	if out.String() != want {
+		t.Errorf("got %q, want %q", out.String(), want)
+	}
+
+	out.Reset()
+	m = New(&out, Options{Color: true})
+	m.Writer(Stream{Process: "web", Worker: 1}).Write([]byte("a \x1b[31mred\x1b[0m line\n"))
+	m.Writer(Stream{Process: "jobs", Worker: 1}).Write([]byte("b\n"))
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if !strings.HasPrefix(lines[0], "\x1b[36m") || !strings.HasSuffix(lines[0], "a \x1b[31mred\x1b[0m line") {
+		t.Errorf("colored prefix or passthrough wrong: %q", lines[0])
+	}
+	if !strings.HasPrefix(lines[1], "\x1b[33m") {
+		t.Errorf("second type should get the second color: %q", lines[1])
+	}
+}
+
+func ptr(i int) *int { return &i }
+
+func TestPartialLineFlushedAfterWaitAndAtClose(t *testing.T) {
+	out := &syncBuf{}
+	m := New(out, Options{FlushAfter: 30 * time.Millisecond})
+	w := m.Writer(Stream{Process: "web", Worker: 1})
+	w.Write([]byte("prompt> "))
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(out.String(), "prompt> \n") && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if !strings.Contains(out.String(), "web.1   | prompt> \n") {
+		t.Fatalf("partial line not flushed after the wait: %q", out.String())
+	}
+	w.Write([]byte("tail without newline"))
+	w.Close()
+	if !strings.HasSuffix(out.String(), "| tail without newline\n") {
+		t.Errorf("Close did not flush the partial line: %q", out.String())
+	}
+	if _, err := w.Write([]byte("x")); err == nil {
+		t.Errorf("Write after Close succeeded")
+	}
+}
+
+func TestLongLinesInPiecesNothingLost(t *testing.T) {
+	var out bytes.Buffer
+	m := New(&out, Options{})
+	w := m.Writer(Stream{Process: "web", Worker: 1})
+	line := make([]byte, 1<<20)
+	for i := range line {
+		line[i] = 'a' + byte(i%26)
+	}
+	w.Write(line[:1000])
+	w.Write(line[1000:])
+	w.Write([]byte("\n"))
+	w.Close()
+	var got []byte
+	pieces := 0
+	for _, l := range strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n") {
+		p, ok := strings.CutPrefix(l, "web.1   | ")
+		if !ok {
+			t.Fatalf("piece without prefix: %q", l[:40])
+		}
+		if len(p) > 64<<10 {
+			t.Fatalf("piece of %d bytes", len(p))
+		}
+		got = append(got, p...)
+		pieces++
+	}
+	if !bytes.Equal(got, line) || pieces != 16 {
+		t.Errorf("pieces %d, bytes equal %v (%d vs %d)", pieces, bytes.Equal(got, line), len(got), len(line))
+	}
+}
+
+func TestJSON(t *testing.T) {
+	var out bytes.Buffer
+	now := time.Date(2026, 11, 22, 10, 0, 0, 123e6, time.UTC)
+	m := New(&out, Options{JSON: true, Now: func() time.Time { return now }})
+	w := m.Writer(Stream{Process: "web", Worker: 1, PID: 4242, Stream: "stderr"})
+	w.Write([]byte("quote \" back\\slash \x1b[31mansi\x1b[0m bad \xff\xfe utf8 é\r\n"))
+	m.Event(Event{Worker: "web.2", Event: "exited", PID: 7, Status: ptr(1), Message: "web.2 exited (status 1)", Fields: map[string]any{"delay_ms": int64(400)}})
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	want := `{"time":"2026-11-22T10:00:00.123Z","process":"web","worker":1,"pid":4242,"stream":"stderr","line":"quote \" back\\slash \u001b[31mansi\u001b[0m bad \ufffd\ufffd utf8 é"}`
+	if lines[0] != want {
+		t.Errorf("got  %s\nwant %s", lines[0], want)
+	}
+	for _, l := range lines {
+		var v map[string]any
+		if err := json.Unmarshal([]byte(l), &v); err != nil {
+			t.Errorf("invalid JSON %q: %v", l, err)
+		}
+	}
+	var ev map[string]any
+	json.Unmarshal([]byte(lines[1]), &ev)
+	if ev["process"] != "cluster" || ev["event"] != "exited" || ev["worker"] != "web.2" || ev["status"] != 1.0 || ev["delay_ms"] != 400.0 {
+		t.Errorf("event JSON: %s", lines[1])
+	}
+}
+
+func TestOnLineHook(t *testing.T) {
+	var got []string
+	m := New(io.Discard, Options{})
+	w := m.Writer(Stream{Process: "web", Worker: 1, OnLine: func(l []byte) { got = append(got, string(l)) }})
+	w.Write([]byte("a\nb"))
+	w.Write([]byte("c\n"))
+	w.Close()
+	if strings.Join(got, ",") != "a,bc" {
+		t.Errorf("OnLine saw %q", got)
+	}
+}
+
+// blockingWriter accepts a write only when told to.
+type blockingWriter struct {
+	gate chan struct{}
+	n    int
+}
+
+func (b *blockingWriter) Write(p []byte) (int, error) {
+	<-b.gate
+	b.n += len(p)
+	return len(p), nil
+}
+
+func TestBackPressureBoundsMemory(t *testing.T) {
+	bw := &blockingWriter{gate: make(chan struct{})}
+	m := New(bw, Options{})
+	w := m.Writer(Stream{Process: "web", Worker: 1})
+	done := make(chan struct{})
+	var written atomic.Int64
+	go func() {
+		defer close(done)
+		line := []byte(strings.Repeat("x", 99) + "\n")
+		for i := 0; i < 100000; i++ {
+			w.Write(line)
+			written.Add(1)
+		}
+	}()
+	// The producer is stuck on the first write; nothing piles up.
+	select {
+	case <-done:
+		t.Fatal("writes did not block on a blocked output")
+	case <-time.After(50 * time.Millisecond):
+	}
+	for range 100 {
+		bw.gate <- struct{}{}
+	}
+	if n := written.Load(); n > 101 {
+		t.Errorf("the producer got %d writes ahead of a blocked output", n)
+	}
+	close(bw.gate)
+	<-done
+	if c := cap(w.(*writer).out); c > 256<<10 {
+		t.Errorf("writer buffer grew to %d bytes", c)
+	}
+	w.Close()
+	if bw.n != 100000*(100+len("web.1   | ")) {
+		t.Errorf("output %d bytes, want every line", bw.n)
+	}
+}
+
+func TestDeadOutputDoesNotBlock(t *testing.T) {
+	r, wp, _ := os.Pipe()
+	r.Close()
+	m := New(wp, Options{})
+	w := m.Writer(Stream{Process: "web", Worker: 1})
+	for i := 0; i < 1000; i++ {
+		if _, err := w.Write([]byte("line\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Close()
+}
