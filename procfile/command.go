@@ -1,0 +1,86 @@
+package procfile
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/mattn/go-shellwords"
+)
+
+// Argv splits the command for one worker with that worker's environment
+// (env is "KEY=value" pairs; later entries win). $VAR and ${VAR} are expanded
+// from env outside single quotes, like a shell, but no shell runs: the
+// expanded value is one literal piece of its word, never split or
+// re-interpreted, and backticks are never executed. With Shell it returns
+// ["/bin/sh", "-c", Command] and leaves expansion to the shell.
+func (p *Process) Argv(env []string) ([]string, error) {
+	if p.Shell {
+		return []string{"/bin/sh", "-c", p.Command}, nil
+	}
+	return splitCommand(p.Command, env)
+}
+
+func splitCommand(command string, env []string) ([]string, error) {
+	vars := make(map[string]string, len(env))
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		vars[k] = v
+	}
+	get := func(k string) string { return vars[k] }
+	// Expand first, escaping what the expansion produced so shellwords keeps
+	// it literal in whatever quoting context it landed.
+	var sb strings.Builder
+	quote := byte(0)
+	for i := 0; i < len(command); i++ {
+		c := command[i]
+		switch {
+		case c == '\\' && quote != '\'' && i+1 < len(command):
+			sb.WriteByte(c)
+			sb.WriteByte(command[i+1])
+			i++
+			continue
+		case c == '\'' && quote == 0, c == '"' && quote == 0:
+			quote = c
+		case c == quote:
+			quote = 0
+		case c == '$' && quote != '\'':
+			if v, n := expandAt(command[i:], get); n > 0 {
+				sb.WriteString(escapeFor(v, quote))
+				i += n - 1
+				continue
+			}
+		}
+		sb.WriteByte(c)
+	}
+	if quote != 0 {
+		return nil, errors.New("unterminated " + string(quote) + " quote")
+	}
+	sp := shellwords.NewParser()
+	sp.ParseBacktick = false
+	sp.ParseEnv = false
+	words, err := sp.Parse(sb.String())
+	if err != nil {
+		return nil, err
+	}
+	if len(words) == 0 {
+		return nil, errors.New("empty command")
+	}
+	return words, nil
+}
+
+// escapeFor backslash-escapes v for the quoting context it is inserted in.
+func escapeFor(v string, quote byte) string {
+	var sb strings.Builder
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if quote == '"' {
+			if c == '"' || c == '\\' || c == '$' || c == '`' {
+				sb.WriteByte('\\')
+			}
+		} else if strings.IndexByte(" \t\n'\"\\$`|&;<>()*?[]#~=%{}", c) >= 0 {
+			sb.WriteByte('\\')
+		}
+		sb.WriteByte(c)
+	}
+	return sb.String()
+}

@@ -1,0 +1,755 @@
+package procfile
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Find returns the configuration file of dir: Clusterfile, else Procfile.
+func Find(dir string) (string, error) {
+	for _, name := range []string{"Clusterfile", "Procfile"} {
+		p := filepath.Join(dir, name)
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			return p, nil
+		}
+	}
+	abs, _ := filepath.Abs(dir)
+	return "", fmt.Errorf("no Clusterfile or Procfile in %s (use -f FILE)", abs)
+}
+
+// Load reads and validates a Clusterfile (TOML) or, when the file's name
+// starts with "Procfile", a Procfile. Every problem is reported at once, one
+// per line, as "FILE:LINE: process.NAME.KEY: what is wrong".
+func Load(path string) (*Config, error) {
+	return LoadWith(path, os.Environ(), runtime.NumCPU())
+}
+
+// LoadWith is Load with the OS environment and CPU count given, for tests.
+func LoadWith(path string, osEnv []string, numCPU int) (*Config, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	l := &loader{file: filepath.Base(path), path: abs, dir: filepath.Dir(abs), osEnv: osEnv, numCPU: numCPU}
+	if strings.HasPrefix(filepath.Base(path), "Procfile") {
+		return l.procfile(string(src))
+	}
+	return l.clusterfile(string(src))
+}
+
+type loader struct {
+	file, path, dir string
+	osEnv           []string
+	numCPU          int
+	errs            []lineErr
+	lines           map[string]int // dotted key -> line
+}
+
+type lineErr struct {
+	line int
+	msg  string
+}
+
+func (l *loader) errf(line int, format string, args ...any) {
+	l.errs = append(l.errs, lineErr{line, fmt.Sprintf(format, args...)})
+}
+
+// err joins every error, sorted by line, each "FILE:LINE: msg".
+func (l *loader) err() error {
+	if len(l.errs) == 0 {
+		return nil
+	}
+	sort.SliceStable(l.errs, func(i, j int) bool { return l.errs[i].line < l.errs[j].line })
+	var errs []error
+	for _, e := range l.errs {
+		errs = append(errs, fmt.Errorf("%s:%d: %s", l.file, e.line, e.msg))
+	}
+	return errors.Join(errs...)
+}
+
+var processName = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+// procfile parses foreman's grammar: "name: command" lines, # comments.
+func (l *loader) procfile(src string) (*Config, error) {
+	cfg := l.newConfig()
+	env := l.osEnv
+	if _, err := os.Stat(filepath.Join(l.dir, ".env")); err == nil {
+		pairs, err := l.readEnvFile(".env")
+		if err != nil {
+			return nil, err
+		}
+		env = mergeEnv(env, pairs)
+	}
+	cfg.Env = env
+	seen := map[string]int{}
+	for i, raw := range strings.Split(src, "\n") {
+		n := i + 1
+		line := strings.TrimSpace(strings.TrimSuffix(raw, "\r"))
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		name, cmd, ok := strings.Cut(line, ":")
+		name, cmd = strings.TrimSpace(name), strings.TrimSpace(cmd)
+		switch {
+		case !ok:
+			l.errf(n, "want \"name: command\", got %q", line)
+			continue
+		case !processName.MatchString(name):
+			l.errf(n, "process name %q: use letters, digits, '_' and '-'", name)
+			continue
+		case seen[name] > 0:
+			l.errf(n, "process %q is already defined on line %d", name, seen[name])
+			continue
+		case cmd == "":
+			l.errf(n, "process.%s.command: empty command", name)
+			continue
+		}
+		seen[name] = n
+		p := l.defaults(name, n)
+		p.Workers = 1
+		p.Command = cmd
+		p.Env = env
+		if _, err := p.Argv(env); err != nil {
+			l.errf(n, "process.%s.command: %v", name, err)
+		}
+		cfg.Processes = append(cfg.Processes, p)
+	}
+	if err := l.err(); err != nil {
+		return nil, err
+	}
+	if len(cfg.Processes) == 0 {
+		return nil, fmt.Errorf("%s: no processes (want \"name: command\" lines)", l.file)
+	}
+	return cfg, nil
+}
+
+func (l *loader) newConfig() *Config {
+	format := FormatClusterfile
+	if strings.HasPrefix(l.file, "Procfile") {
+		format = FormatProcfile
+	}
+	return &Config{Path: l.path, Dir: l.dir, Format: format, Name: filepath.Base(l.dir), ShutdownTimeout: 30 * time.Second}
+}
+
+// defaults is a process with every default of SPEC.md.
+func (l *loader) defaults(name string, line int) *Process {
+	return &Process{
+		Name: name, Line: line, Workers: l.numCPU, WorkersAuto: true, Dir: l.dir,
+		Socket: SocketInherit, Restart: RestartAlways, MaxRestarts: 10, RestartWindow: 60 * time.Second,
+		StopSignal: syscall.SIGTERM, StopTimeout: 10 * time.Second, KillMode: KillGroup,
+		Ready: Ready{Kind: ReadyStarted, Timeout: 60 * time.Second},
+	}
+}
+
+var topKeys = []string{"name", "env", "env_file", "shutdown_timeout", "process"}
+var processKeys = []string{"command", "shell", "workers", "dir", "env", "env_file", "listen", "socket", "restart",
+	"max_restarts", "restart_window", "stop_signal", "stop_timeout", "kill_mode", "ready", "watch", "watch_ignore",
+	"watch_poll", "max_memory", "user"}
+var readyKeys = []string{"notify", "log", "http", "tcp", "delay", "timeout"}
+
+func (l *loader) clusterfile(src string) (*Config, error) {
+	var raw map[string]any
+	md, err := toml.Decode(src, &raw)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return nil, fmt.Errorf("%s:%d:%d: %s", l.file, pe.Position.Line, pe.Position.Col, pe.Message)
+		}
+		return nil, fmt.Errorf("%s: %v", l.file, err)
+	}
+	l.lines = keyLines(src)
+	cfg := l.newConfig()
+
+	for k := range raw {
+		if !contains(topKeys, k) {
+			l.unknown(k, "", topKeys)
+		}
+	}
+	if v, ok := raw["name"]; ok {
+		if s, ok := v.(string); ok && s != "" {
+			cfg.Name = s
+		} else {
+			l.errf(l.line("name"), "name: want a non-empty string")
+		}
+	}
+	if v, ok := raw["shutdown_timeout"]; ok {
+		cfg.ShutdownTimeout = l.duration("shutdown_timeout", v)
+	}
+	env := l.osEnv
+	for _, f := range l.stringList("env_file", raw["env_file"]) {
+		pairs, err := l.readEnvFile(f)
+		if err != nil {
+			l.errf(l.line("env_file"), "env_file: %v", err)
+			continue
+		}
+		env = mergeEnv(env, pairs)
+	}
+	env = mergeEnv(env, l.envTable("env", raw["env"]))
+	cfg.Env = env
+
+	procs, _ := raw["process"].(map[string]any)
+	if _, ok := raw["process"]; ok && procs == nil {
+		l.errf(l.line("process"), "process: want tables [process.NAME]")
+	}
+	for _, name := range processOrder(md, procs) {
+		t, ok := procs[name].(map[string]any)
+		key := "process." + name
+		if !ok {
+			l.errf(l.line(key), "%s: want a table [%s]", key, key)
+			continue
+		}
+		if !processName.MatchString(name) {
+			l.errf(l.line(key), "%s: process name %q: use letters, digits, '_' and '-'", key, name)
+			continue
+		}
+		cfg.Processes = append(cfg.Processes, l.process(name, t, env))
+	}
+	if err := l.err(); err != nil {
+		return nil, err
+	}
+	if len(cfg.Processes) == 0 {
+		return nil, fmt.Errorf("%s: no [process.NAME] table", l.file)
+	}
+	return cfg, nil
+}
+
+// processOrder lists the process tables in file order.
+func processOrder(md toml.MetaData, procs map[string]any) []string {
+	var order []string
+	seen := map[string]bool{}
+	for _, k := range md.Keys() {
+		if len(k) >= 2 && k[0] == "process" && !seen[k[1]] {
+			if _, ok := procs[k[1]]; ok {
+				seen[k[1]] = true
+				order = append(order, k[1])
+			}
+		}
+	}
+	for name := range procs { // not reached in practice: Keys lists every table
+		if !seen[name] {
+			order = append(order, name)
+		}
+	}
+	return order
+}
+
+func (l *loader) process(name string, t map[string]any, baseEnv []string) *Process {
+	key := "process." + name
+	p := l.defaults(name, l.line(key))
+	for k := range t {
+		if !contains(processKeys, k) {
+			l.unknown(k, key, processKeys)
+		}
+	}
+	at := func(k string) (any, string, bool) {
+		v, ok := t[k]
+		return v, key + "." + k, ok
+	}
+	if v, k, ok := at("command"); ok {
+		if s, ok := v.(string); ok {
+			p.Command = strings.TrimSpace(s)
+		} else {
+			l.errf(l.line(k), "%s: want a string", k)
+		}
+	}
+	if p.Command == "" {
+		if _, _, ok := at("command"); ok {
+			l.errf(l.line(key+".command"), "%s.command: empty command", key)
+		} else {
+			l.errf(p.Line, "%s.command: missing (every process needs a command)", key)
+		}
+	}
+	if v, k, ok := at("shell"); ok {
+		p.Shell = l.boolean(k, v)
+	}
+	if v, k, ok := at("workers"); ok {
+		switch x := v.(type) {
+		case int64:
+			if x < 0 {
+				l.errf(l.line(k), "%s: %d: want 0 or more (0 disables the type), or \"auto\"", k, x)
+			}
+			p.Workers, p.WorkersAuto = int(x), false
+		case string:
+			if x != "auto" {
+				l.errf(l.line(k), "%s: %q: want an integer or \"auto\"", k, x)
+			}
+		default:
+			l.errf(l.line(k), "%s: want an integer or \"auto\"", k)
+		}
+	}
+	if v, k, ok := at("dir"); ok {
+		if s, ok := v.(string); ok && s != "" {
+			if !filepath.IsAbs(s) {
+				s = filepath.Join(l.dir, s)
+			}
+			p.Dir = filepath.Clean(s)
+			if fi, err := os.Stat(p.Dir); err != nil || !fi.IsDir() {
+				l.errf(l.line(k), "%s: %s is not a directory", k, p.Dir)
+			}
+		} else {
+			l.errf(l.line(k), "%s: want a directory", k)
+		}
+	}
+	env := baseEnv
+	if v, k, ok := at("env_file"); ok {
+		for _, f := range l.stringList(k, v) {
+			pairs, err := l.readEnvFile(f)
+			if err != nil {
+				l.errf(l.line(k), "%s: %v", k, err)
+				continue
+			}
+			env = mergeEnv(env, pairs)
+		}
+	}
+	if v, k, ok := at("env"); ok {
+		env = mergeEnv(env, l.envTable(k, v))
+	}
+	p.Env = env
+	if v, k, ok := at("listen"); ok {
+		for _, s := range l.stringList(k, v) {
+			a, err := parseAddress(s, l.dir)
+			if err != nil {
+				l.errf(l.line(k), "%s: %v", k, err)
+				continue
+			}
+			p.Listen = append(p.Listen, a)
+		}
+	}
+	if v, k, ok := at("socket"); ok {
+		s, _ := v.(string)
+		switch SocketMode(s) {
+		case SocketInherit, SocketProxy:
+			p.Socket = SocketMode(s)
+		default:
+			l.errf(l.line(k), "%s: %q: want \"inherit\" or \"proxy\"", k, v)
+		}
+		if len(p.Listen) == 0 {
+			l.errf(l.line(k), "%s: set without listen (a socket mode needs a shared socket)", k)
+		}
+	}
+	if v, k, ok := at("restart"); ok {
+		s, _ := v.(string)
+		switch RestartPolicy(s) {
+		case RestartAlways, RestartOnFailure, RestartNever:
+			p.Restart = RestartPolicy(s)
+		default:
+			l.errf(l.line(k), "%s: %q: want \"always\", \"on-failure\" or \"never\"", k, v)
+		}
+	}
+	if v, k, ok := at("max_restarts"); ok {
+		if n, ok := v.(int64); ok && n >= 0 {
+			p.MaxRestarts = int(n)
+		} else {
+			l.errf(l.line(k), "%s: want an integer >= 0", k)
+		}
+	}
+	if v, k, ok := at("restart_window"); ok {
+		p.RestartWindow = l.duration(k, v)
+	}
+	if v, k, ok := at("stop_signal"); ok {
+		sig, err := parseSignal(v)
+		if err != nil {
+			l.errf(l.line(k), "%s: %v", k, err)
+		} else {
+			p.StopSignal = sig
+		}
+	}
+	if v, k, ok := at("stop_timeout"); ok {
+		p.StopTimeout = l.duration(k, v)
+	}
+	if v, k, ok := at("kill_mode"); ok {
+		s, _ := v.(string)
+		switch KillMode(s) {
+		case KillGroup, KillMixed:
+			p.KillMode = KillMode(s)
+		default:
+			l.errf(l.line(k), "%s: %q: want \"group\" or \"mixed\"", k, v)
+		}
+	}
+	p.Ready = l.ready(p, t)
+	if v, k, ok := at("watch"); ok {
+		p.Watch = l.stringList(k, v)
+	}
+	if v, k, ok := at("watch_ignore"); ok {
+		p.WatchIgnore = l.stringList(k, v)
+	}
+	if v, k, ok := at("watch_poll"); ok {
+		p.WatchPoll = l.duration(k, v)
+	}
+	if v, k, ok := at("max_memory"); ok {
+		n, err := parseSize(v)
+		if err != nil {
+			l.errf(l.line(k), "%s: %v", k, err)
+		}
+		p.MaxMemory = n
+	}
+	if v, k, ok := at("user"); ok {
+		if s, ok := v.(string); ok && s != "" {
+			p.User = s
+		} else {
+			l.errf(l.line(k), "%s: want a user name", k)
+		}
+	}
+	if p.Command != "" {
+		if _, err := p.Argv(env); err != nil {
+			l.errf(l.line(key+".command"), "%s.command: %v", key, err)
+		}
+	}
+	return p
+}
+
+// ready resolves `ready` and its defaults: proxy tcp, inherit delay 1s,
+// no listen "started"; timeout 60s.
+func (l *loader) ready(p *Process, t map[string]any) Ready {
+	key := "process." + p.Name + ".ready"
+	r := Ready{Kind: ReadyStarted, Timeout: 60 * time.Second}
+	switch {
+	case len(p.Listen) > 0 && p.Socket == SocketProxy:
+		r.Kind = ReadyTCP
+	case len(p.Listen) > 0:
+		r.Kind, r.Delay = ReadyDelay, time.Second
+	}
+	v, ok := t["ready"]
+	if !ok {
+		return r
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		l.errf(l.line(key), "%s: want a table such as { log = \"listening\" }, { notify = true }, { http = \"/healthz\" }, { tcp = true } or { delay = \"1s\" }", key)
+		return r
+	}
+	var kinds []string
+	for k := range m {
+		if !contains(readyKeys, k) {
+			l.unknown(k, key, readyKeys)
+		} else if k != "timeout" {
+			kinds = append(kinds, k)
+		}
+	}
+	sort.Strings(kinds)
+	if len(kinds) > 1 {
+		l.errf(l.line(key), "%s: set one of notify, log, http, tcp or delay, not %s", key, strings.Join(kinds, " and "))
+	}
+	if to, ok := m["timeout"]; ok {
+		r.Timeout = l.duration(key+".timeout", to)
+	}
+	if len(kinds) == 0 {
+		return r
+	}
+	k := key + "." + kinds[0]
+	switch kinds[0] {
+	case "notify":
+		if l.boolean(k, m["notify"]) {
+			r.Kind = ReadyNotify
+		}
+	case "tcp":
+		if l.boolean(k, m["tcp"]) {
+			r.Kind = ReadyTCP
+		}
+	case "log":
+		s, _ := m["log"].(string)
+		re, err := regexp.Compile(s)
+		if s == "" || err != nil {
+			l.errf(l.line(k), "%s: want a regular expression: %v", k, err)
+		}
+		r.Kind, r.Log = ReadyLog, re
+	case "http":
+		s, _ := m["http"].(string)
+		if !strings.HasPrefix(s, "/") {
+			l.errf(l.line(k), "%s: %q: want a path such as \"/healthz\"", k, m["http"])
+		}
+		r.Kind, r.HTTP = ReadyHTTP, s
+	case "delay":
+		r.Kind, r.Delay = ReadyDelay, l.duration(k, m["delay"])
+	}
+	if (r.Kind == ReadyHTTP || r.Kind == ReadyTCP) && len(p.Listen) > 0 && p.Socket != SocketProxy {
+		l.errf(l.line(k), "%s: in inherit mode every worker shares one port, so a probe cannot tell them apart; use ready.notify, ready.log, or socket = \"proxy\"", k)
+	}
+	return r
+}
+
+// unknown reports an unknown key with a did-you-mean.
+func (l *loader) unknown(k, table string, known []string) {
+	full := k
+	where := "at the top level"
+	if table != "" {
+		full = table + "." + k
+		where = "in [" + table + "]"
+	}
+	msg := fmt.Sprintf("unknown key %q %s", k, where)
+	if s := closest(k, known); s != "" {
+		msg += fmt.Sprintf(" (did you mean %q?)", s)
+	}
+	l.errs = append(l.errs, lineErr{l.line(full), msg})
+}
+
+func (l *loader) duration(k string, v any) time.Duration {
+	s, ok := v.(string)
+	d, err := time.ParseDuration(s)
+	if !ok || err != nil || d < 0 {
+		l.errf(l.line(k), "%s: %s: want a duration such as \"500ms\", \"10s\" or \"1m30s\"", k, tomlValue(v))
+		return 0
+	}
+	return d
+}
+
+func (l *loader) boolean(k string, v any) bool {
+	b, ok := v.(bool)
+	if !ok {
+		l.errf(l.line(k), "%s: %s: want true or false", k, tomlValue(v))
+	}
+	return b
+}
+
+func (l *loader) stringList(k string, v any) []string {
+	switch x := v.(type) {
+	case nil:
+		return nil
+	case string:
+		return []string{x}
+	case []any:
+		var out []string
+		for _, e := range x {
+			s, ok := e.(string)
+			if !ok {
+				l.errf(l.line(k), "%s: want strings, got %s", k, tomlValue(e))
+				continue
+			}
+			out = append(out, s)
+		}
+		return out
+	}
+	l.errf(l.line(k), "%s: want a string or a list of strings", k)
+	return nil
+}
+
+func (l *loader) envTable(k string, v any) [][2]string {
+	if v == nil {
+		return nil
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		l.errf(l.line(k), "%s: want a table of NAME = value", k)
+		return nil
+	}
+	var out [][2]string
+	for name, val := range m {
+		var s string
+		switch x := val.(type) {
+		case string:
+			s = x
+		case int64, float64, bool:
+			s = fmt.Sprint(x)
+		default:
+			l.errf(l.line(k+"."+name), "%s.%s: want a string, number or boolean", k, name)
+			continue
+		}
+		out = append(out, [2]string{name, s})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i][0] < out[j][0] })
+	return out
+}
+
+// readEnvFile reads a dotenv file relative to the config's directory.
+func (l *loader) readEnvFile(name string) ([][2]string, error) {
+	path := name
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(l.dir, name)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("env file %s does not exist", name)
+		}
+		return nil, err
+	}
+	defer f.Close()
+	env := l.osEnv
+	return ParseDotenv(f, name, func(k string) (string, bool) {
+		for i := len(env) - 1; i >= 0; i-- {
+			if v, ok := strings.CutPrefix(env[i], k+"="); ok {
+				return v, true
+			}
+		}
+		return "", false
+	})
+}
+
+// mergeEnv overlays pairs on env and returns sorted KEY=value pairs, one per key.
+func mergeEnv(env []string, pairs [][2]string) []string {
+	m := make(map[string]string, len(env)+len(pairs))
+	for _, kv := range env {
+		k, v, ok := strings.Cut(kv, "=")
+		if ok {
+			m[k] = v
+		}
+	}
+	for _, p := range pairs {
+		m[p[0]] = p[1]
+	}
+	out := make([]string, 0, len(m))
+	for k, v := range m {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func parseAddress(s, dir string) (Address, error) {
+	if p, ok := strings.CutPrefix(s, "unix:"); ok {
+		if p == "" {
+			return Address{}, fmt.Errorf("%q: want unix:/path/to.sock", s)
+		}
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dir, p)
+		}
+		return Address{Network: "unix", Addr: p, Raw: s}, nil
+	}
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return Address{}, fmt.Errorf("%q: want \":8080\", \"127.0.0.1:8080\", \"[::1]:8080\" or \"unix:/path\"", s)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 {
+		return Address{}, fmt.Errorf("%q: port %q is not 0-65535", s, port)
+	}
+	if host != "" && host != "localhost" && net.ParseIP(host) == nil && strings.ContainsAny(host, " /") {
+		return Address{}, fmt.Errorf("%q: bad host %q", s, host)
+	}
+	return Address{Network: "tcp", Addr: s, Raw: s}, nil
+}
+
+var signalsByName = map[string]syscall.Signal{
+	"HUP": syscall.SIGHUP, "INT": syscall.SIGINT, "QUIT": syscall.SIGQUIT, "KILL": syscall.SIGKILL,
+	"USR1": syscall.SIGUSR1, "USR2": syscall.SIGUSR2, "TERM": syscall.SIGTERM, "WINCH": syscall.SIGWINCH,
+	"ABRT": syscall.SIGABRT, "ALRM": syscall.SIGALRM, "CONT": syscall.SIGCONT, "STOP": syscall.SIGSTOP,
+	"TSTP": syscall.SIGTSTP, "PWR": syscall.SIGPWR, "TTIN": syscall.SIGTTIN, "TTOU": syscall.SIGTTOU,
+}
+
+func parseSignal(v any) (syscall.Signal, error) {
+	switch x := v.(type) {
+	case int64:
+		if x > 0 && x < 65 {
+			return syscall.Signal(x), nil
+		}
+	case string:
+		name := strings.TrimPrefix(strings.ToUpper(x), "SIG")
+		if s, ok := signalsByName[name]; ok {
+			return s, nil
+		}
+		if n, err := strconv.Atoi(x); err == nil && n > 0 && n < 65 {
+			return syscall.Signal(n), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown signal %s", tomlValue(v))
+}
+
+// parseSize reads bytes: an integer, or "512MiB" (KiB MiB GiB = 1024^n,
+// KB MB GB = 1000^n, B).
+func parseSize(v any) (int64, error) {
+	switch x := v.(type) {
+	case int64:
+		if x >= 0 {
+			return x, nil
+		}
+	case string:
+		s := strings.TrimSpace(x)
+		i := 0
+		for i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] == '.') {
+			i++
+		}
+		num, err := strconv.ParseFloat(s[:i], 64)
+		if err == nil && num >= 0 {
+			units := map[string]float64{"": 1, "B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
+				"KIB": 1 << 10, "MIB": 1 << 20, "GIB": 1 << 30, "TIB": 1 << 40, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+			if u, ok := units[strings.ToUpper(strings.TrimSpace(s[i:]))]; ok {
+				return int64(num * u), nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("%s: want a size such as \"512MiB\", \"1GB\" or a number of bytes", tomlValue(v))
+}
+
+func tomlValue(v any) string {
+	if s, ok := v.(string); ok {
+		return strconv.Quote(s)
+	}
+	if v == nil {
+		return "nothing"
+	}
+	return fmt.Sprint(v)
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// closest returns the known key nearest to k by edit distance, if near.
+func closest(k string, known []string) string {
+	best, bestD := "", 3
+	for _, c := range known {
+		if d := editDistance(k, c); d < bestD || d == bestD && best == "" && d <= len(k)/2 {
+			best, bestD = c, d
+		}
+	}
+	if bestD > 2 || bestD > len(k)/2+1 {
+		return ""
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// line returns the line of a dotted key, else of its nearest parent, else 1.
+func (l *loader) line(key string) int {
+	for k := key; k != ""; {
+		if n, ok := l.lines[k]; ok {
+			return n
+		}
+		i := strings.LastIndexByte(k, '.')
+		if i < 0 {
+			break
+		}
+		k = k[:i]
+	}
+	return 1
+}
