@@ -81,7 +81,9 @@ func benchMux(b *testing.B, writers int, opts Options) {
 	m := New(out, opts)
 	b.SetBytes(int64(len(data) * writers))
 	b.ResetTimer()
-	pump(b, writers, data, func(i int, r io.Reader) { m.Copy(Stream{Process: "web", Worker: i + 1, PID: 1000 + i, Stream: "stdout"}, r) })
+	pump(b, writers, data, func(i int, r io.Reader) {
+		m.Copy(Stream{Process: "web", Worker: i + 1, PID: 1000 + i, Stream: "stdout"}, r)
+	})
 	b.StopTimer()
 	mbps := float64(len(data)*writers*b.N) / b.Elapsed().Seconds() / 1e6
 	b.ReportMetric(float64(1000*writers*b.N)/b.Elapsed().Seconds(), "lines/s")
