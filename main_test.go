@@ -1,10 +1,19 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
+	"os/signal"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -14,7 +23,8 @@ import (
 
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"cluster": func() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
+		"cluster":    func() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
+		"testworker": testWorker,
 	})
 }
 
@@ -43,6 +53,8 @@ func TestScripts(t *testing.T) {
 			"waitgrep": cmdWaitGrep,
 			"sig":      cmdSig,
 			"gone":     cmdGone,
+			"httpget":  cmdHTTPGet,
+			"load":     cmdLoad,
 		},
 	})
 }
@@ -149,4 +161,138 @@ func readPids(ts *testscript.TestScript, file string) []int {
 		pids = append(pids, n)
 	}
 	return pids
+}
+
+// testWorker is an HTTP worker for the scripts: it serves the socket at fd 3
+// (LISTEN_FDS) or 127.0.0.1:$PORT, answers "NAME PID", says "listening" when
+// it serves, and drains on SIGTERM the way a well-behaved app does.
+func testWorker() {
+	var ln net.Listener
+	var err error
+	if os.Getenv("LISTEN_FDS") != "" {
+		if os.Getenv("LISTEN_PID") != strconv.Itoa(os.Getpid()) {
+			fmt.Println("LISTEN_PID is not my pid")
+			os.Exit(3)
+		}
+		ln, err = net.FileListener(os.NewFile(3, "listener"))
+	} else {
+		ln, err = net.Listen("tcp", "127.0.0.1:"+os.Getenv("PORT"))
+	}
+	if err != nil {
+		fmt.Println(err)
+		os.Exit(1)
+	}
+	if mb, _ := strconv.Atoi(os.Getenv("ALLOC_MB")); mb > 0 {
+		ballast := make([]byte, mb<<20)
+		for i := range ballast {
+			ballast[i] = 1
+		}
+		defer func() { _ = ballast[0] }()
+	}
+	name := os.Getenv("CLUSTER_PROCESS") + "." + os.Getenv("CLUSTER_WORKER")
+	var unread atomic.Int64
+	var fresh sync.Map
+	srv := &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintf(w, "%s %d\n", name, os.Getpid()) }),
+		ConnState: func(c net.Conn, st http.ConnState) {
+			if st == http.StateNew {
+				unread.Add(1)
+				fresh.Store(c, true)
+			} else if _, ok := fresh.LoadAndDelete(c); ok {
+				unread.Add(-1)
+			}
+		},
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM)
+	signal.Ignore(syscall.SIGHUP)
+	drained := make(chan struct{})
+	go func() {
+		<-sigs
+		ln.Close()
+		for d := time.Now().Add(time.Second); unread.Load() > 0 && time.Now().Before(d); {
+			time.Sleep(time.Millisecond)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		close(drained)
+	}()
+	fmt.Println(name, "listening")
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+		fmt.Println(err)
+		os.Exit(1)
+	}
+	<-drained
+}
+
+// httpget URL [REGEX]: poll until URL answers 200 (and its body matches REGEX).
+func cmdHTTPGet(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 1 || len(args) > 2 {
+		ts.Fatalf("usage: httpget URL [REGEX]")
+	}
+	var re *regexp.Regexp
+	if len(args) == 2 {
+		re = regexp.MustCompile(args[1])
+	}
+	client := &http.Client{Timeout: 2 * time.Second}
+	deadline := time.Now().Add(scriptTimeout)
+	var last string
+	for time.Now().Before(deadline) {
+		resp, err := client.Get(args[0])
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			last = string(b)
+			if resp.StatusCode == 200 && (re == nil || re.MatchString(last)) {
+				fmt.Fprint(ts.Stdout(), last)
+				return
+			}
+		} else {
+			last = err.Error()
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ts.Fatalf("%s did not answer as wanted within %s; last: %s", args[0], scriptTimeout, last)
+}
+
+// load URL N: N requests on fresh connections from 8 goroutines; fails on
+// any error; prints how many distinct workers answered.
+func cmdLoad(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: load URL N")
+	}
+	n, _ := strconv.Atoi(args[1])
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	var mu sync.Mutex
+	workers := map[string]int{}
+	var errs []error
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(n) {
+				resp, err := client.Get(args[0])
+				var body []byte
+				if err == nil {
+					body, err = io.ReadAll(resp.Body)
+					resp.Body.Close()
+				}
+				mu.Lock()
+				if err != nil {
+					errs = append(errs, err)
+				} else if f := strings.Fields(string(body)); len(f) > 0 {
+					workers[f[0]]++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	fmt.Fprintf(ts.Stdout(), "requests %d errors %d workers %d\n", n, len(errs), len(workers))
+	if len(errs) > 0 {
+		ts.Fatalf("%d failed requests, first: %v", len(errs), errs[0])
+	}
 }
