@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -245,4 +246,49 @@ func TestWatchModeFailedTypeWaitsAndRevives(t *testing.T) {
 	rn.r.Reload("web") // what a matching file change does
 	rn.rec.waitLine(t, `web.1 stdout: fixed`, 10*time.Second)
 	rn.waitStatus(t, func(s Status) bool { return readyCount(s, "web") == 1 && readyCount(s, "jobs") == 1 }, "web revived, jobs still up")
+}
+
+// A peer with another UID is refused even when the socket's permissions
+// would let it connect (SO_PEERCRED is checked, not only the file mode).
+func TestControlSocketRefusesOtherUID(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to run a client as another user")
+	}
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil {
+		t.Skip("needs setpriv (util-linux) to run a client as another user")
+	}
+	dir, err := os.MkdirTemp("", "cluster-uid-test-") // t.TempDir's parent is 0700
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	os.Chmod(dir, 0o755)
+	path := filepath.Join(dir, "ctl.sock")
+	rec := &recorder{}
+	r, err := New(Options{Config: config(shProc("web", "true")), Output: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctl, err := ListenControl(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ctl.Close()
+	go ctl.Serve(r)
+	os.Chmod(path, 0o666) // as if someone loosened it
+	self, _ := os.Executable()
+	cmd := exec.Command(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", self)
+	cmd.Env = append(os.Environ(), "RUNNER_TEST_HELPER=ctlclient", "CTL_SOCK="+path)
+	b, err := cmd.CombinedOutput()
+	if !strings.Contains(string(b), "permission denied: not the cluster's user") {
+		t.Errorf("client as uid 65534 got %q (%v)", b, err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(strings.Join(rec.messages(), "\n"), "refused a control connection from uid 65534") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.Contains(strings.Join(rec.messages(), "\n"), "refused a control connection from uid 65534") {
+		t.Errorf("refusal not logged: %q", rec.messages())
+	}
 }
