@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"sort"
@@ -483,10 +482,4 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	return 0
-}
-
-func cmdExport(args []string, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "cluster export: not available yet")
-	_ = filepath.Join
-	return 2
 }

@@ -194,3 +194,71 @@ func sockName(fd int) string {
 	}
 	return ""
 }
+
+// activated holds the sockets this process was given by systemd socket
+// activation (LISTEN_PID = our pid), by local address, until bind adopts them.
+type activated map[string]int
+
+// inheritedSockets reads LISTEN_FDS once and clears the variables so they
+// are never passed on.
+func inheritedSockets() activated {
+	defer func() {
+		for _, k := range []string{"LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"} {
+			os.Unsetenv(k)
+		}
+	}()
+	if os.Getenv("LISTEN_PID") != strconv.Itoa(os.Getpid()) {
+		return nil
+	}
+	n, err := strconv.Atoi(os.Getenv("LISTEN_FDS"))
+	if err != nil || n <= 0 {
+		return nil
+	}
+	out := activated{}
+	for fd := 3; fd < 3+n; fd++ {
+		if name := sockName(fd); name != "" {
+			out[name] = fd
+		}
+	}
+	return out
+}
+
+// take returns the inherited socket bound to addr, if any.
+func (a activated) take(addr procfile.Address) (int, bool) {
+	if len(a) == 0 {
+		return -1, false
+	}
+	var keys []string
+	if addr.Network == "unix" {
+		keys = []string{addr.Addr}
+	} else if host, port, err := net.SplitHostPort(addr.Addr); err == nil {
+		switch host {
+		case "":
+			keys = []string{"[::]:" + port, "0.0.0.0:" + port}
+		case "localhost":
+			keys = []string{"127.0.0.1:" + port}
+		default:
+			if ip, err := netip.ParseAddr(host); err == nil {
+				keys = []string{netip.AddrPortFrom(ip.Unmap(), 0).Addr().String()}
+				if ip.Is6() && !ip.Is4In6() {
+					keys[0] = "[" + keys[0] + "]"
+				}
+				keys[0] += ":" + port
+			}
+		}
+	}
+	for _, k := range keys {
+		if fd, ok := a[k]; ok {
+			delete(a, k)
+			return fd, true
+		}
+	}
+	return -1, false
+}
+
+// closeRest closes inherited sockets no listen asked for.
+func (a activated) closeRest() {
+	for _, fd := range a {
+		unix.Close(fd)
+	}
+}

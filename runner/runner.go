@@ -211,7 +211,12 @@ func New(opts Options) (*Runner, error) {
 }
 
 // bind creates every shared socket before any worker starts.
+//
+// Sockets passed by systemd socket activation (LISTEN_FDS to cluster itself)
+// are adopted instead of bound, matched by their local address.
 func (r *Runner) bind() error {
+	inherited := inheritedSockets()
+	defer inherited.closeRest()
 	seen := map[string]string{}
 	for _, t := range r.types {
 		for _, a := range t.p.Listen {
@@ -220,9 +225,15 @@ func (r *Runner) bind() error {
 				return fmt.Errorf("%s: listen %s: already the address of %s", t.p.Name, a.Raw, other)
 			}
 			seen[key] = t.p.Name
-			l, err := Listen(a)
-			if err != nil {
-				return fmt.Errorf("%s: %w", t.p.Name, err)
+			var l *Listener
+			if fd, ok := inherited.take(a); ok {
+				l = Adopt(fd, t.p.Name, a)
+				r.event("", "adopted", fmt.Sprintf("%s: using the socket %s passed by the service manager", t.p.Name, a.Raw), 0, nil)
+			} else {
+				var err error
+				if l, err = Listen(a); err != nil {
+					return fmt.Errorf("%s: %w", t.p.Name, err)
+				}
 			}
 			l.Name = t.p.Name
 			if len(t.p.Listen) > 1 {
