@@ -42,7 +42,7 @@ func main() {
 	// accepted be read, then Shutdown (net/http drops a request it reads
 	// after Shutdown began). Connections still queued in the shared socket
 	// go to the other workers.
-	var unread atomic.Int64
+	var unread, open atomic.Int64
 	var fresh sync.Map
 	srv := &http.Server{
 		Handler: handler(name),
@@ -50,10 +50,14 @@ func main() {
 			switch st {
 			case http.StateNew:
 				unread.Add(1)
+				open.Add(1)
 				fresh.Store(c, true)
 			case http.StateActive, http.StateClosed, http.StateHijacked:
 				if _, ok := fresh.LoadAndDelete(c); ok {
 					unread.Add(-1)
+				}
+				if st != http.StateActive {
+					open.Add(-1)
 				}
 			}
 		},
@@ -68,7 +72,11 @@ func main() {
 		<-sigs
 		fmt.Println("draining")
 		ln.Close()
-		for deadline := time.Now().Add(time.Second); unread.Load() > 0 && time.Now().Before(deadline); {
+		// Keep-alive clients: answer their next request with
+		// "Connection: close" instead of closing under them, so they
+		// reconnect (to another worker) without an error.
+		srv.SetKeepAlivesEnabled(false)
+		for deadline := time.Now().Add(time.Second); (unread.Load() > 0 || open.Load() > 0) && time.Now().Before(deadline); {
 			time.Sleep(time.Millisecond)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
