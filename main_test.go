@@ -36,6 +36,9 @@ func TestScripts(t *testing.T) {
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("NO_COLOR", "")
 			env.Vars = append(env.Vars, "HOME="+env.WorkDir)
+			if wd, err := os.Getwd(); err == nil {
+				env.Vars = append(env.Vars, "NODE_SERVER="+wd+"/examples/node/server.js")
+			}
 			return nil
 		},
 		Condition: func(cond string) (bool, error) {
@@ -256,13 +259,19 @@ func cmdHTTPGet(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Fatalf("%s did not answer as wanted within %s; last: %s", args[0], scriptTimeout, last)
 }
 
-// load URL N: N requests on fresh connections from 8 goroutines; fails on
-// any error; prints how many distinct workers answered.
+// load URL N [hup PIDFILE]: N requests on fresh connections from 8
+// goroutines; fails on any error; prints how many distinct workers answered.
+// With hup, SIGHUP (a rolling reload) goes to the pid in PIDFILE after every
+// quarter of the requests.
 func cmdLoad(ts *testscript.TestScript, neg bool, args []string) {
-	if len(args) != 2 {
-		ts.Fatalf("usage: load URL N")
+	if len(args) != 2 && !(len(args) == 4 && args[2] == "hup") {
+		ts.Fatalf("usage: load URL N [hup PIDFILE]")
 	}
 	n, _ := strconv.Atoi(args[1])
+	var hupPid int
+	if len(args) == 4 {
+		hupPid = readPids(ts, args[3])[0]
+	}
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	var mu sync.Mutex
 	workers := map[string]int{}
@@ -273,7 +282,14 @@ func cmdLoad(ts *testscript.TestScript, neg bool, args []string) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for next.Add(1) <= int64(n) {
+			for {
+				i := next.Add(1)
+				if i > int64(n) {
+					return
+				}
+				if hupPid > 0 && i%int64(n/4) == 0 {
+					syscall.Kill(hupPid, syscall.SIGHUP)
+				}
 				resp, err := client.Get(args[0])
 				var body []byte
 				if err == nil {

@@ -241,11 +241,14 @@ func Call(path string, req Request) (Response, error) {
 	}
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(time.Minute))
-	if err := json.NewEncoder(conn).Encode(req); err != nil {
-		return Response{}, err
-	}
+	// A refused peer is answered before its request is read: a failed write
+	// still leaves that answer to read.
+	werr := json.NewEncoder(conn).Encode(req)
 	var resp Response
 	if err := json.NewDecoder(conn).Decode(&resp); err != nil {
+		if werr != nil {
+			return Response{}, werr
+		}
 		return Response{}, fmt.Errorf("control socket %s: %w", path, err)
 	}
 	return resp, nil

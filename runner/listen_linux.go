@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"strconv"
+	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -26,17 +27,22 @@ const listenBacklog = 4096
 // non-blocking and hang Go workers in accept (golang/go#29277).
 type Listener struct {
 	Addr procfile.Address
-	Name string // LISTEN_FDNAMES entry: the process type, or "type:port" when it has several
+	Name string     // LISTEN_FDNAMES entry: the process type, or "type:port" when it has several
+	mu   sync.Mutex // fd changes when Renew re-creates the socket
 	fd   int
 	path string // unix socket file to remove at close
 }
 
 // FD is the raw descriptor passed to workers.
-func (l *Listener) FD() int { return l.fd }
+func (l *Listener) FD() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.fd
+}
 
 // Close closes the socket and removes its unix socket file.
 func (l *Listener) Close() error {
-	err := unix.Close(l.fd)
+	err := unix.Close(l.FD())
 	if l.path != "" {
 		os.Remove(l.path)
 	}
@@ -153,14 +159,15 @@ func listenUnix(path string) (int, error) {
 // Listening reports whether the socket still accepts connections: a worker
 // that calls shutdown() on its copy stops the listen for everyone.
 func (l *Listener) Listening() bool {
-	v, err := unix.GetsockoptInt(l.fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN)
+	v, err := unix.GetsockoptInt(l.FD(), unix.SOL_SOCKET, unix.SO_ACCEPTCONN)
 	return err == nil && v == 1
 }
 
 // Renew re-creates a socket that stopped listening, on the same address.
 func (l *Listener) Renew() error {
-	old := l.fd
-	unix.Close(old)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	unix.Close(l.fd)
 	if l.path != "" {
 		os.Remove(l.path)
 	}

@@ -228,7 +228,7 @@ func (ps *ports) put(port int) {
 func proxyListener(l *Listener) (net.Listener, error) {
 	// A dup of our fd: an *os.File closes its fd when collected, and the
 	// Listener keeps owning the original.
-	fd, err := unix.FcntlInt(uintptr(l.fd), unix.F_DUPFD_CLOEXEC, 0)
+	fd, err := unix.FcntlInt(uintptr(l.FD()), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
 	}

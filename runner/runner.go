@@ -334,6 +334,12 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	ctxDone := ctx.Done()
 	killAll := r.killAll
+	var health <-chan time.Time
+	if r.hasInherit() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		health = t.C
+	}
 	// In watch mode the cluster outlives its workers: a failed type waits
 	// for the next file change, as nodemon and air do.
 	for len(r.live) > 0 || (r.opts.Watch && !r.stopping) {
@@ -371,6 +377,8 @@ func (r *Runner) Run(ctx context.Context) error {
 				delete(s.t.slots, s.index)
 			}
 			r.reloadSlotDone(s)
+		case <-health:
+			r.checkSockets()
 		case f := <-r.requests:
 			f()
 			if r.stopRequested && !r.stopping {
@@ -523,3 +531,38 @@ func (nopCloser) Close() error { return nil }
 
 // Close releases the shared sockets of a Runner whose Run will not be called.
 func (r *Runner) Close() { r.closeListeners() }
+
+func (r *Runner) hasInherit() bool {
+	for _, t := range r.types {
+		if t.inherit() {
+			return true
+		}
+	}
+	return false
+}
+
+// checkSockets notices a shared socket that stopped listening (a worker
+// called shutdown() on its copy, which stops the listen for everyone),
+// re-creates it and rolls the type's workers onto the new one.
+func (r *Runner) checkSockets() {
+	if r.stopping {
+		return
+	}
+	for _, t := range r.types {
+		if !t.inherit() {
+			continue
+		}
+		for _, l := range t.listeners {
+			if l.Listening() {
+				continue
+			}
+			if err := l.Renew(); err != nil {
+				r.event(t.p.Name, "socket", fmt.Sprintf("%s: the shared socket %s stopped listening (a worker called shutdown() on it) and could not be re-created: %v", t.p.Name, l.Addr.Raw, err), 0, nil)
+				continue
+			}
+			r.event(t.p.Name, "socket", fmt.Sprintf("%s: the shared socket %s stopped listening (a worker called shutdown() on it); re-created it, reloading %s onto it", t.p.Name, l.Addr.Raw, t.p.Name), 0, nil)
+			r.queueReload(t, nil)
+			r.nextReload()
+		}
+	}
+}

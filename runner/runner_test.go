@@ -433,12 +433,21 @@ func TestRestartPolicies(t *testing.T) {
 func TestOrphanIsReaped(t *testing.T) {
 	// The subshell exits at once: its sleep is re-parented to us (subreaper)
 	// and must be reaped, not left a zombie.
-	p := shProc("web", `(sleep 0.2 & echo "orphan $!"); sleep 1000`)
+	p := shProc("web", `(sleep 0.5 & echo "orphan $!"); sleep 1000`)
 	rn := start(t, Options{Config: config(p)})
 	line := rn.rec.waitLine(t, `orphan \d+`, 5*time.Second)
 	pid := pidsIn(t, line)[0]
-	if pp := ppidOf(pid); pp != os.Getpid() && exists(pid) {
-		t.Errorf("orphan %d has parent %d, want the runner %d", pid, pp, os.Getpid())
+	// The subshell exits right after printing: then the orphan is ours.
+	reparented := false
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline) && exists(pid); {
+		if ppidOf(pid) == os.Getpid() {
+			reparented = true
+			break
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	if !reparented && exists(pid) {
+		t.Errorf("orphan %d has parent %d, want the runner %d", pid, ppidOf(pid), os.Getpid())
 	}
 	deadline := time.Now().Add(3 * time.Second)
 	for exists(pid) && time.Now().Before(deadline) {

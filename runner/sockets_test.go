@@ -38,6 +38,10 @@ func helper(mode string) int {
 	switch {
 	case mode == "bindself":
 		ln, err = net.Listen("tcp", os.Getenv("BIND_ADDR"))
+	case os.Getenv("LISTEN_FDS") != "" && mode == "shutdown" && os.Getenv("CLUSTER_WORKER") == "1" && !fileExists("shut-once"):
+		os.WriteFile("shut-once", nil, 0o644)
+		syscall.Shutdown(3, syscall.SHUT_RDWR) // stops the listen for every worker
+		select {}
 	case os.Getenv("LISTEN_FDS") != "":
 		if os.Getenv("LISTEN_PID") != strconv.Itoa(os.Getpid()) {
 			fmt.Println("LISTEN_PID", os.Getenv("LISTEN_PID"), "is not my pid", os.Getpid())
@@ -357,4 +361,24 @@ func TestAppThatBindsThePortItself(t *testing.T) {
 	if err := rn.wait(t, 10*time.Second); !errors.Is(err, ErrFailed) {
 		t.Errorf("Run = %v, want ErrFailed", err)
 	}
+}
+
+func TestSharedSocketShutdownIsRecreated(t *testing.T) {
+	p := helperProc("web", procfile.SocketInherit, 2)
+	p.Dir = t.TempDir()
+	p.Env = append(os.Environ(), "RUNNER_TEST_HELPER=shutdown")
+	p.Ready = procfile.Ready{Kind: procfile.ReadyDelay, Delay: 200 * time.Millisecond, Timeout: 10 * time.Second}
+	rn := start(t, Options{Config: config(p)})
+	rn.waitEvents(t, "stopped listening (a worker called shutdown() on it); re-created it", 1, 20*time.Second)
+	rn.waitEvents(t, "web reloaded", 1, 30*time.Second)
+	resp, err := http.Get("http://" + rn.addr(t, "web") + "/")
+	if err != nil {
+		t.Fatalf("no answer on the re-created socket: %v", err)
+	}
+	resp.Body.Close()
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
