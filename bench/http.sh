@@ -16,7 +16,14 @@ if ! command -v wrk >/dev/null; then
 fi
 command -v wrk >/dev/null || { echo "bench/http.sh: wrk is not installed and could not be (apt-get install wrk)"; exit 0; }
 tmp=$(mktemp -d)
-cleanup() { kill $(jobs -p) 2>/dev/null || true; [ -f "$tmp/nginx.pid" ] && kill "$(cat "$tmp/nginx.pid")" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$tmp"; }
+# cluster gives every worker its own session; with the kernel's autogroup
+# scheduling each session is a CPU group of its own, which on one machine
+# shifts CPU from wrk to the workers and makes runs incomparable. Measure
+# with autogroup off (restored at exit) so only the data paths differ.
+ag=/proc/sys/kernel/sched_autogroup_enabled
+ag_was=$(cat "$ag" 2>/dev/null || echo "")
+if [ "$ag_was" = 1 ] && echo 0 > "$ag" 2>/dev/null; then echo "(autogroup scheduling off for the run)"; fi
+cleanup() { kill $(jobs -p) 2>/dev/null || true; [ -f "$tmp/nginx.pid" ] && kill "$(cat "$tmp/nginx.pid")" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$tmp"; [ "$ag_was" = 1 ] && echo 1 > "$ag" 2>/dev/null; true; }
 trap cleanup EXIT
 go build -o "$tmp/cluster" .
 go build -o "$tmp/hello" ./examples/hello
