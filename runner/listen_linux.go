@@ -100,11 +100,11 @@ func listenTCP(hostport string) (int, error) {
 }
 
 func bindTCP(ip netip.Addr, port int) (int, error) {
-	family := unix.AF_INET
-	var sa unix.Sockaddr = &unix.SockaddrInet4{Port: port, Addr: ip.As4()}
-	if ip.Is6() {
-		family = unix.AF_INET6
-		sa = &unix.SockaddrInet6{Port: port, Addr: ip.As16()}
+	family := unix.AF_INET6
+	var sa unix.Sockaddr = &unix.SockaddrInet6{Port: port, Addr: ip.As16()}
+	if ip.Is4() {
+		family = unix.AF_INET
+		sa = &unix.SockaddrInet4{Port: port, Addr: ip.As4()}
 	}
 	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {

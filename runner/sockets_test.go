@@ -382,3 +382,31 @@ func fileExists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
 }
+
+func TestIPv6Loopback(t *testing.T) {
+	if ln, err := net.Listen("tcp", "[::1]:0"); err != nil {
+		t.Skipf("no IPv6 loopback here: %v", err)
+	} else {
+		ln.Close()
+	}
+	for _, mode := range []procfile.SocketMode{procfile.SocketInherit, procfile.SocketProxy} {
+		t.Run(string(mode), func(t *testing.T) {
+			p := helperProc("web", mode, 2)
+			p.Listen = []procfile.Address{{Network: "tcp", Addr: "[::1]:0", Raw: "[::1]:0"}}
+			rn := start(t, Options{Config: config(p)})
+			rn.waitEvents(t, " ready", 2, 20*time.Second)
+			addr := rn.addr(t, "web")
+			if !strings.HasPrefix(addr, "[::1]:") {
+				t.Fatalf("bound %s, want [::1]", addr)
+			}
+			l := startLoad("http://" + addr + "/")
+			for l.ok.Load() < 100 {
+				time.Sleep(5 * time.Millisecond)
+			}
+			ok, errs, workers := l.finish()
+			if len(errs) > 0 || len(workers) < 2 {
+				t.Errorf("%d requests, errors %v, workers %v", ok, errs, workers)
+			}
+		})
+	}
+}
