@@ -642,6 +642,10 @@ var signalsByName = map[string]syscall.Signal{
 	"TSTP": syscall.SIGTSTP, "PWR": syscall.SIGPWR, "TTIN": syscall.SIGTTIN, "TTOU": syscall.SIGTTOU,
 }
 
+// ParseSignal reads a signal as the Clusterfile writes it: "TERM",
+// "SIGUSR2", "usr2", or a number (a TOML integer or a string).
+func ParseSignal(v any) (syscall.Signal, error) { return parseSignal(v) }
+
 func parseSignal(v any) (syscall.Signal, error) {
 	switch x := v.(type) {
 	case int64:

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/cluster-run/cluster/procfile"
 )
 
 // ErrClusterRunning: a live runner already owns the control socket.
@@ -210,25 +212,9 @@ func (r *Runner) dispatch(req Request) Response {
 	return fail(fmt.Errorf("unknown command %q", req.Cmd))
 }
 
-// ParseSignal accepts "USR2", "SIGUSR2", "usr2" or a number.
-func ParseSignal(s string) (syscall.Signal, error) {
-	if n, err := strconv.Atoi(s); err == nil && n > 0 && n < 65 {
-		return syscall.Signal(n), nil
-	}
-	name := strings.ToUpper(s)
-	if !strings.HasPrefix(name, "SIG") {
-		name = "SIG" + name
-	}
-	for sig, n := range signalNames {
-		if n == name {
-			return sig, nil
-		}
-	}
-	if sig := unix.SignalNum(name); sig != 0 {
-		return sig, nil
-	}
-	return 0, fmt.Errorf("unknown signal %q", s)
-}
+// ParseSignal accepts "USR2", "SIGUSR2", "usr2" or a number, as the
+// Clusterfile's stop_signal does.
+func ParseSignal(s string) (syscall.Signal, error) { return procfile.ParseSignal(s) }
 
 // Call sends one request to the cluster whose control socket is path.
 func Call(path string, req Request) (Response, error) {
