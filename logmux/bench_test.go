@@ -12,6 +12,8 @@ import (
 // worker's stdout is) and writes to /dev/null, once through the mux and once
 // with a plain io.Copy of each pipe (cat), in the same run. It reports lines/s,
 // MB/s of input, and the mux's throughput as a fraction of the plain copy's.
+// MuxTerm is text mode with Terminal on: clean lines take the sanitiser's
+// fast path.
 
 const lineLen = 60
 
@@ -95,7 +97,9 @@ func benchMux(b *testing.B, writers int, opts Options) {
 // Run order matters: each Plain runs before the Mux it is the baseline of.
 func BenchmarkCopy2(b *testing.B)     { benchPlain(b, 2) }
 func BenchmarkMux2(b *testing.B)      { benchMux(b, 2, Options{}) }
+func BenchmarkMuxTerm2(b *testing.B)  { benchMux(b, 2, Options{Terminal: true}) }
 func BenchmarkMuxJSON2(b *testing.B)  { benchMux(b, 2, Options{JSON: true}) }
 func BenchmarkCopy16(b *testing.B)    { benchPlain(b, 16) }
 func BenchmarkMux16(b *testing.B)     { benchMux(b, 16, Options{}) }
+func BenchmarkMuxTerm16(b *testing.B) { benchMux(b, 16, Options{Terminal: true}) }
 func BenchmarkMuxJSON16(b *testing.B) { benchMux(b, 16, Options{JSON: true}) }

@@ -12,17 +12,72 @@
 // newline comes, until it has waited FlushAfter (100 ms: then it is printed
 // as a line), or until Close.
 //
+// # When the output fails
+//
+// A failed write (a full disk, a closed stdout) costs the lines of that write
+// and nothing else: they are counted, with the last error, and the Writer
+// returns as if they had been written, so a worker's pipe keeps draining and
+// no worker ever blocks on a dead output. Nothing is retried later and
+// nothing is buffered, but the output is not given up on: the next line tries
+// again, at the price of one failed write call per line while it stays dead.
+// When a write succeeds again, the Mux first prints one runner line,
+//
+//	cluster | 1234 lines lost: write /dev/stdout: no space left on device
+//
+// in JSON the event {"process":"cluster","event":"lost","lines":1234,
+// "error":"...","message":"1234 lines lost: ..."}. A line cut by a short
+// write counts as lost, and the report starts on a fresh line. Lost returns
+// what is lost and not yet reported.
+//
+// Options.Errors (the runner's stderr) hears once per failure streak, at its
+// first failure: "cluster: output failed (ERR): discarding log lines until it
+// works again". Close tries the report once more; if the output still fails
+// it writes "cluster: N lines lost: ERR" to Errors and returns a *LostError
+// (wrapping the write error), and keeps returning it on later calls. Close
+// may be called any number of times: each reports only what is new. Writes
+// to Errors happen outside the output lock.
+//
+// # Terminal output
+//
+// With Options.Terminal (the caller has found the output is a terminal, as
+// for Color) text mode neutralises control sequences in each line's payload,
+// so a worker cannot clear the screen, move the cursor, set the title or the
+// clipboard (OSC 52), or overwrite its prefix with a bare CR to forge a
+// "cluster |" line. The rule, one byte or rune at a time:
+//
+//   - SGR (ESC [ digits ; : m, colors and styles) is kept as is;
+//   - every other ESC becomes the two characters "^[", and what follows it is
+//     printed as text: ESC[2J is "^[[2J", an OSC title ESC]0;t BEL is
+//     "^[]0;t^G";
+//   - other C0 controls and DEL become caret notation: CR "^M", BEL "^G",
+//     BS "^H", NUL "^@", DEL "^?"; TAB is kept;
+//   - C1 controls U+0080-U+009F, as raw bytes or UTF-8, become "^[" and their
+//     7-bit form: 0x9B (CSI) is "^[[", 0x9D (OSC) "^[]";
+//   - everything else, invalid UTF-8 included, is kept.
+//
+// A line is checked alone (an SGR cut by MaxLine is neutralised). The CR of a
+// CRLF is trimmed before, as in every mode. A line with nothing to neutralise
+// costs one scan and is copied as is. Without Terminal (a file, a pipe) the
+// bytes pass through untouched, for grep; JSON escapes every control anyway.
+//
+// # Options
+//
+// Color colors the prefixes; Terminal neutralises controls (text mode);
+// JSON prints one object per line; Timestamps prefixes text lines with the
+// time; FlushAfter is how long a partial line waits; MaxLine cuts longer
+// lines into pieces; Now is the clock; Errors receives failure notices.
+//
 // # Invariants
 //
 //   - No line is split or interleaved with another's; a line longer than
 //     MaxLine (64 KiB) is printed as several prefixed pieces, none dropped.
 //   - Nothing is dropped while the output accepts writes: a slow output blocks
 //     Write (back-pressure reaches the worker through its pipe) and memory per
-//     Writer stays bounded by MaxLine plus one formatted batch. After the
-//     output fails (a closed stdout), lines are discarded so workers never
-//     block forever.
-//   - The bytes of a line pass through untouched in text mode (ANSI colors,
-//     invalid UTF-8); in JSON mode invalid UTF-8 becomes U+FFFD, as
-//     encoding/json does, so every line stays valid JSON.
+//     Writer stays bounded by MaxLine plus one formatted batch.
+//   - Nothing is dropped silently: every line that fails to reach the output
+//     is counted and reported, to the output when it works again, or to
+//     Errors by Close.
+//   - In JSON mode invalid UTF-8 becomes U+FFFD, as encoding/json does, so
+//     every line stays valid JSON.
 //   - Colors are per fatih/color instance, never its global NoColor.
 package logmux

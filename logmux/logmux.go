@@ -17,11 +17,13 @@ import (
 // Options configure a Mux.
 type Options struct {
 	Color      bool             // color the prefixes (the caller decides: TTY, NO_COLOR, --color)
+	Terminal   bool             // text mode: the output is a terminal, so control sequences in lines are neutralised
 	JSON       bool             // one JSON object per line
 	Timestamps bool             // text mode: prefix "15:04:05.000 " (JSON always has "time")
 	FlushAfter time.Duration    // a partial line is printed after this wait; 0: 100ms
 	MaxLine    int              // longer lines are printed in pieces of this size; 0: 64 KiB
 	Now        func() time.Time // nil: time.Now
+	Errors     io.Writer        // nil: none; told once when the output starts failing, and by Close of unreported losses
 }
 
 // Mux merges many line streams into one writer, one whole line at a time.
@@ -34,8 +36,18 @@ type Mux struct {
 	widthV  atomic.Int64 // bumped when width changes, so writers rebuild their prefix
 	palette int          // next color
 	colors  map[string]*color.Color
-	err     error  // first write error: later writes are dropped, writers never block on a dead output
 	scratch []byte // for events
+
+	// Losses (see lost.go): lines that failed to reach w, not yet reported.
+	lost    int64
+	lostErr error  // the last write error
+	failing bool   // in a failure streak: Errors has been told
+	torn    bool   // a failed write left part of a line on w
+	notice  string // for Errors, written by unlock once mu is released
+	dropped int64  // lines whose loss Close could report only to Errors
+	dropErr error  // the last error among those
+
+	errMu sync.Mutex // serialises writes to opts.Errors
 }
 
 // The palette, in order of first appearance of a process type (foreman's).
@@ -107,16 +119,23 @@ func spaces(n int) string {
 	return string(bytes.Repeat([]byte{' '}, n))
 }
 
-// write sends b to the output; mu must be held. After the first error the
-// output is considered gone and everything is dropped, so a worker is never
-// blocked forever on a closed stdout.
+// write sends b, whole lines, to the output; mu must be held. A failed
+// write costs the lines of b (counted, not retried: writers never wait on a
+// dead output), and the next call tries again, first reporting the losses.
 func (m *Mux) write(b []byte) {
-	if m.err != nil || len(b) == 0 {
+	if len(b) == 0 {
 		return
 	}
-	if _, err := m.w.Write(b); err != nil {
-		m.err = err
+	if m.lost > 0 && !m.report() {
+		m.fail(b, 0, m.lostErr)
+		return
 	}
+	n, err := m.w.Write(b)
+	if err != nil {
+		m.fail(b, n, err)
+		return
+	}
+	m.failing = false
 }
 
 // Stream names one output stream of one worker process.
@@ -129,8 +148,9 @@ type Stream struct {
 }
 
 // Writer returns a line-buffered writer for one stream of one worker.
-// Write blocks while the output is slow (back-pressure) and never drops a
-// byte; Close prints a partial last line.
+// Write blocks while the output is slow (back-pressure) and drops nothing
+// while the output accepts writes; lines that fail are counted (see Lost).
+// Close prints a partial last line.
 func (m *Mux) Writer(s Stream) io.WriteCloser {
 	w := &writer{m: m, s: s, label: s.Process + "." + strconv.Itoa(s.Worker)}
 	if m.opts.JSON {
@@ -180,7 +200,7 @@ func (w *writer) Write(p []byte) (int, error) {
 		if len(out) > 0 {
 			w.m.mu.Lock()
 			w.m.write(out)
-			w.m.mu.Unlock()
+			w.m.unlock()
 			out = out[:0]
 		}
 	}
@@ -260,7 +280,7 @@ func (w *writer) emitPartial() {
 	w.partial = w.partial[:0]
 	w.m.mu.Lock()
 	w.m.write(out)
-	w.m.mu.Unlock()
+	w.m.unlock()
 	w.out = out[:0]
 }
 
@@ -306,7 +326,11 @@ func (w *writer) format(out, line []byte) []byte {
 		m.mu.Unlock()
 	}
 	out = append(out, w.prefix...)
-	out = append(out, line...)
+	if m.opts.Terminal {
+		out = appendTerminal(out, line)
+	} else {
+		out = append(out, line...)
+	}
 	return append(out, '\n')
 }
 
@@ -394,6 +418,15 @@ type Event struct {
 // text "cluster | web.2 exited (status 3)", JSON
 // {"time":..,"process":"cluster","event":"exited","worker":"web.2","status":3,...}.
 func (m *Mux) Event(e Event) {
+	m.mu.Lock()
+	b := m.appendEvent(m.scratch[:0], e)
+	m.write(b)
+	m.scratch = b[:0]
+	m.unlock()
+}
+
+// appendEvent appends one formatted event line to b; mu must be held.
+func (m *Mux) appendEvent(b []byte, e Event) []byte {
 	msg := e.Message
 	if msg == "" {
 		msg = e.Event
@@ -406,54 +439,48 @@ func (m *Mux) Event(e Event) {
 			msg += " (signal " + e.Signal + ")"
 		}
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	b := m.scratch[:0]
-	if m.opts.JSON {
-		b = append(b, `{"time":"`...)
-		b = m.opts.Now().UTC().AppendFormat(b, jsonTime)
-		b = append(b, `","process":"cluster","event":`...)
-		b = appendJSONString(b, []byte(e.Event))
-		if e.Worker != "" {
-			b = append(b, `,"worker":`...)
-			b = appendJSONString(b, []byte(e.Worker))
-		}
-		if e.PID > 0 {
-			b = append(b, `,"pid":`...)
-			b = strconv.AppendInt(b, int64(e.PID), 10)
-		}
-		if e.Status != nil {
-			b = append(b, `,"status":`...)
-			b = strconv.AppendInt(b, int64(*e.Status), 10)
-		}
-		if e.Signal != "" {
-			b = append(b, `,"signal":`...)
-			b = appendJSONString(b, []byte(e.Signal))
-		}
-		keys := make([]string, 0, len(e.Fields))
-		for k := range e.Fields {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			b = append(b, ',')
-			b = appendJSONString(b, []byte(k))
-			b = append(b, ':')
-			b = appendJSONValue(b, e.Fields[k])
-		}
-		b = append(b, `,"message":`...)
-		b = appendJSONString(b, []byte(msg))
-		b = append(b, "}\n"...)
-	} else {
+	if !m.opts.JSON {
 		if m.opts.Timestamps {
 			b = m.opts.Now().AppendFormat(b, "15:04:05.000 ")
 		}
 		b = append(b, m.prefix("cluster", "cluster")...)
 		b = append(b, msg...)
-		b = append(b, '\n')
+		return append(b, '\n')
 	}
-	m.write(b)
-	m.scratch = b[:0]
+	b = append(b, `{"time":"`...)
+	b = m.opts.Now().UTC().AppendFormat(b, jsonTime)
+	b = append(b, `","process":"cluster","event":`...)
+	b = appendJSONString(b, []byte(e.Event))
+	if e.Worker != "" {
+		b = append(b, `,"worker":`...)
+		b = appendJSONString(b, []byte(e.Worker))
+	}
+	if e.PID > 0 {
+		b = append(b, `,"pid":`...)
+		b = strconv.AppendInt(b, int64(e.PID), 10)
+	}
+	if e.Status != nil {
+		b = append(b, `,"status":`...)
+		b = strconv.AppendInt(b, int64(*e.Status), 10)
+	}
+	if e.Signal != "" {
+		b = append(b, `,"signal":`...)
+		b = appendJSONString(b, []byte(e.Signal))
+	}
+	keys := make([]string, 0, len(e.Fields))
+	for k := range e.Fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		b = append(b, ',')
+		b = appendJSONString(b, []byte(k))
+		b = append(b, ':')
+		b = appendJSONValue(b, e.Fields[k])
+	}
+	b = append(b, `,"message":`...)
+	b = appendJSONString(b, []byte(msg))
+	return append(b, "}\n"...)
 }
 
 func appendJSONValue(b []byte, v any) []byte {
@@ -476,7 +503,3 @@ func appendJSONValue(b []byte, v any) []byte {
 func (m *Mux) Printf(format string, args ...any) {
 	m.Event(Event{Event: "log", Message: fmt.Sprintf(format, args...)})
 }
-
-// Close is a no-op kept for symmetry: every Writer flushes on its own Close,
-// and there is no goroutine to stop (partial-line timers die with their writer).
-func (m *Mux) Close() error { return nil }
