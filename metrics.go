@@ -6,9 +6,29 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/cluster-run/cluster/runner"
 )
+
+// metricsMaxConns caps the connections --metrics holds open at once: a
+// scraper uses one. More wait in the listen backlog (runner.LimitListener),
+// so clients can never take the descriptors the workers' pipes need.
+const metricsMaxConns = 64
+
+// metricsTimeouts bound how long a client holds one of those connections.
+type metricsTimeouts struct {
+	readHeader, read, write, idle time.Duration
+}
+
+// A scrape is a bodiless GET answered from memory and /proc: a client
+// slower than this is stuck or hostile (slowloris).
+var defaultMetricsTimeouts = metricsTimeouts{
+	readHeader: 5 * time.Second,
+	read:       10 * time.Second,
+	write:      30 * time.Second,
+	idle:       30 * time.Second, // keep-alive between scrapes
+}
 
 // listenMetrics binds --metrics: loopback unless the user wrote a host.
 func listenMetrics(addr string) (net.Listener, error) {
@@ -20,7 +40,27 @@ func listenMetrics(addr string) (net.Listener, error) {
 	if host == "" {
 		host = "127.0.0.1"
 	}
-	return net.Listen("tcp", net.JoinHostPort(host, port))
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, port))
+	if err != nil {
+		return nil, err
+	}
+	return runner.LimitListener(ln, metricsMaxConns), nil
+}
+
+// newMetricsServer serves metricsHandler on a listener from listenMetrics.
+func newMetricsServer(r *runner.Runner) *http.Server {
+	return metricsServer(metricsHandler(r), defaultMetricsTimeouts)
+}
+
+func metricsServer(h http.Handler, t metricsTimeouts) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: t.readHeader,
+		ReadTimeout:       t.read,
+		WriteTimeout:      t.write,
+		IdleTimeout:       t.idle,
+		MaxHeaderBytes:    16 << 10, // a scrape's headers are a few hundred bytes
+	}
 }
 
 // metricsHandler serves the Prometheus text format (version 0.0.4).

@@ -35,10 +35,26 @@ type Response struct {
 	Status *Status  `json:"status,omitempty"`
 }
 
+// What one control client may hold. Every request is one JSON line of a
+// few hundred bytes; dispatch answers it at once, but a later command may
+// stream its answer (logs -f, reload --wait): so the deadline bounds reading
+// the request, and each write of the answer has its own.
+const (
+	controlMaxConns     = 64               // at once; more wait in the backlog (LimitListener)
+	controlMaxRequest   = 64 << 10         // bytes in the request line
+	controlFirstBuffer  = 512              // bytes read into at first, doubled up to controlMaxRequest
+	controlReadTimeout  = 5 * time.Second  // to read the whole request line
+	controlWriteTimeout = 10 * time.Second // per write of the answer
+)
+
 // ControlServer is the unix socket `cluster status|reload|...` talk to.
 type ControlServer struct {
-	ln   *net.UnixListener
+	ln   net.Listener // at most controlMaxConns connections
 	path string
+
+	// The limits above; fields so that tests can shorten them before Serve.
+	readTimeout, writeTimeout time.Duration
+	maxRequest                int
 }
 
 // ListenControl creates the control socket at path with mode 0600: it is
@@ -78,7 +94,13 @@ func ListenControl(path string) (*ControlServer, error) {
 		ln.Close()
 		return nil, fmt.Errorf("control socket %s: %w", path, err)
 	}
-	return &ControlServer{ln: ln, path: path}, nil
+	return &ControlServer{
+		ln:           LimitListener(ln, controlMaxConns),
+		path:         path,
+		readTimeout:  controlReadTimeout,
+		writeTimeout: controlWriteTimeout,
+		maxRequest:   controlMaxRequest,
+	}, nil
 }
 
 // Path is the socket file.
@@ -93,21 +115,29 @@ func (c *ControlServer) Close() error {
 
 // Serve answers requests for r until Close.
 func (c *ControlServer) Serve(r *Runner) {
+	var pause time.Duration // after a failed accept (EMFILE): no busy loop
 	for {
-		conn, err := c.ln.AcceptUnix()
+		conn, err := c.ln.Accept()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
+			pause = min(max(2*pause, 5*time.Millisecond), time.Second)
+			time.Sleep(pause)
 			continue
 		}
+		pause = 0
 		go c.handle(r, conn)
 	}
 }
 
 // peerAllowed checks SO_PEERCRED: the runner's own user, or root.
-func peerAllowed(conn *net.UnixConn) (uid int, ok bool) {
-	raw, err := conn.SyscallConn()
+func peerAllowed(conn net.Conn) (uid int, ok bool) {
+	sc, isSock := conn.(syscall.Conn)
+	if !isSock {
+		return -1, false
+	}
+	raw, err := sc.SyscallConn()
 	if err != nil {
 		return -1, false
 	}
@@ -122,18 +152,22 @@ func peerAllowed(conn *net.UnixConn) (uid int, ok bool) {
 	return int(cred.Uid), cred.Uid == 0 || int(cred.Uid) == os.Geteuid()
 }
 
-func (c *ControlServer) handle(r *Runner, conn *net.UnixConn) {
+func (c *ControlServer) handle(r *Runner, conn net.Conn) {
 	defer conn.Close()
+	answer := json.NewEncoder(deadlineWriter{conn, c.writeTimeout})
 	if uid, ok := peerAllowed(conn); !ok {
 		r.event("", "control_refused", fmt.Sprintf("refused a control connection from uid %d (only uid %d and root may control this cluster)", uid, os.Geteuid()), 0, nil)
-		json.NewEncoder(conn).Encode(Response{Error: "permission denied: not the cluster's user"})
+		answer.Encode(Response{Error: "permission denied: not the cluster's user"})
 		return
 	}
-	conn.SetDeadline(time.Now().Add(time.Minute))
+	conn.SetReadDeadline(time.Now().Add(c.readTimeout))
 	sc := bufio.NewScanner(conn)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	sc.Buffer(make([]byte, 0, min(controlFirstBuffer, c.maxRequest)), c.maxRequest)
 	if !sc.Scan() {
-		return
+		if errors.Is(sc.Err(), bufio.ErrTooLong) {
+			answer.Encode(Response{Error: fmt.Sprintf("bad request: longer than %d bytes", c.maxRequest)})
+		}
+		return // silent, timed out or gone: nobody to answer
 	}
 	var req Request
 	var resp Response
@@ -142,7 +176,19 @@ func (c *ControlServer) handle(r *Runner, conn *net.UnixConn) {
 	} else {
 		resp = r.dispatch(req)
 	}
-	json.NewEncoder(conn).Encode(resp)
+	answer.Encode(resp)
+}
+
+// deadlineWriter gives each write its own deadline: a client that stops
+// reading is dropped, a long answer streamed in many writes is not cut.
+type deadlineWriter struct {
+	conn    net.Conn
+	timeout time.Duration
+}
+
+func (w deadlineWriter) Write(p []byte) (int, error) {
+	w.conn.SetWriteDeadline(time.Now().Add(w.timeout))
+	return w.conn.Write(p)
 }
 
 func (r *Runner) dispatch(req Request) Response {
