@@ -128,6 +128,8 @@ func printStatus(w io.Writer, st *runner.Status) {
 		last := "-"
 		if ws.LastExit != nil {
 			last = fmt.Sprint(*ws.LastExit)
+		} else if ws.LastSignal != "" {
+			last = ws.LastSignal
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", ws.Name, pid, ws.State, up, ws.Restarts, cpu, rss, conns, last)
 	}
@@ -140,6 +142,8 @@ func printStatus(w io.Writer, st *runner.Status) {
 		last := ""
 		if t.LastExit != nil {
 			last = fmt.Sprintf(", last exit %d", *t.LastExit)
+		} else if t.LastSignal != "" {
+			last = ", last exit " + t.LastSignal
 		}
 		fmt.Fprintf(w, "%s: %s, %d reloads%s\n", t.Name, state, t.Reloads, last)
 	}

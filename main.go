@@ -11,7 +11,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/signal"
 	"runtime"
@@ -223,8 +222,18 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return 2
 	}
+	// A closed stdout (`cluster run | head`) must not kill the runner with
+	// SIGPIPE: with SIGPIPE notified, writes fail with EPIPE instead, logmux
+	// counts what is lost, and supervision goes on. A notified signal is
+	// reset to default in workers at exec, unlike an ignored one.
+	pipeSigs := make(chan os.Signal, 1)
+	signal.Notify(pipeSigs, syscall.SIGPIPE)
+	defer signal.Stop(pipeSigs)
 	color := useColor(f.color, stdout)
-	mux := logmux.New(stdout, logmux.Options{Color: color, JSON: f.logFormat == "json", Timestamps: f.timestamps})
+	mux := logmux.New(stdout, logmux.Options{
+		Color: color, JSON: f.logFormat == "json", Timestamps: f.timestamps,
+		Terminal: isTerminal(stdout), Errors: stderr,
+	})
 	defer mux.Close()
 	watching := watchWanted(cfg, only, f) && len(command) == 0
 
@@ -260,7 +269,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "cluster: --metrics %s: %v\n", f.metrics, err)
 			return 2
 		}
-		srv := &http.Server{Handler: metricsHandler(r)}
+		srv := newMetricsServer(r)
 		go srv.Serve(ln)
 		defer srv.Close()
 		mux.Printf("metrics at http://%s/metrics", ln.Addr())
@@ -319,7 +328,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	}
 	err = <-runErr
 	signal.Stop(sigs)
-	mux.Close()
+	// Lines that could not be written and never reported on the output
+	// were lost: Close says so on stderr, and a clean run does not exit 0.
+	lost := mux.Close() != nil
 	if cmdStatus >= 0 {
 		return cmdStatus
 	}
@@ -337,6 +348,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return 143
 	case syscall.SIGQUIT:
 		return 131
+	}
+	if lost {
+		return 1
 	}
 	return 0
 }
@@ -405,10 +419,14 @@ func useColor(mode string, stdout io.Writer) bool {
 	case "never":
 		return false
 	}
-	if _, ok := os.LookupEnv("NO_COLOR"); ok {
+	if os.Getenv("NO_COLOR") != "" { // no-color.org: only a non-empty value disables colour
 		return false
 	}
-	f, ok := stdout.(*os.File)
+	return isTerminal(stdout)
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
 	return ok && isatty.IsTerminal(f.Fd())
 }
 

@@ -39,6 +39,18 @@ func TestScripts(t *testing.T) {
 			if wd, err := os.Getwd(); err == nil {
 				env.Vars = append(env.Vars, "NODE_SERVER="+wd+"/examples/node/server.js")
 			}
+			// A script that fails midway leaves its background runner behind
+			// (testscript interrupts only the sh that started it): kill it,
+			// and its workers die with it.
+			work := env.WorkDir
+			env.Defer(func() {
+				b, _ := os.ReadFile(work + "/runner.pid")
+				for _, f := range strings.Fields(string(b)) {
+					if pid, err := strconv.Atoi(f); err == nil && pid > 1 {
+						syscall.Kill(pid, syscall.SIGKILL)
+					}
+				}
+			})
 			return nil
 		},
 		Condition: func(cond string) (bool, error) {

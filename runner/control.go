@@ -24,16 +24,18 @@ type WorkerStatus struct {
 	RSS        int64   `json:"rss_bytes"`
 	Conns      *int64  `json:"connections,omitempty"` // proxy mode
 	LastExit   *int    `json:"last_exit,omitempty"`
+	LastSignal string  `json:"last_signal,omitempty"` // "SIGKILL" when a signal ended it
 }
 
 // TypeStatus is the per-type part of status and metrics.
 type TypeStatus struct {
-	Name     string `json:"name"`
-	Workers  int    `json:"workers"`
-	Ready    int    `json:"ready"`
-	Reloads  int    `json:"reloads"`
-	Failed   bool   `json:"failed"`
-	LastExit *int   `json:"last_exit,omitempty"`
+	Name       string `json:"name"`
+	Workers    int    `json:"workers"`
+	Ready      int    `json:"ready"`
+	Reloads    int    `json:"reloads"`
+	Failed     bool   `json:"failed"`
+	LastExit   *int   `json:"last_exit,omitempty"`
+	LastSignal string `json:"last_signal,omitempty"`
 }
 
 // Status is a snapshot of the running cluster.
@@ -85,7 +87,7 @@ func (r *Runner) Status() (Status, error) {
 	for _, s := range slots {
 		s.mu.Lock()
 		i := s.info
-		ws := WorkerStatus{Name: i.Name, Process: i.Process, Index: i.Index, PID: i.PID, State: i.State, Restarts: i.Restarts, LastExit: i.Last}
+		ws := WorkerStatus{Name: i.Name, Process: i.Process, Index: i.Index, PID: i.PID, State: i.State, Restarts: i.Restarts, LastExit: i.Last, LastSignal: i.LastSignal}
 		if i.PID > 0 {
 			ws.UptimeSec = now.Sub(i.Started).Seconds()
 			if now.Sub(s.sampler.at) >= time.Second || s.sampler.at.IsZero() {
@@ -104,8 +106,8 @@ func (r *Runner) Status() (Status, error) {
 				if ws.State == StateReady {
 					st.Types[k].Ready++
 				}
-				if ws.LastExit != nil {
-					st.Types[k].LastExit = ws.LastExit
+				if ws.LastExit != nil || ws.LastSignal != "" {
+					st.Types[k].LastExit, st.Types[k].LastSignal = ws.LastExit, ws.LastSignal
 				}
 			}
 		}
@@ -132,20 +134,27 @@ func typeOrder(r *Runner, name string) int {
 	return len(r.types)
 }
 
-// parseTarget splits "web" or "web.2".
+// parseTarget splits "web" (idx 0: every worker of the type) or "web.2".
+// Indexes are 1-based: "web.0" and an index above the count are errors,
+// never "all of them".
 func (r *Runner) parseTarget(target string) (*ptype, int, error) {
 	name, idx := target, 0
-	if i := strings.LastIndexByte(target, '.'); i > 0 {
-		if n, err := strconv.Atoi(target[i+1:]); err == nil {
-			name, idx = target[:i], n
+	if i := strings.LastIndexByte(target, '.'); i > 0 && r.typeByName(target) == nil {
+		n, err := strconv.Atoi(target[i+1:])
+		if err != nil {
+			return nil, 0, fmt.Errorf("%q: the worker index after the dot must be a number (e.g. %s.1)", target, target[:i])
+		}
+		name, idx = target[:i], n
+		if t := r.typeByName(name); t != nil && (idx < 1 || idx > t.count) {
+			if t.count == 0 {
+				return nil, 0, fmt.Errorf("%s has no workers (scaled to 0), so there is no %s", name, target)
+			}
+			return nil, 0, fmt.Errorf("%s has workers %s.1 to %s.%d (indexes start at 1), not %s", name, name, name, t.count, target)
 		}
 	}
 	t := r.typeByName(name)
 	if t == nil {
 		return nil, 0, fmt.Errorf("unknown process type %q", name)
-	}
-	if idx != 0 && (idx < 1 || idx > t.count) {
-		return nil, 0, fmt.Errorf("%s has workers 1 to %d, not %d", name, t.count, idx)
 	}
 	return t, idx, nil
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -22,26 +23,31 @@ type spawnSpec struct {
 	extra     []int // raw fds passed at 3, 4, ... (listening sockets)
 	listenPID bool  // the shim sets LISTEN_PID to the worker's pid
 	cred      *syscall.Credential
-	noPTY     bool // do not give the worker a controlling terminal
+	noPTY     bool     // do not give the worker a controlling terminal
+	pipes     *pipeSet // registers the output pipes' read ends (closed at the hard stop)
 
 	// output returns the writers for the worker's stdout and stderr once its
 	// pid is known; both are closed when the stream reaches EOF.
-	output func(pid int) (stdout, stderr io.WriteCloser)
+	output func(pid int, tty bool) (stdout, stderr, ttyOut io.WriteCloser)
 }
 
 // proc is one started worker process.
 type proc struct {
 	pid    int
 	done   <-chan exitStatus
-	master int // pty master, -1 when none
-	copied sync.WaitGroup
+	copied sync.WaitGroup // stdout and stderr copied to EOF
+
+	tty       *os.File      // pty master, nil when none
+	ttySlave  int           // our copy of the slave, -1 when none: keeps the master readable until release
+	ttyCopied chan struct{} // closed when what the worker wrote to its terminal is copied
 }
 
 // spawn starts a worker: in the child, Go's fork code calls setsid (a new
-// session and process group whose id is the pid), sets Pdeathsig and takes
-// the pty slave as controlling terminal. Workers that inherit sockets go
-// through the exec shim instead, which takes the terminal, sets LISTEN_PID to
-// its own pid and execs the program with that same pid.
+// session and process group whose id is the pid) and sets Pdeathsig. The exec
+// shim (this binary again) then takes the pty slave as controlling terminal,
+// sets LISTEN_PID to its own pid for socket-activated workers, marks every
+// descriptor above the worker's own close-on-exec, and execs the program with
+// that same pid.
 func spawn(rp *reaper, s spawnSpec) (*proc, error) {
 	devnull, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -72,6 +78,7 @@ func spawn(rp *reaper, s spawnSpec) (*proc, error) {
 	for _, fd := range s.extra {
 		files = append(files, uintptr(fd))
 	}
+	keep := len(files)
 	ctty := -1
 	if slave >= 0 {
 		ctty = len(files)
@@ -83,59 +90,86 @@ func spawn(rp *reaper, s spawnSpec) (*proc, error) {
 		Credential: s.cred,
 	}
 	argv0, argv := s.path, s.argv
-	if s.listenPID {
-		// Only the shim can set LISTEN_PID to the pid it will exec with.
+	if s.listenPID || ctty >= 0 {
+		// Only the shim can set LISTEN_PID to the pid it will exec with, and
+		// take the terminal without leaving its descriptor to the program.
+		listenPID := "0"
+		if s.listenPID {
+			listenPID = "1"
+		}
 		argv0 = s.self
-		argv = append([]string{s.self, shimCommand, strconv.Itoa(ctty), "1", s.path}, s.argv...)
-	} else if ctty >= 0 {
-		// Go's fork code takes the terminal itself (TIOCSCTTY on the child's
-		// fd); the program keeps that one fd open, which is harmless.
-		sys.Setctty, sys.Ctty = true, ctty
+		argv = append([]string{s.self, shimCommand, strconv.Itoa(ctty), listenPID, strconv.Itoa(keep), s.path}, s.argv...)
 	}
 	attr := &syscall.ProcAttr{Dir: s.dir, Env: s.env, Files: files, Sys: sys}
 	pid, done, err := rp.start(argv0, argv, attr)
 	unix.Close(out[1])
 	unix.Close(errp[1])
-	if slave >= 0 {
-		unix.Close(slave)
-	}
 	if err != nil {
 		closeReadEnds()
 		if master >= 0 {
 			unix.Close(master)
+			unix.Close(slave)
 		}
 		return nil, err
 	}
-	p := &proc{pid: pid, done: done, master: master}
-	stdout, stderr := s.output(pid)
+	p := &proc{pid: pid, done: done, ttySlave: slave}
+	stdout, stderr, tty := s.output(pid, master >= 0)
 	p.copied.Add(2)
-	go p.copy(out[0], stdout)
-	go p.copy(errp[0], stderr)
+	go p.copy(s.pipes, out[0], stdout)
+	go p.copy(s.pipes, errp[0], stderr)
+	if master >= 0 {
+		unix.SetNonblock(master, true)
+		p.tty = os.NewFile(uintptr(master), "worker-tty")
+		p.ttyCopied = make(chan struct{})
+		go p.copyTTY(tty)
+	}
 	return p, nil
 }
 
-func (p *proc) copy(fd int, w io.WriteCloser) {
+func (p *proc) copy(pipes *pipeSet, fd int, w io.WriteCloser) {
 	defer p.copied.Done()
-	unix.SetNonblock(fd, true) // so the runtime poller owns it and no thread blocks per pipe
+	unix.SetNonblock(fd, true) // so the runtime poller owns it, no thread blocks per pipe, and Close interrupts a Read
 	f := os.NewFile(uintptr(fd), "worker-output")
-	_, err := io.Copy(w, f)
-	if err != nil && !errors.Is(err, os.ErrClosed) {
-		// The writer failed (the runner's stdout is gone): keep draining so the
-		// worker is never blocked on a full pipe.
-		io.Copy(io.Discard, f)
+	if pipes == nil || pipes.add(f) {
+		_, err := io.Copy(w, f)
+		if err != nil && !errors.Is(err, os.ErrClosed) {
+			// The writer failed (the runner's stdout is gone): keep draining so the
+			// worker is never blocked on a full pipe.
+			io.Copy(io.Discard, f)
+		}
+		if pipes != nil {
+			pipes.remove(f)
+		}
+		f.Close()
 	}
-	f.Close()
 	w.Close()
 }
 
-// release closes the pty master once the worker's group is gone. Closing it
-// earlier would hang up the session, which is what a SIGKILLed runner does on
-// purpose.
+// copyTTY copies what the worker writes to its terminal (/dev/tty) into its
+// log, so such writes never block. It ends when release closes our slave
+// (the master then reads what is left, then EIO) or the master.
+func (p *proc) copyTTY(w io.WriteCloser) {
+	defer close(p.ttyCopied)
+	io.Copy(w, p.tty) // EIO once no slave is open: the normal end
+	w.Close()
+}
+
+// release closes the terminal once the worker's group is gone. Closing the
+// master earlier would hang up the session, which is what a SIGKILLed runner
+// does on purpose.
 func (p *proc) release() {
-	if p.master >= 0 {
-		unix.Close(p.master)
-		p.master = -1
+	if p.tty == nil {
+		return
 	}
+	unix.Close(p.ttySlave)
+	p.ttySlave = -1
+	select {
+	case <-p.ttyCopied:
+	case <-time.After(200 * time.Millisecond): // a process outside the group still holds /dev/tty open
+	}
+	p.tty.Close()
+	<-p.ttyCopied
+	p.tty = nil
 }
 
 // signalGroup sends sig to the worker's process group (its session: the
@@ -149,7 +183,11 @@ func groupAlive(pid int) bool {
 	return syscall.Kill(-pid, 0) == nil
 }
 
-// openPTY returns a pty pair as raw close-on-exec fds.
+// openPTY returns a pty pair as raw close-on-exec fds. The slave is set up
+// so that nobody reading it ever waits: non-canonical with VMIN = VTIME = 0,
+// a read returns 0 (EOF) at once, also for programs that copy these settings
+// and only turn echo off (ssh, sudo and git prompts do). Output processing
+// is off, so what a worker writes reaches the log byte for byte.
 func openPTY() (master, slave int, err error) {
 	master, err = unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -161,12 +199,27 @@ func openPTY() (master, slave int, err error) {
 		if err == nil {
 			slave, err = unix.Open("/dev/pts/"+strconv.Itoa(int(n)), unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 			if err == nil {
-				return master, slave, nil
+				if err = noWaitTerminal(slave); err == nil {
+					return master, slave, nil
+				}
+				unix.Close(slave)
 			}
 		}
 	}
 	unix.Close(master)
 	return -1, -1, err
+}
+
+func noWaitTerminal(fd int) error {
+	t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		return err
+	}
+	t.Lflag &^= unix.ICANON | unix.ECHO | unix.ECHONL
+	t.Oflag &^= unix.OPOST
+	t.Cc[unix.VMIN] = 0
+	t.Cc[unix.VTIME] = 0
+	return unix.IoctlSetTermios(fd, unix.TCSETS, t)
 }
 
 // shimCommand is the hidden subcommand main dispatches to Shim.
@@ -176,10 +229,10 @@ const shimCommand = "__exec"
 // binaries) must call Shim when they see it.
 const ShimCommand = shimCommand
 
-// Shim runs inside a freshly forked worker: args are CTTY LISTENPID PATH ARGV...
+// Shim runs inside a freshly forked worker: args are CTTY LISTENPID KEEP PATH ARGV...
 // It returns only on failure, with the exit status to use.
 func Shim(args []string) int {
-	if len(args) < 4 {
+	if len(args) < 5 {
 		fmt.Fprintln(os.Stderr, "cluster: internal exec shim: bad arguments")
 		return 127
 	}
@@ -193,7 +246,12 @@ func Shim(args []string) int {
 	if args[1] == "1" {
 		os.Setenv("LISTEN_PID", strconv.Itoa(os.Getpid()))
 	}
-	path, argv := args[2], args[3:]
+	if keep, err := strconv.Atoi(args[2]); err == nil {
+		// The worker gets 0-2 and its sockets, nothing else: not a descriptor
+		// the runner inherited without close-on-exec (nor the Go runtime's).
+		cloexecFrom(keep)
+	}
+	path, argv := args[3], args[4:]
 	err := syscall.Exec(path, argv, os.Environ())
 	fmt.Fprintf(os.Stderr, "cluster: exec %s: %v\n", path, err)
 	if errors.Is(err, syscall.ENOENT) {

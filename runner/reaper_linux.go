@@ -110,6 +110,10 @@ func (rp *reaper) forkLoop(started chan<- struct{}) {
 func (rp *reaper) fork(req forkReq) forkResult {
 	rp.mu.Lock()
 	defer rp.mu.Unlock()
+	// Whatever this process inherited or opened without close-on-exec stays
+	// here: a child gets exactly attr.Files (ForkExec clears the flag on
+	// those). One close_range call.
+	cloexecFrom(3)
 	pid, err := syscall.ForkExec(req.argv0, req.argv, req.attr)
 	if err != nil {
 		return forkResult{err: err}
@@ -199,12 +203,41 @@ func BecomeSubreaper() error {
 	return unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 }
 
-// children lists the pids whose parent is this process (orphans re-parented to
-// us included), from /proc.
+// children lists the pids whose parent is this process (orphans re-parented
+// to us included). /proc/self/task/*/children costs one read per thread of
+// ours; without CONFIG_PROC_CHILDREN it falls back to scanning every /proc/PID.
 func children() []int {
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err == nil {
+		var out []int
+		ok := true
+		for _, t := range tasks {
+			b, err := os.ReadFile("/proc/self/task/" + t.Name() + "/children")
+			if err != nil {
+				if errors.Is(err, os.ErrNotExist) {
+					if _, serr := os.Stat("/proc/self/task/" + t.Name()); serr == nil {
+						ok = false // the kernel lacks the file: scan instead
+						break
+					}
+				}
+				continue // the thread exited meanwhile
+			}
+			for _, f := range strings.Fields(string(b)) {
+				if pid, err := strconv.Atoi(f); err == nil {
+					out = append(out, pid)
+				}
+			}
+		}
+		if ok {
+			return out
+		}
+	}
+	return scanChildren()
+}
+
+func scanChildren() []int {
 	self := os.Getpid()
 	var out []int
-	// /proc/self/task/*/children needs CONFIG_PROC_CHILDREN; /proc/*/stat always works.
 	d, err := os.Open("/proc")
 	if err != nil {
 		return nil
@@ -221,6 +254,27 @@ func children() []int {
 		}
 	}
 	return out
+}
+
+// procName returns the command name of pid and whether it is a zombie.
+func procName(pid int) (name string, zombie bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return "", true
+	}
+	open, close := strings.IndexByte(string(b), '('), strings.LastIndexByte(string(b), ')')
+	if open < 0 || close < open {
+		return "", false
+	}
+	return string(b[open+1 : close]), strings.HasPrefix(string(b[close+1:]), " Z")
+}
+
+// owns reports whether pid is a child the runner started and still waits for.
+func (rp *reaper) owns(pid int) bool {
+	rp.mu.Lock()
+	defer rp.mu.Unlock()
+	_, ok := rp.waiting[pid]
+	return ok
 }
 
 // ppidOf returns field 4 of /proc/PID/stat, or -1.

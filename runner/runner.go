@@ -107,6 +107,8 @@ type Runner struct {
 	loopDone chan struct{} // closed when the supervisor loop ends: no more requests
 
 	background sync.WaitGroup // log copiers, leftover-group reapers, proxies
+
+	shutdown // the bounded end of Run (shutdown.go)
 }
 
 // ptype is one process type; its fields are owned by the supervisor goroutine.
@@ -176,6 +178,7 @@ func New(opts Options) (*Runner, error) {
 		live:        map[*slot]bool{},
 		loopDone:    make(chan struct{}),
 		readyResult: make(chan error, 1),
+		shutdown:    newShutdown(),
 	}
 	var errs []error
 	for i, p := range cfg.Processes {
@@ -331,6 +334,7 @@ func (r *Runner) Run(ctx context.Context) error {
 			s.requestStop()
 		}
 		shutdownTimer = time.After(r.opts.Config.ShutdownTimeout)
+		r.startBudget()
 	}
 	ctxDone := ctx.Done()
 	killAll := r.killAll
@@ -341,8 +345,10 @@ func (r *Runner) Run(ctx context.Context) error {
 		health = t.C
 	}
 	// In watch mode the cluster outlives its workers: a failed type waits
-	// for the next file change, as nodemon and air do.
-	for len(r.live) > 0 || (r.opts.Watch && !r.stopping) {
+	// for the next file change, as nodemon and air do. A type scaled to 0
+	// holds the cluster too: its sockets stay bound (connections queue)
+	// until it is scaled up again or the cluster is stopped.
+	for len(r.live) > 0 || (!r.stopping && (r.opts.Watch || r.scaledToZero())) {
 		select {
 		case <-ctxDone:
 			ctxDone = nil
@@ -359,6 +365,14 @@ func (r *Runner) Run(ctx context.Context) error {
 			r.event("", "stopping", fmt.Sprintf("shutdown_timeout %s passed: killing what is left", r.opts.Config.ShutdownTimeout), 0, nil)
 			r.killed.Store(true)
 			r.Kill()
+			// Descendants that left their worker's group (setsid) are not
+			// reached by the group SIGKILL: kill them too, so the pipes they
+			// hold close and the workers' last output is copied.
+			r.background.Add(1)
+			go func() {
+				defer r.background.Done()
+				r.killDescendants(r.hardStop)
+			}()
 		case rep := <-r.exits:
 			if !rep.wasReady {
 				r.noteNotReady(rep.s, "exited before it was ready ("+rep.status.String()+")")
@@ -392,8 +406,12 @@ func (r *Runner) Run(ctx context.Context) error {
 		r.readyPending = nil
 		r.readyResult <- ErrNotRunning
 	}
+	r.startBudget() // the cluster ended on its own: the same bound applies
 	r.reapLeftovers()
-	r.background.Wait()
+	r.waitBackground()
+	if pids := r.killedPids(); len(pids) > 0 {
+		r.event("", "killed", "SIGKILLed processes left behind that did not stop: "+pids, 0, nil)
+	}
 	if result == nil && r.killed.Load() {
 		result = ErrKilled
 	}
@@ -429,6 +447,7 @@ func (r *Runner) startProxies() error {
 // decision is the supervisor's answer to a worker that exited on its own.
 type decision struct {
 	restart     bool
+	clean       bool // restart after a clean exit: no crash backoff
 	stopCluster bool
 }
 
@@ -436,6 +455,7 @@ type exitReport struct {
 	s        *slot
 	status   exitStatus
 	wasReady bool
+	resource bool // it could not start for lack of system resources
 	reply    chan decision
 }
 
@@ -451,6 +471,9 @@ func (r *Runner) decide(rep exitReport) decision {
 	if r.stopping || t.failed || rep.s.retired() {
 		return decision{}
 	}
+	if rep.resource {
+		return decision{restart: true} // backed off, but not the app's crash
+	}
 	ok := rep.status.success()
 	switch {
 	case ok && p.Restart != procfile.RestartAlways:
@@ -461,7 +484,7 @@ func (r *Runner) decide(rep exitReport) decision {
 		return decision{stopCluster: !r.opts.Watch}
 	}
 	if ok {
-		return decision{restart: true}
+		return decision{restart: true, clean: true}
 	}
 	now := time.Now()
 	keep := t.crashes[:0]
@@ -483,43 +506,6 @@ func (r *Runner) decide(rep exitReport) decision {
 	return decision{restart: true}
 }
 
-// reapLeftovers stops descendants that outlived their workers (re-parented
-// to us as subreaper or PID 1) with the same TERM, grace, KILL, and waits for
-// the reaper to collect them: when PID 1 exits, the kernel SIGKILLs whatever
-// is left with no grace at all.
-func (r *Runner) reapLeftovers() {
-	if !r.rp.all {
-		return
-	}
-	left := children()
-	if len(left) == 0 {
-		return
-	}
-	for _, pid := range left {
-		signalTree(pid, sigTERM)
-	}
-	grace := 5 * time.Second
-	select {
-	case <-r.killAll:
-		grace = 0
-	default:
-	}
-	deadline := time.Now().Add(grace)
-	for len(children()) > 0 && time.Now().Before(deadline) {
-		pollPause()
-	}
-	if rest := children(); len(rest) > 0 {
-		r.killed.Store(true)
-		for _, pid := range rest {
-			signalTree(pid, sigKILL)
-		}
-		deadline = time.Now().Add(5 * time.Second)
-		for len(children()) > 0 && time.Now().Before(deadline) {
-			pollPause()
-		}
-	}
-}
-
 type discardOutput struct{}
 
 func (discardOutput) Stream(Stream) io.WriteCloser { return nopCloser{io.Discard} }
@@ -531,6 +517,17 @@ func (nopCloser) Close() error { return nil }
 
 // Close releases the shared sockets of a Runner whose Run will not be called.
 func (r *Runner) Close() { r.closeListeners() }
+
+// scaledToZero reports whether some type was scaled to 0 at run time (types
+// with 0 workers in the file never join r.types).
+func (r *Runner) scaledToZero() bool {
+	for _, t := range r.types {
+		if t.count == 0 {
+			return true
+		}
+	}
+	return false
+}
 
 func (r *Runner) hasInherit() bool {
 	for _, t := range r.types {

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -80,14 +81,15 @@ type slot struct {
 
 // WorkerInfo is a snapshot of one worker for status.
 type WorkerInfo struct {
-	Name     string
-	Process  string
-	Index    int
-	PID      int
-	State    State
-	Started  time.Time
-	Restarts int
-	Last     *int // last exit status (-1: signal)
+	Name       string
+	Process    string
+	Index      int
+	PID        int
+	State      State
+	Started    time.Time
+	Restarts   int
+	Last       *int   // last exit status; nil when it died of a signal
+	LastSignal string // "SIGKILL" when a signal ended it
 }
 
 // newSlot makes the slot of worker index of t; the caller registers it and
@@ -122,7 +124,6 @@ func (s *slot) setInfo(f func(*WorkerInfo)) {
 
 func (s *slot) run() {
 	defer func() { s.r.slotDone <- s }()
-	p := s.t.p
 	attempt := 0
 	for {
 		w, err := s.start()
@@ -130,8 +131,13 @@ func (s *slot) run() {
 		var ran time.Duration
 		stopped := false
 		wasReady := false
+		resource := false
 		if err != nil {
-			s.r.event(s.name, "exited", fmt.Sprintf("%s could not start: %v", s.name, err), 0, nil)
+			msg := fmt.Sprintf("%s could not start: %v", s.name, err)
+			if resource = outOfResources(err); resource {
+				msg += " (the system is out of resources; not counted as a crash of the app)"
+			}
+			s.r.event(s.name, "exited", msg, 0, nil)
 			st = exitStatus{Code: 127}
 		} else {
 			st, stopped = s.supervise(w)
@@ -139,8 +145,17 @@ func (s *slot) run() {
 			wasReady = w.isReady.Load()
 			s.report(w, st)
 		}
-		code := st.Code
-		s.setInfo(func(i *WorkerInfo) { i.State = StateExited; i.PID = 0; i.Last = &code })
+		s.setInfo(func(i *WorkerInfo) {
+			i.State = StateExited
+			i.PID = 0
+			i.Last, i.LastSignal = nil, ""
+			if st.Signal != 0 {
+				i.LastSignal = SignalName(st.Signal)
+			} else {
+				code := st.Code
+				i.Last = &code
+			}
+		})
 		if stopped {
 			return
 		}
@@ -148,7 +163,7 @@ func (s *slot) run() {
 			attempt = 0
 		}
 		reply := make(chan decision, 1)
-		s.r.exits <- exitReport{s: s, status: st, wasReady: wasReady, reply: reply}
+		s.r.exits <- exitReport{s: s, status: st, wasReady: wasReady, resource: resource, reply: reply}
 		d := <-reply
 		if !d.restart {
 			if s.t.failed {
@@ -156,11 +171,21 @@ func (s *slot) run() {
 			}
 			return
 		}
-		attempt++
-		delay := backoff(attempt, rand.Float64())
+		var delay time.Duration
+		var msg string
+		if d.clean {
+			// restart = "always" and it exited 0: not a crash, so no growing
+			// backoff; the short fixed pause (systemd's RestartSec default)
+			// keeps a worker that exits at once from spinning.
+			delay = backoffMin
+			msg = fmt.Sprintf("%s exited cleanly; restarting in %s (restart = \"always\")", s.name, delay)
+		} else {
+			attempt++
+			delay = backoff(attempt, rand.Float64())
+			msg = fmt.Sprintf("%s restarting in %s", s.name, delay)
+		}
 		s.setInfo(func(i *WorkerInfo) { i.State = StateBackoff; i.Restarts++ })
-		s.r.event(s.name, "restarting", fmt.Sprintf("%s restarting in %s", s.name, delay), 0,
-			map[string]any{"delay_ms": delay.Milliseconds()})
+		s.r.event(s.name, "restarting", msg, 0, map[string]any{"delay_ms": delay.Milliseconds()})
 		t := time.NewTimer(delay)
 		select {
 		case <-t.C:
@@ -171,8 +196,18 @@ func (s *slot) run() {
 			t.Stop()
 			return
 		}
-		_ = p
 	}
+}
+
+// outOfResources reports whether a spawn failed for lack of system
+// resources (descriptors, processes, memory) rather than because of the app.
+func outOfResources(err error) bool {
+	for _, e := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.EAGAIN, syscall.ENOMEM, syscall.ENOSPC} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 var addrInUse = regexp.MustCompile(`(?i)address already in use|EADDRINUSE`)
@@ -290,12 +325,15 @@ func (s *slot) terminate(w *worker) exitStatus {
 func (s *slot) report(w *worker, st exitStatus) {
 	copied := make(chan struct{})
 	go func() { w.copied.Wait(); close(copied) }()
+	grace := time.NewTimer(outputGrace)
 	select {
 	case <-copied:
-	case <-time.After(outputGrace):
+	case <-grace.C:
 		// A child of the worker still holds its stdout: keep copying in the
 		// background; Run waits for it after every descendant is gone.
+	case <-s.r.hardStop:
 	}
+	grace.Stop()
 	var status *int
 	msg := ""
 	sig := ""
@@ -327,10 +365,18 @@ func (s *slot) report(w *worker, st exitStatus) {
 func (s *slot) cleanupGroup(w *worker) {
 	if groupAlive(w.pid) {
 		signalGroup(w.pid, s.t.p.StopSignal)
-		deadline := time.Now().Add(s.t.p.StopTimeout)
-		for groupAlive(w.pid) && time.Now().Before(deadline) {
-			pollPause()
+		deadline := time.NewTimer(s.t.p.StopTimeout)
+	wait:
+		for groupAlive(w.pid) {
+			select {
+			case <-deadline.C:
+				break wait
+			case <-s.r.killAll:
+				break wait
+			case <-time.After(pollInterval):
+			}
 		}
+		deadline.Stop()
 		if groupAlive(w.pid) {
 			signalGroup(w.pid, syscall.SIGKILL)
 		}
@@ -403,10 +449,14 @@ func (s *slot) start() (*worker, error) {
 		extra:     extra,
 		listenPID: len(extra) > 0,
 		noPTY:     s.r.opts.NoPTY,
-		output: func(pid int) (io.WriteCloser, io.WriteCloser) {
-			o := s.r.out.Stream(Stream{Process: p.Name, Worker: s.index, PID: pid, Stream: "stdout", OnLine: onLine})
-			e := s.r.out.Stream(Stream{Process: p.Name, Worker: s.index, PID: pid, Stream: "stderr", OnLine: onLine})
-			return o, e
+		pipes:     &s.r.pipes,
+		output: func(pid int, tty bool) (o, e, t io.WriteCloser) {
+			o = s.r.out.Stream(Stream{Process: p.Name, Worker: s.index, PID: pid, Stream: "stdout", OnLine: onLine})
+			e = s.r.out.Stream(Stream{Process: p.Name, Worker: s.index, PID: pid, Stream: "stderr", OnLine: onLine})
+			if tty {
+				t = s.r.out.Stream(Stream{Process: p.Name, Worker: s.index, PID: pid, Stream: "tty", OnLine: onLine})
+			}
+			return o, e, t
 		},
 	}
 	pr, err := spawn(s.r.rp, spec)

@@ -1,0 +1,225 @@
+package runner
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cluster-run/cluster/procfile"
+)
+
+// A grandchild that leaves its worker's session (setsid) and ignores TERM
+// and HUP holds the worker's stdout: the stop still ends within
+// shutdown_timeout + 2s, the escapee is SIGKILLed and named, and Run says a
+// kill was needed.
+func TestStopIsBoundedWithEscapedGrandchild(t *testing.T) {
+	p := shProc("web", `trap "" TERM; setsid sh -c 'trap "" TERM HUP; echo "escapee $$"; exec sleep 1000' & echo up; wait`)
+	p.StopTimeout = 300 * time.Millisecond
+	cfg := config(p)
+	cfg.ShutdownTimeout = time.Second
+	rn := start(t, Options{Config: cfg})
+	line := rn.rec.waitLine(t, `escapee \d+`, 5*time.Second)
+	pid := pidsIn(t, line)[0]
+	rn.rec.waitLine(t, `up`, 5*time.Second)
+	t0 := time.Now()
+	rn.cancel()
+	err := rn.wait(t, 10*time.Second)
+	took := time.Since(t0)
+	t.Logf("stop took %s with shutdown_timeout %s", took, cfg.ShutdownTimeout)
+	if took > cfg.ShutdownTimeout+2*time.Second {
+		t.Errorf("stop took %s, want at most shutdown_timeout + 2s", took)
+	}
+	if !errors.Is(err, ErrKilled) {
+		t.Errorf("Run = %v, want ErrKilled", err)
+	}
+	if exists(pid) {
+		t.Errorf("escapee %d still exists", pid)
+	}
+	named := false
+	for _, m := range rn.rec.messages() {
+		if strings.Contains(m, "SIGKILLed processes left behind") && strings.Contains(m, strconv.Itoa(pid)) {
+			named = true
+		}
+	}
+	if !named {
+		t.Errorf("no event names the escapee %d: %q", pid, rn.rec.messages())
+	}
+}
+
+// Something outside our reach holds a worker's stdout open for ever (here:
+// the test process itself, through /proc/PID/fd/1): copying its output is
+// cut at the hard stop, so Run still returns within the bound.
+func TestStopIsBoundedWhenOutputStaysOpen(t *testing.T) {
+	p := shProc("web", `echo "pid $$"; exec sleep 1000`)
+	cfg := config(p)
+	cfg.ShutdownTimeout = 500 * time.Millisecond
+	rn := start(t, Options{Config: cfg})
+	pid := pidsIn(t, rn.rec.waitLine(t, `pid \d+`, 5*time.Second))[0]
+	held, err := os.OpenFile("/proc/"+strconv.Itoa(pid)+"/fd/1", os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	t0 := time.Now()
+	rn.cancel()
+	rn.wait(t, 10*time.Second)
+	if took := time.Since(t0); took > cfg.ShutdownTimeout+2*time.Second {
+		t.Errorf("stop took %s, want at most shutdown_timeout + 2s", took)
+	}
+}
+
+// Leftovers get stop_signal grace only until shutdown_timeout, not a fixed 5s.
+func TestLeftoverGraceFollowsShutdownTimeout(t *testing.T) {
+	// The worker exits at once on TERM; its setsid child ignores TERM.
+	p := shProc("web", `setsid sh -c 'trap "" TERM HUP; echo "left $$"; exec sleep 1000' & echo up; wait`)
+	cfg := config(p)
+	cfg.ShutdownTimeout = 700 * time.Millisecond
+	rn := start(t, Options{Config: cfg})
+	pid := pidsIn(t, rn.rec.waitLine(t, `left \d+`, 5*time.Second))[0]
+	t0 := time.Now()
+	rn.cancel()
+	err := rn.wait(t, 10*time.Second)
+	if took := time.Since(t0); took > cfg.ShutdownTimeout+2*time.Second {
+		t.Errorf("stop took %s, want at most shutdown_timeout + 2s", took)
+	}
+	if !errors.Is(err, ErrKilled) || exists(pid) {
+		t.Errorf("Run = %v, leftover %d exists: %v", err, pid, exists(pid))
+	}
+}
+
+// Scaling every type to 0 keeps the runner and its socket: a connection
+// made meanwhile waits in the queue and is served once the type is scaled up.
+func TestScaleEverythingToZeroKeepsSockets(t *testing.T) {
+	p := helperProc("web", procfile.SocketInherit, 1)
+	rn := start(t, Options{Config: config(p)})
+	rn.waitEvents(t, " ready", 1, 20*time.Second)
+	addr := rn.addr(t, "web")
+	if _, err := rn.r.Scale("web", 0); err != nil {
+		t.Fatal(err)
+	}
+	rn.waitEvents(t, "web.1 exited", 1, 10*time.Second)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatalf("connection refused after scaling to 0: %v", err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "GET / HTTP/1.0\r\n\r\n")
+	select {
+	case err := <-rn.done:
+		rn.done <- err
+		t.Fatalf("Run returned after scaling everything to 0: %v", err)
+	default:
+	}
+	if _, err := rn.r.Scale("web", 1); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	status, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil || !strings.Contains(status, "200") {
+		t.Fatalf("queued request: %q, %v", status, err)
+	}
+}
+
+// "web.0" is not "every worker of web": indexes are 1-based.
+func TestWorkerIndexesAreOneBased(t *testing.T) {
+	p := shProc("web", `sleep 1000`)
+	p.Workers = 2
+	rn := start(t, Options{Config: config(p)})
+	rn.waitEvents(t, "started", 2, 10*time.Second)
+	for _, target := range []string{"web.0", "web.3", "web.x", "web.-1"} {
+		if did, err := rn.r.Signal(target, syscall.SIGKILL); err == nil {
+			t.Errorf("signal %s: no error, did %v", target, did)
+		}
+		if did, err := rn.r.Restart(target); err == nil {
+			t.Errorf("restart %s: no error, did %v", target, did)
+		}
+	}
+	st := statusOf(t, rn)
+	for _, w := range st.Workers {
+		if w.PID == 0 || w.Restarts != 0 {
+			t.Errorf("a worker was touched: %+v", w)
+		}
+	}
+}
+
+// A worker killed by a signal shows the signal in status, not -1.
+func TestStatusShowsKillingSignal(t *testing.T) {
+	p := shProc("web", `echo "pid $$"; exec sleep 1000`)
+	p.Restart = procfile.RestartAlways
+	rn := start(t, Options{Config: config(p)})
+	pid := pidsIn(t, rn.rec.waitLine(t, `pid \d+`, 5*time.Second))[0]
+	syscall.Kill(pid, syscall.SIGKILL)
+	st := rn.waitStatus(t, func(st Status) bool {
+		return len(st.Workers) == 1 && st.Workers[0].LastSignal != ""
+	}, "a last signal")
+	if w := st.Workers[0]; w.LastSignal != "SIGKILL" || w.LastExit != nil {
+		t.Errorf("last exit %v, last signal %q; want SIGKILL", w.LastExit, w.LastSignal)
+	}
+}
+
+// restart = "always" and a clean exit: restarted after the short fixed
+// pause, not backed off like a crash.
+func TestCleanExitIsNotBackedOff(t *testing.T) {
+	p := shProc("web", `echo run`)
+	p.Restart = procfile.RestartAlways
+	rn := start(t, Options{Config: config(p)})
+	rn.waitEvents(t, "restarting in", 6, 10*time.Second)
+	for _, m := range rn.rec.messages() {
+		if strings.Contains(m, "restarting in") && !strings.Contains(m, "exited cleanly; restarting in 100ms") {
+			t.Errorf("clean exit backed off: %s", m)
+		}
+	}
+}
+
+// A worker gets fds 0, 1, 2 and its sockets: nothing the runner inherited
+// without close-on-exec.
+func TestWorkerGetsNoStrayDescriptors(t *testing.T) {
+	fd, err := syscall.Open("/etc/hostname", syscall.O_RDONLY, 0) // no O_CLOEXEC, as a parent shell would leave it
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fd)
+	for _, pty := range []bool{true, false} {
+		t.Run(fmt.Sprintf("pty=%v", pty), func(t *testing.T) {
+			// exec'd so the listing is the worker's own table, not a subshell's.
+			p := shProc("web", `exec ls -1 /proc/self/fd`)
+			rn := start(t, Options{Config: config(p), NoPTY: !pty})
+			rn.wait(t, 10*time.Second)
+			lines, _ := rn.rec.snapshot()
+			var fds []string
+			for _, l := range lines {
+				if _, v, ok := strings.Cut(l, "stdout: "); ok {
+					fds = append(fds, v)
+				}
+			}
+			// ls opens the directory it lists: one more fd, at 3.
+			if strings.Join(fds, " ") != "0 1 2 3" {
+				t.Errorf("worker fds %v, want 0 1 2 (and ls's own 3); stray fd %d was %v", fds, fd, fds)
+			}
+		})
+	}
+}
+
+// A worker reading its terminal gets EOF at once; what it writes to
+// /dev/tty reaches its log, also past the 4 KB a pty buffers.
+func TestWorkerTerminalNeverBlocks(t *testing.T) {
+	p := shProc("web", `read x </dev/tty; echo "read=$?"; echo hello-tty >/dev/tty; i=0; while [ $i -lt 200 ]; do echo "0123456789012345678901234567890123456789 $i" >/dev/tty; i=$((i+1)); done; echo done`)
+	rn := start(t, Options{Config: config(p)})
+	if err := rn.wait(t, 10*time.Second); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	lines, _ := rn.rec.snapshot()
+	got := strings.Join(lines, "\n")
+	for _, want := range []string{"web.1 stdout: read=1", "web.1 tty: hello-tty", "web.1 tty: 0123456789012345678901234567890123456789 199", "web.1 stdout: done"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in:\n%s", want, got)
+		}
+	}
+}

@@ -1,0 +1,207 @@
+package runner
+
+import (
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// hardGrace is how long Run may take past shutdown_timeout: after it, pipes
+// still held open (by a process the kernel cannot kill, say) are closed and
+// Run returns. `cluster run` therefore exits within shutdown_timeout + 2s,
+// whatever the workers do.
+const hardGrace = 1500 * time.Millisecond
+
+// shutdown is the bounded end of Run. The budget starts when the cluster
+// starts to stop (or ends on its own): stop_signal grace until softAt
+// (shutdown_timeout), SIGKILL to whatever is left, and at hardStop the
+// output pipes are closed so no copy outlives the bound.
+type shutdown struct {
+	budgetOnce sync.Once
+	softAt     time.Time     // set once by the Run goroutine, read only by it
+	hardStop   chan struct{} // closed at softAt + hardGrace
+	hardTimer  *time.Timer
+
+	pipes pipeSet
+
+	killedMu sync.Mutex
+	killedBy map[int]string // leftover pid -> its command name
+}
+
+func newShutdown() shutdown {
+	return shutdown{hardStop: make(chan struct{}), pipes: pipeSet{files: map[*os.File]bool{}}, killedBy: map[int]string{}}
+}
+
+// startBudget starts the shutdown clock once; it runs on the Run goroutine.
+func (r *Runner) startBudget() {
+	r.budgetOnce.Do(func() {
+		t := r.opts.Config.ShutdownTimeout
+		r.softAt = time.Now().Add(t)
+		r.hardTimer = time.AfterFunc(t+hardGrace, func() {
+			r.Kill()
+			close(r.hardStop)
+			r.pipes.closeAll()
+		})
+	})
+}
+
+// waitBackground waits for copiers, group cleanups and proxies, but not past
+// the hard stop (plus a moment for copies cut there to finish their line).
+func (r *Runner) waitBackground() {
+	done := make(chan struct{})
+	go func() { r.background.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-r.hardStop:
+		select {
+		case <-done:
+		case <-time.After(300 * time.Millisecond):
+			// A write to our own output is blocked (nobody reads it): that
+			// is not the workers' doing, and the bound still holds.
+		}
+	}
+	if r.hardTimer != nil {
+		r.hardTimer.Stop()
+	}
+}
+
+// reapLeftovers stops descendants that outlived their workers (re-parented
+// to us as subreaper or PID 1): stop_signal grace until shutdown_timeout,
+// then SIGKILL, and waits for the reaper to collect them — when PID 1 exits,
+// the kernel SIGKILLs whatever is left with no grace at all.
+func (r *Runner) reapLeftovers() {
+	if !r.rp.all {
+		return
+	}
+	left := r.leftovers()
+	if len(left) == 0 {
+		return
+	}
+	select {
+	case <-r.killAll:
+	default:
+		for _, pid := range left {
+			signalTree(pid, sigTERM)
+		}
+		soft := time.NewTimer(time.Until(r.softAt))
+		defer soft.Stop()
+	wait:
+		for len(r.leftovers()) > 0 {
+			select {
+			case <-soft.C:
+				break wait
+			case <-r.killAll:
+				break wait
+			case <-time.After(pollInterval):
+			}
+		}
+	}
+	if len(r.leftovers()) > 0 {
+		r.killed.Store(true)
+		r.killDescendants(r.hardStop)
+	}
+}
+
+// leftovers lists our children, orphans re-parented to us included.
+func (r *Runner) leftovers() []int {
+	if !r.rp.all {
+		return nil
+	}
+	return children()
+}
+
+// killDescendants SIGKILLs every child of ours and its group until none is
+// left or until closes. It repeats because killing one process re-parents
+// its children to us.
+func (r *Runner) killDescendants(until <-chan struct{}) {
+	for {
+		left := r.leftovers()
+		if len(left) == 0 {
+			return
+		}
+		for _, pid := range left {
+			if !r.rp.owns(pid) {
+				r.noteKilled(pid)
+			}
+			signalTree(pid, sigKILL)
+		}
+		select {
+		case <-until:
+			return
+		case <-time.After(pollInterval):
+		}
+	}
+}
+
+// noteKilled remembers a leftover (not a worker: those have their own
+// event) that had to be SIGKILLed, for the line Run prints at the end.
+func (r *Runner) noteKilled(pid int) {
+	name, zombie := procName(pid)
+	if zombie {
+		return
+	}
+	r.killedMu.Lock()
+	if _, ok := r.killedBy[pid]; !ok {
+		r.killedBy[pid] = name
+	}
+	r.killedMu.Unlock()
+}
+
+// killedPids formats the leftovers that were SIGKILLed: "4242 (sleep), 4250 (sh)".
+func (r *Runner) killedPids() string {
+	r.killedMu.Lock()
+	defer r.killedMu.Unlock()
+	pids := make([]int, 0, len(r.killedBy))
+	for pid := range r.killedBy {
+		pids = append(pids, pid)
+	}
+	sort.Ints(pids)
+	var parts []string
+	for _, pid := range pids {
+		p := strconv.Itoa(pid)
+		if n := r.killedBy[pid]; n != "" {
+			p += " (" + n + ")"
+		}
+		parts = append(parts, p)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// pipeSet holds the read ends of every worker's output pipes, so the hard
+// stop can close them: a process that escaped every kill may hold the write
+// end forever.
+type pipeSet struct {
+	mu     sync.Mutex
+	closed bool
+	files  map[*os.File]bool
+}
+
+// add registers f; false when the set is already closed (f is closed then).
+func (p *pipeSet) add(f *os.File) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		f.Close()
+		return false
+	}
+	p.files[f] = true
+	return true
+}
+
+func (p *pipeSet) remove(f *os.File) {
+	p.mu.Lock()
+	delete(p.files, f)
+	p.mu.Unlock()
+}
+
+func (p *pipeSet) closeAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	for f := range p.files {
+		f.Close() // unblocks the copier's Read (the fd is in the runtime poller)
+	}
+}
