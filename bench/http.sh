@@ -22,9 +22,13 @@ tmp=$(mktemp -d)
 # with autogroup off (restored at exit) so only the data paths differ.
 ag=/proc/sys/kernel/sched_autogroup_enabled
 ag_was=$(cat "$ag" 2>/dev/null || echo "")
-if [ "$ag_was" = 1 ] && echo 0 > "$ag" 2>/dev/null; then echo "(autogroup scheduling off for the run)"; fi
+# Restored on every exit path: normal end, error (set -e), Ctrl-C, TERM, HUP.
 cleanup() { kill $(jobs -p) 2>/dev/null || true; [ -f "$tmp/nginx.pid" ] && kill "$(cat "$tmp/nginx.pid")" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$tmp"; [ "$ag_was" = 1 ] && echo 1 > "$ag" 2>/dev/null; true; }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+if [ "$ag_was" = 1 ] && echo 0 > "$ag" 2>/dev/null; then echo "(autogroup scheduling off for the run)"; fi
 go build -o "$tmp/cluster" .
 go build -o "$tmp/hello" ./examples/hello
 go build -o "$tmp/launcher" ./bench/launcher

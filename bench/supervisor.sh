@@ -6,7 +6,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-64}
 tmp=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
+loop=
+# The baseline's sleeps are children of the loop shell, not jobs of ours:
+# kill them first (once the loop is gone they belong to init and pkill -P
+# no longer finds them), then the jobs. On every exit path.
+cleanup() { [ -n "$loop" ] && pkill -P "$loop" 2>/dev/null; kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"; true; }
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 go build -o "$tmp/cluster" .
 
 now_ns() { date +%s%N; }
@@ -22,7 +29,7 @@ while [ "$(pgrep -c -P "$loop" sleep 2>/dev/null || true)" -lt "$n" ]; do :; don
 t1=$(now_ns)
 base_ms=$(( (t1 - t0) / 1000000 ))
 base_rss=$(rss_kib "$loop")
-kill "$loop" 2>/dev/null; pkill -P "$loop" sleep 2>/dev/null || true; wait "$loop" 2>/dev/null || true
+pkill -P "$loop" sleep 2>/dev/null || true; wait "$loop" 2>/dev/null || true; loop=
 
 # cluster: time from exec to the n-th "started" event.
 cat > "$tmp/Clusterfile" <<TOML

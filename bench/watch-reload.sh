@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 n=${1:-20}
 tmp=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 go build -o "$tmp/cluster" .
 mkdir "$tmp/src"
 cat > "$tmp/Clusterfile" <<'TOML'

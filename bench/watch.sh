@@ -8,6 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 go build -o "$tmp/benchwatch" ./watch/internal/benchwatch
 "$tmp/benchwatch" build "$tmp/tree"
 "$tmp/benchwatch" run "$tmp/tree"

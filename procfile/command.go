@@ -8,8 +8,9 @@ import (
 )
 
 // Argv splits the command for one worker with that worker's environment
-// (env is "KEY=value" pairs; later entries win). $VAR and ${VAR} are expanded
-// from env outside single quotes, like a shell, but no shell runs: the
+// (env is "KEY=value" pairs; later entries win). $VAR, ${VAR},
+// ${VAR:-default} and ${VAR-default} are expanded from env outside single
+// quotes (see expand.go), like a shell, but no shell runs: the
 // expanded value is one literal piece of its word, never split or
 // re-interpreted, and backticks are never executed. With Shell it returns
 // ["/bin/sh", "-c", Command] and leaves expansion to the shell.
@@ -21,12 +22,8 @@ func (p *Process) Argv(env []string) ([]string, error) {
 }
 
 func splitCommand(command string, env []string) ([]string, error) {
-	vars := make(map[string]string, len(env))
-	for _, kv := range env {
-		k, v, _ := strings.Cut(kv, "=")
-		vars[k] = v
-	}
-	get := func(k string) string { return vars[k] }
+	// In a default, a backslash quotes the next character, as in sh.
+	x := &expander{get: lookupIn(env), unescape: func(c byte) (string, bool) { return string(c), true }}
 	// Expand first, escaping what the expansion produced so shellwords keeps
 	// it literal in whatever quoting context it landed.
 	var sb strings.Builder
@@ -44,7 +41,11 @@ func splitCommand(command string, env []string) ([]string, error) {
 		case c == quote:
 			quote = 0
 		case c == '$' && quote != '\'':
-			if v, n := expandAt(command[i:], get); n > 0 {
+			v, n, err := x.expandAt(command[i:], 0)
+			if err != nil {
+				return nil, err
+			}
+			if n > 0 {
 				sb.WriteString(escapeFor(v, quote))
 				i += n - 1
 				continue

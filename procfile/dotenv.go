@@ -1,6 +1,7 @@
 package procfile
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -8,10 +9,12 @@ import (
 
 // ParseDotenv reads a dotenv file as the dotenv tools do: KEY=value lines,
 // an optional "export " prefix, # comments, 'single quotes' (literal),
-// "double quotes" (escapes \n \t \r \" \\ \$, may span lines), and $VAR /
-// ${VAR} expanded in unquoted and double-quoted values from the keys defined
-// above and then lookup. Nothing is ever executed: $(...) and backticks stay
-// as they are. name is used in errors ("name:LINE: ...").
+// "double quotes" (escapes \n \t \r \" \\ \$, may span lines), and $VAR,
+// ${VAR}, ${VAR:-default} and ${VAR-default} (defaults may nest) expanded in
+// unquoted and double-quoted values from the keys defined above and then
+// lookup (see expand.go). Nothing is ever executed: $(...) and backticks
+// stay as they are. A value exec could not pass (a NUL byte, a KEY=value over
+// ArgStrMax) is an error. name is used in errors ("name:LINE: ...").
 func ParseDotenv(r io.Reader, name string, lookup func(string) (string, bool)) ([][2]string, error) {
 	b, err := io.ReadAll(r)
 	if err != nil {
@@ -20,16 +23,22 @@ func ParseDotenv(r io.Reader, name string, lookup func(string) (string, bool)) (
 	src := strings.ReplaceAll(string(b), "\r\n", "\n")
 	var out [][2]string
 	vars := map[string]string{}
-	get := func(k string) string {
+	get := func(k string) (string, bool) {
 		if v, ok := vars[k]; ok {
-			return v
+			return v, true
 		}
 		if lookup != nil {
-			v, _ := lookup(k)
-			return v
+			return lookup(k)
 		}
-		return ""
+		return "", false
 	}
+	unquoted := &expander{get: get, unescape: func(c byte) (string, bool) {
+		if c == '$' {
+			return "$", true
+		}
+		return "", false
+	}}
+	quoted := &expander{get: get, unescape: unescapeDouble}
 	line := 1
 	for len(src) > 0 {
 		nl := strings.IndexByte(src, '\n')
@@ -74,48 +83,24 @@ func ParseDotenv(r io.Reader, name string, lookup func(string) (string, bool)) (
 				return nil, fmt.Errorf("%s:%d: %s: %v", name, startLine, key, err)
 			}
 		case strings.HasPrefix(val, `"`):
-			var sb strings.Builder
+			// The value ends at the first unescaped quote; escapes and
+			// expansions are then read inside it.
 			i := valStart + 1
-			closed := false
-			for i < len(src) {
-				c := src[i]
-				if c == '\\' && i+1 < len(src) {
-					switch src[i+1] {
-					case 'n':
-						sb.WriteByte('\n')
-					case 't':
-						sb.WriteByte('\t')
-					case 'r':
-						sb.WriteByte('\r')
-					case '"', '\\', '$', '`':
-						sb.WriteByte(src[i+1])
-					default:
-						sb.WriteByte('\\')
-						sb.WriteByte(src[i+1])
-					}
-					i += 2
-					continue
-				}
-				if c == '"' {
-					closed = true
+			for i < len(src) && src[i] != '"' {
+				if src[i] == '\\' {
 					i++
-					break
 				}
-				if c == '$' {
-					v, n := expandAt(src[i:], get)
-					if n > 0 {
-						sb.WriteString(v)
-						i += n
-						continue
-					}
-				}
-				sb.WriteByte(c)
 				i++
 			}
-			if !closed {
+			if i >= len(src) {
 				return nil, fmt.Errorf("%s:%d: %s: unterminated double-quoted value", name, startLine, key)
 			}
-			value = sb.String()
+			v, err := quoted.text(src[valStart+1 : i])
+			if err != nil {
+				return nil, fmt.Errorf("%s:%d: %s: %v", name, startLine, key, err)
+			}
+			value = v
+			i++
 			line += strings.Count(src[:i], "\n")
 			src = src[i:]
 			if err := restOfLine(&src, &line); err != nil {
@@ -129,14 +114,47 @@ func ParseDotenv(r io.Reader, name string, lookup func(string) (string, bool)) (
 			if i := strings.Index(raw, "\t#"); i >= 0 {
 				raw = raw[:i]
 			}
-			raw = strings.TrimSpace(raw)
-			value = expandAll(raw, get)
+			v, err := unquoted.text(strings.TrimSpace(raw))
+			if err != nil {
+				return nil, fmt.Errorf("%s:%d: %s: %v", name, startLine, key, err)
+			}
+			value = v
 			src, line = advance(src, nl, line)
+		}
+		if err := checkEnvValue(key, value); err != nil {
+			return nil, fmt.Errorf("%s:%d: %s: %v", name, startLine, key, err)
 		}
 		vars[key] = value
 		out = append(out, [2]string{key, value})
 	}
 	return out, nil
+}
+
+// unescapeDouble is what a backslash means inside "double quotes".
+func unescapeDouble(c byte) (string, bool) {
+	switch c {
+	case 'n':
+		return "\n", true
+	case 't':
+		return "\t", true
+	case 'r':
+		return "\r", true
+	case '"', '\\', '$', '`':
+		return string(c), true
+	}
+	return "", false
+}
+
+// checkEnvValue rejects a value that exec could not pass: one with a NUL
+// byte, or a KEY=value string longer than ArgStrMax.
+func checkEnvValue(key, value string) error {
+	if strings.IndexByte(value, 0) >= 0 {
+		return errors.New("the value contains a NUL byte, which an environment cannot hold")
+	}
+	if n := len(key) + 1 + len(value) + 1; n > ArgStrMax {
+		return fmt.Errorf("%s is over the %s limit of one environment variable (ArgStrMax)", formatSize(int64(n)), formatSize(ArgStrMax))
+	}
+	return nil
 }
 
 func advance(src string, nl, line int) (string, int) {
@@ -176,82 +194,4 @@ func validEnvKey(k string) bool {
 		return false
 	}
 	return true
-}
-
-// expandAt expands $NAME or ${NAME} at the start of s; n is how many bytes
-// it consumed (0: not an expansion, the '$' is literal).
-func expandAt(s string, get func(string) string) (string, int) {
-	if len(s) < 2 {
-		return "", 0
-	}
-	if s[1] == '{' {
-		end := strings.IndexByte(s, '}')
-		if end < 0 {
-			return "", 0
-		}
-		name := s[2:end]
-		if def, ok := cutDefault(name); ok {
-			if v := get(def[0]); v != "" {
-				return v, end + 1
-			}
-			return def[1], end + 1
-		}
-		if !validName(name) {
-			return "", 0
-		}
-		return get(name), end + 1
-	}
-	i := 1
-	for i < len(s) && (s[i] == '_' || s[i] >= 'A' && s[i] <= 'Z' || s[i] >= 'a' && s[i] <= 'z' || i > 1 && s[i] >= '0' && s[i] <= '9') {
-		i++
-	}
-	if i == 1 {
-		return "", 0
-	}
-	return get(s[1:i]), i
-}
-
-func cutDefault(name string) ([2]string, bool) {
-	k, d, ok := strings.Cut(name, ":-")
-	if !ok || !validName(k) {
-		return [2]string{}, false
-	}
-	return [2]string{k, d}, true
-}
-
-func validName(n string) bool {
-	if n == "" {
-		return false
-	}
-	for i := 0; i < len(n); i++ {
-		c := n[i]
-		if !(c == '_' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || i > 0 && c >= '0' && c <= '9') {
-			return false
-		}
-	}
-	return true
-}
-
-func expandAll(s string, get func(string) string) string {
-	if !strings.Contains(s, "$") {
-		return s
-	}
-	var sb strings.Builder
-	for i := 0; i < len(s); {
-		if s[i] == '\\' && i+1 < len(s) && s[i+1] == '$' {
-			sb.WriteByte('$')
-			i += 2
-			continue
-		}
-		if s[i] == '$' {
-			if v, n := expandAt(s[i:], get); n > 0 {
-				sb.WriteString(v)
-				i += n
-				continue
-			}
-		}
-		sb.WriteByte(s[i])
-		i++
-	}
-	return sb.String()
 }

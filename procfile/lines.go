@@ -28,7 +28,7 @@ func keyLines(src string) map[string]int {
 			continue
 		}
 		if depth > 0 {
-			depth += strings.Count(t, "[") - strings.Count(t, "]")
+			depth += bracketDepth(t)
 			continue
 		}
 		if strings.HasPrefix(t, "[") {
@@ -65,7 +65,7 @@ func keyLines(src string) map[string]int {
 			}
 		}
 		if strings.HasPrefix(val, "[") {
-			depth = strings.Count(val, "[") - strings.Count(val, "]")
+			depth = bracketDepth(val)
 		}
 	}
 	return lines
@@ -124,6 +124,31 @@ func splitDotted(k string) []string {
 		}
 	}
 	return append(parts, k[start:])
+}
+
+// bracketDepth is how many more '[' than ']' s has outside strings, so that
+// watch = ["[[["] is not taken for the start of a multi-line array.
+func bracketDepth(s string) int {
+	depth := 0
+	quote := byte(0)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0:
+			if c == '\\' && quote == '"' {
+				i++
+			} else if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'':
+			quote = c
+		case c == '[':
+			depth++
+		case c == ']':
+			depth--
+		}
+	}
+	return depth
 }
 
 // stripComment removes a # comment that is not inside a string.

@@ -1,8 +1,11 @@
 package procfile
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"math"
+	"math/bits"
 	"net"
 	"os"
 	"path/filepath"
@@ -31,14 +34,16 @@ func Find(dir string) (string, error) {
 
 // Load reads and validates a Clusterfile (TOML) or, when the file's name
 // starts with "Procfile", a Procfile. Every problem is reported at once, one
-// per line, as "FILE:LINE: process.NAME.KEY: what is wrong".
+// per line, as "FILE:LINE: process.NAME.KEY: what is wrong". A path that is
+// not a regular file, or a file over MaxFileSize, is an error before anything
+// is read.
 func Load(path string) (*Config, error) {
 	return LoadWith(path, os.Environ(), runtime.NumCPU())
 }
 
 // LoadWith is Load with the OS environment and CPU count given, for tests.
 func LoadWith(path string, osEnv []string, numCPU int) (*Config, error) {
-	src, err := os.ReadFile(path)
+	src, err := readFile(path, path)
 	if err != nil {
 		return nil, err
 	}
@@ -125,11 +130,10 @@ func (l *loader) procfile(src string) (*Config, error) {
 		p.Workers = 1
 		p.Command = cmd
 		p.Env = env
-		if _, err := p.Argv(env); err != nil {
-			l.errf(n, "process.%s.command: %v", name, err)
-		}
+		l.checkCommand(p, n, n)
 		cfg.Processes = append(cfg.Processes, p)
 	}
+	l.checkTotal(cfg.Processes, func(p *Process) int { return p.Line })
 	if err := l.err(); err != nil {
 		return nil, err
 	}
@@ -150,7 +154,7 @@ func (l *loader) newConfig() *Config {
 // defaults is a process with every default of SPEC.md.
 func (l *loader) defaults(name string, line int) *Process {
 	return &Process{
-		Name: name, Line: line, Workers: l.numCPU, WorkersAuto: true, Dir: l.dir,
+		Name: name, Line: line, Workers: min(l.numCPU, MaxWorkers), WorkersAuto: true, Dir: l.dir,
 		Socket: SocketInherit, Restart: RestartAlways, MaxRestarts: 10, RestartWindow: 60 * time.Second,
 		StopSignal: syscall.SIGTERM, StopTimeout: 10 * time.Second, KillMode: KillGroup,
 		Ready: Ready{Kind: ReadyStarted, Timeout: 60 * time.Second},
@@ -189,7 +193,7 @@ func (l *loader) clusterfile(src string) (*Config, error) {
 		}
 	}
 	if v, ok := raw["shutdown_timeout"]; ok {
-		cfg.ShutdownTimeout = l.duration("shutdown_timeout", v)
+		cfg.ShutdownTimeout = l.duration("shutdown_timeout", v, "") // 0: kill at once
 	}
 	env := l.osEnv
 	for _, f := range l.stringList("env_file", raw["env_file"]) {
@@ -220,6 +224,7 @@ func (l *loader) clusterfile(src string) (*Config, error) {
 		}
 		cfg.Processes = append(cfg.Processes, l.process(name, t, env))
 	}
+	l.checkTotal(cfg.Processes, func(p *Process) int { return l.line("process." + p.Name + ".workers") })
 	if err := l.err(); err != nil {
 		return nil, err
 	}
@@ -281,10 +286,15 @@ func (l *loader) process(name string, t map[string]any, baseEnv []string) *Proce
 	if v, k, ok := at("workers"); ok {
 		switch x := v.(type) {
 		case int64:
-			if x < 0 {
+			switch {
+			case x < 0:
 				l.errf(l.line(k), "%s: %d: want 0 or more (0 disables the type), or \"auto\"", k, x)
+			case x > MaxWorkers:
+				l.errf(l.line(k), "%s: %d is over the limit of %d workers per type", k, x, MaxWorkers)
+			default:
+				p.Workers = int(x)
 			}
-			p.Workers, p.WorkersAuto = int(x), false
+			p.WorkersAuto = false
 		case string:
 			if x != "auto" {
 				l.errf(l.line(k), "%s: %q: want an integer or \"auto\"", k, x)
@@ -360,7 +370,7 @@ func (l *loader) process(name string, t map[string]any, baseEnv []string) *Proce
 		}
 	}
 	if v, k, ok := at("restart_window"); ok {
-		p.RestartWindow = l.duration(k, v)
+		p.RestartWindow = l.duration(k, v, "a window of no time counts no crash, so max_restarts would never stop a crash loop")
 	}
 	if v, k, ok := at("stop_signal"); ok {
 		sig, err := parseSignal(v)
@@ -371,7 +381,7 @@ func (l *loader) process(name string, t map[string]any, baseEnv []string) *Proce
 		}
 	}
 	if v, k, ok := at("stop_timeout"); ok {
-		p.StopTimeout = l.duration(k, v)
+		p.StopTimeout = l.duration(k, v, "") // 0: SIGKILL right after stop_signal
 	}
 	if v, k, ok := at("kill_mode"); ok {
 		s, _ := v.(string)
@@ -384,13 +394,13 @@ func (l *loader) process(name string, t map[string]any, baseEnv []string) *Proce
 	}
 	p.Ready = l.ready(p, t)
 	if v, k, ok := at("watch"); ok {
-		p.Watch = l.stringList(k, v)
+		p.Watch = l.globs(k, v)
 	}
 	if v, k, ok := at("watch_ignore"); ok {
-		p.WatchIgnore = l.stringList(k, v)
+		p.WatchIgnore = l.globs(k, v)
 	}
 	if v, k, ok := at("watch_poll"); ok {
-		p.WatchPoll = l.duration(k, v)
+		p.WatchPoll = l.duration(k, v, "polling needs an interval; leave watch_poll out to use inotify")
 	}
 	if v, k, ok := at("max_memory"); ok {
 		n, err := parseSize(v)
@@ -407,11 +417,62 @@ func (l *loader) process(name string, t map[string]any, baseEnv []string) *Proce
 		}
 	}
 	if p.Command != "" {
-		if _, err := p.Argv(env); err != nil {
-			l.errf(l.line(key+".command"), "%s.command: %v", key, err)
-		}
+		l.checkCommand(p, l.line(key+".command"), l.line(key+".env"))
 	}
 	return p
+}
+
+// checkCommand splits p's command with its env, as Argv will at start, and
+// checks that exec can take the result: no NUL byte, no argument over
+// ArgStrMax, argv and env together within ArgMax (before the runner's own
+// variables and $PORT, which ArgMax keeps room for). envLine is the line
+// blamed when the environment is the bigger part.
+func (l *loader) checkCommand(p *Process, line, envLine int) {
+	key := "process." + p.Name
+	if strings.IndexByte(p.Command, 0) >= 0 {
+		l.errf(line, "%s.command: contains a NUL byte, which exec cannot pass", key)
+		return
+	}
+	argv, err := p.Argv(p.Env)
+	if err != nil {
+		l.errf(line, "%s.command: %v", key, err)
+		return
+	}
+	for _, a := range argv {
+		if len(a)+1 > ArgStrMax {
+			l.errf(line, "%s.command: an argument of %s is over the %s limit of one argument (ArgStrMax)", key, formatSize(int64(len(a)+1)), formatSize(ArgStrMax))
+			return
+		}
+	}
+	argSize, envSize := ArgSize(argv, nil), ArgSize(nil, p.Env)
+	if argSize+envSize <= ArgMax {
+		return
+	}
+	k := key + ".command"
+	if envSize > argSize {
+		k, line = key+".env", envLine
+	}
+	l.errf(line, "%s: the command (%s) and its environment (%s in %d variables) are over the %s that exec takes (ArgMax)",
+		k, formatSize(int64(argSize)), formatSize(int64(envSize)), len(p.Env), formatSize(ArgMax))
+}
+
+// checkTotal rejects a config whose types have more than MaxTotalWorkers
+// workers together, at the type that goes past the limit.
+func (l *loader) checkTotal(procs []*Process, line func(*Process) int) {
+	total, auto := 0, false
+	for _, p := range procs {
+		total += p.Workers
+		auto = auto || p.WorkersAuto && p.Workers > 0
+		if total > MaxTotalWorkers {
+			note := ""
+			if auto {
+				note = fmt.Sprintf(" (\"auto\" counts %d, one per CPU)", min(l.numCPU, MaxWorkers))
+			}
+			l.errf(line(p), "process.%s.workers: %d brings the workers of all types to %d, over the limit of %d%s",
+				p.Name, p.Workers, total, MaxTotalWorkers, note)
+			return
+		}
+	}
 }
 
 // ready resolves `ready` and its defaults: proxy tcp, inherit delay 1s,
@@ -447,9 +508,10 @@ func (l *loader) ready(p *Process, t map[string]any) Ready {
 		l.errf(l.line(key), "%s: set one of notify, log, http, tcp or delay, not %s", key, strings.Join(kinds, " and "))
 	}
 	if to, ok := m["timeout"]; ok {
-		r.Timeout = l.duration(key+".timeout", to)
+		r.Timeout = l.duration(key+".timeout", to, "no worker can be ready in no time")
 	}
 	if len(kinds) == 0 {
+		l.checkDelay(key, r, false)
 		return r
 	}
 	k := key + "." + kinds[0]
@@ -476,12 +538,26 @@ func (l *loader) ready(p *Process, t map[string]any) Ready {
 		}
 		r.Kind, r.HTTP = ReadyHTTP, s
 	case "delay":
-		r.Kind, r.Delay = ReadyDelay, l.duration(k, m["delay"])
+		r.Kind, r.Delay = ReadyDelay, l.duration(k, m["delay"], "") // 0: ready once spawned
 	}
 	if (r.Kind == ReadyHTTP || r.Kind == ReadyTCP) && len(p.Listen) > 0 && p.Socket != SocketProxy {
 		l.errf(l.line(k), "%s: in inherit mode every worker shares one port, so a probe cannot tell them apart; use ready.notify, ready.log, or socket = \"proxy\"", k)
 	}
+	l.checkDelay(key, r, kinds[0] == "delay")
 	return r
+}
+
+// checkDelay rejects a ready delay that is not shorter than ready.timeout: a
+// worker not ready within the timeout has failed to start, so none could be.
+func (l *loader) checkDelay(key string, r Ready, delaySet bool) {
+	if r.Kind != ReadyDelay || r.Timeout <= 0 || r.Delay < r.Timeout {
+		return
+	}
+	k, what := key+".delay", "shorten the delay or lengthen ready.timeout"
+	if !delaySet {
+		k, what = key+".timeout", "the delay is 1s by default in inherit mode"
+	}
+	l.errf(l.line(k), "%s: ready.delay %s is not shorter than ready.timeout %s, so no worker could ever be ready (%s)", k, r.Delay, r.Timeout, what)
 }
 
 // unknown reports an unknown key with a did-you-mean.
@@ -499,11 +575,20 @@ func (l *loader) unknown(k, table string, known []string) {
 	l.errs = append(l.errs, lineErr{l.line(full), msg})
 }
 
-func (l *loader) duration(k string, v any) time.Duration {
+// duration reads a Go duration. Negative ones are errors; so is 0 when
+// whyNotZero says why it has no meaning for k ("" when 0 is meaningful).
+func (l *loader) duration(k string, v any, whyNotZero string) time.Duration {
 	s, ok := v.(string)
 	d, err := time.ParseDuration(s)
-	if !ok || err != nil || d < 0 {
+	switch {
+	case !ok || err != nil:
 		l.errf(l.line(k), "%s: %s: want a duration such as \"500ms\", \"10s\" or \"1m30s\"", k, tomlValue(v))
+		return 0
+	case d < 0:
+		l.errf(l.line(k), "%s: %s: want a duration of 0 or more, not a negative one", k, tomlValue(v))
+		return 0
+	case d == 0 && whyNotZero != "":
+		l.errf(l.line(k), "%s: %s: want a duration above 0: %s", k, tomlValue(v), whyNotZero)
 		return 0
 	}
 	return d
@@ -515,6 +600,17 @@ func (l *loader) boolean(k string, v any) bool {
 		l.errf(l.line(k), "%s: %s: want true or false", k, tomlValue(v))
 	}
 	return b
+}
+
+// globs reads watch or watch_ignore and checks each glob (see checkGlob).
+func (l *loader) globs(k string, v any) []string {
+	list := l.stringList(k, v)
+	for _, g := range list {
+		if err := checkGlob(g); err != nil {
+			l.errf(l.line(k), "%s: %v", k, err)
+		}
+	}
+	return list
 }
 
 func (l *loader) stringList(k string, v any) []string {
@@ -550,6 +646,7 @@ func (l *loader) envTable(k string, v any) [][2]string {
 	}
 	var out [][2]string
 	for name, val := range m {
+		line, full := l.line(k+"."+name), k+"."+tomlKey(name)
 		var s string
 		switch x := val.(type) {
 		case string:
@@ -557,10 +654,21 @@ func (l *loader) envTable(k string, v any) [][2]string {
 		case int64, float64, bool:
 			s = fmt.Sprint(x)
 		default:
-			l.errf(l.line(k+"."+name), "%s.%s: want a string, number or boolean", k, name)
+			l.errf(line, "%s: want a string, number or boolean", full)
 			continue
 		}
-		out = append(out, [2]string{name, s})
+		switch {
+		case name == "":
+			l.errf(line, "%s: an environment variable needs a name", full)
+		case strings.ContainsAny(name, "=\x00"):
+			l.errf(line, "%s: a variable name cannot contain \"=\" or a NUL byte", full)
+		default:
+			if err := checkEnvValue(name, s); err != nil {
+				l.errf(line, "%s: %v", full, err)
+			} else {
+				out = append(out, [2]string{name, s})
+			}
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i][0] < out[j][0] })
 	return out
@@ -572,16 +680,15 @@ func (l *loader) readEnvFile(name string) ([][2]string, error) {
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(l.dir, name)
 	}
-	f, err := os.Open(path)
+	src, err := readFile(path, name)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("env file %s does not exist", name)
 		}
 		return nil, err
 	}
-	defer f.Close()
 	env := l.osEnv
-	return ParseDotenv(f, name, func(k string) (string, bool) {
+	return ParseDotenv(bytes.NewReader(src), name, func(k string) (string, bool) {
 		for i := len(env) - 1; i >= 0; i-- {
 			if v, ok := strings.CutPrefix(env[i], k+"="); ok {
 				return v, true
@@ -639,7 +746,7 @@ var signalsByName = map[string]syscall.Signal{
 	"HUP": syscall.SIGHUP, "INT": syscall.SIGINT, "QUIT": syscall.SIGQUIT, "KILL": syscall.SIGKILL,
 	"USR1": syscall.SIGUSR1, "USR2": syscall.SIGUSR2, "TERM": syscall.SIGTERM, "WINCH": syscall.SIGWINCH,
 	"ABRT": syscall.SIGABRT, "ALRM": syscall.SIGALRM, "CONT": syscall.SIGCONT, "STOP": syscall.SIGSTOP,
-	"TSTP": syscall.SIGTSTP, "PWR": syscall.SIGPWR, "TTIN": syscall.SIGTTIN, "TTOU": syscall.SIGTTOU,
+	"TSTP": syscall.SIGTSTP, "TTIN": syscall.SIGTTIN, "TTOU": syscall.SIGTTOU,
 }
 
 // ParseSignal reads a signal as the Clusterfile writes it: "TERM",
@@ -657,6 +764,9 @@ func parseSignal(v any) (syscall.Signal, error) {
 		if s, ok := signalsByName[name]; ok {
 			return s, nil
 		}
+		if s, ok := platformSignals[name]; ok {
+			return s, nil
+		}
 		if n, err := strconv.Atoi(x); err == nil && n > 0 && n < 65 {
 			return syscall.Signal(n), nil
 		}
@@ -664,30 +774,64 @@ func parseSignal(v any) (syscall.Signal, error) {
 	return 0, fmt.Errorf("unknown signal %s", tomlValue(v))
 }
 
-// parseSize reads bytes: an integer, or "512MiB" (KiB MiB GiB = 1024^n,
-// KB MB GB = 1000^n, B).
+// parseSize reads bytes: an integer, or "512MiB" (KiB MiB GiB TiB = 1024^n,
+// KB MB GB TB = 1000^n, K M G = 1024^n, B). A size must fit in an int64 and
+// not be negative.
 func parseSize(v any) (int64, error) {
 	switch x := v.(type) {
 	case int64:
-		if x >= 0 {
-			return x, nil
+		if x < 0 {
+			return 0, fmt.Errorf("%d: a size cannot be negative", x)
 		}
+		return x, nil
 	case string:
 		s := strings.TrimSpace(x)
+		if strings.HasPrefix(s, "-") {
+			return 0, fmt.Errorf("%s: a size cannot be negative", tomlValue(v))
+		}
 		i := 0
 		for i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] == '.') {
 			i++
 		}
-		num, err := strconv.ParseFloat(s[:i], 64)
-		if err == nil && num >= 0 {
-			units := map[string]float64{"": 1, "B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
-				"KIB": 1 << 10, "MIB": 1 << 20, "GIB": 1 << 30, "TIB": 1 << 40, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
-			if u, ok := units[strings.ToUpper(strings.TrimSpace(s[i:]))]; ok {
-				return int64(num * u), nil
-			}
+		unit, ok := sizeUnits[strings.ToUpper(strings.TrimSpace(s[i:]))]
+		if !ok || i == 0 {
+			break
 		}
+		num := s[:i]
+		if n, err := strconv.ParseUint(num, 10, 64); err == nil {
+			hi, lo := bits.Mul64(n, unit)
+			if hi != 0 || lo > math.MaxInt64 {
+				return 0, fmt.Errorf("%s: too large (the most is %d bytes, 8 EiB)", tomlValue(v), int64(math.MaxInt64))
+			}
+			return int64(lo), nil
+		} else if errors.Is(err, strconv.ErrRange) {
+			return 0, fmt.Errorf("%s: too large (the most is %d bytes, 8 EiB)", tomlValue(v), int64(math.MaxInt64))
+		}
+		f, err := strconv.ParseFloat(num, 64)
+		if err != nil {
+			break
+		}
+		b := f * float64(unit)
+		if b >= math.MaxInt64 { // float64(MaxInt64) is 2^63, just past the range
+			return 0, fmt.Errorf("%s: too large (the most is %d bytes, 8 EiB)", tomlValue(v), int64(math.MaxInt64))
+		}
+		if f > 0 && b < 1 {
+			return 0, fmt.Errorf("%s: less than one byte", tomlValue(v))
+		}
+		return int64(b), nil
 	}
 	return 0, fmt.Errorf("%s: want a size such as \"512MiB\", \"1GB\" or a number of bytes", tomlValue(v))
+}
+
+var sizeUnits = map[string]uint64{"": 1, "B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
+	"KIB": 1 << 10, "MIB": 1 << 20, "GIB": 1 << 30, "TIB": 1 << 40, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+
+// tomlKey writes a key as TOML would: bare when it can be, else quoted.
+func tomlKey(k string) string {
+	if processName.MatchString(k) {
+		return k
+	}
+	return strconv.Quote(k)
 }
 
 func tomlValue(v any) string {

@@ -6,6 +6,19 @@ import (
 	"time"
 )
 
+// Limits on worker counts. Each worker costs the runner a few file
+// descriptors (its output pipes, the sockets it inherits or the proxy's
+// connections to it) and goroutines. Go raises the soft RLIMIT_NOFILE to the
+// hard limit at start (524288 under systemd, about a million in most
+// containers); 4096 workers at a few fds each stay well under it, with a
+// reserve for listeners, watches and control connections. Load rejects a
+// count above these, "auto" counting as one worker per CPU, capped at
+// MaxWorkers.
+const (
+	MaxWorkers      = 1024 // workers of one process type
+	MaxTotalWorkers = 4096 // workers of all the types of one Config together
+)
+
 // Config is one validated Clusterfile or Procfile. Every default of SPEC.md is
 // already applied: callers never see a zero value that means "unset".
 type Config struct {
@@ -13,7 +26,7 @@ type Config struct {
 	Dir             string        // absolute directory of that file
 	Format          Format        // Clusterfile or Procfile
 	Name            string        // `name`, default: the directory's base name
-	ShutdownTimeout time.Duration // default 30s
+	ShutdownTimeout time.Duration // default 30s; 0: kill what is left at once
 	Processes       []*Process    // in file order
 
 	// Env is the cluster's merged environment without any process's own:
@@ -37,7 +50,7 @@ type Process struct {
 	Command string // as written
 	Shell   bool   // run as /bin/sh -c Command
 
-	Workers     int  // resolved: "auto" (the default in a Clusterfile) = runtime.NumCPU(); Procfile: 1; 0 disables
+	Workers     int  // resolved: "auto" (the default in a Clusterfile) = runtime.NumCPU() up to MaxWorkers; Procfile: 1; 0 disables
 	WorkersAuto bool // Workers came from "auto"
 
 	Dir string // absolute; default: the file's directory
@@ -52,18 +65,18 @@ type Process struct {
 
 	Restart       RestartPolicy // default always
 	MaxRestarts   int           // default 10
-	RestartWindow time.Duration // default 60s
+	RestartWindow time.Duration // default 60s; > 0
 	StopSignal    syscall.Signal
-	StopTimeout   time.Duration // default 10s
+	StopTimeout   time.Duration // default 10s; 0: SIGKILL right after stop_signal
 	KillMode      KillMode      // default group
 
 	Ready Ready
 
 	Watch       []string      // globs relative to Dir
 	WatchIgnore []string      // added to the built-in ignores
-	WatchPoll   time.Duration // 0: use inotify
+	WatchPoll   time.Duration // 0: use inotify (watch_poll, when set, is > 0)
 
-	MaxMemory int64  // bytes; 0: no limit
+	MaxMemory int64  // bytes, >= 0; 0: no limit
 	User      string // "": do not change user
 }
 
@@ -122,6 +135,6 @@ type Ready struct {
 	Kind    ReadyKind
 	Log     *regexp.Regexp // ReadyLog
 	HTTP    string         // ReadyHTTP: the path, e.g. "/healthz"
-	Delay   time.Duration  // ReadyDelay
-	Timeout time.Duration
+	Delay   time.Duration  // ReadyDelay; >= 0 (0: ready once spawned) and < Timeout
+	Timeout time.Duration  // > 0
 }
