@@ -161,6 +161,9 @@ func (w workerCounts) Set(s string) error {
 		if !ok || name == "" || err != nil || count < 0 {
 			return fmt.Errorf("%q is not PROCESS=N with N >= 0", part)
 		}
+		if count > procfile.MaxWorkers {
+			return fmt.Errorf("%q: over the limit of %d workers per type", part, procfile.MaxWorkers)
+		}
 		w[name] = count
 	}
 	return nil

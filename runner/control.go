@@ -2,6 +2,7 @@ package runner
 
 import (
 	"fmt"
+	"github.com/cluster-run/cluster/procfile"
 	"slices"
 	"sort"
 	"strconv"
@@ -217,6 +218,12 @@ func (r *Runner) Scale(name string, n int) (from int, err error) {
 		case n < 0:
 			rerr = fmt.Errorf("%s=%d: a count is 0 or more", name, n)
 			return
+		case n > procfile.MaxWorkers:
+			rerr = fmt.Errorf("%s=%d: over the limit of %d workers per type", name, n, procfile.MaxWorkers)
+			return
+		case r.totalWorkers()-t.count+n > procfile.MaxTotalWorkers:
+			rerr = fmt.Errorf("%s=%d: would make %d workers in all, over the limit of %d", name, n, r.totalWorkers()-t.count+n, procfile.MaxTotalWorkers)
+			return
 		}
 		from = t.count
 		r.scale(t, n)
@@ -225,6 +232,15 @@ func (r *Runner) Scale(name string, n int) (from int, err error) {
 		err = rerr
 	}
 	return from, err
+}
+
+// totalWorkers is the wanted count over every type; supervisor goroutine only.
+func (r *Runner) totalWorkers() int {
+	n := 0
+	for _, t := range r.types {
+		n += t.count
+	}
+	return n
 }
 
 // scale runs on the supervisor goroutine.
@@ -271,6 +287,10 @@ func (r *Runner) ScaleListening(delta int) error {
 			n := t.count + delta
 			if n < 1 {
 				n = 1
+			}
+			if n > procfile.MaxWorkers || r.totalWorkers()-t.count+n > procfile.MaxTotalWorkers {
+				r.event(t.p.Name, "scaled", fmt.Sprintf("%s: not adding a worker: at the limit (%d per type, %d in all)", t.p.Name, procfile.MaxWorkers, procfile.MaxTotalWorkers), 0, nil)
+				continue
 			}
 			r.scale(t, n)
 		}

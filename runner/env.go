@@ -3,6 +3,7 @@ package runner
 import (
 	"errors"
 	"fmt"
+	"github.com/cluster-run/cluster/procfile"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -66,6 +67,14 @@ func (r *Runner) resolveArgv(t *ptype, env []string) (string, []string, error) {
 	}
 	if len(argv) == 0 {
 		return "", nil, fmt.Errorf("%s: empty command", t.p.Name)
+	}
+	if n := procfile.ArgSize(argv, env); n > procfile.ArgMax {
+		return "", nil, fmt.Errorf("%s: command and environment take %d bytes, over the %d exec accepts (argument list too long)", t.p.Name, n, procfile.ArgMax)
+	}
+	for _, a := range argv {
+		if len(a)+1 > procfile.ArgStrMax {
+			return "", nil, fmt.Errorf("%s: a command argument of %d bytes is over the %d exec accepts for one string", t.p.Name, len(a), procfile.ArgStrMax-1)
+		}
 	}
 	path, err := lookPath(argv[0], t.p.Dir, envValue(env, "PATH"))
 	if err != nil {

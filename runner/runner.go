@@ -181,6 +181,7 @@ func New(opts Options) (*Runner, error) {
 		shutdown:    newShutdown(),
 	}
 	var errs []error
+	total := 0
 	for i, p := range cfg.Processes {
 		if len(only) > 0 && !only[p.Name] {
 			continue
@@ -192,6 +193,10 @@ func New(opts Options) (*Runner, error) {
 		if t.count <= 0 {
 			continue
 		}
+		if t.count > procfile.MaxWorkers {
+			errs = append(errs, fmt.Errorf("%s: %d workers is over the limit of %d per type", p.Name, t.count, procfile.MaxWorkers))
+		}
+		total += t.count
 		if _, err := r.resolve(t, 1); err != nil {
 			errs = append(errs, err)
 		}
@@ -199,6 +204,9 @@ func New(opts Options) (*Runner, error) {
 			errs = append(errs, fmt.Errorf("%s: %w", p.Name, err))
 		}
 		r.types = append(r.types, t)
+	}
+	if total > procfile.MaxTotalWorkers {
+		errs = append(errs, fmt.Errorf("%d workers in all is over the limit of %d", total, procfile.MaxTotalWorkers))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

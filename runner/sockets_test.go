@@ -84,9 +84,11 @@ func helper(mode string) int {
 	term := make(chan os.Signal, 1)
 	signal.Notify(term, syscall.SIGTERM)
 	drained := make(chan struct{})
+	served := make(chan struct{}) // Serve returned: every accepted connection has passed its StateNew hook
 	go func() {
 		<-term
 		ln.Close()
+		<-served
 		for deadline := time.Now().Add(time.Second); unread.Load() > 0 && time.Now().Before(deadline); {
 			time.Sleep(time.Millisecond)
 		}
@@ -96,7 +98,9 @@ func helper(mode string) int {
 		close(drained)
 	}()
 	fmt.Println("listening on", ln.Addr())
-	if err := srv.Serve(ln); err != http.ErrServerClosed && !errors.Is(err, net.ErrClosed) {
+	err = srv.Serve(ln)
+	close(served)
+	if err != http.ErrServerClosed && !errors.Is(err, net.ErrClosed) {
 		fmt.Println(err)
 		return 1
 	}
