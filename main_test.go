@@ -222,9 +222,11 @@ func testWorker() {
 	signal.Notify(sigs, syscall.SIGTERM)
 	signal.Ignore(syscall.SIGHUP)
 	drained := make(chan struct{})
+	served := make(chan struct{}) // Serve returned: every accepted connection has passed its StateNew hook
 	go func() {
 		<-sigs
 		ln.Close()
+		<-served
 		for d := time.Now().Add(time.Second); unread.Load() > 0 && time.Now().Before(d); {
 			time.Sleep(time.Millisecond)
 		}
@@ -234,7 +236,9 @@ func testWorker() {
 		close(drained)
 	}()
 	fmt.Println(name, "listening")
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+	err = srv.Serve(ln)
+	close(served)
+	if !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 		fmt.Println(err)
 		os.Exit(1)
 	}

@@ -68,10 +68,15 @@ func main() {
 		signal.Ignore(syscall.SIGTERM)
 	}
 	drained := make(chan struct{})
+	served := make(chan struct{}) // Serve returned: every accepted connection has passed its StateNew hook
 	go func() {
 		<-sigs
 		fmt.Println("draining")
 		ln.Close()
+		// Serve may have accepted a connection whose StateNew hook has not
+		// run yet: unread would read 0 and Shutdown would not see it. Once
+		// Serve has returned, every accepted connection is counted.
+		<-served
 		// Keep-alive clients: answer their next request with
 		// "Connection: close" instead of closing under them, so they
 		// reconnect (to another worker) without an error.
@@ -92,7 +97,9 @@ func main() {
 	}
 	fmt.Printf("%s listening on %s\n", name, ln.Addr())
 	notify("READY=1")
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+	err = srv.Serve(ln)
+	close(served)
+	if !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 		log.Fatal(err)
 	}
 	<-drained
