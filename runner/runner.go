@@ -134,9 +134,49 @@ func (t *ptype) inherit() bool {
 }
 
 // New checks everything that can be checked before a process starts: the
-// selected types exist and every program can be found. Its errors are
-// configuration errors (exit status 2).
+// selected types exist, every program can be found (see Preflight), and it
+// binds every shared socket. Its errors are configuration errors (exit
+// status 2).
 func New(opts Options) (*Runner, error) {
+	r, err := prepare(opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.bind(); err != nil {
+		r.closeListeners()
+		return nil, err
+	}
+	return r, nil
+}
+
+// Preflight runs every check New runs before it binds sockets: what
+// `cluster check` promises `cluster run` will accept, with the same messages.
+func Preflight(opts Options) error {
+	_, err := prepare(opts)
+	return err
+}
+
+// WorkerArgv returns the argv worker index of process will exec, split and
+// expanded with that worker's environment (PORT included), as at run time.
+func WorkerArgv(opts Options, process string, index int) ([]string, error) {
+	r, err := prepare(opts)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range r.types {
+		if t.p.Name == process {
+			env := r.workerEnv(t, index)
+			if t.proxy() {
+				env = append(env, "PORT=$PORT") // a private port picked at start
+			}
+			_, argv, err := r.resolveArgv(t, env)
+			return argv, err
+		}
+	}
+	return nil, fmt.Errorf("unknown process type %q (have %s)", process, processNames(opts.Config))
+}
+
+func prepare(opts Options) (*Runner, error) {
 	cfg := opts.Config
 	if cfg == nil {
 		return nil, errors.New("no configuration")
@@ -213,10 +253,6 @@ func New(opts Options) (*Runner, error) {
 	}
 	if len(r.types) == 0 {
 		return nil, errors.New("no process to run (every selected type has 0 workers)")
-	}
-	if err := r.bind(); err != nil {
-		r.closeListeners()
-		return nil, err
 	}
 	return r, nil
 }
