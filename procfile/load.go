@@ -129,6 +129,7 @@ func (l *loader) procfile(src string) (*Config, error) {
 		p := l.defaults(name, n)
 		p.Workers = 1
 		p.Command = cmd
+		p.Shell = shellSyntax(cmd) != "" // foreman's rule: a shell runs what needs one
 		p.Env = env
 		l.checkCommand(p, n, n)
 		cfg.Processes = append(cfg.Processes, p)
@@ -282,6 +283,9 @@ func (l *loader) process(name string, t map[string]any, baseEnv []string) *Proce
 	}
 	if v, k, ok := at("shell"); ok {
 		p.Shell = l.boolean(k, v)
+	}
+	if op := shellSyntax(p.Command); op != "" && !p.Shell {
+		l.errf(l.line(key+".command"), "%s.command: %s", key, shellSyntaxHint(op, p.Name))
 	}
 	if v, k, ok := at("workers"); ok {
 		switch x := v.(type) {
