@@ -1,0 +1,52 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/cluster-run/cluster/runner"
+)
+
+// healthHandler serves what an orchestrator probes (--health ADDR):
+//
+//	/livez   200 while the supervisor answers within 2 s: the runner is alive
+//	/readyz  200 when every type that should have workers has a ready one,
+//	         503 otherwise (starting, all restarting, stopping, scaled to 0)
+//
+// The runner holds the shared sockets whatever the workers do, so a TCP
+// probe of the app's port passes even when nothing can answer: probe these.
+func healthHandler(r *runner.Runner) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/livez", func(w http.ResponseWriter, req *http.Request) {
+		if _, ok := statusWithin(r, 2*time.Second); !ok {
+			http.Error(w, "the supervisor does not answer", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, req *http.Request) {
+		st, ok := statusWithin(r, 2*time.Second)
+		switch {
+		case !ok:
+			http.Error(w, "the supervisor does not answer (stopping?)", http.StatusServiceUnavailable)
+		case len(notReady(st)) > 0:
+			http.Error(w, "no ready worker: "+strings.Join(notReady(st), ", ")+" ("+statusLine(st)+")", http.StatusServiceUnavailable)
+		case !anyWorkers(st):
+			http.Error(w, "every type is scaled to 0", http.StatusServiceUnavailable)
+		default:
+			fmt.Fprintln(w, "ok: "+statusLine(st))
+		}
+	})
+	return mux
+}
+
+func anyWorkers(st runner.Status) bool {
+	for _, t := range st.Types {
+		if t.Workers > 0 {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cluster-run/cluster/procfile"
+	"github.com/cluster-run/cluster/runner"
+)
+
+// eventTap forwards runner events to a notifier, as muxOutput does in run.
+type eventTap struct{ n *notifier }
+
+func (t eventTap) Stream(runner.Stream) io.WriteCloser { return nopWriteCloser{} }
+func (t eventTap) Event(e runner.Event)                { t.n.Event(e) }
+
+type nopWriteCloser struct{}
+
+func (nopWriteCloser) Write(p []byte) (int, error) { return len(p), nil }
+func (nopWriteCloser) Close() error                { return nil }
+
+// startCluster runs a real runner on a Clusterfile in a temp directory.
+func startCluster(t *testing.T, clusterfile string, out runner.Output) (*runner.Runner, context.CancelFunc, chan error) {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "Clusterfile")
+	if err := os.WriteFile(path, []byte(clusterfile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := procfile.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := runner.New(runner.Options{Config: cfg, Output: out, NoPTY: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		r.Kill()
+		<-done
+	})
+	return r, cancel, done
+}
+
+const twoSleepers = `
+shutdown_timeout = "5s"
+[process.web]
+command = "sleep 1000"
+workers = 2
+ready = { delay = "100ms" }
+`
+
+// The protocol as systemd reads it, from a real runner: READY=1 once
+// ready, STATUS=, WATCHDOG=1, RELOADING=1 with MONOTONIC_USEC then READY=1
+// around a reload, STOPPING=1 at the stop.
+func TestNotifyProtocol(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "notify.sock")
+	ln, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	msgs := make(chan string, 100)
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, _, err := ln.ReadFromUnix(buf)
+			if err != nil {
+				return
+			}
+			msgs <- string(buf[:n])
+		}
+	}()
+	expect := func(want string) string {
+		t.Helper()
+		deadline := time.After(10 * time.Second)
+		for {
+			select {
+			case m := <-msgs:
+				if strings.Contains(m, want) {
+					return m
+				}
+			case <-deadline:
+				t.Fatalf("no %q from the notifier within 10s", want)
+			}
+		}
+	}
+
+	n, err := newNotifier(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, cancel, _ := startCluster(t, twoSleepers, eventTap{n})
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	go n.run(ctx, r, 300*time.Millisecond)
+	go func() {
+		if err := <-r.Ready(); err == nil {
+			n.Ready()
+		}
+	}()
+
+	expect("READY=1")
+	expect("STATUS=web 2/2 ready")
+	expect("WATCHDOG=1")
+	if err := r.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	m := expect("RELOADING=1")
+	if !strings.Contains(m, "MONOTONIC_USEC=") {
+		t.Errorf("RELOADING=1 without MONOTONIC_USEC: %q", m)
+	}
+	expect("READY=1")
+	cancel()
+	expect("STOPPING=1")
+}
+
+// /livez answers while the supervisor does; /readyz only when every type
+// has a ready worker.
+func TestHealthEndpoints(t *testing.T) {
+	r, cancel, _ := startCluster(t, `
+[process.web]
+command = "sleep 1000"
+workers = 1
+ready = { delay = "1s" }
+`, nil)
+	srv := httptest.NewServer(healthHandler(r))
+	defer srv.Close()
+	get := func(path string) int {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if c := get("/livez"); c != 200 {
+		t.Errorf("/livez = %d, want 200", c)
+	}
+	if c := get("/readyz"); c != 503 {
+		t.Errorf("/readyz before ready = %d, want 503", c)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for get("/readyz") != 200 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if c := get("/readyz"); c != 200 {
+		t.Errorf("/readyz once ready = %d, want 200", c)
+	}
+	if _, err := r.Scale("web", 0); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for get("/readyz") != 503 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if c := get("/readyz"); c != 503 {
+		t.Errorf("/readyz scaled to 0 = %d, want 503", c)
+	}
+	cancel()
+}
