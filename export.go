@@ -1,27 +1,31 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 
-	"github.com/cluster-run/cluster/procfile"
+	"github.com/cluster-run/cluster/export"
 )
 
-// exportMargin is added to shutdown_timeout so an orchestrator never kills
-// cluster while it is still stopping its workers gracefully.
-const exportMarginSec = 10
+// exportFlagKinds says which format each format-specific flag belongs to.
+var exportFlagKinds = map[string]string{
+	"bin": "systemd", "watchdog": "systemd",
+	"image": "kubernetes", "clusterfile-path": "kubernetes", "health-port": "kubernetes",
+}
 
 func cmdExport(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("export", "systemd|kubernetes|procfile [DIR] [-f FILE] [--bin PATH] [--image IMAGE]", stdout)
+	fs := newFlags("export", "systemd|kubernetes|procfile [DIR] [-f FILE] [flags]", stdout)
 	file := fs.String("f", "", "the Clusterfile or Procfile (default: Clusterfile, else Procfile)")
-	bin := fs.String("bin", "", "path of the cluster binary in the units (default: this binary)")
-	image := fs.String("image", "", "container image for kubernetes (default: NAME:latest)")
-	inPod := fs.String("clusterfile-path", "/app/Clusterfile", "kubernetes: where the Clusterfile is inside the image")
+	bin := fs.String("bin", "", "systemd: path of the cluster binary in ExecStart (default: this binary)")
+	watchdog := fs.Duration("watchdog", 0, "systemd: WatchdogSec, e.g. 30s (default: no watchdog)")
+	image := fs.String("image", "", "kubernetes: container image (default: NAME:latest)")
+	inPod := fs.String("clusterfile-path", "", "kubernetes: where the Clusterfile is inside the image (default: /app/ and its name)")
+	healthPort := fs.Int("health-port", export.DefaultHealthPort, "kubernetes: the port of cluster run --health, which the probes use")
 	pos, code := parseFlags(fs, args, stderr)
 	if code >= 0 {
 		return code
@@ -38,31 +42,46 @@ func cmdExport(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "cluster export: unknown format %q: want systemd, kubernetes or procfile\n", kind)
 		return 2
 	}
+	misplaced := ""
+	fs.Visit(func(f *flag.Flag) {
+		if k, ok := exportFlagKinds[f.Name]; ok && k != kind && misplaced == "" {
+			misplaced = fmt.Sprintf("cluster export: --%s is for %s, not %s", f.Name, k, kind)
+		}
+	})
+	if misplaced != "" {
+		fmt.Fprintln(stderr, misplaced)
+		return 2
+	}
+	if *watchdog < 0 {
+		fmt.Fprintf(stderr, "cluster export: --watchdog %s: want a positive duration\n", *watchdog)
+		return 2
+	}
+	if *healthPort < 1 || *healthPort > 65535 {
+		fmt.Fprintf(stderr, "cluster export: --health-port %d: want 1-65535\n", *healthPort)
+		return 2
+	}
 	cfg, ok := loadConfig(*file, stderr)
 	if !ok {
 		return 2
 	}
-	files := map[string]string{}
+	var files map[string]string
+	var err error
 	switch kind {
 	case "systemd":
 		b := *bin
 		if b == "" {
-			exe, err := os.Executable()
-			if err != nil {
+			if b, err = os.Executable(); err != nil {
 				fmt.Fprintf(stderr, "cluster export: %v (use --bin)\n", err)
 				return 2
 			}
-			b = exe
 		}
-		files = exportSystemd(cfg, b)
+		files, err = export.Systemd(cfg, export.SystemdOptions{Bin: b, Watchdog: *watchdog})
 	case "kubernetes":
-		img := *image
-		if img == "" {
-			img = cfg.Name + ":latest"
-		}
-		files[cfg.Name+".yaml"] = exportKubernetes(cfg, img, *inPod)
+		files, err = export.Kubernetes(cfg, export.KubernetesOptions{
+			Image: *image, ClusterfilePath: *inPod, HealthPort: *healthPort, OSEnv: os.Environ(),
+		})
 	case "procfile":
-		text, lost := exportProcfile(cfg)
+		text, lost := export.Procfile(cfg)
 		for _, l := range lost {
 			fmt.Fprintf(stderr, "cluster export: %s\n", l)
 		}
@@ -70,7 +89,13 @@ func cmdExport(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprint(stdout, text)
 			return 0
 		}
-		files["Procfile"] = text
+		files = map[string]string{"Procfile": text}
+	}
+	if err != nil {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			fmt.Fprintf(stderr, "cluster export: %s\n", line)
+		}
+		return 2
 	}
 	if dir == "" {
 		dir = "."
@@ -93,251 +118,4 @@ func cmdExport(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "wrote %s\n", p)
 	}
 	return 0
-}
-
-func unitName(cfg *procfile.Config) string {
-	var b strings.Builder
-	for _, c := range cfg.Name {
-		if c == '-' || c == '_' || c == '.' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
-			b.WriteRune(c)
-		} else {
-			b.WriteByte('-')
-		}
-	}
-	if b.Len() == 0 {
-		return "cluster"
-	}
-	return b.String()
-}
-
-// systemdListen is a listen address as ListenStream= wants it.
-func systemdListen(a procfile.Address) string {
-	if a.Network == "unix" {
-		return a.Addr
-	}
-	if strings.HasPrefix(a.Addr, ":") {
-		return strings.TrimPrefix(a.Addr, ":")
-	}
-	return a.Addr
-}
-
-// exportSystemd writes NAME.service, and NAME-TYPE.socket per listen
-// address: systemd binds them and passes them to cluster (LISTEN_FDS), which
-// adopts them instead of binding (socket activation end to end).
-func exportSystemd(cfg *procfile.Config, bin string) map[string]string {
-	name := unitName(cfg)
-	files := map[string]string{}
-	var sockets []string
-	users := map[string]bool{}
-	for _, p := range cfg.Processes {
-		if p.User != "" {
-			users[p.User] = true
-		}
-		for i, a := range p.Listen {
-			sock := fmt.Sprintf("%s-%s.socket", name, p.Name)
-			if len(p.Listen) > 1 {
-				sock = fmt.Sprintf("%s-%s-%d.socket", name, p.Name, i+1)
-			}
-			sockets = append(sockets, sock)
-			files[sock] = fmt.Sprintf(`# Generated by "cluster export systemd": the shared socket of %s.%s.
-[Unit]
-Description=%s: %s socket %s
-PartOf=%s.service
-
-[Socket]
-ListenStream=%s
-FileDescriptorName=%s
-Service=%s.service
-Backlog=4096
-ReusePort=false
-
-[Install]
-WantedBy=sockets.target
-`, name, p.Name, name, p.Name, a.Raw, name, systemdListen(a), p.Name, name)
-		}
-	}
-	var sb strings.Builder
-	fmt.Fprintf(&sb, "# Generated by \"cluster export systemd\" from %s.\n[Unit]\nDescription=cluster %s\nAfter=network.target\n", cfg.Path, name)
-	if len(sockets) > 0 {
-		fmt.Fprintf(&sb, "Requires=%s\nAfter=%s\n", strings.Join(sockets, " "), strings.Join(sockets, " "))
-	}
-	fmt.Fprintf(&sb, "\n[Service]\nType=simple\nExecStart=%s run -f %s --color never\nWorkingDirectory=%s\n", bin, cfg.Path, cfg.Dir)
-	sb.WriteString("# mixed: SIGTERM to cluster alone, which stops its workers gracefully; SIGKILL to what is left after TimeoutStopSec.\n")
-	sb.WriteString("KillMode=mixed\nKillSignal=SIGTERM\n")
-	fmt.Fprintf(&sb, "TimeoutStopSec=%d\n", int(cfg.ShutdownTimeout.Seconds())+exportMarginSec)
-	sb.WriteString("Restart=on-failure\nRestartSec=1\n# 143: stopped by SIGTERM with every worker stopped in time.\nSuccessExitStatus=143\n")
-	switch len(users) {
-	case 0:
-	case 1:
-		for u := range users {
-			fmt.Fprintf(&sb, "User=%s\n", u)
-		}
-	default:
-		sb.WriteString("# The types run as different users: cluster starts as root and switches per worker.\n")
-	}
-	sb.WriteString("\n[Install]\nWantedBy=multi-user.target\n")
-	files[name+".service"] = sb.String()
-	return files
-}
-
-func yamlString(s string) string { return strconv.Quote(s) }
-
-// exportKubernetes writes a Deployment whose container runs cluster, and a
-// Service per TCP listen port.
-func exportKubernetes(cfg *procfile.Config, image, inPod string) string {
-	name := strings.ToLower(unitName(cfg))
-	var sb strings.Builder
-	grace := int(cfg.ShutdownTimeout.Seconds()) + exportMarginSec
-	var probe *procfile.Process
-	var ports []int
-	var memory int64
-	memoryAll := true
-	var envFiles bool
-	topEnv := map[string]string{}
-	for _, p := range cfg.Processes {
-		if len(p.Listen) > 0 && probe == nil {
-			probe = p
-		}
-		for _, a := range p.Listen {
-			if a.Network == "tcp" {
-				if i := strings.LastIndexByte(a.Addr, ':'); i >= 0 {
-					if n, err := strconv.Atoi(a.Addr[i+1:]); err == nil && n > 0 {
-						ports = append(ports, n)
-					}
-				}
-			}
-		}
-		if p.MaxMemory > 0 {
-			memory += p.MaxMemory * int64(max(p.Workers, 1))
-		} else {
-			memoryAll = false
-		}
-		if p.StopTimeout.Seconds()+exportMarginSec > float64(grace) {
-			grace = int(p.StopTimeout.Seconds()) + exportMarginSec
-		}
-	}
-	// The cluster's own env minus what every process inherits from the OS of
-	// the machine that exported it.
-	osEnv := map[string]bool{}
-	for _, kv := range os.Environ() {
-		osEnv[kv] = true
-	}
-	for _, kv := range cfg.Env {
-		if !osEnv[kv] {
-			k, v, _ := strings.Cut(kv, "=")
-			topEnv[k] = v
-		}
-	}
-	raw, _ := os.ReadFile(cfg.Path)
-	if strings.Contains(string(raw), "env_file") || cfg.Format == procfile.FormatProcfile {
-		envFiles = true
-	}
-	fmt.Fprintf(&sb, "# Generated by \"cluster export kubernetes\" from %s.\n", cfg.Path)
-	sb.WriteString("# workers = \"auto\" is one worker per CPU the container sees: set a CPU limit, or set workers explicitly.\n")
-	fmt.Fprintf(&sb, "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: %s\n  labels:\n    app: %s\nspec:\n  replicas: 1\n  selector:\n    matchLabels:\n      app: %s\n  template:\n    metadata:\n      labels:\n        app: %s\n    spec:\n", name, name, name, name)
-	fmt.Fprintf(&sb, "      # shutdown_timeout (or the longest stop_timeout) + %ds, so cluster finishes its graceful stop.\n      terminationGracePeriodSeconds: %d\n", exportMarginSec, grace)
-	fmt.Fprintf(&sb, "      containers:\n        - name: cluster\n          image: %s\n          command: [\"cluster\", \"run\", \"-f\", %s, \"--log-format\", \"json\"]\n", yamlString(image), yamlString(inPod))
-	if len(ports) > 0 {
-		sb.WriteString("          ports:\n")
-		for _, p := range ports {
-			fmt.Fprintf(&sb, "            - containerPort: %d\n", p)
-		}
-	}
-	if len(topEnv) > 0 {
-		sb.WriteString("          env:\n")
-		keys := make([]string, 0, len(topEnv))
-		for k := range topEnv {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			fmt.Fprintf(&sb, "            - name: %s\n              value: %s\n", yamlString(k), yamlString(topEnv[k]))
-		}
-	}
-	if envFiles {
-		fmt.Fprintf(&sb, "          # env_file values are never inlined: create the Secret from the file,\n          # kubectl create secret generic %s-env --from-env-file=.env\n          envFrom:\n            - secretRef:\n                name: %s-env\n", name, name)
-	}
-	if probe != nil && len(ports) > 0 {
-		var action string
-		if probe.Ready.Kind == procfile.ReadyHTTP {
-			action = fmt.Sprintf("httpGet:\n              path: %s\n              port: %d", yamlString(probe.Ready.HTTP), ports[0])
-		} else {
-			action = fmt.Sprintf("tcpSocket:\n              port: %d", ports[0])
-		}
-		fmt.Fprintf(&sb, "          readinessProbe:\n            %s\n            periodSeconds: 5\n", action)
-		fmt.Fprintf(&sb, "          livenessProbe:\n            %s\n            periodSeconds: 20\n            failureThreshold: 3\n", action)
-	}
-	if memory > 0 && memoryAll {
-		fmt.Fprintf(&sb, "          resources:\n            limits:\n              # the sum of max_memory x workers\n              memory: \"%dMi\"\n", (memory+(1<<20)-1)>>20)
-	}
-	for _, p := range cfg.Processes {
-		for i, a := range p.Listen {
-			if a.Network == "unix" {
-				fmt.Fprintf(&sb, "# %s listens on %s: a unix socket gets no Service.\n", p.Name, a.Raw)
-				continue
-			}
-			j := strings.LastIndexByte(a.Addr, ':')
-			port, _ := strconv.Atoi(a.Addr[j+1:])
-			svc := name + "-" + strings.ToLower(p.Name)
-			if len(p.Listen) > 1 {
-				svc += "-" + strconv.Itoa(i+1)
-			}
-			if host := a.Addr[:j]; host == "127.0.0.1" || host == "[::1]" || host == "localhost" {
-				fmt.Fprintf(&sb, "# %s listens on loopback (%s): a Service cannot reach it; listen on \":%d\" in the pod.\n", p.Name, a.Raw, port)
-			}
-			fmt.Fprintf(&sb, "---\napiVersion: v1\nkind: Service\nmetadata:\n  name: %s\nspec:\n  type: ClusterIP\n  selector:\n    app: %s\n  ports:\n    - name: %s\n      port: %d\n      targetPort: %d\n", svc, name, strings.ToLower(p.Name), port, port)
-		}
-	}
-	return sb.String()
-}
-
-// exportProcfile writes the types as foreman lines; what a Procfile cannot
-// say is listed in its header and returned.
-func exportProcfile(cfg *procfile.Config) (string, []string) {
-	var sb, body strings.Builder
-	var lost []string
-	for _, p := range cfg.Processes {
-		var keys []string
-		if p.Workers != 1 {
-			keys = append(keys, "workers="+strconv.Itoa(p.Workers))
-		}
-		if len(p.Listen) > 0 {
-			keys = append(keys, "listen", "socket")
-		}
-		if p.Restart != procfile.RestartAlways {
-			keys = append(keys, "restart="+string(p.Restart))
-		}
-		if p.Ready.Kind != procfile.ReadyStarted && len(p.Listen) == 0 || p.Ready.Kind == procfile.ReadyNotify || p.Ready.Kind == procfile.ReadyLog {
-			keys = append(keys, "ready")
-		}
-		if len(p.Watch) > 0 {
-			keys = append(keys, "watch")
-		}
-		if p.MaxMemory > 0 {
-			keys = append(keys, "max_memory")
-		}
-		if p.User != "" {
-			keys = append(keys, "user")
-		}
-		if p.StopSignal != 15 || p.StopTimeout.Seconds() != 10 || p.KillMode != procfile.KillGroup {
-			keys = append(keys, "stop_signal/stop_timeout/kill_mode")
-		}
-		if p.Dir != cfg.Dir {
-			keys = append(keys, "dir")
-		}
-		cmd := p.Command
-		if p.Shell {
-			cmd = "sh -c " + strconv.Quote(p.Command)
-		}
-		fmt.Fprintf(&body, "%s: %s\n", p.Name, cmd)
-		if len(keys) > 0 {
-			lost = append(lost, fmt.Sprintf("%s: no place in a Procfile for %s", p.Name, strings.Join(keys, ", ")))
-		}
-	}
-	fmt.Fprintf(&sb, "# Generated by \"cluster export procfile\" from %s.\n", cfg.Path)
-	for _, l := range lost {
-		fmt.Fprintf(&sb, "# %s\n", l)
-	}
-	sb.WriteString(body.String())
-	return sb.String(), lost
 }

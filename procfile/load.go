@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -52,10 +53,15 @@ func LoadWith(path string, osEnv []string, numCPU int) (*Config, error) {
 		return nil, err
 	}
 	l := &loader{file: filepath.Base(path), path: abs, dir: filepath.Dir(abs), osEnv: osEnv, numCPU: numCPU}
+	load := l.clusterfile
 	if strings.HasPrefix(filepath.Base(path), "Procfile") {
-		return l.procfile(string(src))
+		load = l.procfile
 	}
-	return l.clusterfile(string(src))
+	cfg, err := load(string(src))
+	if cfg != nil {
+		cfg.EnvFiles = l.envFiles
+	}
+	return cfg, err
 }
 
 type loader struct {
@@ -64,6 +70,7 @@ type loader struct {
 	numCPU          int
 	errs            []lineErr
 	lines           map[string]int // dotted key -> line
+	envFiles        []string       // read so far, for Config.EnvFiles
 }
 
 type lineErr struct {
@@ -690,6 +697,9 @@ func (l *loader) readEnvFile(name string) ([][2]string, error) {
 			return nil, fmt.Errorf("env file %s does not exist", name)
 		}
 		return nil, err
+	}
+	if !slices.Contains(l.envFiles, name) {
+		l.envFiles = append(l.envFiles, name)
 	}
 	env := l.osEnv
 	return ParseDotenv(bytes.NewReader(src), name, func(k string) (string, bool) {

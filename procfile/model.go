@@ -33,6 +33,12 @@ type Config struct {
 	// OS env < top-level env_file(s) < [env], as sorted "KEY=value" pairs.
 	// `cluster run -- COMMAND` runs COMMAND with it.
 	Env []string
+
+	// EnvFiles are the dotenv files that were read, as written (relative to
+	// Dir unless absolute): the top-level env_file, then each process's, in
+	// file order; a Procfile's .env when present. Export names them instead
+	// of writing their values.
+	EnvFiles []string
 }
 
 // Format says which grammar a Config came from.

@@ -1,0 +1,367 @@
+package export
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/cluster-run/cluster/procfile"
+)
+
+// DefaultHealthPort is where the Deployment's cluster serves /livez and
+// /readyz (`cluster run --health 0.0.0.0:PORT`), a named containerPort
+// "health" that the probes use.
+const DefaultHealthPort = 9102
+
+// RunnerMemory is what the memory limit grants cluster itself on top of its
+// workers' max_memory: its own heap, the output buffers and the proxy.
+const RunnerMemory = 64 << 20
+
+// runAsUser is the user the container runs as: "nonroot" of the distroless
+// images (the release image's base), so runAsNonRoot holds even for an image
+// whose USER is root or a name.
+const runAsUser = 65532
+
+// KubernetesOptions are the choices of `cluster export kubernetes`.
+type KubernetesOptions struct {
+	Image           string   // default: NAME:latest
+	ClusterfilePath string   // the file's path inside the image; default /app/ + its base name
+	HealthPort      int      // default DefaultHealthPort
+	OSEnv           []string // the environment the Config was loaded with: what cfg.Env inherited from it is not the cluster's
+}
+
+// Kubernetes returns NAME.yaml: a Deployment whose one container runs
+// cluster, and a Service per process type with TCP listen addresses.
+//
+// The probes are cluster's own /readyz and /livez; the grace period is
+// shutdown_timeout + Margin; the memory limit is max_memory × workers summed,
+// plus RunnerMemory. The root filesystem is read-only, with an emptyDir at
+// /tmp (where cluster's control socket goes when the Clusterfile's directory
+// is not writable). Values of [env] are written; values of env files never
+// are: the container takes them from the Secret NAME-env.
+func Kubernetes(cfg *procfile.Config, opt KubernetesOptions) (map[string]string, error) {
+	name := objectName(cfg.Name)
+	if opt.Image == "" {
+		opt.Image = name + ":latest"
+	}
+	if opt.ClusterfilePath == "" {
+		opt.ClusterfilePath = path.Join("/app", filepath.Base(cfg.Path))
+	}
+	if opt.HealthPort == 0 {
+		opt.HealthPort = DefaultHealthPort
+	}
+	if opt.HealthPort < 1 || opt.HealthPort > 65535 {
+		return nil, fmt.Errorf("health port %d: want 1-65535", opt.HealthPort)
+	}
+
+	var notes []string
+	note := func(format string, args ...any) { notes = append(notes, fmt.Sprintf(format, args...)) }
+
+	// Ports: one named containerPort per TCP listen address, a Service per type.
+	type port struct {
+		name   string
+		number int
+	}
+	type service struct {
+		name  string
+		ports []port
+	}
+	var ports []port
+	var services []service
+	portNames, serviceNames := newNames("port name"), newNames("Service name")
+	portNames.add("health", "the health port (--health-port)")
+	lowPort := false
+	var errs []string
+	for _, p := range cfg.Processes {
+		owner := fmt.Sprintf("process %q", p.Name)
+		var svc service
+		for i, a := range p.Listen {
+			if a.Network == "unix" {
+				note("%s listens on %s: a unix socket gets no port and no Service.", p.Name, oneLine(a.Raw))
+				continue
+			}
+			host, portText, err := net.SplitHostPort(a.Addr)
+			n, _ := strconv.Atoi(portText)
+			if err != nil || n <= 0 || n > 65535 {
+				note("%s listens on %s: no fixed port, so no Service.", p.Name, oneLine(a.Raw))
+				continue
+			}
+			if isLoopback(host) {
+				note("%s listens on loopback (%s): a Service cannot reach it; listen on \":%d\" in the pod.", p.Name, oneLine(a.Raw), n)
+			}
+			if n == opt.HealthPort {
+				errs = append(errs, fmt.Sprintf("%s listens on %s, the health port: choose another with --health-port", owner, a.Raw))
+			}
+			lowPort = lowPort || n < 1024
+			pn := portName(p.Name)
+			if len(p.Listen) > 1 {
+				pn = portName(p.Name, strconv.Itoa(i+1))
+			}
+			portNames.add(pn, owner)
+			ports = append(ports, port{pn, n})
+			svc.ports = append(svc.ports, port{pn, n})
+		}
+		if len(svc.ports) > 0 {
+			svc.name = objectName(cfg.Name, p.Name)
+			serviceNames.add(svc.name, owner)
+			services = append(services, svc)
+		}
+	}
+	for _, n := range []*names{serviceNames, portNames} {
+		if err := n.err(); err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.New(strings.Join(errs, "\n"))
+	}
+
+	env, skipped, err := inlineEnv(cfg, opt.OSEnv)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range skipped {
+		note("[env] %q is not a valid Kubernetes variable name: not listed here (cluster still sets it from the Clusterfile).", k)
+	}
+
+	// Memory: what cluster may let its workers use before it replaces one.
+	var memory int64
+	var counted, uncounted []string
+	for _, p := range cfg.Processes {
+		switch {
+		case p.Workers == 0:
+		case p.MaxMemory > 0:
+			memory += p.MaxMemory * int64(p.Workers)
+			counted = append(counted, fmt.Sprintf("%s %d × %s", p.Name, p.Workers, mebibytes(p.MaxMemory)))
+		default:
+			uncounted = append(uncounted, p.Name)
+		}
+		if p.WorkersAuto && p.Workers > 0 && cfg.Format == procfile.FormatClusterfile {
+			note("%s: workers = \"auto\" counted %d here; in the pod it is the CPUs the container sees (the node's, not a CPU limit): set workers.", p.Name, p.Workers)
+		}
+		if p.User != "" {
+			note("%s sets user = %q: cluster runs as user %d here and cannot switch users; drop user, or run as root without runAsNonRoot.", p.Name, p.User, runAsUser)
+		}
+	}
+
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "# Generated by \"cluster export kubernetes\" from %s.\n", oneLine(cfg.Path))
+	for _, n := range notes {
+		fmt.Fprintf(&sb, "# %s\n", n)
+	}
+	labels := fmt.Sprintf("app: %s", q(name))
+	fmt.Fprintf(&sb, `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: %s
+  labels:
+    %s
+spec:
+  replicas: 1
+  selector:
+    matchLabels:
+      %s
+  template:
+    metadata:
+      labels:
+        %s
+    spec:
+      # shutdown_timeout + %s: cluster finishes its graceful stop before the kubelet's SIGKILL.
+      terminationGracePeriodSeconds: %d
+`, q(name), labels, labels, labels, Margin, seconds(cfg.ShutdownTimeout+Margin))
+	if lowPort {
+		sb.WriteString(`      securityContext:
+        # A port below 1024 without root: the kernel lets anyone bind it in this pod.
+        sysctls:
+          - name: net.ipv4.ip_unprivileged_port_start
+            value: "0"
+`)
+	}
+	command := []string{"cluster", "run", "-f", opt.ClusterfilePath, "--log-format", "json", "--health", "0.0.0.0:" + strconv.Itoa(opt.HealthPort)}
+	quoted := make([]string, len(command))
+	for i, c := range command {
+		quoted[i] = q(c)
+	}
+	fmt.Fprintf(&sb, `      containers:
+        - name: cluster
+          image: %s
+          # --health on every address: the kubelet probes the pod's IP, not its loopback.
+          command: [%s]
+          ports:
+`, q(opt.Image), strings.Join(quoted, ", "))
+	for _, p := range append(ports, port{"health", opt.HealthPort}) {
+		fmt.Fprintf(&sb, "            - name: %s\n              containerPort: %d\n", q(p.name), p.number)
+	}
+	if len(env) > 0 {
+		sb.WriteString("          # [env] of the Clusterfile (cluster sets it too, over the pod's environment).\n          env:\n")
+		for _, kv := range env {
+			fmt.Fprintf(&sb, "            - name: %s\n              value: %s\n", q(kv[0]), q(kv[1]))
+		}
+	}
+	if len(cfg.EnvFiles) > 0 {
+		secret := objectName(cfg.Name, "env")
+		var from []string
+		for _, f := range cfg.EnvFiles {
+			from = append(from, "--from-env-file="+shellWord(f))
+		}
+		fmt.Fprintf(&sb, `          # The values of %s are never written here: make the Secret from the same files,
+          #   kubectl create secret generic %s %s
+          # cluster passes them to every process, under [env] and each process's own env.
+`, oneLine(strings.Join(cfg.EnvFiles, ", ")), secret, oneLine(strings.Join(from, " ")))
+		if cfg.Format == procfile.FormatClusterfile {
+			sb.WriteString("          # The Clusterfile still names the files and a missing one is an error: the image needs them (empty is enough).\n")
+		}
+		fmt.Fprintf(&sb, "          envFrom:\n            - secretRef:\n                name: %s\n", q(secret))
+	}
+	sb.WriteString(`          # /readyz: 200 when every type has a ready worker; /livez: 200 while cluster's supervisor answers.
+          # Both wait up to 2 s for it, hence timeoutSeconds: 3.
+          readinessProbe:
+            httpGet:
+              path: /readyz
+              port: health
+            periodSeconds: 5
+            timeoutSeconds: 3
+            failureThreshold: 3
+          livenessProbe:
+            httpGet:
+              path: /livez
+              port: health
+            periodSeconds: 10
+            timeoutSeconds: 3
+            failureThreshold: 3
+`)
+	if memory > 0 {
+		fmt.Fprintf(&sb, "          # max_memory × workers (%s) + %s for cluster itself.\n", strings.Join(counted, ", "), mebibytes(RunnerMemory))
+		if len(uncounted) > 0 {
+			subject := uncounted[0] + " sets no max_memory: its"
+			if len(uncounted) > 1 {
+				subject = strings.Join(uncounted, ", ") + " set no max_memory: their"
+			}
+			fmt.Fprintf(&sb, "          # %s memory is not counted here, so the pod may be OOM-killed; set max_memory or raise the limit.\n", subject)
+		}
+		fmt.Fprintf(&sb, "          resources:\n            limits:\n              memory: %s\n", mebibytes(memory+RunnerMemory))
+	} else {
+		sb.WriteString("          # No type sets max_memory: no memory limit.\n")
+	}
+	fmt.Fprintf(&sb, `          securityContext:
+            runAsNonRoot: true
+            # The nonroot user of distroless images; use your image's user if it has another.
+            runAsUser: %d
+            runAsGroup: %d
+            readOnlyRootFilesystem: true
+            allowPrivilegeEscalation: false
+            capabilities:
+              drop: ["ALL"]
+            seccompProfile:
+              type: RuntimeDefault
+          # cluster's control socket goes to /tmp/cluster-UID when the Clusterfile's directory is read-only.
+          volumeMounts:
+            - name: tmp
+              mountPath: /tmp
+      volumes:
+        - name: tmp
+          emptyDir: {}
+`, runAsUser, runAsUser)
+
+	for _, s := range services {
+		fmt.Fprintf(&sb, `---
+apiVersion: v1
+kind: Service
+metadata:
+  name: %s
+  labels:
+    %s
+spec:
+  type: ClusterIP
+  selector:
+    %s
+  ports:
+`, q(s.name), labels, labels)
+		for _, p := range s.ports {
+			fmt.Fprintf(&sb, "    - name: %s\n      port: %d\n      targetPort: %s\n", q(p.name), p.number, q(p.name))
+		}
+	}
+	return map[string]string{name + ".yaml": sb.String()}, nil
+}
+
+// envName is what Kubernetes accepts as an env var name (IsEnvVarName).
+var envName = regexp.MustCompile(`^[-._a-zA-Z][-._a-zA-Z0-9]*$`)
+
+// inlineEnv is the cluster's own environment that may be written: cfg.Env
+// minus what it inherited unchanged from osEnv, minus every key that an env
+// file defines (even when [env] sets it too: cluster applies [env] from the
+// Clusterfile anyway, and a value that was in a dotenv file never leaks).
+// Keys Kubernetes would refuse are returned apart.
+func inlineEnv(cfg *procfile.Config, osEnv []string) (env [][2]string, skipped []string, err error) {
+	inherited := map[string]bool{}
+	for _, kv := range osEnv {
+		inherited[kv] = true
+	}
+	fromFiles := map[string]bool{}
+	for _, f := range cfg.EnvFiles {
+		p := f
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(cfg.Dir, f)
+		}
+		src, err := os.ReadFile(p)
+		if err != nil {
+			return nil, nil, err
+		}
+		pairs, err := procfile.ParseDotenv(bytes.NewReader(src), f, nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, kv := range pairs {
+			fromFiles[kv[0]] = true
+		}
+	}
+	for _, kv := range cfg.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		switch {
+		case inherited[kv] || fromFiles[k]:
+		case !envName.MatchString(k):
+			skipped = append(skipped, k)
+		default:
+			env = append(env, [2]string{k, v})
+		}
+	}
+	sort.Slice(env, func(i, j int) bool { return env[i][0] < env[j][0] })
+	return env, skipped, nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
+// mebibytes rounds n bytes up to a Kubernetes quantity in Mi.
+func mebibytes(n int64) string {
+	return strconv.FormatInt((n+(1<<20)-1)>>20, 10) + "Mi"
+}
+
+// q quotes a YAML scalar. Every string is quoted: "on", "no" or "1e3" unquoted
+// would be a boolean or a number to a YAML 1.1 reader such as kubectl's.
+// Go's escapes (\n, \t, \xNN, \uNNNN) are all valid in YAML double quotes.
+func q(s string) string { return strconv.Quote(s) }
+
+// shellWord quotes s for a POSIX shell when it needs it.
+func shellWord(s string) string {
+	if s != "" && !strings.ContainsFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=:@%+,", r))
+	}) {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

@@ -1,0 +1,102 @@
+package export
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestExportSystemd(t *testing.T) {
+	// A directory with a space and a "%": ExecStart quotes, specifiers escape.
+	cfg := load(t, "my app%d", "Clusterfile", `name = "shop"
+shutdown_timeout = "20s"
+[process.web]
+command = "x"
+listen = [":8080", "localhost:8081", "[::1]:8082", "myhost:8083", "unix:web.sock"]
+ready = { log = "listening", timeout = "2m" }
+[process.jobs]
+command = "x"
+`)
+	for _, tc := range []struct {
+		name     string
+		watchdog time.Duration
+		want     []string // regexps, each matching one line of shop.service
+		not      []string
+	}{
+		{"no watchdog", 0, []string{
+			`^Type=notify$`, `^NotifyAccess=main$`,
+			`^ExecStart=/bin/true run -f ".*/my app%%d/Clusterfile" --color never$`,
+			`^ExecReload=/bin/kill -HUP \$MAINPID$`,
+			`^WorkingDirectory=.*/my app%%d$`,
+			`^KillMode=mixed$`, `^TimeoutStopSec=30$`, `^TimeoutStartSec=130$`,
+			`^Restart=on-failure$`, `^SuccessExitStatus=143$`,
+			`^NoNewPrivileges=yes$`, `^PrivateTmp=yes$`,
+			`^Requires=shop-web-1.socket shop-web-2.socket shop-web-3.socket shop-web-5.socket$`,
+			`^# web listens on myhost:8083: systemd binds IP addresses, not host names, so cluster binds it itself.$`,
+		}, []string{`^WatchdogSec=`, `^Type=simple`}},
+		{"watchdog 30s", 30 * time.Second, []string{`^WatchdogSec=30$`}, nil},
+		{"watchdog 1.5s", 1500 * time.Millisecond, []string{`^WatchdogSec=1500ms$`}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			files, err := Systemd(cfg, SystemdOptions{Bin: "/bin/true", Watchdog: tc.watchdog})
+			if err != nil {
+				t.Fatal(err)
+			}
+			svc := files["shop.service"]
+			for _, w := range tc.want {
+				if !regexp.MustCompile(`(?m)` + w).MatchString(svc) {
+					t.Errorf("no line %s in\n%s", w, svc)
+				}
+			}
+			for _, w := range tc.not {
+				if regexp.MustCompile(`(?m)` + w).MatchString(svc) {
+					t.Errorf("a line %s in\n%s", w, svc)
+				}
+			}
+			verify(t, files)
+		})
+	}
+	files, _ := Systemd(cfg, SystemdOptions{Bin: "/bin/true"})
+	for name, stream := range map[string]string{
+		"shop-web-1.socket": "8080",           // every address: cluster adopts it for ":8080"
+		"shop-web-2.socket": "127.0.0.1:8081", // systemd takes no host names; cluster adopts it for localhost
+		"shop-web-3.socket": "[::1]:8082",
+		"shop-web-5.socket": filepath.Join(cfg.Dir, "web.sock"),
+	} {
+		want := "\nListenStream=" + strings.ReplaceAll(stream, "%", "%%") + "\nFileDescriptorName=web\n"
+		if !strings.Contains(files[name], want) {
+			t.Errorf("%s: want %q in\n%s", name, want, files[name])
+		}
+	}
+	if len(files) != 5 {
+		t.Errorf("%d files, want the service and 4 sockets", len(files))
+	}
+	if _, err := Systemd(cfg, SystemdOptions{Bin: "/bin/true", Watchdog: -time.Second}); err == nil {
+		t.Errorf("a negative watchdog is accepted")
+	}
+}
+
+// verify runs systemd-analyze verify on the units, where it is installed.
+func verify(t *testing.T, files map[string]string) {
+	t.Helper()
+	if _, err := exec.LookPath("systemd-analyze"); err != nil {
+		t.Log("no systemd-analyze: units not verified")
+		return
+	}
+	dir := t.TempDir()
+	args := []string{"verify", "--man=no"}
+	for name, text := range files {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, p)
+	}
+	if out, err := exec.Command("systemd-analyze", args...).CombinedOutput(); err != nil || len(out) > 0 {
+		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
+	}
+}
