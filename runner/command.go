@@ -96,7 +96,9 @@ func (r *Runner) Exec(argv []string, env []string, signals <-chan os.Signal) (in
 	if err != nil {
 		return 0, err
 	}
-	attr := &syscall.ProcAttr{Env: env, Files: []uintptr{0, 1, 2}, Sys: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}}
+	sys := &syscall.SysProcAttr{}
+	parentDeathSignal(sys)
+	attr := &syscall.ProcAttr{Env: env, Files: []uintptr{0, 1, 2}, Sys: sys}
 	pid, done, err := getReaper(r.opts.ReapAll).start(path, argv, attr)
 	if err != nil {
 		return 0, err

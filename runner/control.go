@@ -23,9 +23,12 @@ type WorkerStatus struct {
 	CPUPercent float64 `json:"cpu_percent"`
 	CPUSeconds float64 `json:"cpu_seconds"`
 	RSS        int64   `json:"rss_bytes"`
-	Conns      *int64  `json:"connections,omitempty"` // proxy mode
-	LastExit   *int    `json:"last_exit,omitempty"`
-	LastSignal string  `json:"last_signal,omitempty"` // "SIGKILL" when a signal ended it
+	// UsageUnknown: CPU and RSS could not be read (no /proc and ps failed);
+	// they are 0 then, and status shows "-".
+	UsageUnknown bool   `json:"usage_unknown,omitempty"`
+	Conns        *int64 `json:"connections,omitempty"` // proxy mode
+	LastExit     *int   `json:"last_exit,omitempty"`
+	LastSignal   string `json:"last_signal,omitempty"` // "SIGKILL" when a signal ended it
 }
 
 // TypeStatus is the per-type part of status and metrics.
@@ -58,8 +61,9 @@ func (r *Runner) ask(f func()) error {
 	}
 }
 
-// Status reports every worker with CPU and memory read from /proc (at most
-// once a second per worker; a faster caller gets the last reading).
+// Status reports every worker with CPU and memory of its process group, read
+// from /proc on Linux and with one ps run elsewhere (at most once a second
+// per worker; a faster caller gets the last reading).
 func (r *Runner) Status() (Status, error) {
 	var slots []*slot
 	var types []TypeStatus
@@ -83,7 +87,7 @@ func (r *Runner) Status() (Status, error) {
 		}
 		s.mu.Unlock()
 	}
-	usages := groupUsages(pgids)
+	usages, known := groupUsages(r.rp, pgids)
 	now := time.Now()
 	for _, s := range slots {
 		s.mu.Lock()
@@ -91,9 +95,10 @@ func (r *Runner) Status() (Status, error) {
 		ws := WorkerStatus{Name: i.Name, Process: i.Process, Index: i.Index, PID: i.PID, State: i.State, Restarts: i.Restarts, LastExit: i.Last, LastSignal: i.LastSignal}
 		if i.PID > 0 {
 			ws.UptimeSec = now.Sub(i.Started).Seconds()
-			if now.Sub(s.sampler.at) >= time.Second || s.sampler.at.IsZero() {
+			if known && (now.Sub(s.sampler.at) >= time.Second || s.sampler.at.IsZero()) {
 				s.cpu, s.rss, s.cpuSec = s.sampler.sample(usages[i.PID], now)
 			}
+			ws.UsageUnknown = s.sampler.at.IsZero()
 			ws.CPUPercent, ws.RSS, ws.CPUSeconds = s.cpu, s.rss, s.cpuSec
 		}
 		if s.backend != nil {

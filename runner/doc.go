@@ -13,41 +13,67 @@
 // immediate one. Run returns only after every child is reaped and its output
 // copied.
 //
+// # Platforms: a portable core, Linux's extras layered on it
+//
+// The POSIX path is the core and runs everywhere: fork/exec from one
+// thread with setsid and a controlling pty, wait4 per known child, signals
+// to process groups, peer credentials on the control socket. Each platform
+// spells a few of those its own way in sys_linux.go, sys_darwin.go,
+// sys_freebsd.go and sys_bsd.go (the pty's ioctls, termios requests,
+// SO_PEERCRED or LOCAL_PEERCRED, pipe2 or ForkLock). Linux adds what the
+// others lack, each in a pair of files: X_linux.go is the extra, X_unix.go
+// what every other platform (and Linux built with -tags portable, which CI
+// runs) does instead:
+//
+//	subreaper_linux.go  PR_SET_CHILD_SUBREAPER, waitid(P_ALL) for orphans, Pdeathsig
+//	subreaper_unix.go   none: orphans go to init (launchd), no parent-death signal
+//	usage_linux.go      CPU and RSS of each worker's group from /proc
+//	usage_unix.go       the same from one ps(1) run per status request
+//	fds_linux.go        close_range(CLOSE_RANGE_CLOEXEC)
+//	fds_unix.go         a walk over /dev/fd
+//
 // # Waiting for children: one place
 //
-// All forks and all waits go through the reaper (reaper_linux.go). In the
-// binary (Options.ReapAll) one goroutine blocks in waitid(P_ALL, WNOWAIT),
-// then reaps exactly the pid it saw under the same mutex that every fork
-// holds: a child that exits before it is registered is still matched, a pid
-// cannot be reused between seeing and reaping it, and pids that are not
-// workers (orphans re-parented to us) are reaped and dropped. os/exec is not
-// used for workers, so no exec.Cmd.Wait races the loop. As PID 1 every
-// orphan comes to us; otherwise main calls BecomeSubreaper
-// (PR_SET_CHILD_SUBREAPER) so double-forked descendants still do. At shutdown
-// Run signals what is left with TERM, waits, then KILLs and reaps it: when
-// PID 1 exits, the kernel SIGKILLs the rest with no grace.
+// All forks and all waits go through the reaper (reaper_unix.go). Each
+// child is waited for by pid with wait4, so no wait races another. On
+// Linux, in the binary (Options.ReapAll), one goroutine blocks in
+// waitid(P_ALL, WNOWAIT) instead, then reaps exactly the pid it saw under
+// the same mutex that every fork holds: a child that exits before it is
+// registered is still matched, a pid cannot be reused between seeing and
+// reaping it, and pids that are not workers (orphans re-parented to us) are
+// reaped and dropped. os/exec is not used for workers, so no exec.Cmd.Wait
+// races the loop. As PID 1 every orphan comes to us; otherwise main calls
+// BecomeSubreaper (PR_SET_CHILD_SUBREAPER) so double-forked descendants
+// still do. At shutdown Run signals what is left with TERM, waits, then
+// KILLs and reaps it: when PID 1 exits, the kernel SIGKILLs the rest with no
+// grace. Elsewhere a double-forked daemon is re-parented to init (launchd on
+// macOS): the runner cannot see it, and stopping the worker's process group
+// is all it does.
 //
 // # When the runner itself is SIGKILLed: no survivors
 //
-// Pdeathsig kills a worker when its parent *thread* dies, so every fork is
-// made from one goroutine locked to its OS thread for the life of the process.
-// That covers the worker, not its children. For those, each worker gets its
-// own session (setsid) with a pseudo-terminal as controlling terminal, whose
-// master only the runner holds; stdin stays /dev/null and stdout/stderr stay
-// pipes, so the app sees no TTY. When the runner dies, the kernel closes the
-// master and hangs up the terminal: the session leader gets SIGHUP (and
-// Pdeathsig SIGKILL), and when the controlling process exits the kernel
-// SIGHUPs the session's foreground process group — every process the worker
-// started that did not leave its group. This is hivemind's mechanism without
-// hivemind's cost (its apps see a TTY). A per-worker guardian process would
-// double the process count; cgroups need delegation that containers and CI
-// rarely grant. A descendant that ignores SIGHUP and leaves its group, or
-// starts its own session, escapes; that is the documented limit.
+// Each worker gets its own session (setsid) with a pseudo-terminal as
+// controlling terminal, whose master only the runner holds; stdin stays
+// /dev/null and stdout/stderr stay pipes, so the app sees no TTY. When the
+// runner dies, the kernel closes the master and hangs up the terminal: the
+// session leader gets SIGHUP, and when the controlling process exits the
+// kernel SIGHUPs the session's foreground process group — every process the
+// worker started that did not leave its group. This is hivemind's mechanism
+// without hivemind's cost (its apps see a TTY), and it is the same on every
+// platform. On Linux, Pdeathsig adds a SIGKILL to the worker when its parent
+// *thread* dies, so every fork is made from one goroutine locked to its OS
+// thread for the life of the process; that covers a worker that ignores
+// SIGHUP (or treats it as "reload"), which elsewhere survives its runner.
+// A per-worker guardian process would double the process count; cgroups
+// need delegation that containers and CI rarely grant. A descendant that
+// ignores SIGHUP and leaves its group, or starts its own session, escapes;
+// that is the documented limit.
 //
 // The controlling terminal is set by a tiny exec shim: the worker is forked
 // as `cluster __exec`, which takes the pty (TIOCSCTTY), sets LISTEN_PID to its
-// own pid (os/exec cannot set an env var between fork and exec) and execs the
-// program, keeping the pid.
+// own pid (os/exec cannot set an env var between fork and exec), marks every
+// descriptor above the worker's own close-on-exec and execs the program,
+// keeping the pid.
 //
 // # Invariants
 //

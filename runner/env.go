@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // scrubbed reports whether an inherited variable belongs to the runner's own
@@ -193,18 +195,10 @@ func signalTree(pid int, sig syscall.Signal) {
 	}
 }
 
-var signalNames = map[syscall.Signal]string{
-	syscall.SIGABRT: "SIGABRT", syscall.SIGALRM: "SIGALRM", syscall.SIGBUS: "SIGBUS",
-	syscall.SIGFPE: "SIGFPE", syscall.SIGHUP: "SIGHUP", syscall.SIGILL: "SIGILL",
-	syscall.SIGINT: "SIGINT", syscall.SIGKILL: "SIGKILL", syscall.SIGPIPE: "SIGPIPE",
-	syscall.SIGQUIT: "SIGQUIT", syscall.SIGSEGV: "SIGSEGV", syscall.SIGTERM: "SIGTERM",
-	syscall.SIGUSR1: "SIGUSR1", syscall.SIGUSR2: "SIGUSR2", syscall.SIGTRAP: "SIGTRAP",
-	syscall.SIGSYS: "SIGSYS", syscall.SIGXCPU: "SIGXCPU", syscall.SIGXFSZ: "SIGXFSZ",
-}
-
-// SignalName names a signal as "SIGTERM".
+// SignalName names a signal as "SIGTERM" (the platform's own names, from
+// x/sys/unix), or "signal 34" for one without a name.
 func SignalName(s syscall.Signal) string {
-	if n, ok := signalNames[s]; ok {
+	if n := unix.SignalName(s); n != "" {
 		return n
 	}
 	return "signal " + strconv.Itoa(int(s))

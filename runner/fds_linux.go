@@ -1,3 +1,5 @@
+//go:build linux && !portable
+
 package runner
 
 import (
@@ -10,7 +12,7 @@ import (
 // cloexecFrom marks every descriptor >= min close-on-exec: a worker must not
 // inherit what the runner was given by its own parent (a shell, a daemon)
 // without the flag. close_range(2) does it in one call (Linux 5.11); older
-// kernels get a walk over /proc/self/fd.
+// kernels get a walk over /proc/self/fd. fds_unix.go is the portable walk.
 func cloexecFrom(min int) {
 	if unix.CloseRange(uint(min), ^uint(0), unix.CLOSE_RANGE_CLOEXEC) == nil {
 		return

@@ -27,6 +27,11 @@ func TestStopIsBoundedWithEscapedGrandchild(t *testing.T) {
 	rn := start(t, Options{Config: cfg})
 	line := rn.rec.waitLine(t, `escapee \d+`, 5*time.Second)
 	pid := pidsIn(t, line)[0]
+	if Portable {
+		// Without a subreaper the escapee is init's, out of the runner's
+		// reach: the bound still holds, the kill of the escapee does not.
+		t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
+	}
 	rn.rec.waitLine(t, `up`, 5*time.Second)
 	t0 := time.Now()
 	rn.cancel()
@@ -38,6 +43,10 @@ func TestStopIsBoundedWithEscapedGrandchild(t *testing.T) {
 	}
 	if !errors.Is(err, ErrKilled) {
 		t.Errorf("Run = %v, want ErrKilled", err)
+	}
+	if Portable {
+		t.Logf("portable build: escapee %d left running (no subreaper), as documented", pid)
+		return
 	}
 	if exists(pid) {
 		t.Errorf("escapee %d still exists", pid)
@@ -77,6 +86,7 @@ func TestStopIsBoundedWhenOutputStaysOpen(t *testing.T) {
 
 // Leftovers get stop_signal grace only until shutdown_timeout, not a fixed 5s.
 func TestLeftoverGraceFollowsShutdownTimeout(t *testing.T) {
+	skipPortable(t, "a leftover that left its session is re-parented to init, out of reach")
 	// The worker exits at once on TERM; its setsid child ignores TERM.
 	p := shProc("web", `setsid sh -c 'trap "" TERM HUP; echo "left $$"; exec sleep 1000' & echo up; wait`)
 	cfg := config(p)

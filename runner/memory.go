@@ -7,6 +7,8 @@ import (
 
 // watchMemory replaces, with a rolling restart, any worker whose process
 // group stays above its type's max_memory for two samples a second apart.
+// The readings are status's (/proc on Linux, ps elsewhere); while they are
+// unknown it says so once and cannot act.
 func (r *Runner) watchMemory() {
 	limited := false
 	for _, t := range r.types {
@@ -21,6 +23,7 @@ func (r *Runner) watchMemory() {
 	go func() {
 		defer r.background.Done()
 		over := map[int]int{} // pid -> consecutive samples above the limit
+		warned := false
 		tick := time.NewTicker(time.Second)
 		defer tick.Stop()
 		for {
@@ -40,6 +43,10 @@ func (r *Runner) watchMemory() {
 			seen := map[int]int{}
 			for _, w := range st.Workers {
 				lim := limits[w.Process]
+				if lim > 0 && w.UsageUnknown && !warned {
+					warned = true
+					r.event("", "max_memory", "max_memory cannot be enforced: the workers' memory cannot be read (from /proc on Linux, with ps elsewhere)", 0, nil)
+				}
 				if lim <= 0 || w.PID <= 0 || w.State == StateStopping || w.RSS <= lim {
 					continue
 				}

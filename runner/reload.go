@@ -128,9 +128,16 @@ func indexes(n int) []int {
 	return out
 }
 
-// stepReload starts the replacement of the next pending index.
+// stepReload starts the replacement of the next pending index. Once the
+// cluster is stopping nothing new starts: stop asked every live slot to
+// stop, and a replacement started after it would run until the shutdown
+// timeout kills it.
 func (r *Runner) stepReload() {
 	pl := r.plan
+	if r.stopping {
+		r.plan = nil
+		return
+	}
 	if pl.again {
 		pl.again = false
 		pl.pending = indexes(pl.t.count)

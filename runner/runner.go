@@ -68,7 +68,8 @@ type Options struct {
 	Self     string // the cluster binary (re-executed as the exec shim); "": os.Executable()
 	// ReapAll: this process owns every child it has (the cluster binary):
 	// reap orphans re-parented to it too. Must be the same for every Runner
-	// of a process.
+	// of a process. Linux only: elsewhere (and with -tags portable) no
+	// orphan is re-parented to us and each child is waited for by pid.
 	ReapAll bool
 	// Watch: a type that fails waits for Revive instead of stopping the cluster.
 	Watch bool

@@ -287,8 +287,16 @@ func TestIgnoredTermIsKilledAfterStopTimeout(t *testing.T) {
 	if !errors.Is(err, ErrKilled) {
 		t.Fatalf("Run = %v, want ErrKilled", err)
 	}
-	if took < 400*time.Millisecond-50*time.Millisecond || took > 400*time.Millisecond+200*time.Millisecond {
-		t.Errorf("stop took %s, want stop_timeout 400ms ±200ms", took)
+	limit := 400*time.Millisecond + 200*time.Millisecond
+	if Portable {
+		// The SIGKILLed `sleep 0.05` is init's zombie, not ours, until init
+		// reaps it, and kill(-pgid, 0) counts zombies: the group cleanup
+		// waits for it, at most another stop_timeout. launchd reaps at once;
+		// some container inits only every second.
+		limit += 400 * time.Millisecond
+	}
+	if took < 400*time.Millisecond-50*time.Millisecond || took > limit {
+		t.Errorf("stop took %s, want stop_timeout 400ms (at most %s)", took, limit)
 	}
 }
 
@@ -430,7 +438,31 @@ func TestRestartPolicies(t *testing.T) {
 	})
 }
 
+// skipPortable skips a test of a guarantee only Linux's extras give.
+func skipPortable(t *testing.T, why string) {
+	t.Helper()
+	if Portable {
+		t.Skip("portable build (no subreaper, no Pdeathsig): " + why)
+	}
+}
+
+// parentOf returns field 4 of /proc/PID/stat, or -1.
+func parentOf(pid int) int {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	i := strings.LastIndexByte(string(b), ')')
+	if err != nil || i < 0 {
+		return -1
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 2 {
+		return -1
+	}
+	ppid, _ := strconv.Atoi(f[1])
+	return ppid
+}
+
 func TestOrphanIsReaped(t *testing.T) {
+	skipPortable(t, "orphans are re-parented to init, not to the runner")
 	// The subshell exits at once: its sleep is re-parented to us (subreaper)
 	// and must be reaped, not left a zombie.
 	p := shProc("web", `(sleep 0.5 & echo "orphan $!"); sleep 1000`)
@@ -440,14 +472,14 @@ func TestOrphanIsReaped(t *testing.T) {
 	// The subshell exits right after printing: then the orphan is ours.
 	reparented := false
 	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline) && exists(pid); {
-		if ppidOf(pid) == os.Getpid() {
+		if parentOf(pid) == os.Getpid() {
 			reparented = true
 			break
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
 	if !reparented && exists(pid) {
-		t.Errorf("orphan %d has parent %d, want the runner %d", pid, ppidOf(pid), os.Getpid())
+		t.Errorf("orphan %d has parent %d, want the runner %d", pid, parentOf(pid), os.Getpid())
 	}
 	deadline := time.Now().Add(3 * time.Second)
 	for exists(pid) && time.Now().Before(deadline) {

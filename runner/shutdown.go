@@ -105,7 +105,8 @@ func (r *Runner) reapLeftovers() {
 	}
 }
 
-// leftovers lists our children, orphans re-parented to us included.
+// leftovers lists our children, orphans re-parented to us included: only
+// in "all" mode, which needs Linux's subreaper (subreaper_linux.go).
 func (r *Runner) leftovers() []int {
 	if !r.rp.all {
 		return nil

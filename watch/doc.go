@@ -6,9 +6,10 @@
 // # Model
 //
 // New walks the root once. Every directory that is not pruned gets an
-// inotify watch (fsnotify watches directories, not files), and the counting
-// files are recorded with their size and mtime: this snapshot is what a
-// rescan or a poll compares against. Run then runs three goroutines:
+// inotify watch (fsnotify watches directories, not files; with kqueue it
+// opens each file too), and the counting files are recorded with their size
+// and mtime: this snapshot is what a rescan or a poll compares against. Run
+// then runs three goroutines:
 //
 //   - drain moves fsnotify's events into a map keyed by path as fast as they
 //     come, so the kernel queue does not overflow while the tree is walked;
@@ -42,6 +43,10 @@
 //   - Running out of inotify watches or instances is never fatal: one
 //     warning line names the sysctl to raise and the watcher polls every
 //     second instead.
+//   - With kqueue (macOS, the BSDs: fsnotify holds an open descriptor for
+//     every watched directory and every file in one), a tree of more than
+//     descriptorBudget (4096) files and directories is polled instead, with
+//     one warning; running out of descriptors anyway falls back the same way.
 //   - Only the walking goroutine touches the snapshot, watches and filter;
 //     the other two exchange data through the inbox and channels.
 //

@@ -1,23 +1,27 @@
 package watch
 
 import (
-	"errors"
 	"fmt"
-	"syscall"
+	"os"
 )
 
-// limitWarning turns an error from creating the inotify instance or adding
-// a watch into the one line a user needs when a kernel limit was hit: what
-// happened, what the watcher does instead, and the sysctl to raise. It
-// returns "" for any other error.
-func limitWarning(err error, watched int, poll string) string {
-	switch {
-	case errors.Is(err, syscall.ENOSPC):
-		return fmt.Sprintf("watch: out of inotify watches after %d directories (fs.inotify.max_user_watches=%s); polling every %s instead; raise it with: sysctl -w fs.inotify.max_user_watches=524288",
-			watched, sysctlValue("max_user_watches"), poll)
-	case errors.Is(err, syscall.EMFILE):
-		return fmt.Sprintf("watch: too many inotify instances or open files (fs.inotify.max_user_instances=%s); polling every %s instead; raise it with: sysctl -w fs.inotify.max_user_instances=1024 (or raise ulimit -n)",
-			sysctlValue("max_user_instances"), poll)
+// budgetWarning is the line a user gets when a tree is too big for a
+// notifier that needs a descriptor per file (kqueue): what happened and
+// what the watcher does instead.
+func budgetWarning(root string, budget int, poll string) string {
+	return fmt.Sprintf("watch: %s holds more than %d files and directories, and kqueue needs a descriptor for each; polling every %s instead (watch_poll sets the interval, watch_ignore shrinks the tree)",
+		root, budget, poll)
+}
+
+// entries counts what a directory holds: what kqueue opens a descriptor for
+// (a subdirectory is counted again as itself when it is watched, so the sum
+// errs on the high side).
+func entries(dir string) int {
+	f, err := os.Open(dir)
+	if err != nil {
+		return 0
 	}
-	return ""
+	defer f.Close()
+	names, _ := f.Readdirnames(-1)
+	return len(names)
 }

@@ -54,6 +54,8 @@ type Options struct {
 
 	// newNotifier replaces fsnotify in tests.
 	newNotifier func() (notifier, error)
+	// budget replaces descriptorBudget in tests.
+	budget int
 }
 
 // Batch is one debounced set of changes.
@@ -80,6 +82,12 @@ type Watcher struct {
 	// poll > 0 means polling mode, asked for or fallen back to.
 	poll    time.Duration
 	batches chan Batch
+	// budget > 0 (kqueue) bounds the descriptors the notifier may hold:
+	// cost is what each watched directory takes, itself and its entries;
+	// spent is their sum.
+	budget int
+	cost   map[string]int
+	spent  int
 
 	// mu guards n, which Watches and Close read from other goroutines. The
 	// goroutine running New, then Run, is the only one that replaces it.
@@ -113,6 +121,11 @@ func New(opts Options) (*Watcher, error) {
 		poll:    opts.Poll,
 		tree:    make(tree),
 		batches: make(chan Batch),
+		budget:  descriptorBudget,
+		cost:    map[string]int{},
+	}
+	if opts.budget > 0 {
+		w.budget = opts.budget
 	}
 	if w.warn == nil {
 		w.warn = func(s string) { fmt.Fprintln(os.Stderr, s) }
@@ -198,9 +211,12 @@ func (w *Watcher) Run(ctx context.Context) error {
 	if w.n != nil {
 		box = newInbox()
 		drained = make(chan struct{})
+		// Read the channels here: Close (deferred below, or a fallback to
+		// polling) replaces w.n while the goroutine may not have started.
+		events, errs := w.n.Events(), w.n.Errors()
 		go func() {
 			defer close(drained)
-			box.drain(w.n.Events(), w.n.Errors())
+			box.drain(events, errs)
 		}()
 	}
 	defer func() {
@@ -377,6 +393,17 @@ func (w *Watcher) addWatch(abs, rel string) {
 	if w.n == nil {
 		return
 	}
+	if w.budget > 0 {
+		c := 1 + entries(abs)
+		w.spent += c - w.cost[rel]
+		w.cost[rel] = c
+		if w.spent > w.budget {
+			w.warn(budgetWarning(w.root, w.budget, FallbackPoll.String()))
+			w.Close()
+			w.poll = FallbackPoll
+			return
+		}
+	}
 	err := w.n.Add(abs)
 	if err == nil {
 		return
@@ -391,6 +418,8 @@ func (w *Watcher) addWatch(abs, rel string) {
 }
 
 func (w *Watcher) unwatch(rel string) {
+	w.spent -= w.cost[rel]
+	delete(w.cost, rel)
 	if w.n == nil {
 		return
 	}

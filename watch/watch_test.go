@@ -460,6 +460,39 @@ func TestWatchLimitWhileRunning(t *testing.T) {
 	collect(t, w, "new/g") // found by polling: the fake sends no events
 }
 
+// A tree bigger than the descriptor budget (kqueue: a descriptor per file)
+// is polled from the start, with one warning; on Linux the budget is 0
+// (inotify), so the test sets one.
+func TestDescriptorBudgetFallsBackToPolling(t *testing.T) {
+	root := t.TempDir()
+	for _, f := range []string{"a/1", "a/2", "b/1", "b/2", "b/3"} {
+		mustWrite(t, filepath.Join(root, f), "x")
+	}
+	var warns warnings
+	fake := newFake(nil)
+	w := start(t, Options{Root: root, Warn: warns.warn, budget: 6, newNotifier: func() (notifier, error) { return fake, nil }})
+	if lines := warns.get(); len(lines) != 1 || !strings.Contains(lines[0], "more than 6 files and directories") || !strings.Contains(lines[0], "polling every 1s") {
+		t.Fatalf("warnings = %q, want one about the budget", lines)
+	}
+	if n := w.Watches(); n != 0 {
+		t.Errorf("Watches() = %d while polling, want 0", n)
+	}
+	mustWrite(t, filepath.Join(root, "b", "3"), "edited")
+	collect(t, w, "b/3") // found by polling: the fake sends no events
+}
+
+// Within the budget, watches are added as usual.
+func TestDescriptorBudgetWithin(t *testing.T) {
+	root := t.TempDir()
+	mustWrite(t, filepath.Join(root, "a", "1"), "x")
+	var warns warnings
+	fake := newFake(nil)
+	w := start(t, Options{Root: root, Warn: warns.warn, budget: 4, newNotifier: func() (notifier, error) { return fake, nil }})
+	if lines := warns.get(); len(lines) != 0 || w.Watches() != 2 {
+		t.Errorf("warnings %q, %d watches; want none and 2 (root and a cost 2 each: themselves and their entry)", lines, w.Watches())
+	}
+}
+
 func TestInstanceLimitFallsBackToPolling(t *testing.T) {
 	root := t.TempDir()
 	var warns warnings

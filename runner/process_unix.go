@@ -1,3 +1,5 @@
+//go:build unix
+
 package runner
 
 import (
@@ -40,10 +42,12 @@ type proc struct {
 	tty       *os.File      // pty master, nil when none
 	ttySlave  int           // our copy of the slave, -1 when none: keeps the master readable until release
 	ttyCopied chan struct{} // closed when what the worker wrote to its terminal is copied
+	ttyPolled bool          // the master is in the runtime poller, so Close interrupts a read
 }
 
 // spawn starts a worker: in the child, Go's fork code calls setsid (a new
-// session and process group whose id is the pid) and sets Pdeathsig. The exec
+// session and process group whose id is the pid) and, on Linux, sets
+// Pdeathsig (subreaper_linux.go). The exec
 // shim (this binary again) then takes the pty slave as controlling terminal,
 // sets LISTEN_PID to its own pid for socket-activated workers, marks every
 // descriptor above the worker's own close-on-exec, and execs the program with
@@ -56,10 +60,10 @@ func spawn(rp *reaper, s spawnSpec) (*proc, error) {
 	defer unix.Close(devnull)
 
 	var out, errp [2]int
-	if err := unix.Pipe2(out[:], unix.O_CLOEXEC); err != nil {
+	if err := pipeCloexec(out[:]); err != nil {
 		return nil, fmt.Errorf("pipe: %w", err)
 	}
-	if err := unix.Pipe2(errp[:], unix.O_CLOEXEC); err != nil {
+	if err := pipeCloexec(errp[:]); err != nil {
 		unix.Close(out[0])
 		unix.Close(out[1])
 		return nil, fmt.Errorf("pipe: %w", err)
@@ -86,9 +90,9 @@ func spawn(rp *reaper, s spawnSpec) (*proc, error) {
 	}
 	sys := &syscall.SysProcAttr{
 		Setsid:     true,
-		Pdeathsig:  syscall.SIGKILL,
 		Credential: s.cred,
 	}
+	parentDeathSignal(sys)
 	argv0, argv := s.path, s.argv
 	if s.listenPID || ctty >= 0 {
 		// Only the shim can set LISTEN_PID to the pid it will exec with, and
@@ -121,6 +125,13 @@ func spawn(rp *reaper, s spawnSpec) (*proc, error) {
 		unix.SetNonblock(master, true)
 		p.tty = os.NewFile(uintptr(master), "worker-tty")
 		p.ttyCopied = make(chan struct{})
+		// kqueue refuses some pty masters on macOS (golang/go#22099): out
+		// of the poller, a non-blocking read would fail at once, so read
+		// it blocking; the copy then ends when the terminal's last holder
+		// exits.
+		if p.ttyPolled = p.tty.SetReadDeadline(time.Time{}) == nil; !p.ttyPolled {
+			unix.SetNonblock(master, false)
+		}
 		go p.copyTTY(tty)
 	}
 	return p, nil
@@ -147,10 +158,11 @@ func (p *proc) copy(pipes *pipeSet, fd int, w io.WriteCloser) {
 
 // copyTTY copies what the worker writes to its terminal (/dev/tty) into its
 // log, so such writes never block. It ends when release closes our slave
-// (the master then reads what is left, then EIO) or the master.
+// (the master then reads what is left, then EIO on Linux, EOF on the BSDs)
+// or the master.
 func (p *proc) copyTTY(w io.WriteCloser) {
 	defer close(p.ttyCopied)
-	io.Copy(w, p.tty) // EIO once no slave is open: the normal end
+	io.Copy(w, p.tty) // EIO or EOF once no slave is open: the normal end
 	w.Close()
 }
 
@@ -168,7 +180,9 @@ func (p *proc) release() {
 	case <-time.After(200 * time.Millisecond): // a process outside the group still holds /dev/tty open
 	}
 	p.tty.Close()
-	<-p.ttyCopied
+	if p.ttyPolled {
+		<-p.ttyCopied
+	}
 	p.tty = nil
 }
 
@@ -183,43 +197,43 @@ func groupAlive(pid int) bool {
 	return syscall.Kill(-pid, 0) == nil
 }
 
-// openPTY returns a pty pair as raw close-on-exec fds. The slave is set up
-// so that nobody reading it ever waits: non-canonical with VMIN = VTIME = 0,
-// a read returns 0 (EOF) at once, also for programs that copy these settings
-// and only turn echo off (ssh, sudo and git prompts do). Output processing
-// is off, so what a worker writes reaches the log byte for byte.
+// openPTY returns a pty pair as raw close-on-exec fds: the master from the
+// platform's ptmx (ptyMaster, sys_*.go), the slave opened by name. The slave
+// is set up so that nobody reading it ever waits: non-canonical with VMIN =
+// VTIME = 0, a read returns 0 (EOF) at once, also for programs that copy
+// these settings and only turn echo off (ssh, sudo and git prompts do).
+// Output processing is off, so what a worker writes reaches the log byte for
+// byte.
 func openPTY() (master, slave int, err error) {
-	master, err = unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	master, name, err := ptyMaster()
 	if err != nil {
 		return -1, -1, err
 	}
-	if err = unix.IoctlSetPointerInt(master, unix.TIOCSPTLCK, 0); err == nil {
-		var n uint32
-		n, err = unix.IoctlGetUint32(master, unix.TIOCGPTN)
-		if err == nil {
-			slave, err = unix.Open("/dev/pts/"+strconv.Itoa(int(n)), unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
-			if err == nil {
-				if err = noWaitTerminal(slave); err == nil {
-					return master, slave, nil
-				}
-				unix.Close(slave)
-			}
+	slave, err = unix.Open(name, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err == nil {
+		if err = noWaitTerminal(slave); err == nil {
+			return master, slave, nil
 		}
+		unix.Close(slave)
 	}
 	unix.Close(master)
 	return -1, -1, err
 }
 
+// noWaitTerminal also clears CLOCAL (no pty sets it by default): on the BSDs
+// the hang-up that follows a closed master reaches the session only when
+// the terminal cares about carrier loss.
 func noWaitTerminal(fd int) error {
-	t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	t, err := unix.IoctlGetTermios(fd, ioctlGetTermios)
 	if err != nil {
 		return err
 	}
 	t.Lflag &^= unix.ICANON | unix.ECHO | unix.ECHONL
 	t.Oflag &^= unix.OPOST
+	t.Cflag &^= unix.CLOCAL
 	t.Cc[unix.VMIN] = 0
 	t.Cc[unix.VTIME] = 0
-	return unix.IoctlSetTermios(fd, unix.TCSETS, t)
+	return unix.IoctlSetTermios(fd, ioctlSetTermios, t)
 }
 
 // shimCommand is the hidden subcommand main dispatches to Shim.

@@ -1,3 +1,5 @@
+//go:build unix
+
 package runner
 
 import (
@@ -106,7 +108,7 @@ func bindTCP(ip netip.Addr, port int) (int, error) {
 		family = unix.AF_INET
 		sa = &unix.SockaddrInet4{Port: port, Addr: ip.As4()}
 	}
-	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	fd, err := socketCloexec(family, unix.SOCK_STREAM)
 	if err != nil {
 		return -1, err
 	}
@@ -140,7 +142,7 @@ func listenUnix(path string) (int, error) {
 		}
 		os.Remove(path)
 	}
-	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	fd, err := socketCloexec(unix.AF_UNIX, unix.SOCK_STREAM)
 	if err != nil {
 		return -1, err
 	}

@@ -13,8 +13,6 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/cluster-run/cluster/procfile"
 )
 
@@ -131,7 +129,8 @@ func (c *ControlServer) Serve(r *Runner) {
 	}
 }
 
-// peerAllowed checks SO_PEERCRED: the runner's own user, or root.
+// peerAllowed checks the peer's credentials (peerUID, sys_*.go): the
+// runner's own user, or root.
 func peerAllowed(conn net.Conn) (uid int, ok bool) {
 	sc, isSock := conn.(syscall.Conn)
 	if !isSock {
@@ -141,15 +140,12 @@ func peerAllowed(conn net.Conn) (uid int, ok bool) {
 	if err != nil {
 		return -1, false
 	}
-	var cred *unix.Ucred
-	var cerr error
-	raw.Control(func(fd uintptr) {
-		cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
-	})
-	if cerr != nil || cred == nil {
+	peer, cerr := -1, error(nil)
+	raw.Control(func(fd uintptr) { peer, cerr = peerUID(int(fd)) })
+	if cerr != nil || peer < 0 {
 		return -1, false
 	}
-	return int(cred.Uid), cred.Uid == 0 || int(cred.Uid) == os.Geteuid()
+	return peer, peer == 0 || peer == os.Geteuid()
 }
 
 func (c *ControlServer) handle(r *Runner, conn net.Conn) {

@@ -1,0 +1,22 @@
+//go:build darwin || freebsd
+
+package runner
+
+// What macOS and FreeBSD spell alike: termios requests and peer credentials.
+
+import "golang.org/x/sys/unix"
+
+const (
+	ioctlGetTermios = unix.TIOCGETA
+	ioctlSetTermios = unix.TIOCSETA
+)
+
+// peerUID is the effective uid of a unix socket's peer: LOCAL_PEERCRED,
+// which getpeereid(3) reads.
+func peerUID(fd int) (int, error) {
+	cred, err := unix.GetsockoptXucred(fd, unix.SOL_LOCAL, unix.LOCAL_PEERCRED)
+	if err != nil {
+		return -1, err
+	}
+	return int(cred.Uid), nil
+}
