@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -22,27 +23,28 @@ type plan struct {
 }
 
 type processPlan struct {
-	Name          string   `json:"name"`
-	Argv          []string `json:"argv"`
-	Shell         bool     `json:"shell"`
-	Workers       int      `json:"workers"`
-	WorkersAuto   bool     `json:"workers_auto"`
-	Dir           string   `json:"dir"`
-	Listen        []string `json:"listen"`
-	Socket        string   `json:"socket,omitempty"`
-	Restart       string   `json:"restart"`
-	MaxRestarts   int      `json:"max_restarts"`
-	RestartWindow string   `json:"restart_window"`
-	StopSignal    string   `json:"stop_signal"`
-	StopTimeout   string   `json:"stop_timeout"`
-	KillMode      string   `json:"kill_mode"`
-	Ready         string   `json:"ready"`
-	ReadyTimeout  string   `json:"ready_timeout"`
-	Watch         []string `json:"watch"`
-	WatchIgnore   []string `json:"watch_ignore"`
-	WatchPoll     string   `json:"watch_poll,omitempty"`
-	MaxMemory     int64    `json:"max_memory,omitempty"`
-	User          string   `json:"user,omitempty"`
+	Name          string     `json:"name"`
+	Argv          []string   `json:"argv"`                  // worker 1's, expanded with its env
+	WorkerArgv    [][]string `json:"worker_argv,omitempty"` // every worker's, from worker 1, when they differ
+	Shell         bool       `json:"shell"`
+	Workers       int        `json:"workers"`
+	WorkersAuto   bool       `json:"workers_auto"`
+	Dir           string     `json:"dir"`
+	Listen        []string   `json:"listen"`
+	Socket        string     `json:"socket,omitempty"`
+	Restart       string     `json:"restart"`
+	MaxRestarts   int        `json:"max_restarts"`
+	RestartWindow string     `json:"restart_window"`
+	StopSignal    string     `json:"stop_signal"`
+	StopTimeout   string     `json:"stop_timeout"`
+	KillMode      string     `json:"kill_mode"`
+	Ready         string     `json:"ready"`
+	ReadyTimeout  string     `json:"ready_timeout"`
+	Watch         []string   `json:"watch"`
+	WatchIgnore   []string   `json:"watch_ignore"`
+	WatchPoll     string     `json:"watch_poll,omitempty"`
+	MaxMemory     int64      `json:"max_memory,omitempty"`
+	User          string     `json:"user,omitempty"`
 }
 
 func readyString(r procfile.Ready) string {
@@ -59,15 +61,29 @@ func readyString(r procfile.Ready) string {
 	return string(r.Kind)
 }
 
-func makePlan(cfg *procfile.Config) (plan, error) {
+// makePlan resolves the plan of the types run would start with opts (which
+// runner.Preflight has accepted).
+func makePlan(opts runner.Options) (plan, error) {
+	cfg := opts.Config
 	pl := plan{File: cfg.Path, Format: string(cfg.Format), Name: cfg.Name, ShutdownTimeout: cfg.ShutdownTimeout.String()}
+	only := map[string]bool{}
+	for _, o := range opts.Only {
+		only[o] = true
+	}
 	for _, p := range cfg.Processes {
-		argv, err := p.Argv(p.Env)
+		if len(only) > 0 && !only[p.Name] {
+			continue
+		}
+		workers, auto := p.Workers, p.WorkersAuto && cfg.Format == procfile.FormatClusterfile
+		if n, ok := opts.Workers[p.Name]; ok {
+			workers, auto = n, false
+		}
+		argv, perWorker, err := planArgv(opts, p, workers)
 		if err != nil {
-			return pl, fmt.Errorf("%s: %w", p.Name, err)
+			return pl, err
 		}
 		pp := processPlan{
-			Name: p.Name, Argv: argv, Shell: p.Shell, Workers: p.Workers, WorkersAuto: p.WorkersAuto,
+			Name: p.Name, Argv: argv, WorkerArgv: perWorker, Shell: p.Shell, Workers: workers, WorkersAuto: auto,
 			Dir: p.Dir, Listen: []string{}, Restart: string(p.Restart), MaxRestarts: p.MaxRestarts,
 			RestartWindow: p.RestartWindow.String(), StopSignal: signalString(p), StopTimeout: p.StopTimeout.String(),
 			KillMode: string(p.KillMode), Ready: readyString(p.Ready), ReadyTimeout: p.Ready.Timeout.String(),
@@ -87,6 +103,38 @@ func makePlan(cfg *procfile.Config) (plan, error) {
 	return pl, nil
 }
 
+// planArgv is the argv worker 1 of p will exec, and every worker's when
+// they differ (a command with $PORT or $CLUSTER_WORKER). A disabled type
+// shows the argv its first worker would get.
+func planArgv(opts runner.Options, p *procfile.Process, workers int) ([]string, [][]string, error) {
+	opts.Only = []string{p.Name} // the others are checked already: do not resolve them again per worker
+	if workers == 0 {
+		opts.Workers = map[string]int{p.Name: 1}
+		argv, err := runner.WorkerArgv(opts, p.Name, 1)
+		if err != nil { // a disabled type is not checked: show its command as written
+			return []string{p.Command}, nil, nil
+		}
+		return argv, nil, nil
+	}
+	first, err := runner.WorkerArgv(opts, p.Name, 1)
+	if err != nil || workers == 1 {
+		return first, nil, err
+	}
+	last, err := runner.WorkerArgv(opts, p.Name, workers)
+	if err != nil || slices.Equal(first, last) {
+		return first, nil, err
+	}
+	all := [][]string{first}
+	for i := 2; i < workers; i++ {
+		argv, err := runner.WorkerArgv(opts, p.Name, i)
+		if err != nil {
+			return nil, nil, err
+		}
+		all = append(all, argv)
+	}
+	return first, append(all, last), nil
+}
+
 func orEmpty(s []string) []string {
 	if s == nil {
 		return []string{}
@@ -98,8 +146,8 @@ func signalString(p *procfile.Process) string {
 	return runner.SignalName(p.StopSignal)
 }
 
-func printPlan(w io.Writer, cfg *procfile.Config, asJSON bool) error {
-	pl, err := makePlan(cfg)
+func printPlan(w io.Writer, opts runner.Options, asJSON bool) error {
+	pl, err := makePlan(opts)
 	if err != nil {
 		return err
 	}
@@ -108,7 +156,7 @@ func printPlan(w io.Writer, cfg *procfile.Config, asJSON bool) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(pl)
 	}
-	fmt.Fprintf(w, "%s: %s %q, shutdown_timeout %s, %d process types\n", pl.File, pl.Format, pl.Name, pl.ShutdownTimeout, len(pl.Processes))
+	fmt.Fprintf(w, "%s: %s %q, shutdown_timeout %s, %s\n", pl.File, pl.Format, pl.Name, pl.ShutdownTimeout, plural(len(pl.Processes), "process type"))
 	for _, p := range pl.Processes {
 		tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
 		workers := fmt.Sprint(p.Workers)
@@ -119,7 +167,7 @@ func printPlan(w io.Writer, cfg *procfile.Config, asJSON bool) error {
 			workers += " (disabled)"
 		}
 		fmt.Fprintf(w, "\n[%s]\n", p.Name)
-		fmt.Fprintf(tw, "  argv\t%s\n", quoteArgv(p.Argv))
+		printArgv(tw, p)
 		fmt.Fprintf(tw, "  workers\t%s\n", workers)
 		fmt.Fprintf(tw, "  dir\t%s\n", p.Dir)
 		if len(p.Listen) > 0 {
@@ -127,7 +175,7 @@ func printPlan(w io.Writer, cfg *procfile.Config, asJSON bool) error {
 		} else {
 			fmt.Fprintf(tw, "  listen\tnone (PORT from foreman's scheme)\n")
 		}
-		fmt.Fprintf(tw, "  restart\t%s, at most %d crashes in %s\n", p.Restart, p.MaxRestarts, p.RestartWindow)
+		fmt.Fprintf(tw, "  restart\t%s, at most %s in %s\n", p.Restart, plural(p.MaxRestarts, "crash"), p.RestartWindow)
 		fmt.Fprintf(tw, "  stop\t%s, SIGKILL after %s, kill_mode %s\n", p.StopSignal, p.StopTimeout, p.KillMode)
 		fmt.Fprintf(tw, "  ready\t%s (timeout %s)\n", p.Ready, p.ReadyTimeout)
 		if len(p.Watch) > 0 {
@@ -148,6 +196,27 @@ func printPlan(w io.Writer, cfg *procfile.Config, asJSON bool) error {
 	return nil
 }
 
+// printArgv prints the argv of a type, one line per worker when they
+// differ: the first two and the last, for a readable plan of many workers.
+func printArgv(tw io.Writer, p processPlan) {
+	if len(p.WorkerArgv) == 0 {
+		fmt.Fprintf(tw, "  argv\t%s\n", quoteArgv(p.Argv))
+		return
+	}
+	label := "  argv"
+	for i, argv := range p.WorkerArgv {
+		n := len(p.WorkerArgv)
+		if n > 3 && i == 2 {
+			fmt.Fprintf(tw, "\t... %s.3 to %s.%d likewise\n", p.Name, p.Name, n-1)
+		}
+		if n > 3 && i >= 2 && i < n-1 {
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%s.%d: %s\n", label, p.Name, i+1, quoteArgv(argv))
+		label = ""
+	}
+}
+
 func quoteArgv(argv []string) string {
 	q := make([]string, len(argv))
 	for i, a := range argv {
@@ -158,4 +227,35 @@ func quoteArgv(argv []string) string {
 		}
 	}
 	return strings.Join(q, " ")
+}
+
+func cmdCheck(args []string, stdout, stderr io.Writer) int {
+	var f configFlags
+	fs := newFlags("check", "[-f FILE] [-w PROCESS=N,...] [--port N] [--json] [PROCESS ...]", stdout)
+	f.define(fs)
+	asJSON := fs.Bool("json", false, "print the plan as JSON")
+	only, code := parseFlags(fs, args, stderr)
+	if code >= 0 {
+		return code
+	}
+	if bad := f.check(); bad != "" {
+		usageError(stderr, "check", "%s", bad)
+		return 2
+	}
+	cfg, ok := loadConfig(f.file, stderr)
+	if !ok {
+		return 2
+	}
+	// Every check run makes before it starts anything, with run's messages;
+	// only binding the sockets is left out (a running cluster holds them).
+	opts := f.runnerOptions(cfg, only)
+	if err := runner.Preflight(opts); err != nil {
+		startError(stderr, err)
+		return 2
+	}
+	if err := printPlan(stdout, opts, *asJSON); err != nil {
+		startError(stderr, err)
+		return 2
+	}
+	return 0
 }

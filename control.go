@@ -2,10 +2,12 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -54,11 +56,46 @@ var controlSynopsis = map[string]string{
 	"stop":    "[-f FILE]",
 }
 
+var (
+	processArg = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+	workerArg  = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[0-9]+)?$`)
+	scaleArg   = regexp.MustCompile(`^[A-Za-z0-9_-]+=[0-9]+$`)
+)
+
+// controlUsage checks the arguments of a control command before anything is
+// sent; it returns what is wrong, or "".
+func controlUsage(cmd string, pos []string) string {
+	switch {
+	case (cmd == "status" || cmd == "stop") && len(pos) > 0:
+		return fmt.Sprintf("unexpected argument %q", pos[0])
+	case (cmd == "restart" || cmd == "scale") && len(pos) == 0:
+		return "missing " + strings.Fields(controlSynopsis[cmd])[2]
+	case cmd == "signal" && len(pos) != 2:
+		return "want PROCESS[.N] SIGNAL"
+	}
+	for i, a := range pos {
+		switch {
+		case cmd == "reload" && !processArg.MatchString(a):
+			return fmt.Sprintf("%q is not a process type", a)
+		case (cmd == "restart" || cmd == "signal" && i == 0) && !workerArg.MatchString(a):
+			return fmt.Sprintf("%q is not PROCESS or PROCESS.N", a)
+		case cmd == "scale" && !scaleArg.MatchString(a):
+			return fmt.Sprintf("%q is not PROCESS=N with N >= 0", a)
+		case cmd == "signal" && i == 1:
+			if _, err := runner.ParseSignal(a); err != nil {
+				return err.Error()
+			}
+		}
+	}
+	return ""
+}
+
 // cmdControl runs status, reload, restart, scale, signal and stop against
-// the running cluster.
+// the running cluster. Exit status: 0 done; 1 the cluster is not running or
+// refused the request (one line says which); 2 usage.
 func cmdControl(cmd string, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags(cmd, controlSynopsis[cmd], stdout)
-	file := fs.String("f", "", "the Clusterfile or Procfile of the running cluster (its directory holds the control socket)")
+	file := fs.String("f", "", "`FILE` the Clusterfile or Procfile of the running cluster (its directory holds the control socket)")
 	asJSON := false
 	if cmd == "status" {
 		fs.BoolVar(&asJSON, "json", false, "print JSON")
@@ -67,31 +104,24 @@ func cmdControl(cmd string, args []string, stdout, stderr io.Writer) int {
 	if code >= 0 {
 		return code
 	}
-	switch {
-	case (cmd == "status" || cmd == "stop") && len(pos) > 0:
-		fmt.Fprintf(stderr, "cluster %s: unexpected argument %q (see \"cluster %s -h\")\n", cmd, pos[0], cmd)
+	if bad := controlUsage(cmd, pos); bad != "" {
+		usageError(stderr, cmd, "%s", bad)
 		return 2
-	case (cmd == "restart" || cmd == "scale") && len(pos) == 0:
-		fmt.Fprintf(stderr, "cluster %s: missing %s (see \"cluster %s -h\")\n", cmd, strings.Fields(controlSynopsis[cmd])[2], cmd)
-		return 2
-	case cmd == "signal" && len(pos) != 2:
-		fmt.Fprintf(stderr, "cluster signal: want PROCESS[.N] SIGNAL (see \"cluster signal -h\")\n")
-		return 2
-	}
-	if cmd == "signal" {
-		if _, err := runner.ParseSignal(pos[1]); err != nil {
-			fmt.Fprintf(stderr, "cluster signal: %v\n", err)
-			return 2
-		}
 	}
 	path := controlTarget(*file)
 	resp, err := runner.Call(path, runner.Request{Cmd: cmd, Args: pos})
-	if err != nil {
+	switch {
+	case errors.Is(err, runner.ErrNotRunning):
 		fmt.Fprintf(stderr, "cluster %s: %v\n", cmd, err)
 		return 1
-	}
-	if !resp.OK {
-		fmt.Fprintf(stderr, "cluster %s: %s\n", cmd, resp.Error)
+	case err != nil:
+		fmt.Fprintf(stderr, "cluster %s: cannot reach the cluster: %v\n", cmd, err)
+		return 1
+	case !resp.OK && resp.Error == runner.ErrNotRunning.Error():
+		fmt.Fprintf(stderr, "cluster %s: %s (it is stopping)\n", cmd, resp.Error)
+		return 1
+	case !resp.OK:
+		fmt.Fprintf(stderr, "cluster %s: the cluster refused: %s\n", cmd, resp.Error)
 		return 1
 	}
 	if resp.Status != nil {
@@ -118,8 +148,10 @@ func printStatus(w io.Writer, st *runner.Status) {
 		if ws.PID > 0 {
 			pid = fmt.Sprint(ws.PID)
 			up = (time.Duration(ws.UptimeSec) * time.Second).String()
-			cpu = fmt.Sprintf("%.1f%%", ws.CPUPercent)
-			rss = humanBytes(ws.RSS)
+			if !ws.UsageUnknown { // the platform could not read them (no /proc, ps failed)
+				cpu = fmt.Sprintf("%.1f%%", ws.CPUPercent)
+				rss = humanBytes(ws.RSS)
+			}
 		}
 		conns := "-"
 		if ws.Conns != nil {
@@ -145,7 +177,7 @@ func printStatus(w io.Writer, st *runner.Status) {
 		} else if t.LastSignal != "" {
 			last = ", last exit " + t.LastSignal
 		}
-		fmt.Fprintf(w, "%s: %s, %d reloads%s\n", t.Name, state, t.Reloads, last)
+		fmt.Fprintf(w, "%s: %s, %s%s\n", t.Name, state, plural(t.Reloads, "reload"), last)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -405,7 +406,7 @@ func appendJSONString(b, s []byte) []byte {
 
 // Event is one runner event line.
 type Event struct {
-	Worker  string         // "web.2", or "" for cluster-wide events
+	Worker  string         // what the event is about: "web.2", "web" (a whole type), or "" (the cluster)
 	Event   string         // started, ready, exited, restarting, failed, reloading, ...
 	PID     int            // 0: omitted
 	Status  *int           // exit status, when there is one
@@ -416,7 +417,9 @@ type Event struct {
 
 // Event prints a runner event as process "cluster":
 // text "cluster | web.2 exited (status 3)", JSON
-// {"time":..,"process":"cluster","event":"exited","worker":"web.2","status":3,...}.
+// {"time":..,"process":"cluster","event":"exited","target":"web.2","target_process":"web","worker":2,"status":3,...}.
+// "worker" is the worker's index, an integer as in worker lines; an event
+// about a whole type ("web") has target and target_process but no worker.
 func (m *Mux) Event(e Event) {
 	m.mu.Lock()
 	b := m.appendEvent(m.scratch[:0], e)
@@ -452,8 +455,15 @@ func (m *Mux) appendEvent(b []byte, e Event) []byte {
 	b = append(b, `","process":"cluster","event":`...)
 	b = appendJSONString(b, []byte(e.Event))
 	if e.Worker != "" {
-		b = append(b, `,"worker":`...)
+		b = append(b, `,"target":`...)
 		b = appendJSONString(b, []byte(e.Worker))
+		process, index := splitTarget(e.Worker)
+		b = append(b, `,"target_process":`...)
+		b = appendJSONString(b, []byte(process))
+		if index > 0 {
+			b = append(b, `,"worker":`...)
+			b = strconv.AppendInt(b, int64(index), 10)
+		}
 	}
 	if e.PID > 0 {
 		b = append(b, `,"pid":`...)
@@ -481,6 +491,17 @@ func (m *Mux) appendEvent(b []byte, e Event) []byte {
 	b = append(b, `,"message":`...)
 	b = appendJSONString(b, []byte(msg))
 	return append(b, "}\n"...)
+}
+
+// splitTarget splits "web.2" into ("web", 2) and "web" into ("web", 0).
+// Process names never contain a dot.
+func splitTarget(target string) (string, int) {
+	if i := strings.LastIndexByte(target, '.'); i > 0 {
+		if n, err := strconv.Atoi(target[i+1:]); err == nil && n > 0 {
+			return target[:i], n
+		}
+	}
+	return target, 0
 }
 
 func appendJSONValue(b []byte, v any) []byte {

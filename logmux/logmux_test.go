@@ -188,8 +188,44 @@ func TestJSON(t *testing.T) {
 	}
 	var ev map[string]any
 	json.Unmarshal([]byte(lines[1]), &ev)
-	if ev["process"] != "cluster" || ev["event"] != "exited" || ev["worker"] != "web.2" || ev["status"] != 1.0 || ev["delay_ms"] != 400.0 {
+	if ev["process"] != "cluster" || ev["event"] != "exited" || ev["target"] != "web.2" || ev["target_process"] != "web" ||
+		ev["worker"] != 2.0 || ev["status"] != 1.0 || ev["delay_ms"] != 400.0 {
 		t.Errorf("event JSON: %s", lines[1])
+	}
+}
+
+// "worker" has one type in every line (an integer), so log stores that map
+// fields by their first value (Elasticsearch, Loki) accept every line.
+func TestJSONWorkerField(t *testing.T) {
+	var out bytes.Buffer
+	m := New(&out, Options{JSON: true})
+	m.Writer(Stream{Process: "web", Worker: 3, Stream: "stdout"}).Write([]byte("hi\n"))
+	for _, target := range []string{"web.2", "web", "", "my-app_2.10"} {
+		m.Event(Event{Worker: target, Event: "ready"})
+	}
+	m.Printf("free text")
+	want := []map[string]any{
+		{"process": "web", "worker": 3.0},
+		{"target": "web.2", "target_process": "web", "worker": 2.0},
+		{"target": "web", "target_process": "web"},
+		{},
+		{"target": "my-app_2.10", "target_process": "my-app_2", "worker": 10.0},
+		{},
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("%d lines, want %d:\n%s", len(lines), len(want), out.String())
+	}
+	for i, l := range lines {
+		var v map[string]any
+		if err := json.Unmarshal([]byte(l), &v); err != nil {
+			t.Fatalf("invalid JSON %q: %v", l, err)
+		}
+		for _, k := range []string{"worker", "target", "target_process"} {
+			if _, has := v[k]; has != (want[i][k] != nil) || has && v[k] != want[i][k] {
+				t.Errorf("line %d %s: got %v, want %v (%s)", i, k, v[k], want[i][k], l)
+			}
+		}
 	}
 }
 

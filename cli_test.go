@@ -1,0 +1,194 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// runCLI runs the command line in-process, as the binary would.
+func runCLI(args ...string) (code int, stdout, stderr string) {
+	var out, errb bytes.Buffer
+	code = run(args, nil, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestHelpPrintedOnce(t *testing.T) {
+	for _, name := range commandNames() {
+		for _, h := range []string{"-h", "--help"} {
+			code, out, errs := runCLI(name, h)
+			if code != 0 || errs != "" {
+				t.Errorf("cluster %s %s: exit %d, stderr %q", name, h, code, errs)
+			}
+			if n := strings.Count(out, "Usage: cluster "+name); n != 1 {
+				t.Errorf("cluster %s %s: usage printed %d times:\n%s", name, h, n, out)
+			}
+		}
+	}
+}
+
+func TestUsageErrorsAreOneLine(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "--colr"}, "cluster run: unknown flag --colr (did you mean --color?); see cluster run -h\n"},
+		{[]string{"run", "-colr", "never"}, "cluster run: unknown flag --colr (did you mean --color?); see cluster run -h\n"},
+		{[]string{"run", "--log"}, "cluster run: unknown flag --log (did you mean --log-format?); see cluster run -h\n"},
+		{[]string{"check", "--nope"}, "cluster check: unknown flag --nope; see cluster check -h\n"},
+		{[]string{"status", "--jsn"}, "cluster status: unknown flag --jsn (did you mean --json?); see cluster status -h\n"},
+		{[]string{"run", "--port", "x"}, "cluster run: invalid value \"x\" for --port: want N; see cluster run -h\n"},
+		{[]string{"run", "--port", "0"}, "cluster run: --port 0: want 1-65535; see cluster run -h\n"},
+		{[]string{"run", "--color"}, "cluster run: --color needs a value (--color auto|always|never); see cluster run -h\n"},
+		{[]string{"run", "--color", "blue"}, "cluster run: --color \"blue\": want auto, always or never; see cluster run -h\n"},
+		{[]string{"run", "--watch=maybe"}, "cluster run: invalid value \"maybe\" for --watch: want true or false; see cluster run -h\n"},
+		{[]string{"run", "-w", "web"}, "cluster run: invalid value \"web\" for -w: \"web\" is not PROCESS=N with N >= 0; see cluster run -h\n"},
+		{[]string{"run", "--"}, "cluster run: -- needs a COMMAND; see cluster run -h\n"},
+		{[]string{"version", "now"}, "cluster version: unexpected argument \"now\"; see cluster version -h\n"},
+		{[]string{"scale", "web"}, "cluster scale: \"web\" is not PROCESS=N with N >= 0; see cluster scale -h\n"},
+		{[]string{"restart"}, "cluster restart: missing PROCESS[.N]; see cluster restart -h\n"},
+		{[]string{"restart", "web.x"}, "cluster restart: \"web.x\" is not PROCESS or PROCESS.N; see cluster restart -h\n"},
+		{[]string{"signal", "web"}, "cluster signal: want PROCESS[.N] SIGNAL; see cluster signal -h\n"},
+		{[]string{"stop", "web"}, "cluster stop: unexpected argument \"web\"; see cluster stop -h\n"},
+		{[]string{"completion", "tcsh"}, "cluster completion: unknown shell \"tcsh\": want bash, zsh or fish; see cluster completion -h\n"},
+		{[]string{"sttaus"}, "cluster: unknown command \"sttaus\" (did you mean status?); see cluster -h\n"},
+		{[]string{"--colour"}, "cluster: unknown flag --colour; flags go after the command; see cluster -h\n"},
+	}
+	for _, tt := range tests {
+		code, out, errs := runCLI(tt.args...)
+		if code != 2 || out != "" || errs != tt.want {
+			t.Errorf("cluster %s: exit %d, stdout %q, stderr\n got  %q\n want %q", strings.Join(tt.args, " "), code, out, errs, tt.want)
+		}
+	}
+	// Every command: an unknown flag is one line on stderr, nothing on stdout.
+	for _, name := range commandNames() {
+		code, out, errs := runCLI(name, "--no-such-flag")
+		if code != 2 || out != "" || strings.Count(errs, "\n") != 1 || !strings.HasSuffix(errs, "; see cluster "+name+" -h\n") {
+			t.Errorf("cluster %s --no-such-flag: exit %d, stdout %q, stderr %q", name, code, out, errs)
+		}
+	}
+}
+
+func TestVersionSpellings(t *testing.T) {
+	_, want, _ := runCLI("version")
+	if !strings.HasPrefix(want, "cluster ") {
+		t.Fatalf("cluster version: %q", want)
+	}
+	for _, v := range []string{"--version", "-v"} {
+		if code, out, errs := runCLI(v); code != 0 || out != want || errs != "" {
+			t.Errorf("cluster %s: exit %d, stdout %q, stderr %q; want %q", v, code, out, errs, want)
+		}
+	}
+}
+
+func TestHelpSubcommand(t *testing.T) {
+	_, want, _ := runCLI("scale", "-h")
+	if code, out, _ := runCLI("help", "scale"); code != 0 || out != want {
+		t.Errorf("cluster help scale: exit %d, %q", code, out)
+	}
+}
+
+// helpFlags parses the Flags section of `cluster CMD -h` into flag specs
+// ("-f FILE", "--json").
+func helpFlags(t *testing.T, cmd string) []string {
+	code, out, errs := runCLI(cmd, "-h")
+	if code != 0 {
+		t.Fatalf("cluster %s -h: exit %d: %s", cmd, code, errs)
+	}
+	var specs []string
+	_, section, _ := strings.Cut(out, "\nFlags:\n")
+	for _, l := range strings.Split(section, "\n") {
+		if l = strings.TrimLeft(l, " "); strings.HasPrefix(l, "-") {
+			spec, _, _ := strings.Cut(l, "  ")
+			specs = append(specs, spec)
+		}
+	}
+	slices.Sort(specs)
+	return specs
+}
+
+// readmeSynopses parses the first code block of README's "## Commands" into
+// each command's flag specs, as written in its synopsis ("[--port N]").
+func readmeSynopses(t *testing.T) map[string][]string {
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(b), "\n## Commands\n")
+	if !ok {
+		t.Fatal(`README.md has no "## Commands" section`)
+	}
+	_, after, _ = strings.Cut(after, "```\n")
+	block, _, _ := strings.Cut(after, "```")
+	flagRe := regexp.MustCompile(`^--?[a-z][a-z0-9-]*$`)
+	out := map[string][]string{}
+	cmd := ""
+	for _, line := range strings.Split(block, "\n") {
+		if rest, ok := strings.CutPrefix(line, "cluster "); ok {
+			cmd, line = strings.Fields(rest)[0], strings.TrimPrefix(strings.TrimSpace(rest), strings.Fields(rest)[0])
+			out[cmd] = []string{}
+		}
+		words := strings.Fields(strings.NewReplacer("[", " [ ", "]", " ] ").Replace(line))
+		for i, w := range words {
+			if !flagRe.MatchString(w) {
+				continue
+			}
+			spec := w
+			if i+1 < len(words) && !strings.ContainsAny(words[i+1][:1], "[]|-") {
+				spec += " " + words[i+1]
+			}
+			out[cmd] = append(out[cmd], spec)
+		}
+	}
+	for _, specs := range out {
+		slices.Sort(specs)
+	}
+	return out
+}
+
+// The README's synopsis of each command lists exactly the flags its -h
+// shows, written the same way, and names every command.
+func TestREADMEListsEveryFlag(t *testing.T) {
+	readme := readmeSynopses(t)
+	for _, name := range commandNames() {
+		specs, ok := readme[name]
+		if !ok {
+			t.Errorf("README's Commands block has no line for cluster %s", name)
+			continue
+		}
+		if help := helpFlags(t, name); !slices.Equal(specs, help) {
+			t.Errorf("cluster %s: README lists %q, -h shows %q", name, specs, help)
+		}
+	}
+	for name := range readme {
+		if commandSummary(name) == "" {
+			t.Errorf("README lists cluster %s, which is not a command", name)
+		}
+	}
+}
+
+func TestSuggest(t *testing.T) {
+	flags := []string{"color", "log-format", "watch", "no-watch", "f", "w", "json"}
+	for in, want := range map[string]string{
+		"colr": "color", "clor": "color", "colour": "color", "log": "log-format", "wacth": "watch",
+		"jsno": "json", "x": "", "metrics": "", "nowatch": "no-watch",
+	} {
+		if got := suggest(in, flags); got != want {
+			t.Errorf("suggest(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestPlural(t *testing.T) {
+	for _, tt := range []struct {
+		n          int
+		word, want string
+	}{{0, "worker", "0 workers"}, {1, "worker", "1 worker"}, {2, "worker", "2 workers"}, {1, "crash", "1 crash"}, {3, "crash", "3 crashes"}, {2, "process type", "2 process types"}} {
+		if got := plural(tt.n, tt.word); got != tt.want {
+			t.Errorf("plural(%d, %q) = %q, want %q", tt.n, tt.word, got, tt.want)
+		}
+	}
+}

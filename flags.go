@@ -1,0 +1,318 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// commandList is every command with its one-line summary, in the order
+// `cluster -h` and the completion scripts show them.
+var commandList = []struct{ name, summary string }{
+	{"run", "run the cluster in the foreground"},
+	{"check", "validate the configuration and print what run would start"},
+	{"status", "table of the running cluster's workers"},
+	{"reload", "rolling, zero-downtime reload"},
+	{"restart", "replace one worker, or every worker of a type"},
+	{"scale", "change worker counts at run time"},
+	{"signal", "send a signal to workers"},
+	{"stop", "graceful shutdown of the running cluster"},
+	{"export", "write systemd units, Kubernetes manifests or a Procfile"},
+	{"completion", "print the shell completion script for bash, zsh or fish"},
+	{"version", "print the version"},
+}
+
+func commandSummary(name string) string {
+	for _, c := range commandList {
+		if c.name == name {
+			return c.summary
+		}
+	}
+	return ""
+}
+
+func commandNames() []string {
+	names := make([]string, len(commandList))
+	for i, c := range commandList {
+		names[i] = c.name
+	}
+	return names
+}
+
+// topUsage is what `cluster -h` prints.
+func topUsage() string {
+	var b strings.Builder
+	b.WriteString("cluster runs the process types of a Clusterfile (or Procfile) as supervised workers.\n\n")
+	b.WriteString("Usage: cluster COMMAND [flags] [ARG ...]\n\nCommands:\n")
+	for _, c := range commandList {
+		fmt.Fprintf(&b, "  %-11s %s\n", c.name, c.summary)
+	}
+	b.WriteString("\nRun \"cluster COMMAND -h\" for the flags of a command; \"cluster --version\" prints the version.\n")
+	return b.String()
+}
+
+// flagSpec is how a flag is written in help texts and the README: a single
+// dash for a one-letter name, two for a long one, then the value's
+// placeholder: "-f FILE", "--color auto|always|never", "--watch".
+func flagSpec(f *flag.Flag) string {
+	if p := placeholder(f); p != "" {
+		return dashed(f.Name) + " " + p
+	}
+	return dashed(f.Name)
+}
+
+func dashed(name string) string {
+	if len(name) == 1 {
+		return "-" + name
+	}
+	return "--" + name
+}
+
+func isBool(f *flag.Flag) bool {
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
+}
+
+// valueNames names the values of flags whose usage text names none (export.go's).
+var valueNames = map[string]string{
+	"f": "FILE", "bin": "PATH", "watchdog": "DURATION", "image": "IMAGE", "clusterfile-path": "PATH", "health-port": "PORT",
+}
+
+// placeholder is the value a flag takes as help shows it: a usage text that
+// starts with `NAME` names it; "" for a boolean flag.
+func placeholder(f *flag.Flag) string {
+	if isBool(f) {
+		return ""
+	}
+	if rest, ok := strings.CutPrefix(f.Usage, "`"); ok {
+		if name, _, ok := strings.Cut(rest, "`"); ok {
+			return name
+		}
+	}
+	if n, ok := valueNames[f.Name]; ok {
+		return n
+	}
+	name, _ := flag.UnquoteUsage(f)
+	switch name {
+	case "int", "uint":
+		return "N"
+	case "":
+		return "VALUE"
+	}
+	return strings.ToUpper(name)
+}
+
+// description is a flag's usage text without its placeholder, with its default.
+func description(f *flag.Flag) string {
+	text := f.Usage
+	if rest, ok := strings.CutPrefix(text, "`"); ok {
+		if _, after, ok := strings.Cut(rest, "`"); ok {
+			text = strings.TrimSpace(after)
+		}
+	} else {
+		_, text = flag.UnquoteUsage(f)
+	}
+	if d := f.DefValue; d != "" && d != "false" && d != "0" && d != "0s" && !strings.Contains(text, "(default") {
+		text += " (default " + d + ")"
+	}
+	return text
+}
+
+// hidden flags (an empty usage text) are for the completion scripts, not people.
+func hidden(f *flag.Flag) bool { return f.Usage == "" }
+
+// visibleFlags lists the flags help shows, sorted by name.
+func visibleFlags(fs *flag.FlagSet) []*flag.Flag {
+	var out []*flag.Flag
+	fs.VisitAll(func(f *flag.Flag) {
+		if !hidden(f) {
+			out = append(out, f)
+		}
+	})
+	return out
+}
+
+// flagCollector is a stdout that receives a command's FlagSet instead of its
+// help text: the completion scripts are generated from the same flags that
+// `cluster COMMAND -h` prints.
+type flagCollector struct{ fs *flag.FlagSet }
+
+func (*flagCollector) Write(p []byte) (int, error) { return len(p), nil }
+
+// newFlags returns the FlagSet of one command; parseFlags prints its usage
+// for -h (to stdout, once) and turns its errors into one line with a hint.
+func newFlags(name, synopsis string, stdout io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {
+		if c, ok := stdout.(*flagCollector); ok {
+			c.fs = fs
+			return
+		}
+		printUsage(stdout, fs, synopsis)
+	}
+	return fs
+}
+
+func printUsage(w io.Writer, fs *flag.FlagSet, synopsis string) {
+	head := "Usage: cluster " + fs.Name() + " "
+	fmt.Fprintln(w, strings.TrimSpace(head+strings.ReplaceAll(synopsis, "\n", "\n"+strings.Repeat(" ", len(head)))))
+	if s := commandSummary(fs.Name()); s != "" {
+		fmt.Fprintf(w, "\n%s%s.\n", strings.ToUpper(s[:1]), s[1:])
+	}
+	flags := visibleFlags(fs)
+	if len(flags) == 0 {
+		return
+	}
+	const maxWidth = 26
+	width := 0
+	for _, f := range flags {
+		if n := len(flagSpec(f)); n <= maxWidth && n > width {
+			width = n
+		}
+	}
+	fmt.Fprint(w, "\nFlags:\n")
+	for _, f := range flags {
+		spec := flagSpec(f)
+		if len(spec) > width {
+			fmt.Fprintf(w, "  %s\n  %-*s  %s\n", spec, width, "", description(f))
+		} else {
+			fmt.Fprintf(w, "  %-*s  %s\n", width, spec, description(f))
+		}
+	}
+}
+
+// parseFlags parses flags that may come before or after positional
+// arguments. It returns the exit status to use when it should stop (-h: 0,
+// a bad flag: 2) or -1 to go on.
+func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) ([]string, int) {
+	usage := fs.Usage
+	fs.Usage = func() {} // the flag package calls it on every error: print it here, once
+	defer func() { fs.Usage = usage }()
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				usage()
+				return nil, 0
+			}
+			usageError(stderr, fs.Name(), "%s", flagError(fs, err))
+			return nil, 2
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, -1
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+// usageError prints one line: what is wrong, and where to look.
+func usageError(stderr io.Writer, cmd, format string, args ...any) {
+	fmt.Fprintf(stderr, "cluster %s: %s; see cluster %s -h\n", cmd, fmt.Sprintf(format, args...), cmd)
+}
+
+// flagError rewrites the flag package's errors in the help's terms
+// (--color, not -color), with a suggestion for a misspelt flag.
+func flagError(fs *flag.FlagSet, err error) string {
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+		return unknownFlag(name, visibleFlags(fs))
+	}
+	if name, ok := strings.CutPrefix(msg, "flag needs an argument: -"); ok {
+		if f := fs.Lookup(name); f != nil {
+			return fmt.Sprintf("%s needs a value (%s)", dashed(name), flagSpec(f))
+		}
+		return dashed(name) + " needs a value"
+	}
+	// invalid value "x" for flag -name: why / invalid boolean value "x" for -name: why
+	for _, marker := range []string{" for flag -", " for -"} {
+		head, rest, ok := strings.Cut(msg, marker)
+		if !ok {
+			continue
+		}
+		name, why, _ := strings.Cut(rest, ": ")
+		value := head[strings.IndexByte(head, '"'):]
+		if f := fs.Lookup(name); f != nil {
+			switch why {
+			case "parse error", "value out of range":
+				why = "want " + placeholder(f)
+				if isBool(f) {
+					why = "want true or false"
+				}
+			}
+		}
+		return fmt.Sprintf("invalid value %s for %s: %s", value, dashed(name), why)
+	}
+	return msg
+}
+
+func unknownFlag(name string, known []*flag.Flag) string {
+	names := make([]string, len(known))
+	for i, f := range known {
+		names[i] = f.Name
+	}
+	msg := "unknown flag " + dashed(name)
+	if s := suggest(name, names); s != "" {
+		msg += " (did you mean " + dashed(s) + "?)"
+	}
+	return msg
+}
+
+// suggest returns the candidate closest to s when it is close enough to be
+// a typo of it (or s is an unambiguous prefix of it), else "".
+func suggest(s string, candidates []string) string {
+	best, bestDist := "", len(s)/3+1
+	var prefixed []string
+	for _, c := range candidates {
+		if strings.HasPrefix(c, s) && len(s) >= 2 {
+			prefixed = append(prefixed, c)
+		}
+		if d := editDistance(s, c); d < bestDist {
+			best, bestDist = c, d
+		}
+	}
+	if best == "" && len(prefixed) == 1 {
+		return prefixed[0]
+	}
+	return best
+}
+
+// editDistance is the Damerau-Levenshtein distance (optimal string alignment).
+func editDistance(a, b string) int {
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(a)][len(b)]
+}
+
+// plural says "1 worker", "2 workers".
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	if strings.HasSuffix(word, "sh") {
+		return fmt.Sprintf("%d %ses", n, word)
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
