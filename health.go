@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cluster-run/cluster/logmux"
 	"github.com/cluster-run/cluster/runner"
 )
 
@@ -49,4 +50,47 @@ func anyWorkers(st runner.Status) bool {
 		}
 	}
 	return false
+}
+
+// serveHTTP starts what --metrics and --health ask for: one server when both
+// name the same address, two otherwise. Each listener is loopback unless the
+// address names a host, capped in connections and bounded in time.
+func serveHTTP(r *runner.Runner, metricsAddr, healthAddr string, out *logmux.Mux) (stop func(), err error) {
+	var servers []*http.Server
+	stop = func() {
+		for _, s := range servers {
+			s.Close()
+		}
+	}
+	serve := func(flag, addr string, h http.Handler, paths ...string) error {
+		ln, err := listenMetrics(addr)
+		if err != nil {
+			return fmt.Errorf("--%s %s: %w", flag, addr, err)
+		}
+		srv := metricsServer(h, defaultMetricsTimeouts)
+		servers = append(servers, srv)
+		go srv.Serve(ln)
+		for _, p := range paths {
+			out.Printf("%s at http://%s%s", strings.TrimPrefix(p, "/"), ln.Addr(), p)
+		}
+		return nil
+	}
+	switch {
+	case metricsAddr != "" && metricsAddr == healthAddr:
+		h := healthHandler(r)
+		h.Handle("/metrics", metricsHandler(r))
+		err = serve("metrics", metricsAddr, h, "/metrics", "/livez", "/readyz")
+	default:
+		if metricsAddr != "" {
+			err = serve("metrics", metricsAddr, metricsHandler(r), "/metrics")
+		}
+		if err == nil && healthAddr != "" {
+			err = serve("health", healthAddr, healthHandler(r), "/livez", "/readyz")
+		}
+	}
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	return stop, nil
 }

@@ -37,31 +37,12 @@ var (
 
 func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
 
-const usage = `cluster runs the process types of a Clusterfile (or Procfile) as supervised workers.
-
-Usage:
-  cluster run     [-f FILE] [-w web=4,worker=1] [--watch | --no-watch] [--color auto|always|never]
-                  [--log-format text|json] [--timestamps] [--port N] [--metrics ADDR]
-                  [PROCESS ...] [-- COMMAND [ARG ...]]
-  cluster check   [-f FILE] [--json]    validate; print the resolved plan
-  cluster status  [-f FILE] [--json]    table of the running cluster's workers
-  cluster reload  [PROCESS ...]         rolling, zero-downtime reload
-  cluster restart PROCESS[.N] ...       replace one worker or a whole type
-  cluster scale   PROCESS=N ...         change worker counts at run time
-  cluster signal  PROCESS[.N] SIGNAL    send a signal to workers
-  cluster stop                          graceful shutdown of the running cluster
-  cluster export  systemd|kubernetes|procfile [DIR]
-  cluster version
-
-Run "cluster COMMAND -h" for the flags of a command.
-`
-
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == runner.ShimCommand {
 		return runner.Shim(args[1:])
 	}
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, topUsage())
 		return 2
 	}
 	cmd, rest := args[0], args[1:]
@@ -70,55 +51,31 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdRun(rest, stdout, stderr)
 	case "check":
 		return cmdCheck(rest, stdout, stderr)
-	case "version":
+	case "version", "--version", "-v":
 		return cmdVersion(rest, stdout, stderr)
 	case "export":
 		return cmdExport(rest, stdout, stderr)
+	case "completion":
+		return cmdCompletion(rest, stdout, stderr)
 	case "status", "reload", "restart", "scale", "signal", "stop":
 		return cmdControl(cmd, rest, stdout, stderr)
-	case "-h", "--help", "help":
-		fmt.Fprint(stdout, usage)
+	case "-h", "--help", "-help", "help":
+		if len(rest) == 1 && cmd == "help" && commandSummary(rest[0]) != "" {
+			return run([]string{rest[0], "-h"}, stdin, stdout, stderr)
+		}
+		fmt.Fprint(stdout, topUsage())
 		return 0
 	}
-	fmt.Fprintf(stderr, "cluster: unknown command %q (run \"cluster -h\" for the list)\n", cmd)
+	if strings.HasPrefix(cmd, "-") {
+		fmt.Fprintf(stderr, "cluster: unknown flag %s; flags go after the command; see cluster -h\n", cmd)
+		return 2
+	}
+	msg := fmt.Sprintf("unknown command %q", cmd)
+	if s := suggest(cmd, commandNames()); s != "" {
+		msg += " (did you mean " + s + "?)"
+	}
+	fmt.Fprintf(stderr, "cluster: %s; see cluster -h\n", msg)
 	return 2
-}
-
-// newFlags returns a FlagSet whose errors are one line with a hint, and whose
-// -h prints its usage to stdout.
-func newFlags(name, synopsis string, stdout io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {
-		fmt.Fprintf(stdout, "Usage: cluster %s %s\n\nFlags:\n", name, synopsis)
-		fs.SetOutput(stdout)
-		fs.PrintDefaults()
-		fs.SetOutput(io.Discard)
-	}
-	return fs
-}
-
-// parseFlags parses flags that may come before or after positional
-// arguments. It returns the exit status to use when it should stop (-h: 0,
-// a bad flag: 2) or -1 to go on.
-func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) ([]string, int) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				fs.Usage()
-				return nil, 0
-			}
-			fmt.Fprintf(stderr, "cluster %s: %v (see \"cluster %s -h\")\n", fs.Name(), err, fs.Name())
-			return nil, 2
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, -1
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
 }
 
 // configPath applies -f's default: Clusterfile in the current directory, else Procfile.
@@ -169,56 +126,93 @@ func (w workerCounts) Set(s string) error {
 	return nil
 }
 
+// configFlags are the flags run and check share: what to load and how many
+// workers of each type, and foreman's PORT base.
+type configFlags struct {
+	file    string
+	workers workerCounts
+	port    int
+}
+
+func (c *configFlags) define(fs *flag.FlagSet) {
+	c.workers = workerCounts{}
+	fs.StringVar(&c.file, "f", "", "`FILE` the Clusterfile or Procfile (default: Clusterfile, else Procfile)")
+	fs.Var(c.workers, "w", "`PROCESS=N,...` worker counts that override the file, e.g. -w web=4,worker=1")
+	fs.IntVar(&c.port, "port", 5000, "`N` base of foreman's PORT for types without listen")
+}
+
+// check validates the flags' values; "" when they are fine.
+func (c *configFlags) check() string {
+	if c.port <= 0 || c.port > 65535 {
+		return fmt.Sprintf("--port %d: want 1-65535", c.port)
+	}
+	return ""
+}
+
+// runnerOptions are the options run and check give the runner, so check's
+// pre-flight is run's.
+func (c *configFlags) runnerOptions(cfg *procfile.Config, only []string) runner.Options {
+	return runner.Options{Config: cfg, Only: only, Workers: c.workers, PortBase: c.port}
+}
+
+// startError prints an error the runner found before starting anything, as
+// run and check both print it.
+func startError(stderr io.Writer, err error) {
+	fmt.Fprintf(stderr, "cluster: %s\n", strings.ReplaceAll(err.Error(), "\n", "\ncluster: "))
+}
+
 type runFlags struct {
-	file       string
-	workers    workerCounts
+	configFlags
 	watch      bool
 	noWatch    bool
 	color      string
 	logFormat  string
 	timestamps bool
-	port       int
 	metrics    string
+	health     string
 }
+
+const runSynopsis = `[-f FILE] [-w PROCESS=N,...] [--watch | --no-watch] [--color auto|always|never]
+[--log-format text|json] [--timestamps] [--port N] [--metrics ADDR] [--health ADDR]
+[PROCESS ...] [-- COMMAND [ARG ...]]`
 
 func cmdRun(args []string, stdout, stderr io.Writer) int {
 	var command []string
+	dashes := false
 	for i, a := range args {
 		if a == "--" {
-			args, command = args[:i], args[i+1:]
+			args, command, dashes = args[:i], args[i+1:], true
 			break
 		}
 	}
-	f := runFlags{workers: workerCounts{}}
-	fs := newFlags("run", "[-f FILE] [-w web=4,worker=1] [flags] [PROCESS ...] [-- COMMAND [ARG ...]]", stdout)
-	fs.StringVar(&f.file, "f", "", "the Clusterfile or Procfile (default: Clusterfile, else Procfile)")
-	fs.Var(f.workers, "w", "worker counts that override the file, e.g. web=4,worker=1")
-	fs.BoolVar(&f.watch, "watch", false, "watch the files of types that declare watch even where it is off by default (CI, PID 1)")
+	var f runFlags
+	fs := newFlags("run", runSynopsis, stdout)
+	f.define(fs)
+	fs.BoolVar(&f.watch, "watch", false, "watch the files of types that declare watch even where it is off by default ($CI set, PID 1)")
 	fs.BoolVar(&f.noWatch, "no-watch", false, "do not watch files")
-	fs.StringVar(&f.color, "color", "auto", "auto, always or never")
-	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
+	fs.StringVar(&f.color, "color", "auto", "`auto|always|never` colour the output; auto: when stdout is a terminal and NO_COLOR is empty")
+	fs.StringVar(&f.logFormat, "log-format", "text", "`text|json` one prefixed line, or one JSON object, per line of output")
 	fs.BoolVar(&f.timestamps, "timestamps", false, "prefix every line with the time")
-	fs.IntVar(&f.port, "port", 5000, "base of the foreman PORT given to types without listen")
-	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics at ADDR/metrics (loopback unless ADDR names a host)")
+	fs.StringVar(&f.metrics, "metrics", "", "`ADDR` serve Prometheus metrics at http://ADDR/metrics (loopback unless ADDR names a host)")
+	fs.StringVar(&f.health, "health", "", "`ADDR` serve /livez and /readyz at http://ADDR (loopback unless ADDR names a host; may be the --metrics address)")
 	only, code := parseFlags(fs, args, stderr)
 	if code >= 0 {
 		return code
 	}
+	bad := f.configFlags.check()
 	switch {
+	case bad != "": // -f, -w, --port
 	case f.color != "auto" && f.color != "always" && f.color != "never":
-		fmt.Fprintf(stderr, "cluster run: --color %q: want auto, always or never\n", f.color)
-		return 2
+		bad = fmt.Sprintf("--color %q: want auto, always or never", f.color)
 	case f.logFormat != "text" && f.logFormat != "json":
-		fmt.Fprintf(stderr, "cluster run: --log-format %q: want text or json\n", f.logFormat)
-		return 2
+		bad = fmt.Sprintf("--log-format %q: want text or json", f.logFormat)
 	case f.watch && f.noWatch:
-		fmt.Fprintln(stderr, "cluster run: --watch and --no-watch contradict each other")
-		return 2
-	case f.port <= 0 || f.port > 65535:
-		fmt.Fprintf(stderr, "cluster run: --port %d: want 1-65535\n", f.port)
-		return 2
-	case len(command) == 0 && len(args) > 0 && args[len(args)-1] == "--":
-		fmt.Fprintln(stderr, "cluster run: -- needs a COMMAND")
+		bad = "--watch and --no-watch contradict each other"
+	case dashes && len(command) == 0:
+		bad = "-- needs a COMMAND"
+	}
+	if bad != "" {
+		usageError(stderr, "run", "%s", bad)
 		return 2
 	}
 	cfg, ok := loadConfig(f.file, stderr)
@@ -240,19 +234,22 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	defer mux.Close()
 	watching := watchWanted(cfg, only, f) && len(command) == 0
 
-	r, err := runner.New(runner.Options{
-		Config:   cfg,
-		Only:     only,
-		Workers:  f.workers,
-		PortBase: f.port,
-		Color:    color,
-		Output:   muxOutput{mux},
-		ReapAll:  true,
-		Watch:    watching,
-	})
+	// Under systemd (Type=notify), say READY=1, RELOADING=1, STOPPING=1,
+	// STATUS= and WATCHDOG=1 ourselves; NOTIFY_SOCKET never reaches workers.
+	notify, err := newNotifier(os.Getenv("NOTIFY_SOCKET"))
+	if err != nil {
+		mux.Printf("not speaking sd_notify: %v", err)
+	}
+	watchdog, err := watchdogInterval()
+	if err != nil {
+		mux.Printf("no watchdog pings: %v", err)
+	}
+	opts := f.runnerOptions(cfg, only)
+	opts.Color, opts.Output, opts.ReapAll, opts.Watch = color, muxOutput{mux, notify}, true, watching
+	r, err := runner.New(opts)
 	if err != nil {
 		mux.Close()
-		fmt.Fprintf(stderr, "cluster: %s\n", strings.ReplaceAll(err.Error(), "\n", "\ncluster: "))
+		startError(stderr, err)
 		return 2
 	}
 	ctl, err := runner.ListenControl(controlPath(cfg.Dir))
@@ -264,19 +261,15 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	}
 	defer ctl.Close()
 	go ctl.Serve(r)
-	if f.metrics != "" {
-		ln, err := listenMetrics(f.metrics)
-		if err != nil {
-			r.Close()
-			mux.Close()
-			fmt.Fprintf(stderr, "cluster: --metrics %s: %v\n", f.metrics, err)
-			return 2
-		}
-		srv := newMetricsServer(r)
-		go srv.Serve(ln)
-		defer srv.Close()
-		mux.Printf("metrics at http://%s/metrics", ln.Addr())
+	stopHTTP, err := serveHTTP(r, f.metrics, f.health, mux)
+	if err != nil {
+		r.Close()
+		mux.Close()
+		fmt.Fprintf(stderr, "cluster: %v\n", err)
+		return 2
 	}
+	defer stopHTTP()
+
 	mux.SetNames(labels(cfg, only, f.workers)...)
 	if err := runner.BecomeSubreaper(); err != nil {
 		mux.Printf("cannot become a child subreaper (%v): orphaned grandchildren will not be reaped", err)
@@ -325,9 +318,22 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 
 	runErr := make(chan error, 1)
 	go func() { runErr <- r.Run(ctx) }()
+	onReady := func() {}
+	if notify != nil {
+		nctx, nstop := context.WithCancel(context.Background())
+		defer nstop() // after Run returned: watchdog pings go on while the workers stop
+		go notify.run(nctx, r, watchdog)
+		onReady = notify.Ready
+	}
 	cmdStatus := -1
 	if len(command) > 0 {
-		cmdStatus = runCommand(r, cfg, command, cancel, runErr, cmdSignals, mux, stderr)
+		cmdStatus = runCommand(r, cfg, command, cancel, runErr, cmdSignals, mux, stderr, onReady)
+	} else if notify != nil {
+		go func() {
+			if err := <-r.Ready(); err == nil {
+				onReady()
+			}
+		}()
 	}
 	err = <-runErr
 	signal.Stop(sigs)
@@ -361,7 +367,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 // runCommand waits for every worker to be ready, runs COMMAND with the
 // cluster's env and the terminal's stdio, then stops the cluster. It returns
 // COMMAND's status, or 1 when the cluster never became ready.
-func runCommand(r *runner.Runner, cfg *procfile.Config, command []string, stop func(), runErr chan error, sigs <-chan os.Signal, mux *logmux.Mux, stderr io.Writer) int {
+func runCommand(r *runner.Runner, cfg *procfile.Config, command []string, stop func(), runErr chan error, sigs <-chan os.Signal, mux *logmux.Mux, stderr io.Writer, onReady func()) int {
 	defer stop()
 	select {
 	case err := <-r.Ready():
@@ -369,7 +375,7 @@ func runCommand(r *runner.Runner, cfg *procfile.Config, command []string, stop f
 			stop()
 			var nre *runner.NotReadyError
 			if errors.As(err, &nre) {
-				fmt.Fprintf(stderr, "cluster: not running %q: %s; its last %d lines:\n", strings.Join(command, " "), nre.Worker+" "+nre.Why, len(nre.Lines))
+				fmt.Fprintf(stderr, "cluster: not running %q: %s; its last %s:\n", strings.Join(command, " "), nre.Worker+" "+nre.Why, plural(len(nre.Lines), "line"))
 				for _, l := range nre.Lines {
 					fmt.Fprintf(stderr, "  %s\n", l)
 				}
@@ -383,6 +389,7 @@ func runCommand(r *runner.Runner, cfg *procfile.Config, command []string, stop f
 		fmt.Fprintf(stderr, "cluster: not running %q: the cluster stopped before it was ready\n", strings.Join(command, " "))
 		return 1
 	}
+	onReady()
 	mux.Printf("every worker is ready: running %s", strings.Join(command, " "))
 	status, err := r.Exec(command, cfg.Env, sigs)
 	if err != nil {
@@ -434,13 +441,19 @@ func isTerminal(w io.Writer) bool {
 }
 
 // muxOutput adapts logmux to runner.Output (runner may not import logmux).
-type muxOutput struct{ m *logmux.Mux }
+type muxOutput struct {
+	m      *logmux.Mux
+	notify *notifier // nil unless NOTIFY_SOCKET is set
+}
 
 func (o muxOutput) Stream(s runner.Stream) io.WriteCloser {
 	return o.m.Writer(logmux.Stream{Process: s.Process, Worker: s.Worker, PID: s.PID, Stream: s.Stream, OnLine: s.OnLine})
 }
 
 func (o muxOutput) Event(e runner.Event) {
+	if o.notify != nil {
+		o.notify.Event(e)
+	}
 	o.m.Event(logmux.Event{Worker: e.Worker, Event: e.Event, PID: e.PID, Status: e.Status, Signal: e.Signal, Message: e.Message, Fields: e.Fields})
 }
 
@@ -451,7 +464,7 @@ func cmdVersion(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	if len(pos) > 0 {
-		fmt.Fprintf(stderr, "cluster version: unexpected argument %q\n", pos[0])
+		usageError(stderr, "version", "unexpected argument %q", pos[0])
 		return 2
 	}
 	v, c, d := version, commit, date
@@ -479,28 +492,5 @@ func cmdVersion(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, ", built %s", d)
 	}
 	fmt.Fprintf(stdout, ") %s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
-	return 0
-}
-
-func cmdCheck(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("check", "[-f FILE] [--json]", stdout)
-	file := fs.String("f", "", "the Clusterfile or Procfile (default: Clusterfile, else Procfile)")
-	asJSON := fs.Bool("json", false, "print the plan as JSON")
-	pos, code := parseFlags(fs, args, stderr)
-	if code >= 0 {
-		return code
-	}
-	if len(pos) > 0 {
-		fmt.Fprintf(stderr, "cluster check: unexpected argument %q (see \"cluster check -h\")\n", pos[0])
-		return 2
-	}
-	cfg, ok := loadConfig(*file, stderr)
-	if !ok {
-		return 2
-	}
-	if err := printPlan(stdout, cfg, *asJSON); err != nil {
-		fmt.Fprintf(stderr, "cluster check: %v\n", err)
-		return 2
-	}
 	return 0
 }

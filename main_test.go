@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/cluster-run/cluster/runner"
 )
 
 func TestMain(m *testing.M) {
@@ -60,16 +62,19 @@ func TestScripts(t *testing.T) {
 			case "unshare":
 				_, err := os.Stat("/usr/bin/unshare")
 				return err == nil && os.Getuid() == 0, nil
+			case "portable":
+				return runner.Portable, nil
 			}
 			return false, nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"waitfile": cmdWaitFile,
-			"waitgrep": cmdWaitGrep,
-			"sig":      cmdSig,
-			"gone":     cmdGone,
-			"httpget":  cmdHTTPGet,
-			"load":     cmdLoad,
+			"waitfile":   cmdWaitFile,
+			"waitgrep":   cmdWaitGrep,
+			"sig":        cmdSig,
+			"gone":       cmdGone,
+			"httpget":    cmdHTTPGet,
+			"load":       cmdLoad,
+			"notifysock": cmdNotifySock,
 		},
 	})
 }
@@ -327,4 +332,28 @@ func cmdLoad(ts *testscript.TestScript, neg bool, args []string) {
 	if len(errs) > 0 {
 		ts.Fatalf("%d failed requests, first: %v", len(errs), errs[0])
 	}
+}
+
+// notifysock PATH OUT: listen on the unix datagram socket PATH, as systemd's
+// NOTIFY_SOCKET, and append every message to OUT until the script ends.
+func cmdNotifySock(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: notifysock PATH OUT")
+	}
+	ln, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: ts.MkAbs(args[0]), Net: "unixgram"})
+	ts.Check(err)
+	out, err := os.OpenFile(ts.MkAbs(args[1]), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	ts.Check(err)
+	ts.Defer(func() { ln.Close() })
+	go func() {
+		defer out.Close()
+		buf := make([]byte, 4096)
+		for {
+			n, _, err := ln.ReadFromUnix(buf)
+			if err != nil {
+				return
+			}
+			out.Write(append(buf[:n:n], "---\n"...))
+		}
+	}()
 }

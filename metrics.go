@@ -87,13 +87,13 @@ func writeMetrics(w io.Writer, st *runner.Status) {
 	}
 	family("cluster_worker_cpu_seconds_total", "counter", "CPU time of the worker's process group.")
 	for _, ws := range st.Workers {
-		if ws.PID > 0 {
+		if ws.PID > 0 && !ws.UsageUnknown {
 			fmt.Fprintf(w, "cluster_worker_cpu_seconds_total{%s} %g\n", lbl(ws), ws.CPUSeconds)
 		}
 	}
 	family("cluster_worker_resident_memory_bytes", "gauge", "RSS of the worker's process group.")
 	for _, ws := range st.Workers {
-		if ws.PID > 0 {
+		if ws.PID > 0 && !ws.UsageUnknown {
 			fmt.Fprintf(w, "cluster_worker_resident_memory_bytes{%s} %d\n", lbl(ws), ws.RSS)
 		}
 	}

@@ -105,7 +105,7 @@ func TestNotifyProtocol(t *testing.T) {
 	r, cancel, _ := startCluster(t, twoSleepers, eventTap{n})
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
-	go n.run(ctx, r, 300*time.Millisecond)
+	go n.run(ctx, r, 2*time.Second) // pings each second, each after a status answered within 1s
 	go func() {
 		if err := <-r.Ready(); err == nil {
 			n.Ready()
