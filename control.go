@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -16,21 +15,10 @@ import (
 	"github.com/cluster-run/cluster/runner"
 )
 
-// controlPath is where the control socket of the cluster of cfg lives:
-// $CLUSTER_SOCKET, else .cluster.sock beside the Clusterfile.
-func controlPath(dir string) string {
-	if p := os.Getenv("CLUSTER_SOCKET"); p != "" {
-		return p
-	}
-	return filepath.Join(dir, ".cluster.sock")
-}
-
-// controlTarget finds the socket for a client command: from -f's directory,
-// else the current directory's Clusterfile/Procfile, else the current directory.
-func controlTarget(file string) string {
-	if os.Getenv("CLUSTER_SOCKET") != "" {
-		return os.Getenv("CLUSTER_SOCKET")
-	}
+// controlTarget finds the socket for a client command (see sockpath.go):
+// for the Clusterfile of -f, else the current directory's
+// Clusterfile/Procfile, else the current directory.
+func controlTarget(file string) (string, error) {
 	if file == "" {
 		if found, err := procfile.Find("."); err == nil {
 			file = found
@@ -40,11 +28,7 @@ func controlTarget(file string) string {
 	if file != "" {
 		dir = filepath.Dir(file)
 	}
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		abs = dir
-	}
-	return controlPath(abs)
+	return findControl(dir)
 }
 
 var controlSynopsis = map[string]string{
@@ -108,8 +92,11 @@ func cmdControl(cmd string, args []string, stdout, stderr io.Writer) int {
 		usageError(stderr, cmd, "%s", bad)
 		return 2
 	}
-	path := controlTarget(*file)
-	resp, err := runner.Call(path, runner.Request{Cmd: cmd, Args: pos})
+	path, err := controlTarget(*file)
+	var resp runner.Response
+	if err == nil {
+		resp, err = runner.Call(path, runner.Request{Cmd: cmd, Args: pos})
+	}
 	switch {
 	case errors.Is(err, runner.ErrNotRunning):
 		fmt.Fprintf(stderr, "cluster %s: %v\n", cmd, err)

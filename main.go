@@ -252,7 +252,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		startError(stderr, err)
 		return 2
 	}
-	ctl, err := runner.ListenControl(controlPath(cfg.Dir))
+	ctl, err := listenControl(cfg.Dir)
 	if err != nil {
 		r.Close()
 		mux.Close()

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/cluster-run/cluster/runner"
+)
+
+// Where the control socket of a cluster lives, in SPEC's order:
+//
+//  1. $CLUSTER_SOCKET;
+//  2. .cluster.sock beside the Clusterfile, when that directory is writable;
+//  3. $XDG_RUNTIME_DIR/cluster/NAME-HASH.sock;
+//  4. /tmp/cluster-UID/NAME-HASH.sock, the directory 0700 and ours.
+//
+// NAME is the Clusterfile directory's name (its first 16 bytes) and HASH a digest of its absolute
+// path, so that clients find it without reading the Clusterfile. Clients
+// look in the same order and trust a socket only when it is owned by their
+// UID or root: a socket planted in a shared directory is skipped, never
+// talked to. A read-only root filesystem (readOnlyRootFilesystem) leaves
+// 3 or 4, so `cluster run` always has a place for it.
+
+// socketCandidates lists the places for the cluster whose Clusterfile is in dir.
+func socketCandidates(dir string) []string {
+	if p := os.Getenv("CLUSTER_SOCKET"); p != "" {
+		return []string{p}
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		abs = dir
+	}
+	sum := sha256.Sum256([]byte(abs))
+	name := filepath.Base(abs)
+	if len(name) > 16 {
+		name = name[:16] // a unix socket path is at most 104-108 bytes
+	}
+	id := name + "-" + hex.EncodeToString(sum[:4]) + ".sock"
+	out := []string{filepath.Join(abs, ".cluster.sock")}
+	if x := os.Getenv("XDG_RUNTIME_DIR"); x != "" && filepath.IsAbs(x) {
+		out = append(out, filepath.Join(x, "cluster", id))
+	}
+	return append(out, filepath.Join(os.TempDir(), "cluster-"+strconv.Itoa(os.Getuid()), id))
+}
+
+// trusted reports whether an existing file at path may be used as our
+// control socket: a socket owned by us or root. ok is false when nothing is
+// there.
+func trusted(path string) (exists bool, err error) {
+	fi, err := os.Lstat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return true, err
+	}
+	if fi.Mode()&os.ModeSocket == 0 {
+		return true, fmt.Errorf("%s is not a socket", path)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() && st.Uid != 0 {
+		return true, fmt.Errorf("%s is owned by uid %d, not by you (uid %d): not trusting it", path, st.Uid, os.Getuid())
+	}
+	return true, nil
+}
+
+// privateDir makes sure dir exists, is a directory (not a link), is ours and
+// is closed to others; it creates it 0700 when missing.
+func privateDir(dir string) error {
+	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
+		return err
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return err
+	}
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	switch {
+	case !fi.IsDir():
+		return fmt.Errorf("%s is not a directory", dir)
+	case ok && int(st.Uid) != os.Getuid():
+		return fmt.Errorf("%s is owned by uid %d, not by you (uid %d)", dir, st.Uid, os.Getuid())
+	case fi.Mode().Perm()&0o077 != 0:
+		return fmt.Errorf("%s is open to others (mode %o; want 0700)", dir, fi.Mode().Perm())
+	}
+	return nil
+}
+
+// listenControl binds the control socket at the first usable place.
+func listenControl(dir string) (*runner.ControlServer, error) {
+	cands := socketCandidates(dir)
+	var skipped []string
+	for i, path := range cands {
+		explicit := os.Getenv("CLUSTER_SOCKET") != ""
+		if !explicit {
+			parent := filepath.Dir(path)
+			if i == 0 {
+				if err := unix.Access(parent, unix.W_OK); err != nil {
+					skipped = append(skipped, fmt.Sprintf("%s: %v", parent, err))
+					continue
+				}
+			} else if err := privateDir(parent); err != nil {
+				skipped = append(skipped, err.Error())
+				continue
+			}
+			if _, err := trusted(path); err != nil {
+				skipped = append(skipped, err.Error())
+				continue
+			}
+		}
+		ctl, err := runner.ListenControl(path)
+		if err == nil || errors.Is(err, runner.ErrClusterRunning) || explicit {
+			return ctl, err
+		}
+		skipped = append(skipped, err.Error())
+	}
+	return nil, fmt.Errorf("no place for the control socket: %s", strings.Join(skipped, "; "))
+}
+
+// findControl returns the socket a client should talk to: the first trusted
+// one in the lookup order. A planted socket is skipped and said why if
+// nothing else answers.
+func findControl(dir string) (string, error) {
+	cands := socketCandidates(dir)
+	var refused []string
+	for _, path := range cands {
+		exists, err := trusted(path)
+		if err != nil {
+			refused = append(refused, err.Error())
+			continue
+		}
+		if exists {
+			return path, nil
+		}
+	}
+	if len(refused) > 0 {
+		return "", fmt.Errorf("%w (looked at %s; %s)", runner.ErrNotRunning, strings.Join(cands, ", "), strings.Join(refused, "; "))
+	}
+	return "", fmt.Errorf("%w (no control socket at %s)", runner.ErrNotRunning, strings.Join(cands, ", "))
+}
