@@ -44,6 +44,12 @@ func (r *Runner) workerEnv(t *ptype, index int) []string {
 		env = slices.DeleteFunc(env, func(kv string) bool { return strings.HasPrefix(kv, k+"=") })
 		env = append(env, k+"="+v)
 	}
+	if !has["PYTHONUNBUFFERED"] {
+		// Python block-buffers stdout on a pipe: lines would show late and
+		// be lost at a kill. Every other common runtime flushes per line or
+		// per write on pipes (Ruby needs $stdout.sync = true: see README).
+		set("PYTHONUNBUFFERED", "1")
+	}
 	set("CLUSTER_PROCESS", p.Name)
 	set("CLUSTER_WORKER", strconv.Itoa(index))
 	set("CLUSTER_WORKERS", strconv.Itoa(t.count))

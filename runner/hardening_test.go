@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
@@ -232,4 +233,37 @@ func TestWorkerTerminalNeverBlocks(t *testing.T) {
 			t.Errorf("missing %q in:\n%s", want, got)
 		}
 	}
+}
+
+// Every worker gets PYTHONUNBUFFERED=1 unless its env sets it: a Python
+// worker's lines show as they are printed, not at exit (or never, at a kill).
+func TestPythonUnbuffered(t *testing.T) {
+	set := shProc("set", `echo "py=${PYTHONUNBUFFERED-unset}"`)
+	set.Env = append(withoutVar(os.Environ(), "PYTHONUNBUFFERED"), "PYTHONUNBUFFERED=0")
+	dflt := shProc("dflt", `echo "py=${PYTHONUNBUFFERED-unset}"`)
+	dflt.Env = withoutVar(os.Environ(), "PYTHONUNBUFFERED")
+	procs := []*procfile.Process{set, dflt}
+	python, err := exec.LookPath("python3")
+	if err == nil {
+		py := shProc("py", "")
+		py.Shell, py.Command = false, python+` -c "import time; print('early', flush=False); time.sleep(1000)"`
+		py.Env = dflt.Env
+		procs = append(procs, py)
+	}
+	rn := start(t, Options{Config: config(procs...)})
+	rn.rec.waitLine(t, `set.1 stdout: py=0$`, 5*time.Second)
+	rn.rec.waitLine(t, `dflt.1 stdout: py=1$`, 5*time.Second)
+	if python != "" {
+		rn.rec.waitLine(t, `py.1 stdout: early$`, 10*time.Second) // while it still runs
+	}
+}
+
+func withoutVar(env []string, name string) []string {
+	var out []string
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, name+"=") {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
