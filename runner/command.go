@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -55,7 +56,7 @@ type NotReadyError struct {
 }
 
 func (e *NotReadyError) Error() string {
-	return fmt.Sprintf("%s %s; its last %d lines:\n%s", e.Worker, e.Why, len(e.Lines), strings.Join(e.Lines, "\n"))
+	return fmt.Sprintf("%s %s; its last %s:\n%s", e.Worker, e.Why, plural(len(e.Lines), "line"), strings.Join(e.Lines, "\n"))
 }
 
 // Ready returns a channel that receives nil once every worker started by Run
@@ -116,4 +117,15 @@ func (r *Runner) Exec(argv []string, env []string, signals <-chan os.Signal) (in
 			}
 		}
 	}
+}
+
+// plural is "1 worker", "2 workers", "0 workers" ("crash" takes "es").
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	if strings.HasSuffix(word, "sh") || strings.HasSuffix(word, "s") {
+		return strconv.Itoa(n) + " " + word + "es"
+	}
+	return strconv.Itoa(n) + " " + word + "s"
 }

@@ -267,7 +267,7 @@ func (r *Runner) scale(t *ptype, n int) {
 			r.live[s] = true
 			go s.run()
 		}
-		r.event(t.p.Name, "scaled", fmt.Sprintf("%s scaled from %d to %d workers", t.p.Name, old, n), 0, nil)
+		r.event(t.p.Name, "scaled", fmt.Sprintf("%s scaled from %d to %s", t.p.Name, old, plural(n, "worker")), 0, nil)
 		return
 	}
 	for i := n + 1; i <= old; i++ {
@@ -275,7 +275,7 @@ func (r *Runner) scale(t *ptype, n int) {
 			s.requestStop()
 		}
 	}
-	r.event(t.p.Name, "scaled", fmt.Sprintf("%s scaled from %d to %d workers", t.p.Name, old, n), 0, nil)
+	r.event(t.p.Name, "scaled", fmt.Sprintf("%s scaled from %d to %s", t.p.Name, old, plural(n, "worker")), 0, nil)
 }
 
 // scaleListening adds (delta 1) or removes (delta -1) one worker of every

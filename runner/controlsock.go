@@ -229,7 +229,7 @@ func (r *Runner) dispatch(req Request) Response {
 			if err != nil {
 				return fail(err)
 			}
-			lines = append(lines, fmt.Sprintf("%s: %d -> %d workers", name, from, n))
+			lines = append(lines, fmt.Sprintf("%s: %d -> %s", name, from, plural(n, "worker")))
 		}
 		return Response{OK: true, Lines: lines}
 	case "signal":

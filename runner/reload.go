@@ -108,7 +108,7 @@ func (r *Runner) nextReload() {
 		t.failed = false
 		t.crashes = nil
 		pending := q.idx
-		what := fmt.Sprintf("reloading %s (%d workers, one at a time)", t.p.Name, t.count)
+		what := fmt.Sprintf("reloading %s (%s, one at a time)", t.p.Name, plural(t.count, "worker"))
 		if pending == nil {
 			pending = indexes(t.count)
 		} else {

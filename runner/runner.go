@@ -541,7 +541,7 @@ func (r *Runner) decide(rep exitReport) decision {
 	t.crashes = append(keep, now)
 	if len(t.crashes) > p.MaxRestarts {
 		t.failed = true
-		msg := fmt.Sprintf("%s failed after %d crashes in %s", p.Name, len(t.crashes), p.RestartWindow)
+		msg := fmt.Sprintf("%s failed after %s in %s", p.Name, plural(len(t.crashes), "crash"), p.RestartWindow)
 		if r.opts.Watch {
 			msg += "; waiting for a file change"
 		}
