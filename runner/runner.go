@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"sort"
@@ -246,6 +247,7 @@ func prepare(opts Options) (*Runner, error) {
 		}
 		r.types = append(r.types, t)
 	}
+	errs = append(errs, listenClashes(r.types)...)
 	if total > procfile.MaxTotalWorkers {
 		errs = append(errs, fmt.Errorf("%d workers in all is over the limit of %d", total, procfile.MaxTotalWorkers))
 	}
@@ -256,6 +258,41 @@ func prepare(opts Options) (*Runner, error) {
 		return nil, errors.New("no process to run (every selected type has 0 workers)")
 	}
 	return r, nil
+}
+
+// listenClashes finds listen addresses that cannot all be bound: the same
+// address twice, or one port on a wildcard host ("", 0.0.0.0, [::]) and on
+// any other host (the kernel refuses it without SO_REUSEPORT). Preflight
+// finds them, so check says what run would fail on.
+func listenClashes(types []*ptype) []error {
+	type bound struct {
+		name, raw, host string
+	}
+	byPort := map[string][]bound{}
+	var errs []error
+	for _, t := range types {
+		for _, a := range t.p.Listen {
+			key, host := a.Network+" "+a.Addr, ""
+			if a.Network != "unix" {
+				h, port, err := net.SplitHostPort(a.Addr)
+				if err != nil || port == "0" {
+					continue
+				}
+				key, host = a.Network+" "+port, h
+				if host == "0.0.0.0" || host == "::" {
+					host = ""
+				}
+			}
+			for _, b := range byPort[key] {
+				if b.host == host || b.host == "" || host == "" {
+					errs = append(errs, fmt.Errorf("%s: listen %s: clashes with %s's listen %s (one socket cannot be bound twice)", t.p.Name, a.Raw, b.name, b.raw))
+					break
+				}
+			}
+			byPort[key] = append(byPort[key], bound{t.p.Name, a.Raw, host})
+		}
+	}
+	return errs
 }
 
 // bind creates every shared socket before any worker starts.
