@@ -203,7 +203,7 @@ func watchdogInterval() (time.Duration, error) {
 func notReady(st runner.Status) []string {
 	var out []string
 	for _, t := range st.Types {
-		if t.Workers > 0 && t.Ready == 0 {
+		if t.Workers > 0 && t.Ready == 0 && !t.Stopped {
 			out = append(out, t.Name)
 		}
 	}

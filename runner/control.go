@@ -38,6 +38,7 @@ type TypeStatus struct {
 	Ready      int    `json:"ready"`
 	Reloads    int    `json:"reloads"`
 	Failed     bool   `json:"failed"`
+	Stopped    bool   `json:"stopped,omitempty"` // by `cluster stop TYPE`
 	LastExit   *int   `json:"last_exit,omitempty"`
 	LastSignal string `json:"last_signal,omitempty"`
 }
@@ -72,7 +73,7 @@ func (r *Runner) Status() (Status, error) {
 			slots = append(slots, s)
 		}
 		for _, t := range r.types {
-			types = append(types, TypeStatus{Name: t.p.Name, Workers: t.count, Reloads: t.reloads, Failed: t.failed})
+			types = append(types, TypeStatus{Name: t.p.Name, Workers: t.count, Reloads: t.reloads, Failed: t.failed, Stopped: t.stopped})
 		}
 	})
 	if err != nil {
@@ -183,6 +184,10 @@ func (r *Runner) Restart(targets ...string) ([]string, error) {
 				rerr = err
 				return
 			}
+			if t.stopped {
+				rerr = fmt.Errorf("%s is stopped: cluster start %s first", t.p.Name, t.p.Name)
+				return
+			}
 			if _, ok := reqs[t]; !ok {
 				order = append(order, t)
 			}
@@ -255,6 +260,10 @@ func (r *Runner) scale(t *ptype, n int) {
 	}
 	old := t.count
 	t.count = n
+	if t.stopped { // the new count applies at `cluster start`
+		r.event(t.p.Name, "scaled", fmt.Sprintf("%s (stopped) scaled from %d to %s", t.p.Name, old, plural(n, "worker")), 0, nil)
+		return
+	}
 	if n > old {
 		t.failed = false
 		t.crashes = nil
@@ -348,4 +357,101 @@ func (r *Runner) Signal(target string, sig syscall.Signal) ([]string, error) {
 // returns nil when every worker stopped in time.
 func (r *Runner) Stop() error {
 	return r.ask(func() { r.stopRequested = true })
+}
+
+// StopTypes stops every worker of the named types gracefully, as a cluster
+// stop would, and keeps them stopped: the rest of the cluster runs on, and
+// their sockets stay bound (connections wait in the queue) until StartTypes.
+func (r *Runner) StopTypes(names ...string) ([]string, error) {
+	var did []string
+	var rerr error
+	err := r.ask(func() {
+		ts, err := r.typesNamed(names)
+		if err != nil {
+			rerr = err
+			return
+		}
+		for _, t := range ts {
+			if t.stopped {
+				did = append(did, t.p.Name+" (already stopped)")
+				continue
+			}
+			t.stopped = true
+			r.reloadQueue = slices.DeleteFunc(r.reloadQueue, func(q reloadReq) bool { return q.t == t })
+			if pl := r.plan; pl != nil && pl.t == t {
+				r.plan = nil // its replacement is one of the live slots stopped below
+				r.event(t.p.Name, "reload_aborted", fmt.Sprintf("reload of %s aborted: the type is being stopped", t.p.Name), 0, nil)
+				r.nextReload()
+			}
+			for s := range r.live {
+				if s.t == t {
+					s.requestStop()
+				}
+			}
+			r.event(t.p.Name, "type_stopping", fmt.Sprintf("stopping %s (cluster stop %s); its sockets stay bound until cluster start %s", t.p.Name, t.p.Name, t.p.Name), 0, nil)
+			did = append(did, t.p.Name)
+		}
+	})
+	if err == nil {
+		err = rerr
+	}
+	return did, err
+}
+
+// StartTypes starts the workers of types stopped by StopTypes (or failed
+// for good) again.
+func (r *Runner) StartTypes(names ...string) ([]string, error) {
+	var did []string
+	var rerr error
+	err := r.ask(func() {
+		if r.stopping {
+			rerr = ErrNotRunning
+			return
+		}
+		ts, err := r.typesNamed(names)
+		if err != nil {
+			rerr = err
+			return
+		}
+		for _, t := range ts {
+			if !t.stopped && !t.failed {
+				did = append(did, t.p.Name+" (already running)")
+				continue
+			}
+			t.stopped, t.failed, t.crashes = false, false, nil
+			for i := 1; i <= t.count; i++ {
+				if t.slots[i] != nil {
+					continue
+				}
+				s := r.newSlot(t, i, false)
+				t.slots[i] = s
+				r.live[s] = true
+				go s.run()
+			}
+			r.event(t.p.Name, "type_starting", fmt.Sprintf("starting %s (%s)", t.p.Name, plural(t.count, "worker")), 0, nil)
+			did = append(did, t.p.Name)
+		}
+	})
+	if err == nil {
+		err = rerr
+	}
+	return did, err
+}
+
+// typesNamed resolves type names, all or nothing; supervisor goroutine only.
+func (r *Runner) typesNamed(names []string) ([]*ptype, error) {
+	if len(names) == 0 {
+		return nil, fmt.Errorf("name at least one process type")
+	}
+	var ts []*ptype
+	for _, n := range names {
+		t := r.typeByName(n)
+		if t == nil {
+			return nil, fmt.Errorf("unknown process type %q", n)
+		}
+		if !slices.Contains(ts, t) {
+			ts = append(ts, t)
+		}
+	}
+	return ts, nil
 }

@@ -21,7 +21,7 @@ var ErrClusterRunning = errors.New("another cluster is running here")
 
 // Request is one control command, sent as one JSON line.
 type Request struct {
-	Cmd  string   `json:"cmd"` // status, reload, restart, scale, signal, stop
+	Cmd  string   `json:"cmd"` // status, reload, restart, scale, signal, stop, start
 	Args []string `json:"args,omitempty"`
 }
 
@@ -246,10 +246,23 @@ func (r *Runner) dispatch(req Request) Response {
 		}
 		return Response{OK: true, Lines: []string{"sent " + SignalName(sig) + " to " + strings.Join(did, ", ")}}
 	case "stop":
+		if len(req.Args) > 0 {
+			did, err := r.StopTypes(req.Args...)
+			if err != nil {
+				return fail(err)
+			}
+			return Response{OK: true, Lines: []string{"stopping " + strings.Join(did, ", ") + " gracefully; the rest keeps running and the sockets stay bound"}}
+		}
 		if err := r.Stop(); err != nil {
 			return fail(err)
 		}
 		return Response{OK: true, Lines: []string{"stopping the cluster gracefully"}}
+	case "start":
+		did, err := r.StartTypes(req.Args...)
+		if err != nil {
+			return fail(err)
+		}
+		return Response{OK: true, Lines: []string{"starting " + strings.Join(did, ", ")}}
 	}
 	return fail(fmt.Errorf("unknown command %q", req.Cmd))
 }

@@ -209,3 +209,34 @@ func SignalName(s syscall.Signal) string {
 	}
 	return "signal " + strconv.Itoa(int(s))
 }
+
+// ExecEnv is the environment `cluster exec` gives a command: with a process
+// type, the env its worker 1 would get (CLUSTER_*, foreman's PORT); without
+// one, the cluster's env. Neither has the runner's own LISTEN_*,
+// NOTIFY_SOCKET or WATCHDOG_*: no socket or notify socket exists for it.
+func ExecEnv(opts Options, process string) ([]string, error) {
+	cfg := opts.Config
+	if process == "" {
+		return slices.DeleteFunc(slices.Clone(cfg.Env), scrubbed), nil
+	}
+	if opts.PortBase == 0 {
+		opts.PortBase = 5000
+	}
+	for i, p := range cfg.Processes {
+		if p.Name == process {
+			t := &ptype{p: p, fileIndex: i, count: p.Workers}
+			if n, ok := opts.Workers[p.Name]; ok {
+				t.count = n
+			}
+			r := &Runner{opts: opts}
+			return r.workerEnv(t, 1), nil
+		}
+	}
+	return nil, fmt.Errorf("unknown process type %q (have %s)", process, processNames(cfg))
+}
+
+// LookPath finds prog as a worker's exec would: with the PATH of env,
+// relative entries and paths taken from dir.
+func LookPath(prog, dir string, env []string) (string, error) {
+	return lookPath(prog, dir, envValue(env, "PATH"))
+}

@@ -267,3 +267,49 @@ func withoutVar(env []string, name string) []string {
 	}
 	return out
 }
+
+// `cluster stop web` stops one type and keeps the rest; its socket stays
+// bound (a connection made meanwhile waits); `cluster start web` serves it.
+func TestStopAndStartOneType(t *testing.T) {
+	web := helperProc("web", procfile.SocketInherit, 1)
+	jobs := shProc("jobs", `echo "jobs $$"; exec sleep 1000`)
+	rn := start(t, Options{Config: config(web, jobs)})
+	rn.waitEvents(t, " ready", 2, 20*time.Second)
+	jobsPid := pidsIn(t, rn.rec.waitLine(t, `jobs \d+`, 5*time.Second))[0]
+	if _, err := rn.r.StopTypes("web"); err != nil {
+		t.Fatal(err)
+	}
+	rn.waitEvents(t, "web.1 exited", 1, 10*time.Second)
+	st := statusOf(t, rn)
+	for _, ts := range st.Types {
+		if ts.Name == "web" && (!ts.Stopped || ts.Failed) {
+			t.Errorf("web status %+v, want stopped and not failed", ts)
+		}
+	}
+	if !alive(jobsPid) {
+		t.Errorf("jobs worker %d was stopped too", jobsPid)
+	}
+	if _, err := rn.r.Restart("web"); err == nil {
+		t.Errorf("restart of a stopped type: no error")
+	}
+	c, err := net.Dial("tcp", rn.addr(t, "web"))
+	if err != nil {
+		t.Fatalf("connection refused while web is stopped: %v", err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "GET / HTTP/1.0\r\n\r\n")
+	if _, err := rn.r.StartTypes("web"); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	status, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil || !strings.Contains(status, "200") {
+		t.Fatalf("queued request: %q, %v", status, err)
+	}
+	select {
+	case err := <-rn.done:
+		rn.done <- err
+		t.Fatalf("Run returned: %v", err)
+	default:
+	}
+}

@@ -94,7 +94,7 @@ func (rd *readiness) listenNotify() error {
 func (rd *readiness) wait(_ <-chan exitStatus) <-chan error {
 	res := make(chan error, 1)
 	r := rd.p.Ready
-	if r.Kind == procfile.ReadyStarted || r.Kind == "" {
+	if (r.Kind == procfile.ReadyStarted || r.Kind == "") && (!r.PortOrStarted || rd.port == "") {
 		res <- nil
 		return res
 	}
@@ -103,7 +103,15 @@ func (rd *readiness) wait(_ <-chan exitStatus) <-chan error {
 		defer timeout.Stop()
 		var probe <-chan time.Time
 		var tick *time.Ticker
+		var grace <-chan time.Time
 		switch r.Kind {
+		case procfile.ReadyStarted, "": // PortOrStarted
+			tick = time.NewTicker(50 * time.Millisecond)
+			defer tick.Stop()
+			probe = tick.C
+			g := time.NewTimer(min(portGrace, r.Timeout/2))
+			defer g.Stop()
+			grace = g.C
 		case procfile.ReadyDelay:
 			t := time.NewTimer(r.Delay)
 			defer t.Stop()
@@ -128,6 +136,9 @@ func (rd *readiness) wait(_ <-chan exitStatus) <-chan error {
 			case <-rd.signal:
 				res <- nil
 				return
+			case <-grace: // still running: a worker that never listens is ready too
+				res <- nil
+				return
 			case <-probe:
 				if r.Kind == procfile.ReadyDelay || rd.probe() {
 					res <- nil
@@ -139,6 +150,10 @@ func (rd *readiness) wait(_ <-chan exitStatus) <-chan error {
 	return res
 }
 
+// portGrace is how long a type without listen gets for its PORT to accept
+// before it counts as ready anyway (it may never listen).
+const portGrace = 2 * time.Second
+
 var probeClient = &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 
 // probe tries the worker's own port once.
@@ -147,7 +162,7 @@ func (rd *readiness) probe() bool {
 		return false
 	}
 	addr := net.JoinHostPort("127.0.0.1", rd.port)
-	if rd.p.Ready.Kind == procfile.ReadyTCP {
+	if rd.p.Ready.Kind != procfile.ReadyHTTP {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err != nil {
 			return false

@@ -120,6 +120,7 @@ type ptype struct {
 	count     int // wanted workers
 	crashes   []time.Time
 	failed    bool
+	stopped   bool // `cluster stop web`: no workers until `cluster start web`; sockets stay bound
 	reloads   int
 	slots     map[int]*slot // the serving slot of each worker index
 
@@ -430,7 +431,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	// for the next file change, as nodemon and air do. A type scaled to 0
 	// holds the cluster too: its sockets stay bound (connections queue)
 	// until it is scaled up again or the cluster is stopped.
-	for len(r.live) > 0 || (!r.stopping && (r.opts.Watch || r.scaledToZero())) {
+	for len(r.live) > 0 || (!r.stopping && (r.opts.Watch || r.holding())) {
 		select {
 		case <-ctxDone:
 			ctxDone = nil
@@ -600,11 +601,12 @@ func (nopCloser) Close() error { return nil }
 // Close releases the shared sockets of a Runner whose Run will not be called.
 func (r *Runner) Close() { r.closeListeners() }
 
-// scaledToZero reports whether some type was scaled to 0 at run time (types
-// with 0 workers in the file never join r.types).
-func (r *Runner) scaledToZero() bool {
+// holding reports whether some type waits to be scaled up or started again
+// (`cluster scale web=0`, `cluster stop web`): the cluster then outlives its
+// workers. Types with 0 workers in the file never join r.types.
+func (r *Runner) holding() bool {
 	for _, t := range r.types {
-		if t.count == 0 {
+		if t.count == 0 || t.stopped {
 			return true
 		}
 	}
