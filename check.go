@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/cluster-run/cluster/procfile"
 	"github.com/cluster-run/cluster/runner"
@@ -19,6 +20,7 @@ type plan struct {
 	Format          string        `json:"format"`
 	Name            string        `json:"name"`
 	ShutdownTimeout string        `json:"shutdown_timeout"`
+	ReleaseFirst    bool          `json:"release_first,omitempty"` // a Procfile's release type runs first, once
 	Processes       []processPlan `json:"processes"`
 }
 
@@ -57,6 +59,10 @@ func readyString(r procfile.Ready) string {
 		return "http " + r.HTTP
 	case procfile.ReadyDelay:
 		return "delay " + r.Delay.String()
+	case procfile.ReadyStarted:
+		if r.PortOrStarted {
+			return "when PORT accepts a connection, or still running after " + min(2*time.Second, r.Timeout/2).String()
+		}
 	}
 	return string(r.Kind)
 }
@@ -70,6 +76,7 @@ func makePlan(opts runner.Options) (plan, error) {
 	for _, o := range opts.Only {
 		only[o] = true
 	}
+	pl.ReleaseFirst = releaseFirst(cfg, opts.Only, opts.Workers)
 	for _, p := range cfg.Processes {
 		if len(only) > 0 && !only[p.Name] {
 			continue
@@ -97,6 +104,9 @@ func makePlan(opts runner.Options) (plan, error) {
 		}
 		if len(p.Listen) > 0 {
 			pp.Socket = string(p.Socket)
+		}
+		if pl.ReleaseFirst && p.Name == "release" {
+			pp.Restart, pp.Ready = string(procfile.RestartNever), string(procfile.ReadyStarted)
 		}
 		pl.Processes = append(pl.Processes, pp)
 	}
@@ -157,6 +167,9 @@ func printPlan(w io.Writer, opts runner.Options, asJSON bool) error {
 		return enc.Encode(pl)
 	}
 	fmt.Fprintf(w, "%s: %s %q, shutdown_timeout %s, %s\n", pl.File, pl.Format, pl.Name, pl.ShutdownTimeout, plural(len(pl.Processes), "process type"))
+	if pl.ReleaseFirst {
+		fmt.Fprintf(w, "release runs first, once, to completion; the other types start when it exits 0\n")
+	}
 	for _, p := range pl.Processes {
 		tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
 		workers := fmt.Sprint(p.Workers)
@@ -231,7 +244,7 @@ func quoteArgv(argv []string) string {
 
 func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	var f configFlags
-	fs := newFlags("check", "[-f FILE] [-w PROCESS=N,...] [--port N] [--json] [PROCESS ...]", stdout)
+	fs := newFlags("check", "[-f FILE] [-e FILE,...] [-w PROCESS=N,...] [--port N] [--json] [PROCESS ...]", stdout)
 	f.define(fs)
 	asJSON := fs.Bool("json", false, "print the plan as JSON")
 	only, code := parseFlags(fs, args, stderr)
@@ -242,7 +255,7 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 		usageError(stderr, "check", "%s", bad)
 		return 2
 	}
-	cfg, ok := loadConfig(f.file, stderr)
+	cfg, ok := f.load(stderr)
 	if !ok {
 		return 2
 	}

@@ -76,7 +76,7 @@ const (
 )
 
 var commandArgs = map[string]string{
-	"run": argProcesses, "check": argProcesses, "reload": argProcesses, "restart": argProcesses,
+	"run": argProcesses, "check": argProcesses, "exec": argProcesses, "reload": argProcesses, "restart": argProcesses,
 	"scale": argScale, "signal": argSignal, "export": argExport, "completion": argShell,
 }
 
@@ -147,7 +147,7 @@ func flagValues(cmds []compCommand) map[string]string {
 		for _, f := range c.flags {
 			switch {
 			case f.value == "":
-			case f.value == "FILE":
+			case f.value == "FILE" || strings.HasPrefix(f.value, "FILE,"):
 				out[f.name] = "files"
 			case f.value == "DIR":
 				out[f.name] = "dirs"

@@ -13,6 +13,7 @@ import (
 var commandList = []struct{ name, summary string }{
 	{"run", "run the cluster in the foreground"},
 	{"check", "validate the configuration and print what run would start"},
+	{"exec", "run one command with a process type's environment and directory"},
 	{"status", "table of the running cluster's workers"},
 	{"reload", "rolling, zero-downtime reload"},
 	{"restart", "replace one worker, or every worker of a type"},

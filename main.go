@@ -6,6 +6,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -13,15 +14,19 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 
 	"github.com/mattn/go-isatty"
+	"golang.org/x/sys/unix"
 
 	"github.com/cluster-run/cluster/logmux"
 	"github.com/cluster-run/cluster/procfile"
@@ -51,6 +56,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdRun(rest, stdout, stderr)
 	case "check":
 		return cmdCheck(rest, stdout, stderr)
+	case "exec":
+		return cmdExec(rest, stdout, stderr)
 	case "version", "--version", "-v":
 		return cmdVersion(rest, stdout, stderr)
 	case "export":
@@ -86,11 +93,11 @@ func configPath(flagValue string) (string, error) {
 	return procfile.Find(".")
 }
 
-func loadConfig(file string, stderr io.Writer) (*procfile.Config, bool) {
+func loadConfig(file string, stderr io.Writer, envFiles ...string) (*procfile.Config, bool) {
 	path, err := configPath(file)
 	if err == nil {
 		var cfg *procfile.Config
-		cfg, err = procfile.Load(path)
+		cfg, err = procfile.LoadEnvFiles(path, envFiles)
 		if err == nil {
 			return cfg, true
 		}
@@ -129,30 +136,102 @@ func (w workerCounts) Set(s string) error {
 // configFlags are the flags run and check share: what to load and how many
 // workers of each type, and foreman's PORT base.
 type configFlags struct {
-	file    string
-	workers workerCounts
-	port    int
+	file     string
+	envFiles envFileList
+	workers  workerCounts
+	port     portFlag
+}
+
+// envFileList is -e FILE,... (repeatable): dotenv files read after the
+// file's own, as foreman's -e; relative to the current directory.
+type envFileList []string
+
+func (e *envFileList) String() string { return strings.Join(*e, ",") }
+
+func (e *envFileList) Set(s string) error {
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			return errors.New("want FILE,...")
+		}
+		abs, err := filepath.Abs(f)
+		if err != nil {
+			return err
+		}
+		*e = append(*e, abs)
+	}
+	return nil
+}
+
+// load loads the file -f names with the -e files.
+func (c *configFlags) load(stderr io.Writer) (*procfile.Config, bool) {
+	return loadConfig(c.file, stderr, c.envFiles...)
+}
+
+// portFlag is --port; set says whether the user gave it, so PORT from the
+// env can be the base otherwise (foreman's order: --port, $PORT, 5000).
+type portFlag struct {
+	n   int
+	set bool
+}
+
+func (p *portFlag) String() string {
+	if p == nil || !p.set {
+		return ""
+	}
+	return strconv.Itoa(p.n)
+}
+
+func (p *portFlag) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return errors.New("parse error") // what the flag package's own IntVar says; flagError rewrites it
+	}
+	p.n, p.set = n, true
+	return nil
 }
 
 func (c *configFlags) define(fs *flag.FlagSet) {
+	c.defineFile(fs)
+	fs.Var(c.workers, "w", "`PROCESS=N,...` worker counts that override the file, e.g. -w web=4,worker=1")
+}
+
+// defineFile defines the flags exec shares with run and check: -f, --port.
+func (c *configFlags) defineFile(fs *flag.FlagSet) {
 	c.workers = workerCounts{}
 	fs.StringVar(&c.file, "f", "", "`FILE` the Clusterfile or Procfile (default: Clusterfile, else Procfile)")
-	fs.Var(c.workers, "w", "`PROCESS=N,...` worker counts that override the file, e.g. -w web=4,worker=1")
-	fs.IntVar(&c.port, "port", 5000, "`N` base of foreman's PORT for types without listen")
+	fs.Var(&c.envFiles, "e", "`FILE,...` more dotenv files, read after the file's own env_file or .env (later ones win) and before [env]")
+	fs.Var(&c.port, "port", "`N` base of foreman's PORT for types without listen (default: PORT from the env or .env, else 5000)")
 }
 
 // check validates the flags' values; "" when they are fine.
 func (c *configFlags) check() string {
-	if c.port <= 0 || c.port > 65535 {
-		return fmt.Sprintf("--port %d: want 1-65535", c.port)
+	if c.port.set && (c.port.n <= 0 || c.port.n > 65535) {
+		return fmt.Sprintf("--port %d: want 1-65535", c.port.n)
 	}
 	return ""
+}
+
+// portBase is foreman's base port: --port, else PORT in the config's env
+// (the OS env, env files and [env]), else 5000.
+func (c *configFlags) portBase(cfg *procfile.Config) int {
+	if c.port.set {
+		return c.port.n
+	}
+	for i := len(cfg.Env) - 1; i >= 0; i-- {
+		if v, ok := strings.CutPrefix(cfg.Env[i], "PORT="); ok {
+			if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n > 0 && n <= 65535 {
+				return n
+			}
+			break
+		}
+	}
+	return 5000
 }
 
 // runnerOptions are the options run and check give the runner, so check's
 // pre-flight is run's.
 func (c *configFlags) runnerOptions(cfg *procfile.Config, only []string) runner.Options {
-	return runner.Options{Config: cfg, Only: only, Workers: c.workers, PortBase: c.port}
+	return runner.Options{Config: cfg, Only: only, Workers: c.workers, PortBase: c.portBase(cfg)}
 }
 
 // startError prints an error the runner found before starting anything, as
@@ -172,9 +251,9 @@ type runFlags struct {
 	health     string
 }
 
-const runSynopsis = `[-f FILE] [-w PROCESS=N,...] [--watch | --no-watch] [--color auto|always|never]
-[--log-format text|json] [--timestamps] [--port N] [--metrics ADDR] [--health ADDR]
-[PROCESS ...] [-- COMMAND [ARG ...]]`
+const runSynopsis = `[-f FILE] [-e FILE,...] [-w PROCESS=N,...] [--watch | --no-watch]
+[--color auto|always|never] [--log-format text|json] [--timestamps] [--port N]
+[--metrics ADDR] [--health ADDR] [PROCESS ...] [-- COMMAND [ARG ...]]`
 
 func cmdRun(args []string, stdout, stderr io.Writer) int {
 	var command []string
@@ -215,7 +294,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		usageError(stderr, "run", "%s", bad)
 		return 2
 	}
-	cfg, ok := loadConfig(f.file, stderr)
+	cfg, ok := f.load(stderr)
 	if !ok {
 		return 2
 	}
@@ -232,6 +311,20 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		Terminal: isTerminal(stdout), Errors: stderr,
 	})
 	defer mux.Close()
+	// A Procfile's release type runs first, once, to completion (Heroku's
+	// release phase); the other types start only when it exits 0.
+	selected := only
+	release := releaseFirst(cfg, only, f.workers)
+	if release {
+		only = withoutRelease(cfg, only)
+		if len(only) == 0 && len(command) == 0 { // `cluster run release`
+			mux.SetNames(labels(cfg, selected, f.workers)...)
+			opts := f.runnerOptions(cfg, nil)
+			opts.Color = color
+			return runRelease(opts, muxOutput{mux, nil}, stderr)
+		}
+		release = len(only) > 0
+	}
 	watching := watchWanted(cfg, only, f) && len(command) == 0
 
 	// Under systemd (Type=notify), say READY=1, RELOADING=1, STOPPING=1,
@@ -270,9 +363,17 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	}
 	defer stopHTTP()
 
-	mux.SetNames(labels(cfg, only, f.workers)...)
+	mux.SetNames(labels(cfg, selected, f.workers)...)
 	if err := runner.BecomeSubreaper(); err != nil {
 		mux.Printf("cannot become a child subreaper (%v): orphaned grandchildren will not be reaped", err)
+	}
+	if release {
+		ropts := opts
+		ropts.Output = muxOutput{mux, nil}
+		if status := runRelease(ropts, ropts.Output, stderr); status != 0 {
+			r.Close()
+			return status
+		}
 	}
 
 	sigs := make(chan os.Signal, 8)
@@ -362,6 +463,226 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+const execSynopsis = "[-f FILE] [-e FILE,...] [--port N] [PROCESS] -- COMMAND [ARG ...]"
+
+// cmdExec is foreman's run: COMMAND with the env and directory of PROCESS
+// (of the cluster without one), without starting anything. It replaces
+// this process (exec), so COMMAND's status and signals are its own.
+func cmdExec(args []string, stdout, stderr io.Writer) int {
+	var command []string
+	dashes := false
+	for i, a := range args {
+		if a == "--" {
+			args, command, dashes = args[:i], args[i+1:], true
+			break
+		}
+	}
+	var f configFlags
+	fs := newFlags("exec", execSynopsis, stdout)
+	f.defineFile(fs)
+	pos, code := parseFlags(fs, args, stderr)
+	if code >= 0 {
+		return code
+	}
+	switch {
+	case f.check() != "":
+		usageError(stderr, "exec", "%s", f.check())
+		return 2
+	case len(pos) > 1:
+		usageError(stderr, "exec", "one PROCESS at most, got %s", strings.Join(pos, " "))
+		return 2
+	case !dashes || len(command) == 0:
+		usageError(stderr, "exec", "want [PROCESS] -- COMMAND")
+		return 2
+	}
+	cfg, ok := f.load(stderr)
+	if !ok {
+		return 2
+	}
+	process, dir := "", cfg.Dir
+	if len(pos) == 1 {
+		process = pos[0]
+		for _, p := range cfg.Processes {
+			if p.Name == process {
+				dir = p.Dir
+			}
+		}
+	}
+	env, err := runner.ExecEnv(f.runnerOptions(cfg, nil), process)
+	if err != nil {
+		fmt.Fprintf(stderr, "cluster exec: %v\n", err)
+		return 2
+	}
+	path, err := runner.LookPath(command[0], dir, env)
+	if err != nil {
+		fmt.Fprintf(stderr, "cluster exec: %v\n", err)
+		return 127
+	}
+	if err := os.Chdir(dir); err != nil {
+		fmt.Fprintf(stderr, "cluster exec: %v\n", err)
+		return 2
+	}
+	err = syscall.Exec(path, command, env)
+	fmt.Fprintf(stderr, "cluster exec: %s: %v\n", command[0], err)
+	return 126
+}
+
+// releaseFirst reports whether run has a release phase: the file is a
+// Procfile with a type named release, selected and not disabled (SPEC: in a
+// Clusterfile, release is an ordinary name).
+func releaseFirst(cfg *procfile.Config, only []string, counts workerCounts) bool {
+	if cfg.Format != procfile.FormatProcfile || (len(only) > 0 && !slices.Contains(only, "release")) {
+		return false
+	}
+	for _, p := range cfg.Processes {
+		if p.Name == "release" {
+			n, ok := counts[p.Name]
+			return !ok && p.Workers > 0 || n > 0
+		}
+	}
+	return false
+}
+
+// withoutRelease lists the selected types but release.
+func withoutRelease(cfg *procfile.Config, only []string) []string {
+	var out []string
+	for _, p := range cfg.Processes {
+		if p.Name != "release" && (len(only) == 0 || slices.Contains(only, p.Name)) {
+			out = append(out, p.Name)
+		}
+	}
+	return out
+}
+
+// runRelease runs the release type once, to completion, as a cluster of its
+// own: one worker, restart never, ready once started, no watching. It
+// returns 0 when it exited 0, else its status (128+N for signal N), with its
+// last lines on stderr; 130/143/131 when SIGINT/SIGTERM/SIGQUIT stopped it.
+func runRelease(opts runner.Options, out runner.Output, stderr io.Writer) int {
+	cfg := *opts.Config
+	cfg.Processes = slices.Clone(cfg.Processes)
+	for i, p := range cfg.Processes {
+		if p.Name == "release" {
+			rel := *p
+			rel.Restart = procfile.RestartNever
+			rel.Ready = procfile.Ready{Kind: procfile.ReadyStarted, Timeout: p.Ready.Timeout}
+			cfg.Processes[i] = &rel
+		}
+	}
+	capture := &releaseOutput{Output: out}
+	opts.Config, opts.Only, opts.Workers, opts.Watch, opts.Output = &cfg, []string{"release"}, map[string]int{"release": 1}, false, capture
+	r, err := runner.New(opts)
+	if err != nil {
+		startError(stderr, err)
+		return 2
+	}
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGQUIT)
+	defer signal.Stop(sigs)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	var stopped os.Signal
+	for {
+		select {
+		case s := <-sigs:
+			switch {
+			case stopped == nil && s != syscall.SIGQUIT:
+				stopped = s
+				cancel()
+			case stopped == nil || s == syscall.SIGINT:
+				stopped = cmp.Or(stopped, s)
+				r.Kill()
+			}
+			continue
+		case err = <-done:
+		}
+		break
+	}
+	switch stopped {
+	case syscall.SIGINT:
+		return 130
+	case syscall.SIGTERM:
+		return 143
+	case syscall.SIGQUIT:
+		return 131
+	}
+	status := capture.status()
+	if err == nil && status == 0 {
+		return 0
+	}
+	if status == 0 {
+		status = 1
+	}
+	lines := capture.tail()
+	fmt.Fprintf(stderr, "cluster: release %s: not starting the other types; its last %s:\n", capture.how(), plural(len(lines), "line"))
+	for _, l := range lines {
+		fmt.Fprintf(stderr, "  %s\n", l)
+	}
+	return status
+}
+
+// releaseOutput passes the release worker's output on and keeps its exit
+// status and last lines.
+type releaseOutput struct {
+	runner.Output
+	mu    sync.Mutex
+	code  int
+	exit  string // "exited with status 4", "was killed by SIGTERM"
+	lines []string
+}
+
+const releaseTail = 20
+
+func (o *releaseOutput) Stream(s runner.Stream) io.WriteCloser {
+	next := s.OnLine
+	s.OnLine = func(line []byte) {
+		o.mu.Lock()
+		o.lines = append(o.lines, string(line))
+		if len(o.lines) > releaseTail {
+			o.lines = o.lines[len(o.lines)-releaseTail:]
+		}
+		o.mu.Unlock()
+		if next != nil {
+			next(line)
+		}
+	}
+	return o.Output.Stream(s)
+}
+
+func (o *releaseOutput) Event(e runner.Event) {
+	if e.Event == "exited" {
+		o.mu.Lock()
+		switch {
+		case e.Status != nil:
+			o.code, o.exit = *e.Status, fmt.Sprintf("exited with status %d", *e.Status)
+		case e.Signal != "":
+			o.code, o.exit = 128+int(unix.SignalNum(e.Signal)), "was killed by "+e.Signal
+		}
+		o.mu.Unlock()
+	}
+	o.Output.Event(e)
+}
+
+func (o *releaseOutput) status() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.code
+}
+
+func (o *releaseOutput) how() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return cmp.Or(o.exit, "failed")
+}
+
+func (o *releaseOutput) tail() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return slices.Clone(o.lines)
 }
 
 // runCommand waits for every worker to be ready, runs COMMAND with the

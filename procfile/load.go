@@ -42,8 +42,20 @@ func Load(path string) (*Config, error) {
 	return LoadWith(path, os.Environ(), runtime.NumCPU())
 }
 
+// LoadEnvFiles is Load with more dotenv files, as `-e` names them: they are
+// read after the file's own (a Clusterfile's env_file, a Procfile's .env) and
+// before [env], in order, later ones winning. A relative path is relative to
+// the Clusterfile's directory; a missing file is an error.
+func LoadEnvFiles(path string, envFiles []string) (*Config, error) {
+	return loadWith(path, os.Environ(), runtime.NumCPU(), envFiles)
+}
+
 // LoadWith is Load with the OS environment and CPU count given, for tests.
 func LoadWith(path string, osEnv []string, numCPU int) (*Config, error) {
+	return loadWith(path, osEnv, numCPU, nil)
+}
+
+func loadWith(path string, osEnv []string, numCPU int, extraEnvFiles []string) (*Config, error) {
 	src, err := readFile(path, path)
 	if err != nil {
 		return nil, err
@@ -52,7 +64,7 @@ func LoadWith(path string, osEnv []string, numCPU int) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &loader{file: filepath.Base(path), path: abs, dir: filepath.Dir(abs), osEnv: osEnv, numCPU: numCPU}
+	l := &loader{file: filepath.Base(path), path: abs, dir: filepath.Dir(abs), osEnv: osEnv, numCPU: numCPU, extraEnvFiles: extraEnvFiles}
 	load := l.clusterfile
 	if strings.HasPrefix(filepath.Base(path), "Procfile") {
 		load = l.procfile
@@ -71,6 +83,19 @@ type loader struct {
 	errs            []lineErr
 	lines           map[string]int // dotted key -> line
 	envFiles        []string       // read so far, for Config.EnvFiles
+	extraEnvFiles   []string       // -e: after the file's own, before [env]
+}
+
+// readExtraEnv overlays the -e files on env.
+func (l *loader) readExtraEnv(env []string) ([]string, error) {
+	for _, f := range l.extraEnvFiles {
+		pairs, err := l.readEnvFile(f)
+		if err != nil {
+			return nil, err
+		}
+		env = mergeEnv(env, pairs)
+	}
+	return env, nil
 }
 
 type lineErr struct {
@@ -97,6 +122,9 @@ func (l *loader) err() error {
 
 var processName = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
+// usesPort matches $PORT, ${PORT} and ${PORT:-...} / ${PORT-...} in a command.
+var usesPort = regexp.MustCompile(`\$(PORT\b|\{PORT[}:-])`)
+
 // procfile parses foreman's grammar: "name: command" lines, # comments.
 func (l *loader) procfile(src string) (*Config, error) {
 	cfg := l.newConfig()
@@ -107,6 +135,10 @@ func (l *loader) procfile(src string) (*Config, error) {
 			return nil, err
 		}
 		env = mergeEnv(env, pairs)
+	}
+	env, err := l.readExtraEnv(env)
+	if err != nil {
+		return nil, err
 	}
 	cfg.Env = env
 	seen := map[string]int{}
@@ -165,7 +197,7 @@ func (l *loader) defaults(name string, line int) *Process {
 		Name: name, Line: line, Workers: min(l.numCPU, MaxWorkers), WorkersAuto: true, Dir: l.dir,
 		Socket: SocketInherit, Restart: RestartAlways, MaxRestarts: 10, RestartWindow: 60 * time.Second,
 		StopSignal: syscall.SIGTERM, StopTimeout: 10 * time.Second, KillMode: KillGroup,
-		Ready: Ready{Kind: ReadyStarted, Timeout: 60 * time.Second},
+		Ready: Ready{Kind: ReadyStarted, PortOrStarted: true, Timeout: 60 * time.Second},
 	}
 }
 
@@ -211,6 +243,10 @@ func (l *loader) clusterfile(src string) (*Config, error) {
 			continue
 		}
 		env = mergeEnv(env, pairs)
+	}
+	env, err = l.readExtraEnv(env)
+	if err != nil {
+		return nil, err
 	}
 	env = mergeEnv(env, l.envTable("env", raw["env"]))
 	cfg.Env = env
@@ -403,6 +439,9 @@ func (l *loader) process(name string, t map[string]any, baseEnv []string) *Proce
 			l.errf(l.line(k), "%s: %q: want \"group\" or \"mixed\"", k, v)
 		}
 	}
+	if len(p.Listen) > 0 && p.Socket != SocketProxy && !p.Shell && usesPort.MatchString(p.Command) {
+		l.errf(l.line(key+".command"), "%s.command: uses $PORT, but in inherit mode the shared socket is fd 3 (LISTEN_FDS) and PORT is not set; take fd 3, or set socket = \"proxy\" to get a $PORT", key)
+	}
 	p.Ready = l.ready(p, t)
 	if v, k, ok := at("watch"); ok {
 		p.Watch = l.globs(k, v)
@@ -487,10 +526,10 @@ func (l *loader) checkTotal(procs []*Process, line func(*Process) int) {
 }
 
 // ready resolves `ready` and its defaults: proxy tcp, inherit delay 1s,
-// no listen "started"; timeout 60s.
+// no listen "started" once PORT accepts or after a grace; timeout 60s.
 func (l *loader) ready(p *Process, t map[string]any) Ready {
 	key := "process." + p.Name + ".ready"
-	r := Ready{Kind: ReadyStarted, Timeout: 60 * time.Second}
+	r := Ready{Kind: ReadyStarted, PortOrStarted: len(p.Listen) == 0, Timeout: 60 * time.Second}
 	switch {
 	case len(p.Listen) > 0 && p.Socket == SocketProxy:
 		r.Kind = ReadyTCP
@@ -526,6 +565,7 @@ func (l *loader) ready(p *Process, t map[string]any) Ready {
 		return r
 	}
 	k := key + "." + kinds[0]
+	r.PortOrStarted = false
 	switch kinds[0] {
 	case "notify":
 		if l.boolean(k, m["notify"]) {

@@ -136,11 +136,16 @@ const (
 )
 
 // Ready is the resolved readiness check. Defaults: proxy mode tcp; inherit
-// mode delay 1s; no listen: started. Timeout default 60s.
+// mode delay 1s; no listen: started, with PortOrStarted. Timeout default 60s.
 type Ready struct {
-	Kind    ReadyKind
-	Log     *regexp.Regexp // ReadyLog
-	HTTP    string         // ReadyHTTP: the path, e.g. "/healthz"
-	Delay   time.Duration  // ReadyDelay; >= 0 (0: ready once spawned) and < Timeout
-	Timeout time.Duration  // > 0
+	Kind ReadyKind
+	// PortOrStarted is the default of a type without listen (Kind is
+	// ReadyStarted): ready once its foreman PORT accepts a TCP connect, or
+	// once it has kept running for a short grace (a worker that never
+	// listens, such as a queue consumer, is ready then).
+	PortOrStarted bool
+	Log           *regexp.Regexp // ReadyLog
+	HTTP          string         // ReadyHTTP: the path, e.g. "/healthz"
+	Delay         time.Duration  // ReadyDelay; >= 0 (0: ready once spawned) and < Timeout
+	Timeout       time.Duration  // > 0
 }

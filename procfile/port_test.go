@@ -1,0 +1,92 @@
+package procfile
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// $PORT in the command of an inherit-mode type is an error naming the key;
+// proxy mode, a shell command and a type without listen may use it.
+func TestPortInInheritMode(t *testing.T) {
+	for _, tt := range []struct {
+		name, body, want string
+	}{
+		{"inherit $PORT", "[process.web]\nlisten = \":8080\"\ncommand = \"app --port $PORT\"\n", `Clusterfile:3: process.web.command: uses $PORT, but in inherit mode the shared socket is fd 3`},
+		{"inherit ${PORT}", "[process.web]\nlisten = \":8080\"\ncommand = \"app --port ${PORT}\"\n", "uses $PORT"},
+		{"inherit ${PORT:-}", "[process.web]\nlisten = \":8080\"\ncommand = \"app --port ${PORT:-80}\"\n", "uses $PORT"},
+		{"inherit $PORTS", "[process.web]\nlisten = \":8080\"\ncommand = \"app $PORTS\"\n", ""},
+		{"proxy", "[process.web]\nlisten = \":8080\"\nsocket = \"proxy\"\ncommand = \"app --port $PORT\"\n", ""},
+		{"shell", "[process.web]\nlisten = \":8080\"\nshell = true\ncommand = \"app --port ${PORT:-80}\"\n", ""},
+		{"no listen", "[process.web]\ncommand = \"app --port $PORT\"\n", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := load(t, "Clusterfile", tt.body)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("unexpected error: %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("error %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// A type without listen defaults to "started, once PORT accepts or after a
+// grace"; an explicit ready kind or listen turns that off.
+func TestReadyPortOrStarted(t *testing.T) {
+	cfg, err := load(t, "Clusterfile", `
+[process.a]
+command = "app"
+[process.b]
+command = "app"
+ready = { timeout = "5s" }
+[process.c]
+command = "app"
+ready = { delay = "1s" }
+[process.d]
+command = "app"
+listen = ":8080"
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []bool{true, true, false, false} {
+		if got := cfg.Processes[i].Ready.PortOrStarted; got != want {
+			t.Errorf("%s: PortOrStarted %v, want %v", cfg.Processes[i].Name, got, want)
+		}
+	}
+	cfg, err = load(t, "Procfile", "web: app\n")
+	if err != nil || !cfg.Processes[0].Ready.PortOrStarted {
+		t.Errorf("Procfile: %v, %+v", err, cfg)
+	}
+}
+
+// -e files come after .env / env_file and before [env], later ones winning.
+func TestLoadEnvFiles(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, ".env", "A=dotenv\nB=dotenv\n")
+	write(t, dir, "one.env", "B=one\nC=one\n")
+	write(t, dir, "two.env", "C=two\n")
+	write(t, dir, "base.env", "X=base\nY=base\n")
+	proc := write(t, dir, "Procfile", "web: app\n")
+	cfg, err := loadWith(proc, nil, 1, []string{"one.env", filepath.Join(dir, "two.env")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(cfg.Processes[0].Env, " "); got != "A=dotenv B=one C=two" {
+		t.Errorf("Procfile env %q", got)
+	}
+	cf := write(t, dir, "Clusterfile", "env_file = [\"base.env\"]\n[env]\nZ = \"table\"\n[process.web]\ncommand = \"app\"\n")
+	write(t, dir, "over.env", "Y=over\nZ=over\n")
+	cfg, err = loadWith(cf, nil, 1, []string{"over.env"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(cfg.Env, " "); got != "X=base Y=over Z=table" {
+		t.Errorf("Clusterfile env %q", got)
+	}
+	if _, err := loadWith(proc, nil, 1, []string{"missing.env"}); err == nil || !strings.Contains(err.Error(), "missing.env does not exist") {
+		t.Errorf("missing -e file: %v", err)
+	}
+}
