@@ -37,7 +37,8 @@ var controlSynopsis = map[string]string{
 	"restart": "[-f FILE] PROCESS[.N] ...",
 	"scale":   "[-f FILE] PROCESS=N ...",
 	"signal":  "[-f FILE] PROCESS[.N] SIGNAL",
-	"stop":    "[-f FILE]",
+	"stop":    "[-f FILE] [PROCESS ...]",
+	"start":   "[-f FILE] PROCESS ...",
 }
 
 var (
@@ -50,16 +51,16 @@ var (
 // sent; it returns what is wrong, or "".
 func controlUsage(cmd string, pos []string) string {
 	switch {
-	case (cmd == "status" || cmd == "stop") && len(pos) > 0:
+	case cmd == "status" && len(pos) > 0:
 		return fmt.Sprintf("unexpected argument %q", pos[0])
-	case (cmd == "restart" || cmd == "scale") && len(pos) == 0:
+	case (cmd == "restart" || cmd == "scale" || cmd == "start") && len(pos) == 0:
 		return "missing " + strings.Fields(controlSynopsis[cmd])[2]
 	case cmd == "signal" && len(pos) != 2:
 		return "want PROCESS[.N] SIGNAL"
 	}
 	for i, a := range pos {
 		switch {
-		case cmd == "reload" && !processArg.MatchString(a):
+		case (cmd == "reload" || cmd == "stop" || cmd == "start") && !processArg.MatchString(a):
 			return fmt.Sprintf("%q is not a process type", a)
 		case (cmd == "restart" || cmd == "signal" && i == 0) && !workerArg.MatchString(a):
 			return fmt.Sprintf("%q is not PROCESS or PROCESS.N", a)
@@ -155,7 +156,9 @@ func printStatus(w io.Writer, st *runner.Status) {
 	tw.Flush()
 	for _, t := range st.Types {
 		state := fmt.Sprintf("%d/%d ready", t.Ready, t.Workers)
-		if t.Failed {
+		if t.Stopped {
+			state = "stopped (cluster start " + t.Name + ")"
+		} else if t.Failed {
 			state += ", failed"
 		}
 		last := ""

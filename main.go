@@ -64,7 +64,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdExport(rest, stdout, stderr)
 	case "completion":
 		return cmdCompletion(rest, stdout, stderr)
-	case "status", "reload", "restart", "scale", "signal", "stop":
+	case "status", "reload", "restart", "scale", "signal", "stop", "start":
 		return cmdControl(cmd, rest, stdout, stderr)
 	case "-h", "--help", "-help", "help":
 		if len(rest) == 1 && cmd == "help" && commandSummary(rest[0]) != "" {
