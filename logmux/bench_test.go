@@ -6,6 +6,7 @@ import (
 	"os"
 	"sync"
 	"testing"
+	"time"
 )
 
 // The benchmark feeds W writers of 60-byte lines through real pipes (what a
@@ -13,7 +14,8 @@ import (
 // with a plain io.Copy of each pipe (cat), in the same run. It reports lines/s,
 // MB/s of input, and the mux's throughput as a fraction of the plain copy's.
 // MuxTerm is text mode with Terminal on: clean lines take the sanitiser's
-// fast path.
+// fast path. MuxJSON also reports its throughput as a fraction of text
+// mode's (Mux, same writers), in input bytes: JSON writes 2.5 times as many.
 
 const lineLen = 60
 
@@ -27,9 +29,9 @@ func payload(lines int) []byte {
 	return b.Bytes()
 }
 
-// pump runs writers goroutines that each push data through their own pipe
-// while consume drains the pipe's read end.
-func pump(b *testing.B, writers int, data []byte, consume func(i int, r io.Reader)) {
+// pump runs writers goroutines that each push data reps times through their
+// own pipe while consume drains the pipe's read end.
+func pump(b *testing.B, writers, reps int, data []byte, consume func(i int, r io.Reader)) {
 	var wg sync.WaitGroup
 	for i := 0; i < writers; i++ {
 		r, w, err := os.Pipe()
@@ -39,7 +41,7 @@ func pump(b *testing.B, writers int, data []byte, consume func(i int, r io.Reade
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
-			for n := 0; n < b.N; n++ {
+			for range reps {
 				w.Write(data)
 			}
 			w.Close()
@@ -61,7 +63,7 @@ func devnull(b *testing.B) *os.File {
 	return f
 }
 
-var plainMBps = map[int]float64{}
+var plainMBps, textMBps = map[int]float64{}, map[int]float64{}
 
 func benchPlain(b *testing.B, writers int) {
 	data := payload(1000)
@@ -69,7 +71,7 @@ func benchPlain(b *testing.B, writers int) {
 	defer out.Close()
 	b.SetBytes(int64(len(data) * writers))
 	b.ResetTimer()
-	pump(b, writers, data, func(_ int, r io.Reader) { io.Copy(out, r) })
+	pump(b, writers, b.N, data, func(_ int, r io.Reader) { io.Copy(out, r) })
 	b.StopTimer()
 	mbps := float64(len(data)*writers*b.N) / b.Elapsed().Seconds() / 1e6
 	plainMBps[writers] = mbps
@@ -83,7 +85,7 @@ func benchMux(b *testing.B, writers int, opts Options) {
 	m := New(out, opts)
 	b.SetBytes(int64(len(data) * writers))
 	b.ResetTimer()
-	pump(b, writers, data, func(i int, r io.Reader) {
+	pump(b, writers, b.N, data, func(i int, r io.Reader) {
 		m.Copy(Stream{Process: "web", Worker: i + 1, PID: 1000 + i, Stream: "stdout"}, r)
 	})
 	b.StopTimer()
@@ -92,9 +94,16 @@ func benchMux(b *testing.B, writers int, opts Options) {
 	if base := plainMBps[writers]; base > 0 {
 		b.ReportMetric(mbps/base, "x-of-copy")
 	}
+	if !opts.JSON && !opts.Terminal {
+		textMBps[writers] = mbps
+	} else if base := textMBps[writers]; opts.JSON && base > 0 {
+		b.ReportMetric(mbps/base, "x-of-text")
+	}
 }
 
-// Run order matters: each Plain runs before the Mux it is the baseline of.
+// Run order matters: each Plain runs before the Mux it is the baseline of,
+// and Mux before MuxJSON. Run with -count 1 (repeat the command to repeat),
+// so that each ratio is of the two runs next to each other.
 func BenchmarkCopy2(b *testing.B)     { benchPlain(b, 2) }
 func BenchmarkMux2(b *testing.B)      { benchMux(b, 2, Options{}) }
 func BenchmarkMuxTerm2(b *testing.B)  { benchMux(b, 2, Options{Terminal: true}) }
@@ -103,3 +112,35 @@ func BenchmarkCopy16(b *testing.B)    { benchPlain(b, 16) }
 func BenchmarkMux16(b *testing.B)     { benchMux(b, 16, Options{}) }
 func BenchmarkMuxTerm16(b *testing.B) { benchMux(b, 16, Options{Terminal: true}) }
 func BenchmarkMuxJSON16(b *testing.B) { benchMux(b, 16, Options{JSON: true}) }
+
+// benchJSONvsText times text and JSON mode in alternating rounds of 20
+// payloads per writer (the order swapping every round), so that a machine
+// whose load drifts weighs on both alike, and reports JSON's throughput as
+// a fraction of text's.
+func benchJSONvsText(b *testing.B, writers int) {
+	data := payload(1000)
+	out := devnull(b)
+	defer out.Close()
+	var spent [2]time.Duration // text, JSON
+	round := func(json bool) {
+		m := New(out, Options{JSON: json})
+		start := time.Now()
+		pump(b, writers, 20, data, func(i int, r io.Reader) {
+			m.Copy(Stream{Process: "web", Worker: i + 1, PID: 1000 + i, Stream: "stdout"}, r)
+		})
+		if json {
+			spent[1] += time.Since(start)
+		} else {
+			spent[0] += time.Since(start)
+		}
+	}
+	b.SetBytes(int64(2 * 20 * len(data) * writers))
+	for n := 0; n < b.N; n++ {
+		round(n%2 == 1)
+		round(n%2 == 0)
+	}
+	b.ReportMetric(spent[0].Seconds()/spent[1].Seconds(), "json-x-of-text")
+}
+
+func BenchmarkJSONvsText2(b *testing.B)  { benchJSONvsText(b, 2) }
+func BenchmarkJSONvsText16(b *testing.B) { benchJSONvsText(b, 16) }

@@ -5,12 +5,20 @@
 // # Model
 //
 // Each stream of each worker gets its own Writer. A Writer splits what it is
-// given into lines, formats them (prefix, or JSON) into its own buffer, and
+// given into lines, formats them (prefix, or JSON) into a buffer, and
 // writes the buffer to the output in one call while holding the Mux's output
 // lock: that lock is the only thing writers share, and it is what keeps every
 // line whole. A partial line (no newline yet) waits in the Writer until its
 // newline comes, until it has waited FlushAfter (100 ms: then it is printed
 // as a line), or until Close.
+//
+// The lines of one Write arrived together and share one time (JSON's "time",
+// text's timestamp): the clock is read once per Write, and formatted again
+// only when it has moved to another millisecond. The buffer a Write formats
+// into comes from a pool and goes back to it, and a partial line's buffer is
+// let go once the line is out when it grew past 4 KiB: a Writer whose worker
+// is idle holds no large buffer, and memory taken by a burst of output from
+// many workers returns after it.
 //
 // # When the output fails
 //
@@ -73,11 +81,13 @@
 //     MaxLine (64 KiB) is printed as several prefixed pieces, none dropped.
 //   - Nothing is dropped while the output accepts writes: a slow output blocks
 //     Write (back-pressure reaches the worker through its pipe) and memory per
-//     Writer stays bounded by MaxLine plus one formatted batch.
+//     Writer stays bounded by MaxLine plus one formatted batch (128 KiB and
+//     a line), which an idle Writer does not hold.
 //   - Nothing is dropped silently: every line that fails to reach the output
 //     is counted and reported, to the output when it works again, or to
 //     Errors by Close.
-//   - In JSON mode invalid UTF-8 becomes U+FFFD, as encoding/json does, so
-//     every line stays valid JSON.
+//   - In JSON mode strings are escaped as encoding/json does (without its
+//     HTML escaping; \b and \f as \u0008 and \u000c) and invalid UTF-8
+//     becomes U+FFFD, so every line stays valid JSON.
 //   - Colors are per fatih/color instance, never its global NoColor.
 package logmux

@@ -2,6 +2,7 @@ package logmux
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"sort"
@@ -182,8 +183,50 @@ type writer struct {
 	timer   *time.Timer
 	prefix  []byte
 	widthV  int64
-	out     []byte // formatted output, reused
 	closed  bool
+
+	// The time of the lines being formatted, as JSON's head (with "time")
+	// or text's timestamp, and the millisecond it is of. Lines that arrive in one
+	// Write arrive at one time: the clock is read once per batch (stamped
+	// says it was), and formatted only when it moved to another millisecond.
+	stamped bool
+	tsMilli int64
+	ts      []byte
+}
+
+// outBufs holds the buffers lines are formatted into. A Writer takes one per
+// Write and gives it back, so an idle worker's streams hold none: after a
+// burst from many workers the memory goes back with the pool's next GCs.
+var outBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+
+// flushAt is how much formatted output a Write gathers before it writes it:
+// one read of a worker's pipe (32 KiB) is one write in text and in JSON
+// (which is 2.5 times as long), and a slow output holds back at most this.
+const flushAt = 128 << 10
+
+// maxOutBuf is the largest buffer given back to outBufs (a line is cut at
+// MaxLine, 64 KiB, but JSON may escape it to six times that).
+const maxOutBuf = 256 << 10
+
+// maxIdlePartial is the most a Writer keeps for a partial line between
+// Writes once the line is out: a long line's buffer is not kept for life.
+const maxIdlePartial = 4 << 10
+
+func getOut() *[]byte { return outBufs.Get().(*[]byte) }
+
+func putOut(bp *[]byte, out []byte) {
+	if cap(out) <= maxOutBuf {
+		*bp = out[:0]
+		outBufs.Put(bp)
+	}
+}
+
+// releasePartial drops a large partial-line buffer once it is empty; w.mu
+// must be held.
+func (w *writer) releasePartial() {
+	if len(w.partial) == 0 && cap(w.partial) > maxIdlePartial {
+		w.partial = nil
+	}
 }
 
 // Write formats every complete line of p and writes them in one call under
@@ -196,13 +239,16 @@ func (w *writer) Write(p []byte) (int, error) {
 	}
 	n := len(p)
 	max := w.m.opts.MaxLine
-	out := w.out[:0]
+	bp := getOut()
+	out := *bp
+	w.stamped = false
 	flushOut := func() {
 		if len(out) > 0 {
 			w.m.mu.Lock()
 			w.m.write(out)
 			w.m.unlock()
 			out = out[:0]
+			w.stamped = false // the write may have waited on a slow output
 		}
 	}
 	for len(p) > 0 {
@@ -215,7 +261,7 @@ func (w *writer) Write(p []byte) (int, error) {
 				p = p[k:]
 				out = w.format(out, w.partial)
 				w.partial = w.partial[:0]
-				if len(out) >= 64<<10 {
+				if len(out) >= flushAt {
 					flushOut()
 				}
 			}
@@ -239,14 +285,13 @@ func (w *writer) Write(p []byte) (int, error) {
 		}
 		out = w.format(out, trimCR(line))
 		w.partial = w.partial[:0]
-		if len(out) >= 64<<10 {
+		if len(out) >= flushAt {
 			flushOut()
 		}
 	}
 	flushOut()
-	if cap(out) <= 256<<10 {
-		w.out = out
-	}
+	putOut(bp, out)
+	w.releasePartial()
 	if len(w.partial) > 0 && w.timer == nil {
 		w.timer = time.AfterFunc(w.m.opts.FlushAfter, w.flushPartial)
 	}
@@ -277,12 +322,15 @@ func (w *writer) flushPartial() {
 
 // emitPartial prints the partial line as a line; w.mu must be held.
 func (w *writer) emitPartial() {
-	out := w.format(w.out[:0], w.partial)
+	bp := getOut()
+	w.stamped = false
+	out := w.format(*bp, w.partial)
 	w.partial = w.partial[:0]
 	w.m.mu.Lock()
 	w.m.write(out)
 	w.m.unlock()
-	w.out = out[:0]
+	putOut(bp, out)
+	w.releasePartial()
 }
 
 // Close prints a partial last line and stops the timer.
@@ -310,15 +358,12 @@ func (w *writer) format(out, line []byte) []byte {
 	}
 	m := w.m
 	if m.opts.JSON {
-		out = append(out, `{"time":"`...)
-		out = m.opts.Now().UTC().AppendFormat(out, jsonTime)
-		out = append(out, '"')
-		out = append(out, w.jsonHead...)
+		out = append(out, w.stamp()...) // {"time":"...", then jsonHead
 		out = appendJSONString(out, line)
 		return append(out, "}\n"...)
 	}
 	if m.opts.Timestamps {
-		out = m.opts.Now().AppendFormat(out, "15:04:05.000 ")
+		out = append(out, w.stamp()...)
 	}
 	if v := m.widthV.Load(); w.prefix == nil || w.widthV != v {
 		m.mu.Lock()
@@ -337,6 +382,30 @@ func (w *writer) format(out, line []byte) []byte {
 
 const jsonTime = "2006-01-02T15:04:05.000Z"
 
+// stamp returns the time of the batch being formatted: in JSON the line's
+// head, `{"time":"2026-11-22T10:00:00.123Z"` (UTC) and jsonHead, in text
+// "15:04:05.000 " (the clock's zone); w.mu must be held.
+func (w *writer) stamp() []byte {
+	if w.stamped {
+		return w.ts
+	}
+	w.stamped = true
+	t := w.m.opts.Now()
+	ms := t.Unix()*1000 + int64(t.Nanosecond()/1e6) // floor, also before 1970
+	if w.ts == nil || ms != w.tsMilli {
+		if w.m.opts.JSON {
+			w.ts = append(w.ts[:0], `{"time":"`...)
+			w.ts = t.UTC().AppendFormat(w.ts, jsonTime)
+			w.ts = append(w.ts, '"')
+			w.ts = append(w.ts, w.jsonHead...)
+		} else {
+			w.ts = t.AppendFormat(w.ts[:0], "15:04:05.000 ")
+		}
+		w.tsMilli = ms
+	}
+	return w.ts
+}
+
 func jsonHead(s Stream) []byte {
 	b := []byte(`,"process":`)
 	b = appendJSONString(b, []byte(s.Process))
@@ -353,18 +422,20 @@ func jsonHead(s Stream) []byte {
 
 const hexDigits = "0123456789abcdef"
 
-// appendJSONString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD
-// (as encoding/json does), so every line stays valid JSON.
+// appendJSONString appends s as a JSON string, as encoding/json would with
+// SetEscapeHTML(false), but \b and \f as \u0008 and \u000c. Invalid UTF-8
+// becomes U+FFFD (as encoding/json does), so every line stays valid JSON.
+// Runs of plain ASCII are found eight bytes at a time and copied at once.
 func appendJSONString(b, s []byte) []byte {
 	b = append(b, '"')
-	start := 0
+	start := 0 // s[start:i] needs no escaping, not yet copied
 	for i := 0; i < len(s); {
+		i += plainJSON(s[i:])
+		if i == len(s) {
+			break
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
 			b = append(b, s[start:i]...)
 			switch c {
 			case '"', '\\':
@@ -402,6 +473,43 @@ func appendJSONString(b, s []byte) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// plainJSON returns the length of the run of bytes that b starts with that
+// a JSON string holds as they are: ASCII from 0x20 but '"' and '\\'.
+func plainJSON(b []byte) int {
+	n := len(b)
+	r := b // what is left to check
+	for len(r) >= 16 && jsonSpecial(binary.LittleEndian.Uint64(r))|jsonSpecial(binary.LittleEndian.Uint64(r[8:])) == 0 {
+		r = r[16:]
+	}
+	if len(r) >= 8 && jsonSpecial(binary.LittleEndian.Uint64(r)) == 0 {
+		r = r[8:]
+	}
+	if len(r) > 0 && len(r) < 8 && n >= 8 && jsonSpecial(binary.LittleEndian.Uint64(b[n-8:])) == 0 {
+		return n // the last eight bytes (the rest and some checked already) are plain
+	}
+	for len(r) > 0 && jsonPlain[r[0]] {
+		r = r[1:]
+	}
+	return n - len(r)
+}
+
+// jsonPlain says which bytes plainJSON lets through.
+var jsonPlain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// jsonSpecial is not 0 when one of the eight bytes of x may need escaping.
+// A high bit is set in: x for bytes >= 0x80; x-0x20 for a byte < 0x20, and
+// x^'"'-1, x^'\\'-1 for a quote or a backslash (a borrow comes from such a
+// byte, a high bit of their own from bytes >= 0x80, both flagged already).
+func jsonSpecial(x uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	return (x | (x - 0x20*ones) | (x ^ '"'*ones - ones) | (x ^ '\\'*ones - ones)) & highs
 }
 
 // Event is one runner event line.

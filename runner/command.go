@@ -12,22 +12,30 @@ import (
 )
 
 // tail keeps the last lines a worker printed, for `-- COMMAND` to repeat when
-// the cluster cannot become ready.
+// the cluster cannot become ready. It is fed every line of every worker, so
+// add copies into buffers it reuses; strings are made only by get.
 type tail struct {
 	mu    sync.Mutex
-	lines []string
+	lines [][]byte
 	next  int
 	full  bool
 }
 
-const tailLines = 20
+const (
+	tailLines = 20
+	tailKeep  = 1 << 10 // a line buffer kept for reuse is at most this large
+)
 
 func (t *tail) add(line []byte) {
 	t.mu.Lock()
 	if t.lines == nil {
-		t.lines = make([]string, tailLines)
+		t.lines = make([][]byte, tailLines)
 	}
-	t.lines[t.next] = string(line)
+	b := t.lines[t.next]
+	if cap(b) < len(line) || cap(b) > tailKeep && len(line) <= tailKeep {
+		b = make([]byte, 0, max(len(line), 128)) // a long line's buffer goes with the next short line
+	}
+	t.lines[t.next] = append(b[:0], line...)
 	t.next = (t.next + 1) % tailLines
 	if t.next == 0 {
 		t.full = true
@@ -41,10 +49,16 @@ func (t *tail) get() []string {
 	if t.lines == nil {
 		return nil
 	}
-	if !t.full {
-		return append([]string(nil), t.lines[:t.next]...)
+	var out []string
+	if t.full {
+		for _, l := range t.lines[t.next:] {
+			out = append(out, string(l))
+		}
 	}
-	return append(append([]string(nil), t.lines[t.next:]...), t.lines[:t.next]...)
+	for _, l := range t.lines[:t.next] {
+		out = append(out, string(l))
+	}
+	return out
 }
 
 // NotReadyError says which worker kept the cluster from becoming ready, with

@@ -142,7 +142,7 @@ func (p *proc) copy(pipes *pipeSet, fd int, w io.WriteCloser) {
 	unix.SetNonblock(fd, true) // so the runtime poller owns it, no thread blocks per pipe, and Close interrupts a Read
 	f := os.NewFile(uintptr(fd), "worker-output")
 	if pipes == nil || pipes.add(f) {
-		_, err := io.Copy(w, f)
+		err := copyOutput(w, f)
 		if err != nil && !errors.Is(err, os.ErrClosed) {
 			// The writer failed (the runner's stdout is gone): keep draining so the
 			// worker is never blocked on a full pipe.
@@ -162,8 +162,49 @@ func (p *proc) copy(pipes *pipeSet, fd int, w io.WriteCloser) {
 // or the master.
 func (p *proc) copyTTY(w io.WriteCloser) {
 	defer close(p.ttyCopied)
-	io.Copy(w, p.tty) // EIO or EOF once no slave is open: the normal end
+	copyOutput(w, p.tty) // EIO or EOF once no slave is open: the normal end
 	w.Close()
+}
+
+// copyBufs holds the buffers of busy output streams.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// copyOutput copies r to w until EOF (nil) or an error, as io.Copy does, but
+// holds a large buffer only while the stream is busy: it waits for output
+// with a small buffer, takes a 32 KiB one from copyBufs when a read fills
+// the small one, and gives it back once a read returns less (the pipe is
+// drained). An idle worker holds 512 bytes per stream, not 32 KiB for life.
+func copyOutput(w io.Writer, r io.Reader) error {
+	small := make([]byte, 512)
+	buf := small
+	var big *[]byte
+	defer func() {
+		if big != nil {
+			copyBufs.Put(big)
+		}
+	}()
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			if wn, werr := w.Write(buf[:n]); werr != nil {
+				return werr
+			} else if wn != n {
+				return io.ErrShortWrite
+			}
+		}
+		if err == io.EOF {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if n == len(buf) && big == nil {
+			big = copyBufs.Get().(*[]byte)
+			buf = *big
+		} else if n < len(buf) && big != nil {
+			copyBufs.Put(big)
+			big, buf = nil, small
+		}
+	}
 }
 
 // release closes the terminal once the worker's group is gone. Closing the

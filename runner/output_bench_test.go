@@ -1,0 +1,123 @@
+//go:build unix
+
+package runner
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// lineCounter is the runner's side of an output stream, as the log writer's
+// OnLine hook sees it: each line goes to the worker's tail.
+type lineCounter struct {
+	tail    *tail
+	partial []byte
+	bytes   *atomic.Int64
+}
+
+func (c *lineCounter) Write(p []byte) (int, error) {
+	n := len(p)
+	for {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			c.partial = append(c.partial, p...)
+			break
+		}
+		line := p[:i]
+		if len(c.partial) > 0 {
+			c.partial = append(c.partial, line...)
+			line = c.partial
+		}
+		c.tail.add(line)
+		c.partial = c.partial[:0]
+		p = p[i+1:]
+	}
+	c.bytes.Add(int64(n))
+	return n, nil
+}
+
+func (c *lineCounter) Close() error { return nil }
+
+func heapInuse() uint64 {
+	runtime.GC()
+	runtime.GC() // a sync.Pool lets go of its buffers at the second
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapInuse
+}
+
+// BenchmarkIdleAfterBurstMemory is what the runner's side of worker output
+// (the copy of each stream, the tail of each worker) holds once 32 workers
+// printed 20,000 lines each on stdout and stderr and went idle: Go heap in
+// use then, against before they started (baseline: the same process, the
+// same run). It reports the growth in MiB and the ratio after/before.
+func BenchmarkIdleAfterBurstMemory(b *testing.B) {
+	const workers, lines = 32, 20000
+	line := []byte(strings.Repeat("x", 59) + "\n")
+	chunk := bytes.Repeat(line, 4096/len(line))                   // a buffered stdout's writes
+	chunks := (lines/2 + 4096/len(line) - 1) / (4096 / len(line)) // per stream: half the lines on each
+	var delta, ratio float64
+	for n := 0; n < b.N; n++ {
+		before := heapInuse()
+		var (
+			copied  sync.WaitGroup
+			written sync.WaitGroup
+			got     atomic.Int64
+			ends    []*os.File
+			tails   = make([]tail, workers)
+			procs   = make([]proc, workers)
+		)
+		for i := 0; i < workers; i++ {
+			for s := 0; s < 2; s++ {
+				var fds [2]int
+				if err := pipeCloexec(fds[:]); err != nil {
+					b.Fatal(err)
+				}
+				w := os.NewFile(uintptr(fds[1]), "worker-end")
+				ends = append(ends, w)
+				procs[i].copied.Add(1)
+				copied.Add(1)
+				go func() {
+					defer copied.Done()
+					procs[i].copy(nil, fds[0], &lineCounter{tail: &tails[i], bytes: &got})
+				}()
+				written.Add(1)
+				go func() {
+					defer written.Done()
+					for range chunks {
+						w.Write(chunk)
+					}
+				}()
+			}
+		}
+		written.Wait()
+		want := int64(workers * 2 * chunks * len(chunk))
+		deadline := time.Now().Add(30 * time.Second)
+		for got.Load() < want && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		if got.Load() != want {
+			b.Fatalf("copied %d of %d bytes", got.Load(), want)
+		}
+		after := heapInuse() // every worker idle, its streams open
+		delta = float64(int64(after)-int64(before)) / (1 << 20)
+		ratio = float64(after) / float64(before)
+		for _, w := range ends {
+			w.Close()
+		}
+		copied.Wait()
+		runtime.KeepAlive(tails)
+	}
+	b.ReportMetric(delta, "MiB-held-idle")
+	b.ReportMetric(ratio, "x-heap-before")
+	if testing.Verbose() {
+		fmt.Fprintf(os.Stderr, "idle after burst: %+.2f MiB heap in use (%.2fx before)\n", delta, ratio)
+	}
+}
