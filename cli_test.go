@@ -52,7 +52,7 @@ func TestUsageErrorsAreOneLine(t *testing.T) {
 		{[]string{"restart"}, "cluster restart: missing PROCESS[.N]; see cluster restart -h\n"},
 		{[]string{"restart", "web.x"}, "cluster restart: \"web.x\" is not PROCESS or PROCESS.N; see cluster restart -h\n"},
 		{[]string{"signal", "web"}, "cluster signal: want PROCESS[.N] SIGNAL; see cluster signal -h\n"},
-		{[]string{"stop", "web"}, "cluster stop: unexpected argument \"web\"; see cluster stop -h\n"},
+		{[]string{"stop", "web.1"}, "cluster stop: \"web.1\" is not a process type; see cluster stop -h\n"},
 		{[]string{"completion", "tcsh"}, "cluster completion: unknown shell \"tcsh\": want bash, zsh or fish; see cluster completion -h\n"},
 		{[]string{"sttaus"}, "cluster: unknown command \"sttaus\" (did you mean status?); see cluster -h\n"},
 		{[]string{"--colour"}, "cluster: unknown flag --colour; flags go after the command; see cluster -h\n"},

@@ -339,6 +339,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	}
 	opts := f.runnerOptions(cfg, only)
 	opts.Color, opts.Output, opts.ReapAll, opts.Watch = color, muxOutput{mux, notify}, true, watching
+	opts.Reread = func() (*procfile.Config, error) { return procfile.LoadEnvFiles(cfg.Path, f.envFiles) }
 	r, err := runner.New(opts)
 	if err != nil {
 		mux.Close()
@@ -400,7 +401,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 				stopSignal.CompareAndSwap(nil, s)
 				r.Kill()
 			case syscall.SIGHUP:
-				go r.Reload()
+				go r.ReloadConfig(nil, true)
 			case syscall.SIGTTIN:
 				go r.ScaleListening(1)
 			case syscall.SIGTTOU:

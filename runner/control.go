@@ -68,12 +68,14 @@ func (r *Runner) ask(f func()) error {
 func (r *Runner) Status() (Status, error) {
 	var slots []*slot
 	var types []TypeStatus
+	order := map[string]int{} // Apply may reorder r.types: read it here
 	err := r.ask(func() {
 		for s := range r.live {
 			slots = append(slots, s)
 		}
-		for _, t := range r.types {
+		for i, t := range r.types {
 			types = append(types, TypeStatus{Name: t.p.Name, Workers: t.count, Reloads: t.reloads, Failed: t.failed, Stopped: t.stopped})
+			order[t.p.Name] = i
 		}
 	})
 	if err != nil {
@@ -122,7 +124,7 @@ func (r *Runner) Status() (Status, error) {
 	sort.Slice(st.Workers, func(a, b int) bool {
 		wa, wb := st.Workers[a], st.Workers[b]
 		if wa.Process != wb.Process {
-			return typeOrder(r, wa.Process) < typeOrder(r, wb.Process)
+			return typeOrder(order, wa.Process) < typeOrder(order, wb.Process)
 		}
 		if wa.Index != wb.Index {
 			return wa.Index < wb.Index
@@ -132,13 +134,13 @@ func (r *Runner) Status() (Status, error) {
 	return st, nil
 }
 
-func typeOrder(r *Runner, name string) int {
-	for i, t := range r.types {
-		if t.p.Name == name {
-			return i
-		}
+// typeOrder is a type's position in the file; a removed type's workers
+// that are still stopping come last.
+func typeOrder(order map[string]int, name string) int {
+	if i, ok := order[name]; ok {
+		return i
 	}
-	return len(r.types)
+	return len(order)
 }
 
 // parseTarget splits "web" (idx 0: every worker of the type) or "web.2".
@@ -336,7 +338,7 @@ func (r *Runner) Signal(target string, sig syscall.Signal) ([]string, error) {
 			if pid <= 0 {
 				continue
 			}
-			if t.p.KillMode == "mixed" {
+			if s.p.KillMode == "mixed" {
 				syscall.Kill(pid, sig)
 			} else {
 				signalGroup(pid, sig)

@@ -197,14 +197,22 @@ func (r *Runner) dispatch(req Request) Response {
 		}
 		return Response{OK: true, Status: &st}
 	case "reload":
-		if err := r.Reload(req.Args...); err != nil {
+		d, err := r.ReloadConfig(req.Args, len(req.Args) == 0)
+		if err != nil {
 			return fail(err)
 		}
 		what := "every process type"
 		if len(req.Args) > 0 {
 			what = strings.Join(req.Args, ", ")
 		}
-		return Response{OK: true, Lines: []string{"rolling reload of " + what + " started"}}
+		var lines []string
+		if r.opts.Reread != nil {
+			lines = append(lines, d.String())
+			for _, x := range d.Restart {
+				lines = append(lines, x+" changed: restart the cluster to apply")
+			}
+		}
+		return Response{OK: true, Lines: append(lines, "rolling reload of "+what+" started")}
 	case "restart":
 		if len(req.Args) == 0 {
 			return fail(errors.New("restart needs PROCESS or PROCESS.N"))

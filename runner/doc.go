@@ -78,6 +78,9 @@
 // # Invariants
 //
 //   - A worker runs in its own session and process group (pgid == pid).
+//   - A slot keeps the *procfile.Process it was made with (slot.p): Apply
+//     (a re-read file) changes a type's settings for new slots only, and
+//     rolls the type so that every worker ends up on them.
 //   - Stop: stop_signal to the group (kill_mode group) or the leader (mixed),
 //     SIGKILL to the group after stop_timeout; the whole stop is bounded by
 //     shutdown_timeout.

@@ -9,6 +9,8 @@ import (
 // group stays above its type's max_memory for two samples a second apart.
 // The readings are status's (/proc on Linux, ps elsewhere); while they are
 // unknown it says so once and cannot act.
+//
+// It runs on the supervisor goroutine: at start, and when Apply adds a limit.
 func (r *Runner) watchMemory() {
 	limited := false
 	for _, t := range r.types {
@@ -16,9 +18,10 @@ func (r *Runner) watchMemory() {
 			limited = true
 		}
 	}
-	if !limited {
+	if !limited || r.memoryWatched {
 		return
 	}
+	r.memoryWatched = true
 	r.background.Add(1)
 	go func() {
 		defer r.background.Done()
@@ -37,9 +40,11 @@ func (r *Runner) watchMemory() {
 				return
 			}
 			limits := map[string]int64{}
-			for _, t := range r.types {
-				limits[t.p.Name] = t.p.MaxMemory
-			}
+			r.ask(func() {
+				for _, t := range r.types {
+					limits[t.p.Name] = t.p.MaxMemory
+				}
+			})
 			seen := map[int]int{}
 			for _, w := range st.Workers {
 				lim := limits[w.Process]

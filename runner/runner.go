@@ -76,6 +76,9 @@ type Options struct {
 	Watch bool
 	// NoPTY disables the per-worker controlling terminal (see doc.go).
 	NoPTY bool
+	// Reread loads the file again as it was loaded for Config (the same
+	// path and -e files), for ReloadConfig; nil: a reload only rolls.
+	Reread func() (*procfile.Config, error)
 }
 
 // Runner supervises the workers of one Config. Use New, then Run once.
@@ -102,6 +105,9 @@ type Runner struct {
 	reloadQueue   []reloadReq
 	stopRequested bool // cluster stop: a graceful stop that exits 0
 
+	shutdownTimeout time.Duration // the file's shutdown_timeout; Apply may change it
+	memoryWatched   bool          // watchMemory runs
+
 	readyPending map[*slot]bool // initial slots not ready yet; nil once Ready answered
 	readyResult  chan error
 
@@ -126,6 +132,9 @@ type ptype struct {
 
 	listeners []*Listener
 	pool      *pool // proxy mode
+
+	removed bool          // gone from the file (Apply): its sockets close after its last worker
+	gone    chan struct{} // closed with its sockets: ends its proxy's accept loop
 }
 
 func (t *ptype) proxy() bool {
@@ -222,6 +231,8 @@ func prepare(opts Options) (*Runner, error) {
 		loopDone:    make(chan struct{}),
 		readyResult: make(chan error, 1),
 		shutdown:    newShutdown(),
+
+		shutdownTimeout: cfg.ShutdownTimeout,
 	}
 	var errs []error
 	total := 0
@@ -229,7 +240,7 @@ func prepare(opts Options) (*Runner, error) {
 		if len(only) > 0 && !only[p.Name] {
 			continue
 		}
-		t := &ptype{p: p, fileIndex: i, count: p.Workers, slots: map[int]*slot{}}
+		t := &ptype{p: p, fileIndex: i, count: p.Workers, slots: map[int]*slot{}, gone: make(chan struct{})}
 		if n, ok := opts.Workers[p.Name]; ok {
 			t.count = n
 		}
@@ -311,42 +322,58 @@ func (r *Runner) bind() error {
 				return fmt.Errorf("%s: listen %s: already the address of %s", t.p.Name, a.Raw, other)
 			}
 			seen[key] = t.p.Name
-			var l *Listener
-			if fd, ok := inherited.take(a); ok {
-				l = Adopt(fd, t.p.Name, a)
-				r.event("", "adopted", fmt.Sprintf("%s: using the socket %s passed by the service manager", t.p.Name, a.Raw), 0, nil)
-			} else {
-				var err error
-				if l, err = Listen(a); err != nil {
-					return fmt.Errorf("%s: %w", t.p.Name, err)
-				}
-			}
-			l.Name = t.p.Name
-			if len(t.p.Listen) > 1 {
-				_, port, _ := strings.Cut(a.Addr, "]:")
-				if i := strings.LastIndexByte(a.Addr, ':'); port == "" && i >= 0 {
-					port = a.Addr[i+1:]
-				}
-				if a.Network == "unix" {
-					port = filepath.Base(a.Addr)
-				}
-				l.Name = t.p.Name + "-" + port // ':' separates LISTEN_FDNAMES entries
-			}
-			t.listeners = append(t.listeners, l)
 		}
-		if t.proxy() {
-			t.pool = newPool()
+		if err := r.bindType(t, inherited); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// bindType creates the shared sockets of one type, adopting those in
+// inherited; on error the type holds the ones it did bind (closed by the caller).
+func (r *Runner) bindType(t *ptype, inherited activated) error {
+	for _, a := range t.p.Listen {
+		var l *Listener
+		if fd, ok := inherited.take(a); ok {
+			l = Adopt(fd, t.p.Name, a)
+			r.event("", "adopted", fmt.Sprintf("%s: using the socket %s passed by the service manager", t.p.Name, a.Raw), 0, nil)
+		} else {
+			var err error
+			if l, err = Listen(a); err != nil {
+				return fmt.Errorf("%s: %w", t.p.Name, err)
+			}
+		}
+		l.Name = t.p.Name
+		if len(t.p.Listen) > 1 {
+			_, port, _ := strings.Cut(a.Addr, "]:")
+			if i := strings.LastIndexByte(a.Addr, ':'); port == "" && i >= 0 {
+				port = a.Addr[i+1:]
+			}
+			if a.Network == "unix" {
+				port = filepath.Base(a.Addr)
+			}
+			l.Name = t.p.Name + "-" + port // ':' separates LISTEN_FDNAMES entries
+		}
+		t.listeners = append(t.listeners, l)
+	}
+	if t.proxy() {
+		t.pool = newPool()
 	}
 	return nil
 }
 
 func (r *Runner) closeListeners() {
 	for _, t := range r.types {
-		for _, l := range t.listeners {
-			l.Close()
-		}
+		t.closeListeners()
 	}
+}
+
+func (t *ptype) closeListeners() {
+	for _, l := range t.listeners {
+		l.Close()
+	}
+	t.listeners = nil
 }
 
 func findProcess(cfg *procfile.Config, name string) *procfile.Process {
@@ -416,7 +443,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		for s := range r.live {
 			s.requestStop()
 		}
-		shutdownTimer = time.After(r.opts.Config.ShutdownTimeout)
+		shutdownTimer = time.After(r.shutdownTimeout)
 		r.startBudget()
 	}
 	ctxDone := ctx.Done()
@@ -445,7 +472,7 @@ func (r *Runner) Run(ctx context.Context) error {
 			stop(result)
 		case <-shutdownTimer:
 			shutdownTimer = nil
-			r.event("", "stopping", fmt.Sprintf("shutdown_timeout %s passed: killing what is left", r.opts.Config.ShutdownTimeout), 0, nil)
+			r.event("", "stopping", fmt.Sprintf("shutdown_timeout %s passed: killing what is left", r.shutdownTimeout), 0, nil)
 			r.killed.Store(true)
 			r.Kill()
 			// Descendants that left their worker's group (setsid) are not
@@ -474,6 +501,7 @@ func (r *Runner) Run(ctx context.Context) error {
 				delete(s.t.slots, s.index)
 			}
 			r.reloadSlotDone(s)
+			r.removedSlotDone(s)
 		case <-health:
 			r.checkSockets()
 		case f := <-r.requests:
@@ -504,25 +532,44 @@ func (r *Runner) Run(ctx context.Context) error {
 // startProxies starts the accept loop of every proxy-mode socket.
 func (r *Runner) startProxies() error {
 	for _, t := range r.types {
-		if !t.proxy() {
-			continue
+		if err := r.startProxy(t); err != nil {
+			return err
 		}
-		for _, l := range t.listeners {
-			ln, err := proxyListener(l)
-			if err != nil {
-				return fmt.Errorf("%s: proxy on %s: %w", t.p.Name, l.Addr.Raw, err)
-			}
-			r.background.Add(2)
-			go func() {
-				defer r.background.Done()
-				r.serveProxy(ln, t.pool)
-			}()
-			go func() {
-				defer r.background.Done()
-				<-r.loopDone
+	}
+	return nil
+}
+
+// startProxy starts the accept loops of one type's proxy-mode sockets; they
+// end with the supervisor loop or when the type is removed.
+func (r *Runner) startProxy(t *ptype) error {
+	if !t.proxy() {
+		return nil
+	}
+	var lns []net.Listener
+	for _, l := range t.listeners {
+		ln, err := proxyListener(l)
+		if err != nil {
+			for _, ln := range lns {
 				ln.Close()
-			}()
+			}
+			return fmt.Errorf("%s: proxy on %s: %w", t.p.Name, l.Addr.Raw, err)
 		}
+		lns = append(lns, ln)
+	}
+	for _, ln := range lns {
+		r.background.Add(2)
+		go func() {
+			defer r.background.Done()
+			r.serveProxy(ln, t.pool)
+		}()
+		go func() {
+			defer r.background.Done()
+			select {
+			case <-r.loopDone:
+			case <-t.gone:
+			}
+			ln.Close()
+		}()
 	}
 	return nil
 }

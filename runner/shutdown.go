@@ -38,7 +38,7 @@ func newShutdown() shutdown {
 // startBudget starts the shutdown clock once; it runs on the Run goroutine.
 func (r *Runner) startBudget() {
 	r.budgetOnce.Do(func() {
-		t := r.opts.Config.ShutdownTimeout
+		t := r.shutdownTimeout
 		r.softAt = time.Now().Add(t)
 		r.hardTimer = time.AfterFunc(t+hardGrace, func() {
 			r.Kill()

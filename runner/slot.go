@@ -64,6 +64,14 @@ type slot struct {
 	index int
 	name  string // "web.2"
 
+	// p is the settings this slot's processes run with, fixed when the slot
+	// is made: a reload that changes t.p rolls in new slots, and the old
+	// ones still stop with their own stop_signal, stop_timeout and
+	// kill_mode. at is t as it was then (count, file index, sockets), for
+	// the environment; the slot goroutine never reads t's mutable fields.
+	p  *procfile.Process
+	at *ptype
+
 	trial bool // a reload's replacement: a failure before ready aborts the reload instead of restarting
 
 	stop     chan struct{}
@@ -97,6 +105,8 @@ type WorkerInfo struct {
 func (r *Runner) newSlot(t *ptype, index int, trial bool) *slot {
 	s := &slot{
 		r: r, t: t, index: index, trial: trial,
+		p:    t.p,
+		at:   &ptype{p: t.p, fileIndex: t.fileIndex, count: t.count, listeners: t.listeners, pool: t.pool},
 		name: t.p.Name + "." + strconv.Itoa(index),
 		stop: make(chan struct{}),
 	}
@@ -227,7 +237,7 @@ type worker struct {
 // supervise waits for the worker to exit, handling readiness and stop
 // requests. stopped is true when the exit was asked for.
 func (s *slot) supervise(w *worker) (st exitStatus, stopped bool) {
-	p := s.t.p
+	p := s.p
 	ready := w.ready
 	stop := s.stop
 	for {
@@ -269,7 +279,7 @@ func (s *slot) supervise(w *worker) (st exitStatus, stopped bool) {
 // terminate stops a running worker: stop_signal per kill_mode, then after
 // stop_timeout SIGKILL to the whole group.
 func (s *slot) terminate(w *worker) exitStatus {
-	p := s.t.p
+	p := s.p
 	if w.backend != nil {
 		grace := time.NewTimer(p.StopTimeout)
 		w.backend.settle(grace.C)
@@ -349,7 +359,7 @@ func (s *slot) report(w *worker, st exitStatus) {
 	if w.backend != nil {
 		s.t.pool.drain(w.backend)
 	}
-	if !w.isReady.Load() && w.addrInUse.Load() && s.t.inherit() {
+	if !w.isReady.Load() && w.addrInUse.Load() && s.at.inherit() {
 		s.r.event(s.name, "hint", fmt.Sprintf("%s: the app bound the port itself (address already in use) instead of using the shared socket at fd 3 (LISTEN_FDS); take fd 3, or set socket = \"proxy\" so it gets its own $PORT", s.name), w.pid, nil)
 	}
 	s.r.background.Add(1)
@@ -364,8 +374,8 @@ func (s *slot) report(w *worker, st exitStatus) {
 // then releases its terminal and other per-process resources.
 func (s *slot) cleanupGroup(w *worker) {
 	if groupAlive(w.pid) {
-		signalGroup(w.pid, s.t.p.StopSignal)
-		deadline := time.NewTimer(s.t.p.StopTimeout)
+		signalGroup(w.pid, s.p.StopSignal)
+		deadline := time.NewTimer(s.p.StopTimeout)
 	wait:
 		for groupAlive(w.pid) {
 			select {
@@ -392,7 +402,7 @@ func (s *slot) cleanupGroup(w *worker) {
 
 // start spawns the worker process with its environment, output and readiness.
 func (s *slot) start() (*worker, error) {
-	t := s.t
+	t := s.at
 	p := t.p
 	env := s.r.workerEnv(t, s.index)
 	port := 0

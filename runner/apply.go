@@ -1,0 +1,276 @@
+package runner
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+
+	"github.com/cluster-run/cluster/procfile"
+)
+
+// Diff is what Apply did to the running cluster.
+type Diff struct {
+	Added   []string // types that started
+	Removed []string // types that are stopping (their sockets close after their last worker)
+	Changed []string // types whose settings changed (rolled onto them)
+	Scaled  []string // "web: 2 -> 4"
+	Rolled  []string // every type a rolling reload was queued for
+	Restart []string // what changed but needs a restart of the cluster: "name", "web: listen"
+}
+
+// ReloadConfig re-reads the file with Options.Reread and applies it (see
+// Apply), then rolls the named types too, every type when all is set: the
+// `cluster reload` and SIGHUP path. Without Options.Reread it only rolls.
+// An error leaves the cluster as it was; each line of it is also printed
+// as an event, as check prints it.
+func (r *Runner) ReloadConfig(names []string, all bool) (Diff, error) {
+	if r.opts.Reread == nil {
+		if all {
+			names = nil
+		}
+		return Diff{}, r.Reload(names...)
+	}
+	cfg, err := r.opts.Reread()
+	if err == nil {
+		return r.apply(cfg, names, all)
+	}
+	r.configError(err)
+	return Diff{}, err
+}
+
+// Apply makes the running cluster match cfg, a new load of the same file:
+// a new type starts, a removed one stops gracefully, a changed `workers`
+// scales, and a type whose settings changed gets a rolling reload onto them
+// (running workers keep the settings they were started with until they are
+// replaced). The types named in roll are rolled too, changed or not.
+// Settings that cannot change live are reported in an event and in
+// Diff.Restart; the rest of the file still applies. Every check New makes
+// runs first: on an error nothing changes, and each line of it is printed
+// as an event.
+func (r *Runner) Apply(cfg *procfile.Config, roll []string) (Diff, error) {
+	return r.apply(cfg, roll, false)
+}
+
+func (r *Runner) apply(cfg *procfile.Config, roll []string, all bool) (Diff, error) {
+	opts := r.opts
+	opts.Config = cfg
+	next, err := prepare(opts)
+	if err != nil {
+		r.configError(err)
+		return Diff{}, err
+	}
+	for _, n := range roll {
+		if next.typeByName(n) == nil {
+			return Diff{}, fmt.Errorf("unknown process type %q (have %s)", n, processNames(cfg))
+		}
+	}
+	var d Diff
+	var aerr error
+	if err := r.ask(func() { d, aerr = r.applyTypes(cfg, next.types, roll, all) }); err != nil {
+		return Diff{}, err
+	}
+	if aerr != nil && !errors.Is(aerr, ErrNotRunning) {
+		r.configError(aerr) // a socket of a new type could not be bound
+	}
+	return d, aerr
+}
+
+// configError prints a rejected file's errors, one event per line.
+func (r *Runner) configError(err error) {
+	for _, line := range strings.Split(strings.TrimRight(err.Error(), "\n"), "\n") {
+		r.event("", "config_error", line, 0, nil)
+	}
+	r.event("", "config_error", "the file has errors: nothing changed", 0, nil)
+}
+
+// applyTypes runs on the supervisor goroutine. next are the types of the
+// new file as prepare made them (counts with -w applied, 0-worker types left out).
+func (r *Runner) applyTypes(cfg *procfile.Config, next []*ptype, roll []string, all bool) (Diff, error) {
+	var d Diff
+	if r.stopping {
+		return d, ErrNotRunning
+	}
+	// Bind the sockets of new types first: a failure there changes nothing.
+	var added []*ptype
+	for _, nt := range next {
+		if r.typeByName(nt.p.Name) == nil {
+			added = append(added, nt)
+		}
+	}
+	for _, nt := range added {
+		if err := r.bindType(nt, nil); err != nil {
+			for _, a := range added {
+				a.closeListeners()
+			}
+			return d, err
+		}
+	}
+	for _, nt := range added {
+		if err := r.startProxy(nt); err != nil {
+			for _, a := range added {
+				close(a.gone)
+				a.closeListeners()
+			}
+			return d, err
+		}
+	}
+
+	restart := func(what string) {
+		d.Restart = append(d.Restart, what)
+		r.event("", "config_restart", what+" changed: restart the cluster to apply", 0, nil)
+	}
+	old := r.opts.Config
+	if cfg.Name != old.Name {
+		restart("name") // the control socket's fallback location and status's name derive from it
+	}
+	if cfg.ShutdownTimeout != r.shutdownTimeout {
+		r.shutdownTimeout = cfg.ShutdownTimeout
+	}
+
+	var types []*ptype
+	for _, nt := range next {
+		t := r.typeByName(nt.p.Name)
+		if t == nil {
+			types = append(types, nt)
+			continue
+		}
+		types = append(types, t)
+		name := t.p.Name
+		if !slices.Equal(t.p.Listen, nt.p.Listen) || t.p.Socket != nt.p.Socket {
+			restart(name + ": listen") // its old sockets and settings stay
+		} else if r.opts.Watch && !sameWatch(t.p, nt.p) {
+			restart(name + ": watch")
+		}
+		if slices.Equal(t.p.Listen, nt.p.Listen) && t.p.Socket == nt.p.Socket {
+			changed := !sameSettings(t.p, nt.p) || (len(t.p.Listen) == 0 && t.fileIndex != nt.fileIndex)
+			wasCount := t.p.Workers
+			if n, ok := r.opts.Workers[name]; ok {
+				wasCount = n
+			}
+			t.p, t.fileIndex = nt.p, nt.fileIndex
+			if changed {
+				d.Changed = append(d.Changed, name)
+			}
+			if nt.count != wasCount && nt.count != t.count {
+				d.Scaled = append(d.Scaled, fmt.Sprintf("%s: %d -> %d", name, t.count, nt.count))
+				r.scale(t, nt.count)
+			}
+			if changed {
+				r.queueReload(t, nil)
+				d.Rolled = append(d.Rolled, name)
+				continue
+			}
+		}
+		if all || slices.Contains(roll, name) {
+			r.queueReload(t, nil)
+			d.Rolled = append(d.Rolled, name)
+		}
+	}
+	for _, t := range r.types {
+		if !slices.Contains(types, t) {
+			d.Removed = append(d.Removed, t.p.Name)
+			r.removeType(t)
+		}
+	}
+	r.types = types
+	for _, t := range added {
+		d.Added = append(d.Added, t.p.Name)
+		r.event(t.p.Name, "type_starting", fmt.Sprintf("starting %s (%s): new in the file", t.p.Name, plural(t.count, "worker")), 0, nil)
+		for i := 1; i <= t.count; i++ {
+			s := r.newSlot(t, i, false)
+			t.slots[i] = s
+			r.live[s] = true
+			go s.run()
+		}
+	}
+	r.watchMemory()
+	r.event("", "config_applied", d.String(), 0, nil)
+	r.nextReload()
+	return d, nil
+}
+
+// String is the one-line summary of a Diff.
+func (d Diff) String() string {
+	var parts []string
+	add := func(what string, names []string) {
+		if len(names) > 0 {
+			parts = append(parts, what+" "+strings.Join(names, ", "))
+		}
+	}
+	add("added", d.Added)
+	add("removed", d.Removed)
+	add("changed", d.Changed)
+	add("scaled", d.Scaled)
+	add("reloading", d.Rolled)
+	if len(parts) == 0 {
+		return "file re-read: nothing to do"
+	}
+	return "file re-read: " + strings.Join(parts, "; ")
+}
+
+// removeType stops every worker of a type gone from the file; its sockets
+// close once the last one is gone (removedSlotDone). Supervisor goroutine.
+func (r *Runner) removeType(t *ptype) {
+	t.removed = true
+	r.reloadQueue = slices.DeleteFunc(r.reloadQueue, func(q reloadReq) bool { return q.t == t })
+	if pl := r.plan; pl != nil && pl.t == t {
+		r.plan = nil // its replacement is one of the live slots stopped below
+		r.event(t.p.Name, "reload_aborted", fmt.Sprintf("reload of %s aborted: the type was removed from the file", t.p.Name), 0, nil)
+	}
+	r.event(t.p.Name, "type_stopping", fmt.Sprintf("stopping %s: removed from the file", t.p.Name), 0, nil)
+	n := 0
+	for s := range r.live {
+		if s.t == t {
+			s.requestStop()
+			n++
+		}
+	}
+	if n == 0 {
+		r.closeRemoved(t)
+	}
+}
+
+// removedSlotDone closes a removed type's sockets after its last worker.
+func (r *Runner) removedSlotDone(s *slot) {
+	if !s.t.removed {
+		return
+	}
+	for o := range r.live {
+		if o.t == s.t {
+			return
+		}
+	}
+	r.closeRemoved(s.t)
+}
+
+func (r *Runner) closeRemoved(t *ptype) {
+	close(t.gone)
+	t.closeListeners()
+	r.event(t.p.Name, "type_removed", fmt.Sprintf("%s stopped and removed", t.p.Name), 0, nil)
+}
+
+// sameSettings compares what a worker is started and stopped with: all
+// but the count (applied by scaling), the line and the watch settings
+// (main's watchers).
+func sameSettings(a, b *procfile.Process) bool {
+	x, y := *a, *b
+	for _, p := range []*procfile.Process{&x, &y} {
+		p.Line, p.Workers, p.WorkersAuto = 0, 0, false
+		p.Watch, p.WatchIgnore, p.WatchPoll = nil, nil, 0
+		p.Ready.Log = nil
+	}
+	return reflect.DeepEqual(x, y) && regexpString(a) == regexpString(b)
+}
+
+func regexpString(p *procfile.Process) string {
+	if p.Ready.Log == nil {
+		return ""
+	}
+	return p.Ready.Log.String()
+}
+
+func sameWatch(a, b *procfile.Process) bool {
+	return slices.Equal(a.Watch, b.Watch) && slices.Equal(a.WatchIgnore, b.WatchIgnore) && a.WatchPoll == b.WatchPoll
+}
