@@ -256,14 +256,7 @@ const runSynopsis = `[-f FILE] [-e FILE,...] [-w PROCESS=N,...] [--watch | --no-
 [--metrics ADDR] [--health ADDR] [PROCESS ...] [-- COMMAND [ARG ...]]`
 
 func cmdRun(args []string, stdout, stderr io.Writer) int {
-	var command []string
-	dashes := false
-	for i, a := range args {
-		if a == "--" {
-			args, command, dashes = args[:i], args[i+1:], true
-			break
-		}
-	}
+	args, command, dashes := splitDashes(args)
 	var f runFlags
 	fs := newFlags("run", runSynopsis, stdout)
 	f.define(fs)
@@ -452,13 +445,10 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "cluster: %v\n", err)
 		return 1
 	}
-	switch stopSignal.Load() {
-	case syscall.SIGINT:
-		return 130
-	case syscall.SIGTERM:
-		return 143
-	case syscall.SIGQUIT:
-		return 131
+	if sig, ok := stopSignal.Load().(os.Signal); ok {
+		if code, ok := stopStatus(sig); ok {
+			return code
+		}
 	}
 	if lost {
 		return 1
@@ -472,14 +462,7 @@ const execSynopsis = "[-f FILE] [-e FILE,...] [--port N] [PROCESS] -- COMMAND [A
 // (of the cluster without one), without starting anything. It replaces
 // this process (exec), so COMMAND's status and signals are its own.
 func cmdExec(args []string, stdout, stderr io.Writer) int {
-	var command []string
-	dashes := false
-	for i, a := range args {
-		if a == "--" {
-			args, command, dashes = args[:i], args[i+1:], true
-			break
-		}
-	}
+	args, command, dashes := splitDashes(args)
 	var f configFlags
 	fs := newFlags("exec", execSynopsis, stdout)
 	f.defineFile(fs)
@@ -603,13 +586,8 @@ func runRelease(opts runner.Options, out runner.Output, stderr io.Writer) int {
 		}
 		break
 	}
-	switch stopped {
-	case syscall.SIGINT:
-		return 130
-	case syscall.SIGTERM:
-		return 143
-	case syscall.SIGQUIT:
-		return 131
+	if code, ok := stopStatus(stopped); ok {
+		return code
 	}
 	status := capture.status()
 	if err == nil && status == 0 {
@@ -815,4 +793,24 @@ func cmdVersion(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, ") %s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	return 0
+}
+
+// splitDashes splits "FLAGS ... -- COMMAND ..." at the first "--".
+func splitDashes(args []string) (before, command []string, dashes bool) {
+	for i, a := range args {
+		if a == "--" {
+			return args[:i], args[i+1:], true
+		}
+	}
+	return args, nil, false
+}
+
+// stopStatus is the exit status of a run stopped by sig: the shell's
+// 128+N for SIGINT (130), SIGTERM (143) and SIGQUIT (131).
+func stopStatus(sig os.Signal) (int, bool) {
+	switch sig {
+	case syscall.SIGINT, syscall.SIGTERM, syscall.SIGQUIT:
+		return 128 + int(sig.(syscall.Signal)), true
+	}
+	return 0, false
 }

@@ -130,29 +130,34 @@ func splitDotted(k string) []string {
 // watch = ["[[["] is not taken for the start of a multi-line array.
 func bracketDepth(s string) int {
 	depth := 0
-	quote := byte(0)
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case quote != 0:
-			if c == '\\' && quote == '"' {
-				i++
-			} else if c == quote {
-				quote = 0
-			}
-		case c == '"' || c == '\'':
-			quote = c
-		case c == '[':
+	outsideStrings(s, func(i int, c byte) bool {
+		switch c {
+		case '[':
 			depth++
-		case c == ']':
+		case ']':
 			depth--
 		}
-	}
+		return true
+	})
 	return depth
 }
 
 // stripComment removes a # comment that is not inside a string.
 func stripComment(s string) string {
+	end := len(s)
+	outsideStrings(s, func(i int, c byte) bool {
+		if c == '#' {
+			end = i
+			return false
+		}
+		return true
+	})
+	return s[:end]
+}
+
+// outsideStrings calls f for each byte of a TOML line that is not inside a
+// '...' or "..." string (nor a quote itself), until f returns false.
+func outsideStrings(s string, f func(i int, c byte) bool) {
 	quote := byte(0)
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -165,9 +170,10 @@ func stripComment(s string) string {
 			}
 		case c == '"' || c == '\'':
 			quote = c
-		case c == '#':
-			return s[:i]
+		default:
+			if !f(i, c) {
+				return
+			}
 		}
 	}
-	return s
 }
