@@ -101,7 +101,11 @@ func TestStatusScaleRestartSignal(t *testing.T) {
 		t.Errorf("ScaleListening changed a type without listen: %d workers", n)
 	}
 
-	// signal
+	// signal, once web.1's shell has set its trap: status says ready as soon
+	// as the worker is forked, and a signal that arrives while it is still
+	// exec'ing (through the shim: slow for a race-enabled test binary on a
+	// busy machine) finds the default action.
+	rn.rec.waitLine(t, `^web\.1 stdout: up$`, 10*time.Second)
 	if _, err := rn.r.Signal("web.1", syscall.SIGUSR1); err != nil {
 		t.Fatal(err)
 	}
