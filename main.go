@@ -333,6 +333,11 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	opts := f.runnerOptions(cfg, only)
 	opts.Color, opts.Output, opts.ReapAll, opts.Watch = color, muxOutput{mux, notify}, true, watching
 	opts.Reread = func() (*procfile.Config, error) { return procfile.LoadEnvFiles(cfg.Path, f.envFiles) }
+	watchFiles := watching || (f.watch && len(command) == 0)
+	applied := newAppliedConfigs()
+	if watchFiles {
+		opts.Applied = applied.set
+	}
 	r, err := runner.New(opts)
 	if err != nil {
 		mux.Close()
@@ -402,8 +407,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}()
-	if watching {
-		stopWatch, err := startWatchers(ctx, cfg, only, r, mux)
+	if watchFiles {
+		stopWatch, err := startWatching(ctx, cfg, f.envFiles, only, r, mux, applied)
 		if err != nil {
 			mux.Printf("file watching is off: %v", err)
 		} else {

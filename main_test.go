@@ -283,15 +283,21 @@ func cmdHTTPGet(ts *testscript.TestScript, neg bool, args []string) {
 // load URL N [hup PIDFILE]: N requests on fresh connections from 8
 // goroutines; fails on any error; prints how many distinct workers answered.
 // With hup, SIGHUP (a rolling reload) goes to the pid in PIDFILE after every
-// quarter of the requests.
+// quarter of the requests; with cp, SRC is saved over DST (written aside and
+// renamed, as editors do) after the first quarter.
 func cmdLoad(ts *testscript.TestScript, neg bool, args []string) {
-	if len(args) != 2 && !(len(args) == 4 && args[2] == "hup") {
-		ts.Fatalf("usage: load URL N [hup PIDFILE]")
+	if len(args) != 2 && !(len(args) == 4 && args[2] == "hup") && !(len(args) == 5 && args[2] == "cp") {
+		ts.Fatalf("usage: load URL N [hup PIDFILE | cp SRC DST]")
 	}
 	n, _ := strconv.Atoi(args[1])
 	var hupPid int
 	if len(args) == 4 {
 		hupPid = readPids(ts, args[3])[0]
+	}
+	var save sync.Once
+	saveAt := int64(-1)
+	if len(args) == 5 {
+		saveAt = int64(n / 4)
 	}
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	var mu sync.Mutex
@@ -310,6 +316,23 @@ func cmdLoad(ts *testscript.TestScript, neg bool, args []string) {
 				}
 				if hupPid > 0 && i%int64(n/4) == 0 {
 					syscall.Kill(hupPid, syscall.SIGHUP)
+				}
+				if i == saveAt {
+					// As an editor saves: a new file renamed over the old.
+					save.Do(func() {
+						data, err := os.ReadFile(ts.MkAbs(args[3]))
+						if err == nil {
+							tmp := ts.MkAbs(args[4]) + ".tmp"
+							if err = os.WriteFile(tmp, data, 0o644); err == nil {
+								err = os.Rename(tmp, ts.MkAbs(args[4]))
+							}
+						}
+						if err != nil {
+							mu.Lock()
+							errs = append(errs, err)
+							mu.Unlock()
+						}
+					})
 				}
 				resp, err := client.Get(args[0])
 				var body []byte

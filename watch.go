@@ -3,8 +3,12 @@ package main
 import (
 	"context"
 	"os"
+	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
+	"strings"
+	"sync"
 
 	"github.com/cluster-run/cluster/logmux"
 	"github.com/cluster-run/cluster/procfile"
@@ -41,6 +45,182 @@ func selected(cfg *procfile.Config, only []string) []*procfile.Process {
 		}
 	}
 	return out
+}
+
+// startWatching is watch mode: the code watchers of the types that declare
+// watch (startWatchers), and a watcher of the Clusterfile, its env files and
+// .env, whose saves re-read the file and apply what changed (new types start,
+// removed ones stop, changed counts scale, changed types roll; a file with
+// errors changes nothing). Whenever a new file is put in force (a save, or
+// cluster reload and SIGHUP, which applied tells of), watchers whose settings
+// or files changed are replaced. One goroutine owns them all.
+func startWatching(ctx context.Context, cfg *procfile.Config, extraEnv []string, only []string, r *runner.Runner, mux *logmux.Mux, applied *appliedConfigs) (func(), error) {
+	ctx, cancel := context.WithCancel(ctx)
+	files, err := newConfigWatcher(ctx, cfg, extraEnv, mux)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	stopCode := func() {}
+	if codeWatched(cfg, only) {
+		if stopCode, err = startWatchers(ctx, cfg, only, r, mux); err != nil {
+			files.stop()
+			cancel()
+			return nil, err
+		}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer func() { stopCode() }()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case b, ok := <-files.Batches():
+				if !ok {
+					return
+				}
+				mux.Printf("%s changed: re-reading %s", describePaths(cfg.Dir, b.Paths), filepath.Base(cfg.Path))
+				r.ApplyFile() // on an error the runner printed why and nothing changed
+			case <-applied.changed:
+				next := applied.take()
+				if !slices.Equal(configPaths(cfg, extraEnv), configPaths(next, extraEnv)) {
+					nf, err := newConfigWatcher(ctx, next, extraEnv, mux)
+					if err != nil {
+						mux.Printf("watching %s: %v", filepath.Base(cfg.Path), err)
+					} else {
+						files.stop()
+						files = nf
+					}
+				}
+				if !sameWatching(cfg, next, only) {
+					stopCode()
+					stopCode = func() {}
+					if codeWatched(next, only) {
+						s, err := startWatchers(ctx, next, only, r, mux)
+						if err != nil {
+							mux.Printf("file watching is off: %v", err)
+						} else {
+							stopCode = s
+							mux.Printf("watch settings changed: watching with the new ones")
+						}
+					}
+				}
+				cfg = next
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+		files.stop()
+	}, nil
+}
+
+// appliedConfigs hands the latest configuration the runner put in force
+// (runner.Options.Applied) to the watching goroutine without ever blocking
+// the runner: a newer one replaces one not taken yet.
+type appliedConfigs struct {
+	mu      sync.Mutex
+	cfg     *procfile.Config
+	changed chan struct{}
+}
+
+func newAppliedConfigs() *appliedConfigs {
+	return &appliedConfigs{changed: make(chan struct{}, 1)}
+}
+
+func (a *appliedConfigs) set(cfg *procfile.Config) {
+	a.mu.Lock()
+	a.cfg = cfg
+	a.mu.Unlock()
+	select {
+	case a.changed <- struct{}{}:
+	default:
+	}
+}
+
+func (a *appliedConfigs) take() *procfile.Config {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.cfg
+}
+
+// configWatcher is a running watch.Files.
+type configWatcher struct {
+	*watch.Files
+	stop func()
+}
+
+func newConfigWatcher(ctx context.Context, cfg *procfile.Config, extraEnv []string, mux *logmux.Mux) (*configWatcher, error) {
+	f, err := watch.NewFiles(configPaths(cfg, extraEnv), 0, func(s string) { mux.Printf("%s", s) })
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f.Run(ctx)
+	}()
+	return &configWatcher{f, func() {
+		cancel()
+		for range f.Batches() {
+		}
+		<-done
+	}}, nil
+}
+
+// configPaths: the Clusterfile (or Procfile), every env file it read, the -e
+// files and .env beside it (read or not: a new .env may matter), sorted.
+func configPaths(cfg *procfile.Config, extraEnv []string) []string {
+	paths := []string{cfg.Path, filepath.Join(cfg.Dir, ".env")}
+	for _, e := range append(slices.Clone(cfg.EnvFiles), extraEnv...) {
+		if !filepath.IsAbs(e) {
+			e = filepath.Join(cfg.Dir, e)
+		}
+		paths = append(paths, filepath.Clean(e))
+	}
+	slices.Sort(paths)
+	return slices.Compact(paths)
+}
+
+func describePaths(dir string, paths []string) string {
+	names := make([]string, len(paths))
+	for i, p := range paths {
+		if rel, err := filepath.Rel(dir, p); err == nil && !strings.HasPrefix(rel, "..") {
+			p = rel
+		}
+		names[i] = p
+	}
+	return strings.Join(names, ", ")
+}
+
+func codeWatched(cfg *procfile.Config, only []string) bool {
+	for _, p := range selected(cfg, only) {
+		if len(p.Watch) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// sameWatching: the code watchers of a and b would be the same.
+func sameWatching(a, b *procfile.Config, only []string) bool {
+	type w struct {
+		name, dir     string
+		watch, ignore []string
+		poll          int64
+	}
+	list := func(cfg *procfile.Config) []w {
+		var out []w
+		for _, p := range selected(cfg, only) {
+			out = append(out, w{p.Name, p.Dir, p.Watch, p.WatchIgnore, int64(p.WatchPoll)})
+		}
+		return out
+	}
+	return reflect.DeepEqual(list(a), list(b))
 }
 
 // startWatchers runs one watcher per distinct (dir, poll) of the watched

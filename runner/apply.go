@@ -40,6 +40,27 @@ func (r *Runner) ReloadConfig(names []string, all bool) (Diff, error) {
 	return Diff{}, err
 }
 
+// ApplyFile re-reads the file with Options.Reread and applies it as Apply
+// does, rolling only the types whose settings changed: what saving the
+// Clusterfile (or one of its env files) does in watch mode. It returns the
+// configuration now in force; on an error nothing changed, the error's lines
+// were printed as events, and the configuration is nil.
+func (r *Runner) ApplyFile() (*procfile.Config, Diff, error) {
+	if r.opts.Reread == nil {
+		return nil, Diff{}, errors.New("no file to re-read")
+	}
+	cfg, err := r.opts.Reread()
+	if err != nil {
+		r.configError(err)
+		return nil, Diff{}, err
+	}
+	d, err := r.apply(cfg, nil, false)
+	if err != nil {
+		return nil, d, err
+	}
+	return cfg, d, nil
+}
+
 // Apply makes the running cluster match cfg, a new load of the same file:
 // a new type starts, a removed one stops gracefully, a changed `workers`
 // scales, and a type whose settings changed gets a rolling reload onto them
@@ -73,6 +94,9 @@ func (r *Runner) apply(cfg *procfile.Config, roll []string, all bool) (Diff, err
 	}
 	if aerr != nil && !errors.Is(aerr, ErrNotRunning) {
 		r.configError(aerr) // a socket of a new type could not be bound
+	}
+	if aerr == nil && r.opts.Applied != nil {
+		r.opts.Applied(cfg)
 	}
 	return d, aerr
 }
@@ -140,7 +164,7 @@ func (r *Runner) applyTypes(cfg *procfile.Config, next []*ptype, roll []string, 
 		name := t.p.Name
 		if !slices.Equal(t.p.Listen, nt.p.Listen) || t.p.Socket != nt.p.Socket {
 			restart(name + ": listen") // its old sockets and settings stay
-		} else if r.opts.Watch && !sameWatch(t.p, nt.p) {
+		} else if r.opts.Watch && r.opts.Applied == nil && !sameWatch(t.p, nt.p) {
 			restart(name + ": watch")
 		}
 		if slices.Equal(t.p.Listen, nt.p.Listen) && t.p.Socket == nt.p.Socket {

@@ -79,6 +79,10 @@ type Options struct {
 	// Reread loads the file again as it was loaded for Config (the same
 	// path and -e files), for ReloadConfig; nil: a reload only rolls.
 	Reread func() (*procfile.Config, error)
+	// Applied, when set, is called with each configuration Apply (or a
+	// reload's re-read) put in force, after the change was made: main moves
+	// its file watchers onto the new file's watch settings with it.
+	Applied func(*procfile.Config)
 }
 
 // Runner supervises the workers of one Config. Use New, then Run once.

@@ -1,0 +1,92 @@
+package watch
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+)
+
+func runFiles(t *testing.T, f *Files) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		for range f.Batches() {
+		}
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+}
+
+// nextBatch waits for a batch holding want, failing after a deadline.
+func nextBatch(t *testing.T, f *Files, want string) Batch {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case b := <-f.Batches():
+			if slices.Contains(b.Paths, want) {
+				return b
+			}
+		case <-deadline:
+			t.Fatalf("no batch with %s", want)
+		}
+	}
+}
+
+func TestFilesSeesWritesRenamesAndNewFiles(t *testing.T) {
+	for _, poll := range []time.Duration{0, 20 * time.Millisecond} {
+		t.Run(map[bool]string{true: "poll", false: "notify"}[poll > 0], func(t *testing.T) {
+			dir := t.TempDir()
+			cf := filepath.Join(dir, "Clusterfile")
+			env := filepath.Join(dir, "sub", ".env")
+			os.WriteFile(cf, []byte("a"), 0o644)
+			os.Mkdir(filepath.Join(dir, "sub"), 0o755)
+			f, err := NewFiles([]string{cf, env, cf}, poll, func(s string) { t.Log(s) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			runFiles(t, f)
+
+			// a write in place
+			os.WriteFile(cf, []byte("ab"), 0o644)
+			if b := nextBatch(t, f, cf); len(b.Paths) != 1 {
+				t.Errorf("batch %v, want only the Clusterfile", b.Paths)
+			}
+			// an editor's save: temp file renamed over it
+			tmp := filepath.Join(dir, ".Clusterfile.tmp")
+			os.WriteFile(tmp, []byte("abc"), 0o644)
+			os.Rename(tmp, cf)
+			nextBatch(t, f, cf)
+			// a file that did not exist appears in another directory
+			os.WriteFile(env, []byte("A=1\n"), 0o644)
+			nextBatch(t, f, env)
+		})
+	}
+}
+
+func TestFilesIgnoresOtherFiles(t *testing.T) {
+	dir := t.TempDir()
+	cf := filepath.Join(dir, "Clusterfile")
+	os.WriteFile(cf, []byte("a"), 0o644)
+	f, err := NewFiles([]string{cf}, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runFiles(t, f)
+	for i := range 50 {
+		os.WriteFile(filepath.Join(dir, "other"), []byte{byte(i)}, 0o644)
+	}
+	// Then the Clusterfile: the first batch must hold it and nothing else.
+	os.WriteFile(cf, []byte("b"), 0o644)
+	b := nextBatch(t, f, cf)
+	if !slices.Equal(b.Paths, []string{cf}) {
+		t.Errorf("batch %v, want [%s]", b.Paths, cf)
+	}
+}
