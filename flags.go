@@ -21,6 +21,7 @@ var commandList = []struct{ name, summary string }{
 	{"signal", "send a signal to workers"},
 	{"stop", "graceful shutdown of the running cluster, or of the named types only"},
 	{"start", "start types stopped with cluster stop PROCESS again"},
+	{"attach", "connect the terminal to a tty = true worker's terminal (detach: Ctrl-\\)"},
 	{"export", "write systemd units, Kubernetes manifests or a Procfile"},
 	{"completion", "print the shell completion script for bash, zsh or fish"},
 	{"version", "print the version"},

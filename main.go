@@ -66,6 +66,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdCompletion(rest, stdout, stderr)
 	case "status", "reload", "restart", "scale", "signal", "stop", "start":
 		return cmdControl(cmd, rest, stdout, stderr)
+	case "attach":
+		return cmdAttach(rest, stdin, stdout, stderr)
 	case "-h", "--help", "-help", "help":
 		if len(rest) == 1 && cmd == "help" && commandSummary(rest[0]) != "" {
 			return run([]string{rest[0], "-h"}, stdin, stdout, stderr)

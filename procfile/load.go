@@ -204,7 +204,7 @@ func (l *loader) defaults(name string, line int) *Process {
 var topKeys = []string{"name", "env", "env_file", "shutdown_timeout", "process"}
 var processKeys = []string{"command", "shell", "workers", "dir", "env", "env_file", "listen", "socket", "restart",
 	"max_restarts", "restart_window", "stop_signal", "stop_timeout", "kill_mode", "ready", "watch", "watch_ignore",
-	"watch_poll", "max_memory", "user"}
+	"watch_poll", "max_memory", "user", "tty"}
 var readyKeys = []string{"notify", "log", "http", "tcp", "delay", "timeout"}
 
 func (l *loader) clusterfile(src string) (*Config, error) {
@@ -326,6 +326,9 @@ func (l *loader) process(name string, t map[string]any, baseEnv []string) *Proce
 	}
 	if v, k, ok := at("shell"); ok {
 		p.Shell = l.boolean(k, v)
+	}
+	if v, k, ok := at("tty"); ok {
+		p.TTY = l.boolean(k, v)
 	}
 	if op := shellSyntax(p.Command); op != "" && !p.Shell {
 		l.errf(l.line(key+".command"), "%s.command: %s", key, shellSyntaxHint(op, p.Name))

@@ -84,6 +84,10 @@ type Process struct {
 
 	MaxMemory int64  // bytes, >= 0; 0: no limit
 	User      string // "": do not change user
+
+	// TTY: the worker's stdin, stdout and stderr are its pseudo-terminal
+	// (cluster attach connects to it), not /dev/null and pipes.
+	TTY bool
 }
 
 // Argv splits the command for one worker with that worker's environment

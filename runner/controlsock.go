@@ -21,7 +21,7 @@ var ErrClusterRunning = errors.New("another cluster is running here")
 
 // Request is one control command, sent as one JSON line.
 type Request struct {
-	Cmd  string   `json:"cmd"` // status, reload, restart, scale, signal, stop, start
+	Cmd  string   `json:"cmd"` // status, reload, restart, scale, signal, stop, start, attach
 	Args []string `json:"args,omitempty"`
 }
 
@@ -169,10 +169,35 @@ func (c *ControlServer) handle(r *Runner, conn net.Conn) {
 	var resp Response
 	if err := json.Unmarshal(sc.Bytes(), &req); err != nil {
 		resp.Error = "bad request: " + err.Error()
+	} else if req.Cmd == "attach" {
+		c.attach(r, conn, req, answer)
+		return
 	} else {
 		resp = r.dispatch(req)
 	}
 	answer.Encode(resp)
+}
+
+// attach answers, then connects conn to the worker's terminal (attach.go).
+// The client sends nothing after its request until it has the answer, so
+// the scanner holds no frame.
+func (c *ControlServer) attach(r *Runner, conn net.Conn, req Request, answer *json.Encoder) {
+	if len(req.Args) != 1 {
+		answer.Encode(Response{Error: "attach needs PROCESS.N"})
+		return
+	}
+	term, err := r.Attach(req.Args[0])
+	if err != nil {
+		answer.Encode(Response{Error: err.Error()})
+		return
+	}
+	if answer.Encode(Response{OK: true, Lines: []string{fmt.Sprintf("attached to %s (pid %d)", term.Name, term.PID)}}) != nil {
+		return
+	}
+	conn.SetReadDeadline(time.Time{}) // typing may pause for as long as it likes
+	r.event(term.Name, "attached", fmt.Sprintf("a client attached to %s's terminal", term.Name), term.PID, nil)
+	term.Serve(conn, c.writeTimeout)
+	r.event(term.Name, "detached", fmt.Sprintf("a client detached from %s's terminal", term.Name), term.PID, nil)
 }
 
 // deadlineWriter gives each write its own deadline: a client that stops

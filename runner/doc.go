@@ -75,6 +75,13 @@
 // descriptor above the worker's own close-on-exec and execs the program,
 // keeping the pid.
 //
+// With tty = true the same pty is the worker's stdin, stdout and stderr (a
+// normal terminal, not the never-waiting one above): it is fd 0, so Go's
+// fork code makes it the controlling terminal and no shim is needed unless
+// LISTEN_PID is. Its output is copied from the master into the log; the
+// copy also offers each chunk to attached clients (attach.go), each with a
+// bounded queue that drops rather than waits.
+//
 // # Invariants
 //
 //   - A worker runs in its own session and process group (pgid == pid).

@@ -26,6 +26,7 @@ type spawnSpec struct {
 	listenPID bool  // the shim sets LISTEN_PID to the worker's pid
 	cred      *syscall.Credential
 	noPTY     bool     // do not give the worker a controlling terminal
+	ttyStdio  bool     // tty = true: stdin, stdout and stderr are the pty slave (a terminal apps may prompt on)
 	pipes     *pipeSet // registers the output pipes' read ends (closed at the hard stop)
 
 	// output returns the writers for the worker's stdout and stderr once its
@@ -43,6 +44,11 @@ type proc struct {
 	ttySlave  int           // our copy of the slave, -1 when none: keeps the master readable until release
 	ttyCopied chan struct{} // closed when what the worker wrote to its terminal is copied
 	ttyPolled bool          // the master is in the runtime poller, so Close interrupts a read
+
+	// Set once by spawn, then read-only: the master (also when tty is nil
+	// again after release) and the clients attached to it.
+	ttyFile *os.File
+	clients *ttyClients
 }
 
 // spawn starts a worker: in the child, Go's fork code calls setsid (a new
@@ -59,38 +65,51 @@ func spawn(rp *reaper, s spawnSpec) (*proc, error) {
 	}
 	defer unix.Close(devnull)
 
-	var out, errp [2]int
-	if err := pipeCloexec(out[:]); err != nil {
-		return nil, fmt.Errorf("pipe: %w", err)
-	}
-	if err := pipeCloexec(errp[:]); err != nil {
-		unix.Close(out[0])
-		unix.Close(out[1])
-		return nil, fmt.Errorf("pipe: %w", err)
-	}
-	closeReadEnds := func() {
-		unix.Close(out[0])
-		unix.Close(errp[0])
-	}
-
 	master, slave := -1, -1
-	if !s.noPTY {
-		master, slave, _ = openPTY() // best effort: without it, grandchildren may outlive a SIGKILLed runner
+	if !s.noPTY || s.ttyStdio {
+		var err error
+		master, slave, err = openPTY(s.ttyStdio)
+		if err != nil && s.ttyStdio {
+			return nil, fmt.Errorf("tty = true: %w", err)
+		} // else best effort: without it, grandchildren may outlive a SIGKILLed runner
 	}
-
-	files := []uintptr{uintptr(devnull), uintptr(out[1]), uintptr(errp[1])}
+	out, errp := [2]int{-1, -1}, [2]int{-1, -1}
+	closeReadEnds := func() {}
+	files := []uintptr{uintptr(slave), uintptr(slave), uintptr(slave)}
+	if !s.ttyStdio {
+		if err := pipeCloexec(out[:]); err != nil {
+			closePTY(master, slave)
+			return nil, fmt.Errorf("pipe: %w", err)
+		}
+		if err := pipeCloexec(errp[:]); err != nil {
+			unix.Close(out[0])
+			unix.Close(out[1])
+			closePTY(master, slave)
+			return nil, fmt.Errorf("pipe: %w", err)
+		}
+		closeReadEnds = func() {
+			unix.Close(out[0])
+			unix.Close(errp[0])
+		}
+		files = []uintptr{uintptr(devnull), uintptr(out[1]), uintptr(errp[1])}
+	}
 	for _, fd := range s.extra {
 		files = append(files, uintptr(fd))
 	}
 	keep := len(files)
 	ctty := -1
-	if slave >= 0 {
+	if slave >= 0 && !s.ttyStdio {
 		ctty = len(files)
 		files = append(files, uintptr(slave))
 	}
 	sys := &syscall.SysProcAttr{
 		Setsid:     true,
 		Credential: s.cred,
+	}
+	if s.ttyStdio {
+		// The terminal is fd 0: Go's fork code can make it the controlling
+		// one without leaving an extra descriptor, no shim needed for it.
+		sys.Setctty, sys.Ctty = true, 0
 	}
 	parentDeathSignal(sys)
 	argv0, argv := s.path, s.argv
@@ -106,21 +125,26 @@ func spawn(rp *reaper, s spawnSpec) (*proc, error) {
 	}
 	attr := &syscall.ProcAttr{Dir: s.dir, Env: s.env, Files: files, Sys: sys}
 	pid, done, err := rp.start(argv0, argv, attr)
-	unix.Close(out[1])
-	unix.Close(errp[1])
+	if !s.ttyStdio {
+		unix.Close(out[1])
+		unix.Close(errp[1])
+	}
 	if err != nil {
 		closeReadEnds()
-		if master >= 0 {
-			unix.Close(master)
-			unix.Close(slave)
-		}
+		closePTY(master, slave)
 		return nil, err
 	}
 	p := &proc{pid: pid, done: done, ttySlave: slave}
 	stdout, stderr, tty := s.output(pid, master >= 0)
-	p.copied.Add(2)
-	go p.copy(s.pipes, out[0], stdout)
-	go p.copy(s.pipes, errp[0], stderr)
+	if s.ttyStdio {
+		// Everything the worker writes comes through its terminal.
+		stdout.Close()
+		stderr.Close()
+	} else {
+		p.copied.Add(2)
+		go p.copy(s.pipes, out[0], stdout)
+		go p.copy(s.pipes, errp[0], stderr)
+	}
 	if master >= 0 {
 		unix.SetNonblock(master, true)
 		p.tty = os.NewFile(uintptr(master), "worker-tty")
@@ -132,7 +156,8 @@ func spawn(rp *reaper, s spawnSpec) (*proc, error) {
 		if p.ttyPolled = p.tty.SetReadDeadline(time.Time{}) == nil; !p.ttyPolled {
 			unix.SetNonblock(master, false)
 		}
-		go p.copyTTY(tty)
+		p.ttyFile, p.clients = p.tty, &ttyClients{}
+		go p.copyTTY(teeWriter{tty, p.clients})
 	}
 	return p, nil
 }
@@ -224,6 +249,7 @@ func (p *proc) release() {
 	if p.ttyPolled {
 		<-p.ttyCopied
 	}
+	p.clients.close()
 	p.tty = nil
 }
 
@@ -245,20 +271,49 @@ func groupAlive(pid int) bool {
 // these settings and only turn echo off (ssh, sudo and git prompts do).
 // Output processing is off, so what a worker writes reaches the log byte for
 // byte.
-func openPTY() (master, slave int, err error) {
+//
+// An interactive one (tty = true: the worker's stdio) is left a normal
+// terminal instead — canonical, echoing, signals from ^C, \n written as
+// \r\n (the log drops the \r) — sized 80x24 until a client attaches.
+func openPTY(interactive bool) (master, slave int, err error) {
 	master, name, err := ptyMaster()
 	if err != nil {
 		return -1, -1, err
 	}
 	slave, err = unix.Open(name, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err == nil {
-		if err = noWaitTerminal(slave); err == nil {
+		setup := noWaitTerminal
+		if interactive {
+			setup = interactiveTerminal
+		}
+		if err = setup(slave); err == nil {
 			return master, slave, nil
 		}
 		unix.Close(slave)
 	}
 	unix.Close(master)
 	return -1, -1, err
+}
+
+func closePTY(master, slave int) {
+	if master >= 0 {
+		unix.Close(master)
+		unix.Close(slave)
+	}
+}
+
+func interactiveTerminal(fd int) error {
+	t, err := unix.IoctlGetTermios(fd, ioctlGetTermios)
+	if err != nil {
+		return err
+	}
+	t.Lflag |= unix.ICANON | unix.ECHO | unix.ISIG
+	t.Oflag |= unix.OPOST | unix.ONLCR
+	t.Cflag &^= unix.CLOCAL // see noWaitTerminal
+	if err := unix.IoctlSetTermios(fd, ioctlSetTermios, t); err != nil {
+		return err
+	}
+	return unix.IoctlSetWinsize(fd, unix.TIOCSWINSZ, &unix.Winsize{Row: 24, Col: 80})
 }
 
 // noWaitTerminal also clears CLOCAL (no pty sets it by default): on the BSDs
@@ -296,7 +351,9 @@ func Shim(args []string) int {
 		// When the runner dies the master closes, the kernel hangs up the
 		// session and SIGHUPs its foreground group: the worker's children too.
 		unix.IoctlSetInt(fd, unix.TIOCSCTTY, 0)
-		unix.Close(fd)
+		if fd > 2 {
+			unix.Close(fd)
+		}
 	}
 	if args[1] == "1" {
 		os.Setenv("LISTEN_PID", strconv.Itoa(os.Getpid()))

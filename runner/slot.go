@@ -80,6 +80,7 @@ type slot struct {
 	mu      sync.Mutex // guards what status reads while run updates it
 	info    WorkerInfo
 	backend *backend // proxy mode: the current process's backend
+	cur     *proc    // the current process (attach finds its terminal)
 	sampler sampler
 	tail    tail
 	cpu     float64
@@ -459,6 +460,7 @@ func (s *slot) start() (*worker, error) {
 		extra:     extra,
 		listenPID: len(extra) > 0,
 		noPTY:     s.r.opts.NoPTY,
+		ttyStdio:  p.TTY,
 		pipes:     &s.r.pipes,
 		output: func(pid int, tty bool) (o, e, t io.WriteCloser) {
 			o = s.r.out.Stream(Stream{Process: p.Name, Worker: s.index, PID: pid, Stream: "stdout", OnLine: onLine})
@@ -479,6 +481,7 @@ func (s *slot) start() (*worker, error) {
 	w.proc, w.started = pr, now
 	s.mu.Lock()
 	s.backend = w.backend
+	s.cur = pr
 	s.sampler = sampler{}
 	s.mu.Unlock()
 	w.ready = rd.wait(pr.done)

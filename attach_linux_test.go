@@ -1,0 +1,171 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// clusterCommand runs this test binary as `cluster` (testscript.Main
+// dispatches on the name it is started as).
+func clusterCommand(t *testing.T, dir string, args ...string) *exec.Cmd {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "cluster")
+	if err := os.Symlink(os.Args[0], bin); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "NO_COLOR=1", "CLUSTER_SOCKET=")
+	return cmd
+}
+
+// openPTY returns a pty master and the slave's name.
+func openTestPTY(t *testing.T) (*os.File, string) {
+	t.Helper()
+	m, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Skip("no pty:", err)
+	}
+	if err := unix.IoctlSetPointerInt(m, unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(m, unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	master := os.NewFile(uintptr(m), "ptmx")
+	t.Cleanup(func() { master.Close() })
+	return master, "/dev/pts/" + strconv.Itoa(n)
+}
+
+// waitFor reads r into buf until re matches or the deadline passes.
+func waitFor(t *testing.T, what string, read func() []byte, re string) {
+	t.Helper()
+	rx := regexp.MustCompile(re)
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if rx.Match(read()) {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("%s: no match for %q within 15s; have:\n%s", what, re, read())
+}
+
+// TestAttachThroughTerminal drives `cluster attach` from a real terminal:
+// typed lines reach a tty = true worker (and are answered), the window size
+// is passed on, Ctrl-\ detaches with status 0, the user's terminal is
+// restored, and the worker and the main log go on.
+func TestAttachThroughTerminal(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "Clusterfile"), []byte(`
+[process.app]
+command = "sh -c 'echo tty: $(tty); while read l; do if [ \"$l\" = size ]; then stty size; else echo \"you said: $l\"; fi; done'"
+workers = 1
+tty = true
+`), 0o644)
+	logPath := filepath.Join(dir, "out.txt")
+	logf, _ := os.Create(logPath)
+	defer logf.Close()
+	runCmd := clusterCommand(t, dir, "run", "--color", "never")
+	runCmd.Stdout, runCmd.Stderr = logf, logf
+	if err := runCmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		runCmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan error, 1)
+		go func() { done <- runCmd.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			runCmd.Process.Kill()
+			t.Error("cluster run did not stop")
+		}
+	}()
+	readLog := func() []byte { b, _ := os.ReadFile(logPath); return b }
+	waitFor(t, "log", readLog, `app\.1 +\| tty: /dev/pts/`)
+
+	master, slaveName := openTestPTY(t)
+	slave, err := os.OpenFile(slaveName, os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slave.Close()
+	unix.IoctlSetWinsize(int(slave.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 37, Col: 101})
+	before, err := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	attach := clusterCommand(t, dir, "attach", "app.1")
+	attach.Stdin, attach.Stdout, attach.Stderr = slave, slave, slave
+	attach.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := attach.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- attach.Wait() }()
+
+	var out bytes.Buffer
+	var outMu = make(chan struct{}, 1)
+	outMu <- struct{}{}
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := master.Read(buf)
+			<-outMu
+			out.Write(buf[:n])
+			outMu <- struct{}{}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	readOut := func() []byte {
+		<-outMu
+		defer func() { outMu <- struct{}{} }()
+		return append([]byte(nil), out.Bytes()...)
+	}
+	waitFor(t, "attach", readOut, `attached to app\.1; detach with Ctrl-\\`)
+
+	master.Write([]byte("hello\r"))
+	waitFor(t, "attach", readOut, `you said: hello`)
+	master.Write([]byte("size\r"))
+	waitFor(t, "attach", readOut, `37 101`)
+	waitFor(t, "log", readLog, `app\.1 +\| you said: hello`)
+
+	master.Write([]byte{0x1c})
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("attach after Ctrl-\\: %v; output:\n%s", err, readOut())
+		}
+	case <-time.After(15 * time.Second):
+		attach.Process.Kill()
+		t.Fatalf("attach did not detach on Ctrl-\\; output:\n%s", readOut())
+	}
+	waitFor(t, "attach", readOut, `detached from app\.1`)
+	after, err := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *after != *before {
+		t.Errorf("terminal not restored:\nbefore %+v\nafter  %+v", *before, *after)
+	}
+
+	// The worker goes on, unattached.
+	status := clusterCommand(t, dir, "status")
+	if b, err := status.CombinedOutput(); err != nil || !regexp.MustCompile(`(?m)^app\.1 +[0-9]+ +\w+ +\S+ +0 `).Match(b) {
+		t.Errorf("status after detach: %v\n%s", err, b)
+	}
+}

@@ -1,0 +1,284 @@
+package runner
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Attaching to a worker's terminal (tty = true).
+//
+// The copy of the worker's pty master into the log (copyTTY) also offers
+// every chunk to the attached clients: each has a bounded queue, and a
+// client that does not keep up loses bytes (it is told how many) rather
+// than slowing the worker or the main output. What a client types reaches
+// the master in frames (below); the worker sees it as typed on its terminal.
+//
+// The attach protocol, after the control socket's request line
+// {"cmd":"attach","args":["web.1"]} and its one-line JSON answer:
+// the runner sends the terminal's raw bytes; the client sends frames of
+// one kind byte, a big-endian uint16 length and that many bytes:
+//
+//	'd' data: bytes typed
+//	'w' window size: rows, columns as big-endian uint16s
+//
+// The connection ends when the client closes it (detach) or the worker's
+// terminal goes away.
+
+const (
+	attachQueue     = 256        // chunks queued per client before bytes are dropped
+	attachMaxFrame  = 64<<10 - 1 // a frame's payload
+	frameData       = 'd'
+	frameWindowSize = 'w'
+)
+
+// ttyClients are the attached clients of one worker's terminal; the copy
+// goroutine and the attach requests share it, so a mutex guards it.
+type ttyClients struct {
+	n       atomic.Int32 // len(clients), read without the lock on every chunk
+	mu      sync.Mutex
+	closed  bool
+	clients map[*attachClient]struct{}
+}
+
+type attachClient struct {
+	ch      chan []byte
+	done    chan struct{} // closed when the terminal is gone
+	skipped int           // bytes dropped since the last marker; under ttyClients.mu
+}
+
+func (c *ttyClients) add() *attachClient {
+	cl := &attachClient{ch: make(chan []byte, attachQueue), done: make(chan struct{})}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		close(cl.done)
+		return cl
+	}
+	if c.clients == nil {
+		c.clients = map[*attachClient]struct{}{}
+	}
+	c.clients[cl] = struct{}{}
+	c.n.Store(int32(len(c.clients)))
+	return cl
+}
+
+func (c *ttyClients) remove(cl *attachClient) {
+	c.mu.Lock()
+	delete(c.clients, cl)
+	c.n.Store(int32(len(c.clients)))
+	c.mu.Unlock()
+}
+
+// send offers b to every client without ever waiting.
+func (c *ttyClients) send(b []byte) {
+	if c.n.Load() == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for cl := range c.clients {
+		select {
+		case cl.ch <- append([]byte(nil), b...):
+		default:
+			cl.skipped += len(b)
+		}
+	}
+}
+
+// takeSkipped returns and resets the bytes cl lost.
+func (c *ttyClients) takeSkipped(cl *attachClient) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := cl.skipped
+	cl.skipped = 0
+	return n
+}
+
+// close ends every attachment: the terminal is gone.
+func (c *ttyClients) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	c.closed = true
+	for cl := range c.clients {
+		close(cl.done)
+	}
+}
+
+// teeWriter is the log writer of a worker's terminal output, offering each
+// chunk to the attached clients too.
+type teeWriter struct {
+	io.WriteCloser
+	clients *ttyClients
+}
+
+func (t teeWriter) Write(b []byte) (int, error) {
+	t.clients.send(b)
+	return t.WriteCloser.Write(b)
+}
+
+// Terminal is one worker's pseudo-terminal, as Attach hands it out.
+type Terminal struct {
+	Name    string // "web.1"
+	PID     int
+	master  *os.File
+	clients *ttyClients
+}
+
+// ErrNoTerminal: the type runs without tty = true.
+var ErrNoTerminal = errors.New("no terminal to attach to")
+
+// Attach finds the terminal of the worker named by target (PROCESS.N, or
+// PROCESS when it has one worker). Only types with tty = true have one.
+func (r *Runner) Attach(target string) (*Terminal, error) {
+	var term *Terminal
+	var rerr error
+	err := r.ask(func() {
+		t, idx, err := r.parseTarget(target)
+		if err != nil {
+			rerr = err
+			return
+		}
+		if !t.p.TTY {
+			rerr = fmt.Errorf("%w: %s runs without one; set tty = true in [process.%s] (its stdin, stdout and stderr become a terminal) and reload", ErrNoTerminal, t.p.Name, t.p.Name)
+			return
+		}
+		if idx == 0 {
+			if t.count != 1 {
+				rerr = fmt.Errorf("%s has %s: name one, as in %s.1", t.p.Name, plural(t.count, "worker"), t.p.Name)
+				return
+			}
+			idx = 1
+		}
+		s := t.slots[idx]
+		if s == nil {
+			rerr = fmt.Errorf("no running worker matches %s", target)
+			return
+		}
+		s.mu.Lock()
+		pr, pid := s.cur, s.info.PID
+		s.mu.Unlock()
+		if pr == nil || pr.tty == nil || pr.clients == nil || !t.p.TTY {
+			rerr = fmt.Errorf("%s has no terminal now (it is not running)", s.name)
+			return
+		}
+		term = &Terminal{Name: s.name, PID: pid, master: pr.tty, clients: pr.clients}
+	})
+	if err == nil {
+		err = rerr
+	}
+	return term, err
+}
+
+// Serve connects conn to the terminal until the client detaches (closes
+// its side), conn fails, or the terminal goes away. writeTimeout bounds each
+// write to the client.
+func (t *Terminal) Serve(conn net.Conn, writeTimeout time.Duration) {
+	cl := t.clients.add()
+	defer t.clients.remove(cl)
+	input := make(chan struct{})
+	go func() {
+		defer close(input)
+		t.readFrames(conn)
+	}()
+	write := func(b []byte) bool {
+		conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+		_, err := conn.Write(b)
+		return err == nil
+	}
+	for {
+		select {
+		case b := <-cl.ch:
+			if n := t.clients.takeSkipped(cl); n > 0 {
+				if !write(fmt.Appendf(nil, "\r\n[cluster: %d bytes skipped: this client did not keep up]\r\n", n)) {
+					return
+				}
+			}
+			if !write(b) {
+				return
+			}
+		case <-cl.done:
+			for {
+				select {
+				case b := <-cl.ch:
+					if !write(b) {
+						return
+					}
+					continue
+				default:
+				}
+				break
+			}
+			write(fmt.Appendf(nil, "\r\n[cluster: %s's terminal closed]\r\n", t.Name))
+			return
+		case <-input:
+			return // detached
+		}
+	}
+}
+
+// readFrames applies the client's frames to the terminal until EOF or an
+// error.
+func (t *Terminal) readFrames(r io.Reader) {
+	var hdr [3]byte
+	buf := make([]byte, 4096)
+	for {
+		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+			return
+		}
+		n := int(binary.BigEndian.Uint16(hdr[1:]))
+		if n > len(buf) {
+			buf = make([]byte, n)
+		}
+		if _, err := io.ReadFull(r, buf[:n]); err != nil {
+			return
+		}
+		switch hdr[0] {
+		case frameData:
+			if _, err := t.master.Write(buf[:n]); err != nil {
+				return
+			}
+		case frameWindowSize:
+			if n == 4 {
+				ws := unix.Winsize{Row: binary.BigEndian.Uint16(buf), Col: binary.BigEndian.Uint16(buf[2:])}
+				if raw, err := t.master.SyscallConn(); err == nil {
+					raw.Control(func(fd uintptr) { unix.IoctlSetWinsize(int(fd), unix.TIOCSWINSZ, &ws) })
+				}
+			}
+		}
+	}
+}
+
+// AppendFrame appends one client frame to b: kind is 'd' (data) or 'w'
+// (window size, see WindowSizeFrame).
+func AppendFrame(b []byte, kind byte, payload []byte) []byte {
+	b = append(b, kind, byte(len(payload)>>8), byte(len(payload)))
+	return append(b, payload...)
+}
+
+// WindowSizeFrame is the frame that tells the worker's terminal its size.
+func WindowSizeFrame(rows, cols uint16) []byte {
+	return AppendFrame(nil, frameWindowSize, []byte{byte(rows >> 8), byte(rows), byte(cols >> 8), byte(cols)})
+}
+
+// DataFrames splits typed bytes into data frames.
+func DataFrames(b []byte) []byte {
+	var out []byte
+	for len(b) > 0 {
+		n := min(len(b), attachMaxFrame)
+		out = AppendFrame(out, frameData, b[:n])
+		b = b[n:]
+	}
+	return out
+}
