@@ -250,6 +250,7 @@ func testWorker() {
 	<-drained
 }
 
+// ! httpget URL: until a request to URL fails (connection refused).
 // httpget URL [REGEX]: poll until URL answers 200 (and its body matches REGEX).
 func cmdHTTPGet(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) < 1 || len(args) > 2 {
@@ -262,6 +263,17 @@ func cmdHTTPGet(ts *testscript.TestScript, neg bool, args []string) {
 	client := &http.Client{Timeout: 2 * time.Second}
 	deadline := time.Now().Add(scriptTimeout)
 	var last string
+	if neg { // ! httpget URL: poll until the URL stops answering
+		for time.Now().Before(deadline) {
+			resp, err := client.Get(args[0])
+			if err != nil {
+				return
+			}
+			resp.Body.Close()
+			time.Sleep(20 * time.Millisecond)
+		}
+		ts.Fatalf("%s still answers after %s", args[0], scriptTimeout)
+	}
 	for time.Now().Before(deadline) {
 		resp, err := client.Get(args[0])
 		if err == nil {

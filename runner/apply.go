@@ -131,11 +131,34 @@ func (r *Runner) applyTypes(cfg *procfile.Config, next []*ptype, roll []string, 
 			return d, err
 		}
 	}
+	// Then the new addresses of types whose listen changed: bound before
+	// anything else changes, so a failure still changes nothing.
+	rebinds := map[*ptype]*rebind{}
+	for _, nt := range next {
+		t := r.typeByName(nt.p.Name)
+		if t == nil || !relisten(t.p, nt.p) {
+			continue
+		}
+		rb, err := bindNew(t, nt.p)
+		if err != nil {
+			for _, a := range added {
+				a.closeListeners()
+			}
+			for _, rb := range rebinds {
+				rb.undo()
+			}
+			return d, fmt.Errorf("%s: %w", nt.p.Name, err)
+		}
+		rebinds[t] = rb
+	}
 	for _, nt := range added {
 		if err := r.startProxy(nt); err != nil {
 			for _, a := range added {
 				close(a.gone)
 				a.closeListeners()
+			}
+			for _, rb := range rebinds {
+				rb.undo()
 			}
 			return d, err
 		}
@@ -162,13 +185,20 @@ func (r *Runner) applyTypes(cfg *procfile.Config, next []*ptype, roll []string, 
 		}
 		types = append(types, t)
 		name := t.p.Name
+		relistened := rebinds[t] != nil
+		if relistened {
+			r.switchListeners(t, rebinds[t])
+			np := *t.p // the new socket list is in force; the rest switches below
+			np.Listen = nt.p.Listen
+			t.p = &np
+		}
 		if !slices.Equal(t.p.Listen, nt.p.Listen) || t.p.Socket != nt.p.Socket {
 			restart(name + ": listen") // its old sockets and settings stay
 		} else if r.opts.Watch && r.opts.Applied == nil && !sameWatch(t.p, nt.p) {
 			restart(name + ": watch")
 		}
 		if slices.Equal(t.p.Listen, nt.p.Listen) && t.p.Socket == nt.p.Socket {
-			changed := !sameSettings(t.p, nt.p) || (len(t.p.Listen) == 0 && t.fileIndex != nt.fileIndex)
+			changed := relistened || !sameSettings(t.p, nt.p) || (len(t.p.Listen) == 0 && t.fileIndex != nt.fileIndex)
 			wasCount := t.p.Workers
 			if n, ok := r.opts.Workers[name]; ok {
 				wasCount = n
@@ -213,6 +243,126 @@ func (r *Runner) applyTypes(cfg *procfile.Config, next []*ptype, roll []string, 
 	r.event("", "config_applied", d.String(), 0, nil)
 	r.nextReload()
 	return d, nil
+}
+
+// relisten: a, running, can move to b's listen addresses live: both share
+// sockets the same way and only the addresses differ.
+func relisten(a, b *procfile.Process) bool {
+	return a.Socket == b.Socket && len(a.Listen) > 0 && len(b.Listen) > 0 && !slices.Equal(a.Listen, b.Listen)
+}
+
+// rebind is a type's move to new listen addresses, bound but not in force.
+type rebind struct {
+	listeners []*Listener // in the order of the new listen list
+	fresh     []*Listener // bound for the move
+	retired   []*Listener // the type's sockets the new list drops
+}
+
+func sameAddr(a, b procfile.Address) bool { return a.Network == b.Network && a.Addr == b.Addr }
+
+// bindNew binds the addresses of p.Listen that t has no socket for yet; the
+// ones it has are kept (binding them again would fail: no SO_REUSEPORT).
+func bindNew(t *ptype, p *procfile.Process) (*rebind, error) {
+	rb := &rebind{}
+	for _, a := range p.Listen {
+		var l *Listener
+		for _, old := range t.listeners {
+			if sameAddr(old.Addr, a) {
+				l = old
+			}
+		}
+		if l == nil {
+			var err error
+			if l, err = Listen(a); err != nil {
+				rb.undo()
+				return nil, err
+			}
+			rb.fresh = append(rb.fresh, l)
+		}
+		rb.listeners = append(rb.listeners, l)
+	}
+	for _, old := range t.listeners {
+		if !slices.Contains(rb.listeners, old) {
+			rb.retired = append(rb.retired, old)
+		}
+	}
+	return rb, nil
+}
+
+func (rb *rebind) undo() {
+	for _, l := range rb.fresh {
+		l.Close()
+	}
+}
+
+// switchListeners puts a rebind in force: new workers get the new sockets
+// (the type is rolled by the caller). In proxy mode the runner accepts on
+// the new ones at once and stops accepting on the dropped ones; in inherit
+// mode the dropped ones stay open while a worker that was given them lives,
+// so nothing queued on them is refused before its last worker goes.
+func (r *Runner) switchListeners(t *ptype, rb *rebind) {
+	names := make([]string, len(rb.fresh))
+	for i, l := range rb.fresh {
+		names[i] = l.Addr.Raw
+	}
+	t.listeners = rb.listeners
+	if t.proxy() {
+		if err := r.startProxyOn(t, rb.fresh); err != nil {
+			r.event(t.p.Name, "config_error", fmt.Sprintf("%s: %v", t.p.Name, err), 0, nil)
+		}
+		for _, l := range rb.retired {
+			if stop := t.proxyStop[l]; stop != nil {
+				close(stop)
+				delete(t.proxyStop, l)
+			}
+			l.Close()
+		}
+	} else {
+		t.retired = append(t.retired, rb.retired...)
+	}
+	msg := fmt.Sprintf("%s: listening on %s", t.p.Name, strings.Join(names, ", "))
+	if len(names) == 0 {
+		msg = fmt.Sprintf("%s: the listen list changed", t.p.Name)
+	}
+	if len(rb.retired) > 0 {
+		old := make([]string, len(rb.retired))
+		for i, l := range rb.retired {
+			old[i] = l.Addr.Raw
+		}
+		if t.proxy() {
+			msg += "; closed " + strings.Join(old, ", ")
+		} else {
+			msg += "; " + strings.Join(old, ", ") + " closes after the last worker that has it"
+		}
+	}
+	r.event(t.p.Name, "relisten", msg, 0, nil)
+	r.closeRetired(t)
+}
+
+// closeRetired closes the retired sockets of t that no live worker holds.
+// Supervisor goroutine.
+func (r *Runner) closeRetired(t *ptype) {
+	if len(t.retired) == 0 {
+		return
+	}
+	held := map[*Listener]bool{}
+	for s := range r.live {
+		if s.t == t {
+			for _, l := range s.at.listeners {
+				held[l] = true
+			}
+		}
+	}
+	kept := t.retired[:0]
+	for _, l := range t.retired {
+		if held[l] {
+			kept = append(kept, l)
+			continue
+		}
+		l.Close()
+		r.event(t.p.Name, "socket_closed", fmt.Sprintf("%s: closed %s (its last worker is gone)", t.p.Name, l.Addr.Raw), 0, nil)
+	}
+	t.retired = kept
 }
 
 // String is the one-line summary of a Diff.

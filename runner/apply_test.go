@@ -175,7 +175,7 @@ func TestApplyRestartNeededAndRoll(t *testing.T) {
 	pids := rn.pids(t, "web")
 
 	moved := withVersion(web, "2")
-	moved.Listen = []procfile.Address{{Network: "tcp", Addr: "127.0.0.1:1", Raw: "127.0.0.1:1"}}
+	moved.Socket = procfile.SocketProxy // a socket mode cannot change live (a listen list can: relisten.txtar)
 	cfg := config(moved)
 	cfg.Name = "renamed"
 	d, err := rn.r.Apply(cfg, []string{"web"})

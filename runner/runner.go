@@ -136,6 +136,10 @@ type ptype struct {
 
 	listeners []*Listener
 	pool      *pool // proxy mode
+	// retired: sockets of addresses a re-read file dropped (inherit mode),
+	// closed once no live worker holds them (retiredSlotDone).
+	retired   []*Listener
+	proxyStop map[*Listener]chan struct{} // proxy mode: ends one socket's accept loop
 
 	removed bool          // gone from the file (Apply): its sockets close after its last worker
 	gone    chan struct{} // closed with its sockets: ends its proxy's accept loop
@@ -348,23 +352,29 @@ func (r *Runner) bindType(t *ptype, inherited activated) error {
 				return fmt.Errorf("%s: %w", t.p.Name, err)
 			}
 		}
-		l.Name = t.p.Name
-		if len(t.p.Listen) > 1 {
-			_, port, _ := strings.Cut(a.Addr, "]:")
-			if i := strings.LastIndexByte(a.Addr, ':'); port == "" && i >= 0 {
-				port = a.Addr[i+1:]
-			}
-			if a.Network == "unix" {
-				port = filepath.Base(a.Addr)
-			}
-			l.Name = t.p.Name + "-" + port // ':' separates LISTEN_FDNAMES entries
-		}
+		l.Name = listenerName(t.p, a)
 		t.listeners = append(t.listeners, l)
 	}
 	if t.proxy() {
 		t.pool = newPool()
 	}
 	return nil
+}
+
+// listenerName is a socket's LISTEN_FDNAMES entry: the type's name, or
+// "type-port" when it has several (':' separates the entries).
+func listenerName(p *procfile.Process, a procfile.Address) string {
+	if len(p.Listen) < 2 {
+		return p.Name
+	}
+	_, port, _ := strings.Cut(a.Addr, "]:")
+	if i := strings.LastIndexByte(a.Addr, ':'); port == "" && i >= 0 {
+		port = a.Addr[i+1:]
+	}
+	if a.Network == "unix" {
+		port = filepath.Base(a.Addr)
+	}
+	return p.Name + "-" + port
 }
 
 func (r *Runner) closeListeners() {
@@ -378,6 +388,10 @@ func (t *ptype) closeListeners() {
 		l.Close()
 	}
 	t.listeners = nil
+	for _, l := range t.retired {
+		l.Close()
+	}
+	t.retired = nil
 }
 
 func findProcess(cfg *procfile.Config, name string) *procfile.Process {
@@ -506,6 +520,7 @@ func (r *Runner) Run(ctx context.Context) error {
 			}
 			r.reloadSlotDone(s)
 			r.removedSlotDone(s)
+			r.closeRetired(s.t)
 		case <-health:
 			r.checkSockets()
 		case f := <-r.requests:
@@ -546,11 +561,16 @@ func (r *Runner) startProxies() error {
 // startProxy starts the accept loops of one type's proxy-mode sockets; they
 // end with the supervisor loop or when the type is removed.
 func (r *Runner) startProxy(t *ptype) error {
+	return r.startProxyOn(t, t.listeners)
+}
+
+// startProxyOn starts the accept loops of some of t's sockets.
+func (r *Runner) startProxyOn(t *ptype, listeners []*Listener) error {
 	if !t.proxy() {
 		return nil
 	}
 	var lns []net.Listener
-	for _, l := range t.listeners {
+	for _, l := range listeners {
 		ln, err := proxyListener(l)
 		if err != nil {
 			for _, ln := range lns {
@@ -560,7 +580,12 @@ func (r *Runner) startProxy(t *ptype) error {
 		}
 		lns = append(lns, ln)
 	}
-	for _, ln := range lns {
+	if t.proxyStop == nil {
+		t.proxyStop = map[*Listener]chan struct{}{}
+	}
+	for i, ln := range lns {
+		stop := make(chan struct{})
+		t.proxyStop[listeners[i]] = stop
 		r.background.Add(2)
 		go func() {
 			defer r.background.Done()
@@ -571,6 +596,7 @@ func (r *Runner) startProxy(t *ptype) error {
 			select {
 			case <-r.loopDone:
 			case <-t.gone:
+			case <-stop:
 			}
 			ln.Close()
 		}()

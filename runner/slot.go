@@ -418,7 +418,7 @@ func (s *slot) start() (*worker, error) {
 		var names []string
 		for _, l := range t.listeners {
 			extra = append(extra, l.FD())
-			names = append(names, l.Name)
+			names = append(names, listenerName(p, l.Addr))
 		}
 		env = append(env, "LISTEN_FDS="+strconv.Itoa(len(extra)), "LISTEN_FDNAMES="+strings.Join(names, ":"))
 	}
