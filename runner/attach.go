@@ -55,8 +55,8 @@ type attachClient struct {
 	skipped int           // bytes dropped since the last marker; under ttyClients.mu
 }
 
-func (c *ttyClients) add() *attachClient {
-	cl := &attachClient{ch: make(chan []byte, attachQueue), done: make(chan struct{})}
+func (c *ttyClients) add(queue int) *attachClient {
+	cl := &attachClient{ch: make(chan []byte, queue), done: make(chan struct{})}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -134,6 +134,7 @@ type Terminal struct {
 	PID     int
 	master  *os.File
 	clients *ttyClients
+	queue   int // chunks queued for a client before bytes are dropped (attachQueue)
 }
 
 // ErrNoTerminal: the type runs without tty = true.
@@ -169,11 +170,11 @@ func (r *Runner) Attach(target string) (*Terminal, error) {
 		s.mu.Lock()
 		pr, pid := s.cur, s.info.PID
 		s.mu.Unlock()
-		if pr == nil || pr.tty == nil || pr.clients == nil || !t.p.TTY {
+		if pr == nil || pr.ttyFile == nil || pr.clients == nil || !t.p.TTY {
 			rerr = fmt.Errorf("%s has no terminal now (it is not running)", s.name)
 			return
 		}
-		term = &Terminal{Name: s.name, PID: pid, master: pr.tty, clients: pr.clients}
+		term = &Terminal{Name: s.name, PID: pid, master: pr.ttyFile, clients: pr.clients, queue: attachQueue}
 	})
 	if err == nil {
 		err = rerr
@@ -185,7 +186,7 @@ func (r *Runner) Attach(target string) (*Terminal, error) {
 // its side), conn fails, or the terminal goes away. writeTimeout bounds each
 // write to the client.
 func (t *Terminal) Serve(conn net.Conn, writeTimeout time.Duration) {
-	cl := t.clients.add()
+	cl := t.clients.add(t.queue)
 	defer t.clients.remove(cl)
 	input := make(chan struct{})
 	go func() {

@@ -23,6 +23,7 @@ func TestAttachSlowClientAndEnd(t *testing.T) {
 	if _, err := rn.r.Attach("app.2"); err == nil {
 		t.Error("Attach(app.2) of a 1-worker type succeeded")
 	}
+	term.queue = 2 // so that the 200,000 lines overflow it however the kernel chunks them
 	client, server := net.Pipe()
 	served := make(chan struct{})
 	go func() {
