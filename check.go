@@ -47,6 +47,7 @@ type processPlan struct {
 	WatchPoll     string     `json:"watch_poll,omitempty"`
 	MaxMemory     int64      `json:"max_memory,omitempty"`
 	User          string     `json:"user,omitempty"`
+	TTY           bool       `json:"tty,omitempty"`
 }
 
 func readyString(r procfile.Ready) string {
@@ -90,7 +91,7 @@ func makePlan(opts runner.Options) (plan, error) {
 			return pl, err
 		}
 		pp := processPlan{
-			Name: p.Name, Argv: argv, WorkerArgv: perWorker, Shell: p.Shell, Workers: workers, WorkersAuto: auto,
+			Name: p.Name, Argv: argv, WorkerArgv: perWorker, Shell: p.Shell, TTY: p.TTY, Workers: workers, WorkersAuto: auto,
 			Dir: p.Dir, Listen: []string{}, Restart: string(p.Restart), MaxRestarts: p.MaxRestarts,
 			RestartWindow: p.RestartWindow.String(), StopSignal: signalString(p), StopTimeout: p.StopTimeout.String(),
 			KillMode: string(p.KillMode), Ready: readyString(p.Ready), ReadyTimeout: p.Ready.Timeout.String(),
@@ -191,6 +192,9 @@ func printPlan(w io.Writer, opts runner.Options, asJSON bool) error {
 		fmt.Fprintf(tw, "  restart\t%s, at most %s in %s\n", p.Restart, plural(p.MaxRestarts, "crash"), p.RestartWindow)
 		fmt.Fprintf(tw, "  stop\t%s, SIGKILL after %s, kill_mode %s\n", p.StopSignal, p.StopTimeout, p.KillMode)
 		fmt.Fprintf(tw, "  ready\t%s (timeout %s)\n", p.Ready, p.ReadyTimeout)
+		if p.TTY {
+			fmt.Fprintf(tw, "  tty\tstdin, stdout and stderr are a terminal (cluster attach %s.1)\n", p.Name)
+		}
 		if len(p.Watch) > 0 {
 			poll := "inotify"
 			if p.WatchPoll != "" {
