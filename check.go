@@ -21,6 +21,7 @@ type plan struct {
 	Name            string        `json:"name"`
 	ShutdownTimeout string        `json:"shutdown_timeout"`
 	ReleaseFirst    bool          `json:"release_first,omitempty"` // a Procfile's release type runs first, once
+	StartOrder      []string      `json:"start_order,omitempty"`   // when some type has depends_on
 	Processes       []processPlan `json:"processes"`
 }
 
@@ -47,6 +48,7 @@ type processPlan struct {
 	WatchPoll     string     `json:"watch_poll,omitempty"`
 	MaxMemory     int64      `json:"max_memory,omitempty"`
 	User          string     `json:"user,omitempty"`
+	DependsOn     []string   `json:"depends_on,omitempty"` // "migrate completed"
 }
 
 func readyString(r procfile.Ready) string {
@@ -105,10 +107,21 @@ func makePlan(opts runner.Options) (plan, error) {
 		if len(p.Listen) > 0 {
 			pp.Socket = string(p.Socket)
 		}
+		for _, d := range p.DependsOn {
+			pp.DependsOn = append(pp.DependsOn, d.Name+" "+string(d.Condition))
+		}
 		if pl.ReleaseFirst && p.Name == "release" {
 			pp.Restart, pp.Ready = string(procfile.RestartNever), string(procfile.ReadyStarted)
 		}
 		pl.Processes = append(pl.Processes, pp)
+	}
+	for _, p := range cfg.StartOrder() {
+		if len(only) == 0 || only[p.Name] {
+			pl.StartOrder = append(pl.StartOrder, p.Name)
+		}
+	}
+	if !slices.ContainsFunc(pl.Processes, func(p processPlan) bool { return len(p.DependsOn) > 0 }) {
+		pl.StartOrder = nil
 	}
 	return pl, nil
 }
@@ -170,6 +183,15 @@ func printPlan(w io.Writer, opts runner.Options, asJSON bool) error {
 	if pl.ReleaseFirst {
 		fmt.Fprintf(w, "release runs first, once, to completion; the other types start when it exits 0\n")
 	}
+	if len(pl.StartOrder) > 0 {
+		var waits []string
+		for _, p := range pl.Processes {
+			if len(p.DependsOn) > 0 {
+				waits = append(waits, p.Name+" waits for "+strings.Join(p.DependsOn, ", "))
+			}
+		}
+		fmt.Fprintf(w, "start order: %s (%s); stop order: the reverse\n", strings.Join(pl.StartOrder, ", "), strings.Join(waits, "; "))
+	}
 	for _, p := range pl.Processes {
 		tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
 		workers := fmt.Sprint(p.Workers)
@@ -203,6 +225,9 @@ func printPlan(w io.Writer, opts runner.Options, asJSON bool) error {
 		}
 		if p.User != "" {
 			fmt.Fprintf(tw, "  user\t%s\n", p.User)
+		}
+		if len(p.DependsOn) > 0 {
+			fmt.Fprintf(tw, "  depends_on\t%s\n", strings.Join(p.DependsOn, ", "))
 		}
 		tw.Flush()
 	}
