@@ -116,7 +116,8 @@ func makePlan(opts runner.Options) (plan, error) {
 		pl.Processes = append(pl.Processes, pp)
 	}
 	for _, p := range cfg.StartOrder() {
-		if len(only) == 0 || only[p.Name] {
+		// A disabled type is not run: its dependents do not wait for it.
+		if i := slices.IndexFunc(pl.Processes, func(pp processPlan) bool { return pp.Name == p.Name }); i >= 0 && pl.Processes[i].Workers > 0 {
 			pl.StartOrder = append(pl.StartOrder, p.Name)
 		}
 	}

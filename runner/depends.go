@@ -78,7 +78,7 @@ func exitWords(st exitStatus) string {
 // allReady reports whether every wanted worker of t is ready.
 func (t *ptype) allReady() bool {
 	for i := 1; i <= t.count; i++ {
-		if s := t.slots[i]; s == nil || !s.wasReady {
+		if s := t.slots[i]; s == nil || !s.everReady {
 			return false
 		}
 	}

@@ -498,7 +498,7 @@ func (r *Runner) Run(ctx context.Context) error {
 				stop(ErrFailed)
 			}
 		case s := <-r.readyCh:
-			s.wasReady = true
+			s.everReady = true
 			r.noteFirstReady(s)
 			r.onReady(s)
 		case s := <-r.slotDone:

@@ -72,8 +72,8 @@ type slot struct {
 	p  *procfile.Process
 	at *ptype
 
-	trial    bool // a reload's replacement: a failure before ready aborts the reload instead of restarting
-	wasReady bool // it was ready once; set and read by the supervisor goroutine only (depends_on "ready")
+	trial     bool // a reload's replacement: a failure before ready aborts the reload instead of restarting
+	everReady bool // it was ready once; set and read by the supervisor goroutine only (depends_on "ready")
 
 	stop     chan struct{}
 	stopOnce sync.Once
