@@ -187,11 +187,21 @@ func printPlan(w io.Writer, opts runner.Options, asJSON bool) error {
 	if len(pl.StartOrder) > 0 {
 		var waits []string
 		for _, p := range pl.Processes {
-			if len(p.DependsOn) > 0 {
-				waits = append(waits, p.Name+" waits for "+strings.Join(p.DependsOn, ", "))
+			var deps []string // a dependency outside the run is not waited for
+			for _, d := range p.DependsOn {
+				if name, _, _ := strings.Cut(d, " "); slices.Contains(pl.StartOrder, name) {
+					deps = append(deps, d)
+				}
+			}
+			if len(deps) > 0 && slices.Contains(pl.StartOrder, p.Name) {
+				waits = append(waits, p.Name+" waits for "+strings.Join(deps, ", "))
 			}
 		}
-		fmt.Fprintf(w, "start order: %s (%s); stop order: the reverse\n", strings.Join(pl.StartOrder, ", "), strings.Join(waits, "; "))
+		how := "; stop order: the reverse"
+		if len(waits) > 0 {
+			how = " (" + strings.Join(waits, "; ") + ")" + how
+		}
+		fmt.Fprintf(w, "start order: %s%s\n", strings.Join(pl.StartOrder, ", "), how)
 	}
 	for _, p := range pl.Processes {
 		tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
