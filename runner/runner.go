@@ -487,7 +487,7 @@ func (r *Runner) Run(ctx context.Context) error {
 				r.killDescendants(r.hardStop)
 			}()
 		case rep := <-r.exits:
-			if rep.status.success() && rep.s.t.p.Restart != procfile.RestartAlways {
+			if rep.status.success() && rep.s.p.Restart != procfile.RestartAlways {
 				r.noteFirstReady(rep.s) // a one-shot that completed: nothing more to wait for
 			} else if !rep.wasReady {
 				r.noteNotReady(rep.s, "exited before it was ready ("+rep.status.String()+")")
