@@ -391,7 +391,7 @@ func (r *Runner) StopTypes(names ...string) ([]string, error) {
 				did = append(did, t.p.Name+" (already stopped)")
 				continue
 			}
-			t.stopped, t.launched = true, false
+			t.stopped, t.launched, t.spawnedAll, t.readyAll = true, false, false, false
 			if r.readyWaiting[t] {
 				delete(r.readyWaiting, t) // `cluster run -- CMD` does not wait for it
 				r.maybeReady()

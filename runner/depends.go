@@ -35,8 +35,8 @@ func (r *Runner) depState(dep *ptype, c procfile.Condition) (met bool, why strin
 			return false, name + " was not started"
 		}
 		return false, ""
-	case c == procfile.ConditionStarted:
-		return dep.launched, ""
+	case !dep.launched:
+		return false, ""
 	}
 	live := 0
 	for s := range r.live {
@@ -52,8 +52,15 @@ func (r *Runner) depState(dep *ptype, c procfile.Condition) (met bool, why strin
 		if live == 0 && !r.stopping {
 			return false, fmt.Sprintf("%s ended without completing (%s)", name, exitWords(dep.lastExit))
 		}
+	case procfile.ConditionStarted:
+		if dep.spawnedAll || dep.every(func(s *slot) bool { return s.everSpawned }) {
+			return true, ""
+		}
+		if live == 0 && !r.stopping {
+			return false, fmt.Sprintf("%s ended before it started (%s)", name, exitWords(dep.lastExit))
+		}
 	default: // ready
-		if dep.allReady() {
+		if dep.readyAll || dep.every(func(s *slot) bool { return s.everReady }) {
 			return true, ""
 		}
 		if live == 0 && !r.stopping {
@@ -75,10 +82,21 @@ func exitWords(st exitStatus) string {
 	return "exit " + st.String()
 }
 
-// allReady reports whether every wanted worker of t is ready.
-func (t *ptype) allReady() bool {
+// reached notes, after s was spawned or got ready, whether every worker of
+// t has been: a condition once reached stays reached (until t is stopped or
+// started again), so a one-shot that was ready and then exited still is.
+func (t *ptype) reached(s *slot) {
+	if s.t.slots[s.index] != s {
+		return // a reload's replacement before it takes over
+	}
+	t.spawnedAll = t.spawnedAll || t.every(func(s *slot) bool { return s.everSpawned })
+	t.readyAll = t.readyAll || t.every(func(s *slot) bool { return s.everReady })
+}
+
+// every reports whether each wanted worker of t has a slot for which ok holds.
+func (t *ptype) every(ok func(*slot) bool) bool {
 	for i := 1; i <= t.count; i++ {
-		if s := t.slots[i]; s == nil || !s.everReady {
+		if s := t.slots[i]; s == nil || !ok(s) {
 			return false
 		}
 	}
@@ -169,7 +187,7 @@ func depsWords(deps []procfile.Dependency) string {
 // launch makes and starts the missing slots of t.
 func (r *Runner) launch(t *ptype) {
 	t.waiting, t.blocked, t.waitSaid = false, "", false
-	t.launched, t.succeeded = true, 0
+	t.launched, t.succeeded, t.spawnedAll, t.readyAll = true, 0, false, false
 	initial := r.readyWaiting[t]
 	delete(r.readyWaiting, t)
 	for i := 1; i <= t.count; i++ {

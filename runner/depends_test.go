@@ -2,6 +2,8 @@ package runner
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -107,6 +109,72 @@ func TestDependsOnCompleted(t *testing.T) {
 	for _, ts := range st.Types {
 		if len(ts.WaitingFor) > 0 || ts.NotStarted != "" {
 			t.Errorf("%s still waiting: %+v", ts.Name, ts)
+		}
+	}
+}
+
+// TestDependsOnRevived: in watch mode a failed dependency keeps its
+// dependents waiting instead of failing the cluster; once it is started
+// again and completes, they start.
+func TestDependsOnRevived(t *testing.T) {
+	ok := filepath.Join(t.TempDir(), "ok")
+	migrate := shProc("migrate", `test -f `+ok)
+	web := shProc("web", `echo web up; sleep 100`)
+	web.DependsOn = []procfile.Dependency{{Name: "migrate", Condition: procfile.ConditionCompleted}}
+	rn := start(t, Options{Config: config(web, migrate), Watch: true})
+	waitEvent(t, rn, "web: not started: migrate failed (exit status 1)")
+	st, err := rn.r.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Types[0].Name != "web" || st.Types[0].NotStarted != "migrate failed (exit status 1)" {
+		t.Errorf("status of web: %+v", st.Types[0])
+	}
+	if err := os.WriteFile(ok, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if did, err := rn.r.StartTypes("migrate"); err != nil || len(did) != 1 || did[0] != "migrate" {
+		t.Fatalf("StartTypes = %q, %v", did, err)
+	}
+	rn.rec.waitLine(t, `web\.1 stdout: web up`, 10*time.Second)
+}
+
+func waitEvent(t *testing.T, rn *running, msg string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !slices.Contains(rn.rec.messages(), msg) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no event %q: %q", msg, rn.rec.messages())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestDependsOnReachedStays: a condition once reached stays reached. setup
+// is ready, then exits; quick is started, then exits; web still starts when
+// gate completes later.
+func TestDependsOnReachedStays(t *testing.T) {
+	open := filepath.Join(t.TempDir(), "open")
+	setup := shProc("setup", `echo set; sleep 0.2`)
+	setup.Ready = procfile.Ready{Kind: procfile.ReadyLog, Log: regexp.MustCompile(`^set$`), Timeout: time.Minute}
+	quick := shProc("quick", `true`)
+	gate := shProc("gate", `while [ ! -f `+open+` ]; do sleep 0.05; done`)
+	web := shProc("web", `echo web up; sleep 100`)
+	web.DependsOn = []procfile.Dependency{
+		{Name: "gate", Condition: procfile.ConditionCompleted},
+		{Name: "quick", Condition: procfile.ConditionStarted},
+		{Name: "setup", Condition: procfile.ConditionReady},
+	}
+	rn := start(t, Options{Config: config(web, setup, quick, gate)})
+	waitEvent(t, rn, "setup.1 exited (status 0)")
+	waitEvent(t, rn, "quick.1 exited (status 0)")
+	if err := os.WriteFile(open, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rn.rec.waitLine(t, `web\.1 stdout: web up`, 10*time.Second)
+	for _, m := range rn.rec.messages() {
+		if strings.Contains(m, "not started") {
+			t.Errorf("event %q", m)
 		}
 	}
 }

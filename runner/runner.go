@@ -95,6 +95,7 @@ type Runner struct {
 	exits    chan exitReport
 	slotDone chan *slot
 	readyCh  chan *slot
+	spawned  chan *slot // a slot's process was spawned (depends_on "started")
 	requests chan func()
 	finished chan struct{} // closed when Run returns
 
@@ -133,12 +134,14 @@ type ptype struct {
 	slots     map[int]*slot // the serving slot of each worker index
 
 	// depends_on (depends.go)
-	waiting   bool       // its workers wait for its dependencies: no slot yet
-	waitSaid  bool       // the "waiting for" event was printed
-	blocked   string     // why it will never start ("migrate failed (exit status 1)"), printed once
-	launched  bool       // its workers were spawned (depends_on "started")
-	succeeded int        // workers that exited 0 and are not restarted (depends_on "completed")
-	lastExit  exitStatus // of its last worker that exited on its own
+	waiting    bool       // its workers wait for its dependencies: no slot yet
+	waitSaid   bool       // the "waiting for" event was printed
+	blocked    string     // why it will never start ("migrate failed (exit status 1)"), printed once
+	launched   bool       // its slots were made (reset by cluster stop TYPE)
+	spawnedAll bool       // every worker was spawned once since: "started" was reached
+	readyAll   bool       // every worker was ready once since: "ready" was reached
+	succeeded  int        // workers that exited 0 and are not restarted (depends_on "completed")
+	lastExit   exitStatus // of its last worker that exited on its own
 
 	listeners []*Listener
 	pool      *pool // proxy mode
@@ -235,6 +238,7 @@ func prepare(opts Options) (*Runner, error) {
 		exits:       make(chan exitReport),
 		slotDone:    make(chan *slot),
 		readyCh:     make(chan *slot),
+		spawned:     make(chan *slot),
 		requests:    make(chan func()),
 		finished:    make(chan struct{}),
 		live:        map[*slot]bool{},
@@ -497,8 +501,12 @@ func (r *Runner) Run(ctx context.Context) error {
 			if d.stopCluster && !r.stopping {
 				stop(ErrFailed)
 			}
+		case s := <-r.spawned:
+			s.everSpawned = true
+			s.t.reached(s)
 		case s := <-r.readyCh:
 			s.everReady = true
+			s.t.reached(s)
 			r.noteFirstReady(s)
 			r.onReady(s)
 		case s := <-r.slotDone:
