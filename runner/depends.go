@@ -17,6 +17,8 @@ import (
 //     condition) keeps its dependents from starting, says so once per
 //     type, and fails the cluster as a failed type does (not in watch mode,
 //     where the next file change may revive it).
+//   - A condition once reached stays reached (ptype.spawnedAll, readyAll),
+//     until the dependency is stopped or started again.
 //   - A dependency outside this run (not selected, 0 workers, removed from
 //     the file) is met: there is nothing to wait for.
 //   - At stop, a type's workers are asked to stop only once no live worker
