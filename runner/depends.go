@@ -124,12 +124,13 @@ func (r *Runner) unmet(t *ptype) (list []string, why string) {
 	return list, why
 }
 
-// startType starts t's workers, or makes it wait for its dependencies.
-func (r *Runner) startType(t *ptype, why string) {
+// startType starts t's workers, or makes it wait for its dependencies;
+// note ends the "starting" line (": new in the file").
+func (r *Runner) startType(t *ptype, note string) {
 	t.waiting, t.blocked, t.waitSaid = true, "", false
 	r.checkWaiting()
 	if !t.waiting {
-		r.event(t.p.Name, "type_starting", fmt.Sprintf("starting %s (%s)%s", t.p.Name, plural(t.count, "worker"), why), 0, nil)
+		r.event(t.p.Name, "type_starting", fmt.Sprintf("starting %s (%s)%s", t.p.Name, plural(t.count, "worker"), note), 0, nil)
 	}
 }
 
