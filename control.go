@@ -161,7 +161,7 @@ func printStatus(w io.Writer, st *runner.Status) {
 		} else if t.NotStarted != "" {
 			state = "not started: " + t.NotStarted
 		} else if len(t.WaitingFor) > 0 {
-			state = "waiting for " + strings.Join(t.WaitingFor, ", ")
+			state = "waiting for " + strings.Join(t.WaitingFor, " and ")
 		} else if t.Failed {
 			state += ", failed"
 		}
