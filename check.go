@@ -21,6 +21,7 @@ type plan struct {
 	Name            string        `json:"name"`
 	ShutdownTimeout string        `json:"shutdown_timeout"`
 	ReleaseFirst    bool          `json:"release_first,omitempty"` // a Procfile's release type runs first, once
+	StartOrder      []string      `json:"start_order,omitempty"`   // when some type has depends_on
 	Processes       []processPlan `json:"processes"`
 }
 
@@ -48,6 +49,7 @@ type processPlan struct {
 	MaxMemory     int64      `json:"max_memory,omitempty"`
 	User          string     `json:"user,omitempty"`
 	TTY           bool       `json:"tty,omitempty"`
+	DependsOn     []string   `json:"depends_on,omitempty"` // "migrate completed"
 }
 
 func readyString(r procfile.Ready) string {
@@ -106,10 +108,22 @@ func makePlan(opts runner.Options) (plan, error) {
 		if len(p.Listen) > 0 {
 			pp.Socket = string(p.Socket)
 		}
+		for _, d := range p.DependsOn {
+			pp.DependsOn = append(pp.DependsOn, d.Name+" "+string(d.Condition))
+		}
 		if pl.ReleaseFirst && p.Name == "release" {
 			pp.Restart, pp.Ready = string(procfile.RestartNever), string(procfile.ReadyStarted)
 		}
 		pl.Processes = append(pl.Processes, pp)
+	}
+	for _, p := range cfg.StartOrder() {
+		// A disabled type is not run: its dependents do not wait for it.
+		if i := slices.IndexFunc(pl.Processes, func(pp processPlan) bool { return pp.Name == p.Name }); i >= 0 && pl.Processes[i].Workers > 0 {
+			pl.StartOrder = append(pl.StartOrder, p.Name)
+		}
+	}
+	if !slices.ContainsFunc(pl.Processes, func(p processPlan) bool { return len(p.DependsOn) > 0 }) {
+		pl.StartOrder = nil
 	}
 	return pl, nil
 }
@@ -171,6 +185,25 @@ func printPlan(w io.Writer, opts runner.Options, asJSON bool) error {
 	if pl.ReleaseFirst {
 		fmt.Fprintf(w, "release runs first, once, to completion; the other types start when it exits 0\n")
 	}
+	if len(pl.StartOrder) > 0 {
+		var waits []string
+		for _, p := range pl.Processes {
+			var deps []string // a dependency outside the run is not waited for
+			for _, d := range p.DependsOn {
+				if name, _, _ := strings.Cut(d, " "); slices.Contains(pl.StartOrder, name) {
+					deps = append(deps, d)
+				}
+			}
+			if len(deps) > 0 && slices.Contains(pl.StartOrder, p.Name) {
+				waits = append(waits, p.Name+" waits for "+strings.Join(deps, ", "))
+			}
+		}
+		how := "; stop order: the reverse"
+		if len(waits) > 0 {
+			how = " (" + strings.Join(waits, "; ") + ")" + how
+		}
+		fmt.Fprintf(w, "start order: %s%s\n", strings.Join(pl.StartOrder, ", "), how)
+	}
 	for _, p := range pl.Processes {
 		tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
 		workers := fmt.Sprint(p.Workers)
@@ -207,6 +240,9 @@ func printPlan(w io.Writer, opts runner.Options, asJSON bool) error {
 		}
 		if p.User != "" {
 			fmt.Fprintf(tw, "  user\t%s\n", p.User)
+		}
+		if len(p.DependsOn) > 0 {
+			fmt.Fprintf(tw, "  depends_on\t%s\n", strings.Join(p.DependsOn, ", "))
 		}
 		tw.Flush()
 	}

@@ -158,6 +158,10 @@ func printStatus(w io.Writer, st *runner.Status) {
 		state := fmt.Sprintf("%d/%d ready", t.Ready, t.Workers)
 		if t.Stopped {
 			state = "stopped (cluster start " + t.Name + ")"
+		} else if t.NotStarted != "" {
+			state = "not started: " + t.NotStarted
+		} else if len(t.WaitingFor) > 0 {
+			state = "waiting for " + strings.Join(t.WaitingFor, " and ")
 		} else if t.Failed {
 			state += ", failed"
 		}

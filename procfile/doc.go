@@ -22,6 +22,9 @@
 //     over ArgStrMax; a command and its environment take at most ArgMax
 //     (ArgSize). The runner checks ArgSize again on the argv and env it execs.
 //   - Watch globs are in the syntax of the watch package and can match.
+//   - depends_on names other types of the same file, once each, with no
+//     cycle; "completed" is never on a type with restart = "always".
+//     Config.StartOrder lists the types dependencies first, else in file order.
 //   - Expansion ($VAR, ${VAR:-default}, nested defaults) never executes
 //     anything, and a form it does not support is an error, never a
 //     surprising value (expand.go).

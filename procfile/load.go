@@ -204,7 +204,7 @@ func (l *loader) defaults(name string, line int) *Process {
 var topKeys = []string{"name", "env", "env_file", "shutdown_timeout", "process"}
 var processKeys = []string{"command", "shell", "workers", "dir", "env", "env_file", "listen", "socket", "restart",
 	"max_restarts", "restart_window", "stop_signal", "stop_timeout", "kill_mode", "ready", "watch", "watch_ignore",
-	"watch_poll", "max_memory", "user", "tty"}
+	"watch_poll", "max_memory", "user", "tty", "depends_on"}
 var readyKeys = []string{"notify", "log", "http", "tcp", "delay", "timeout"}
 
 func (l *loader) clusterfile(src string) (*Config, error) {
@@ -269,6 +269,7 @@ func (l *loader) clusterfile(src string) (*Config, error) {
 		cfg.Processes = append(cfg.Processes, l.process(name, t, env))
 	}
 	l.checkTotal(cfg.Processes, func(p *Process) int { return l.line("process." + p.Name + ".workers") })
+	l.checkDepends(cfg.Processes)
 	if err := l.err(); err != nil {
 		return nil, err
 	}
@@ -468,6 +469,9 @@ func (l *loader) process(name string, t map[string]any, baseEnv []string) *Proce
 		} else {
 			l.errf(l.line(k), "%s: want a user name", k)
 		}
+	}
+	if v, k, ok := at("depends_on"); ok {
+		p.DependsOn = l.dependsOn(k, v)
 	}
 	if p.Command != "" {
 		l.checkCommand(p, l.line(key+".command"), l.line(key+".env"))

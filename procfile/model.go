@@ -88,6 +88,69 @@ type Process struct {
 	// TTY: the worker's stdin, stdout and stderr are its pseudo-terminal
 	// (cluster attach connects to it), not /dev/null and pipes.
 	TTY bool
+
+	// DependsOn: the types that must reach a condition before this one
+	// starts (`depends_on`), in the order written (a table's by name).
+	// Every name is another type of the file, there is no cycle, and
+	// ConditionCompleted is never on a type with restart = "always".
+	DependsOn []Dependency
+}
+
+// Dependency is one `depends_on` entry.
+type Dependency struct {
+	Name      string
+	Condition Condition
+}
+
+// Condition is what a dependency must reach before its dependent starts.
+type Condition string
+
+const (
+	ConditionStarted   Condition = "started"   // its workers were spawned
+	ConditionReady     Condition = "ready"     // every worker is ready (the default)
+	ConditionCompleted Condition = "completed" // every worker exited 0 and is not restarted
+)
+
+// StartOrder lists the processes so that each comes after everything it
+// depends on; among those free to go, file order. The runner starts types
+// in this order and stops them in the reverse one.
+func (c *Config) StartOrder() []*Process {
+	placed := map[string]bool{}
+	known := map[string]bool{}
+	for _, p := range c.Processes {
+		known[p.Name] = true
+	}
+	var order []*Process
+	for len(order) < len(c.Processes) {
+		progress := false
+		for _, p := range c.Processes {
+			if placed[p.Name] {
+				continue
+			}
+			free := true
+			for _, d := range p.DependsOn {
+				if known[d.Name] && !placed[d.Name] && d.Name != p.Name {
+					free = false
+					break
+				}
+			}
+			if free {
+				placed[p.Name] = true
+				order = append(order, p)
+				progress = true
+				break // back to the start: file order among the free ones
+			}
+		}
+		if !progress { // a cycle (Load rejects it): the rest in file order
+			for _, p := range c.Processes {
+				if !placed[p.Name] {
+					placed[p.Name] = true
+					order = append(order, p)
+				}
+			}
+		}
+	}
+	return order
 }
 
 // Argv splits the command for one worker with that worker's environment

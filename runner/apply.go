@@ -231,14 +231,9 @@ func (r *Runner) applyTypes(cfg *procfile.Config, next []*ptype, roll []string, 
 	r.types = types
 	for _, t := range added {
 		d.Added = append(d.Added, t.p.Name)
-		r.event(t.p.Name, "type_starting", fmt.Sprintf("starting %s (%s): new in the file", t.p.Name, plural(t.count, "worker")), 0, nil)
-		for i := 1; i <= t.count; i++ {
-			s := r.newSlot(t, i, false)
-			t.slots[i] = s
-			r.live[s] = true
-			go s.run()
-		}
+		r.startType(t, ": new in the file")
 	}
+	r.checkWaiting() // a type whose depends_on changed may start now
 	r.watchMemory()
 	r.event("", "config_applied", d.String(), 0, nil)
 	r.nextReload()
@@ -388,6 +383,7 @@ func (d Diff) String() string {
 // close once the last one is gone (removedSlotDone). Supervisor goroutine.
 func (r *Runner) removeType(t *ptype) {
 	t.removed = true
+	delete(r.readyWaiting, t)
 	r.reloadQueue = slices.DeleteFunc(r.reloadQueue, func(q reloadReq) bool { return q.t == t })
 	if pl := r.plan; pl != nil && pl.t == t {
 		r.plan = nil // its replacement is one of the live slots stopped below

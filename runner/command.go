@@ -84,7 +84,13 @@ func (r *Runner) noteFirstReady(s *slot) {
 		return
 	}
 	delete(r.readyPending, s)
-	if len(r.readyPending) == 0 {
+	r.maybeReady()
+}
+
+// maybeReady answers Ready once every initial worker is ready and no
+// initial type waits for its dependencies.
+func (r *Runner) maybeReady() {
+	if r.readyPending != nil && len(r.readyPending) == 0 && len(r.readyWaiting) == 0 {
 		r.readyPending = nil
 		r.readyResult <- nil
 	}

@@ -33,14 +33,18 @@ type WorkerStatus struct {
 
 // TypeStatus is the per-type part of status and metrics.
 type TypeStatus struct {
-	Name       string `json:"name"`
-	Workers    int    `json:"workers"`
-	Ready      int    `json:"ready"`
-	Reloads    int    `json:"reloads"`
-	Failed     bool   `json:"failed"`
-	Stopped    bool   `json:"stopped,omitempty"` // by `cluster stop TYPE`
-	LastExit   *int   `json:"last_exit,omitempty"`
-	LastSignal string `json:"last_signal,omitempty"`
+	Name    string `json:"name"`
+	Workers int    `json:"workers"`
+	Ready   int    `json:"ready"`
+	Reloads int    `json:"reloads"`
+	Failed  bool   `json:"failed"`
+	Stopped bool   `json:"stopped,omitempty"` // by `cluster stop TYPE`
+	// WaitingFor lists the dependencies a waiting type waits for
+	// ("migrate completed"); NotStarted says why it never will.
+	WaitingFor []string `json:"waiting_for,omitempty"`
+	NotStarted string   `json:"not_started,omitempty"`
+	LastExit   *int     `json:"last_exit,omitempty"`
+	LastSignal string   `json:"last_signal,omitempty"`
 }
 
 // Status is a snapshot of the running cluster.
@@ -74,7 +78,12 @@ func (r *Runner) Status() (Status, error) {
 			slots = append(slots, s)
 		}
 		for i, t := range r.types {
-			types = append(types, TypeStatus{Name: t.p.Name, Workers: t.count, Reloads: t.reloads, Failed: t.failed, Stopped: t.stopped})
+			ts := TypeStatus{Name: t.p.Name, Workers: t.count, Reloads: t.reloads, Failed: t.failed, Stopped: t.stopped}
+			if t.waiting && !t.stopped {
+				ts.WaitingFor, _ = r.unmet(t)
+				ts.NotStarted = t.blocked
+			}
+			types = append(types, ts)
 			order[t.p.Name] = i
 		}
 	})
@@ -262,8 +271,12 @@ func (r *Runner) scale(t *ptype, n int) {
 	}
 	old := t.count
 	t.count = n
-	if t.stopped { // the new count applies at `cluster start`
-		r.event(t.p.Name, "scaled", fmt.Sprintf("%s (stopped) scaled from %d to %s", t.p.Name, old, plural(n, "worker")), 0, nil)
+	if t.stopped || t.waiting { // the new count applies when it starts
+		what := "stopped"
+		if !t.stopped {
+			what = "waiting"
+		}
+		r.event(t.p.Name, "scaled", fmt.Sprintf("%s (%s) scaled from %d to %s", t.p.Name, what, old, plural(n, "worker")), 0, nil)
 		return
 	}
 	if n > old {
@@ -378,7 +391,11 @@ func (r *Runner) StopTypes(names ...string) ([]string, error) {
 				did = append(did, t.p.Name+" (already stopped)")
 				continue
 			}
-			t.stopped = true
+			t.stopped, t.launched, t.spawnedAll, t.readyAll = true, false, false, false
+			if r.readyWaiting[t] {
+				delete(r.readyWaiting, t) // `cluster run -- CMD` does not wait for it
+				r.maybeReady()
+			}
 			r.reloadQueue = slices.DeleteFunc(r.reloadQueue, func(q reloadReq) bool { return q.t == t })
 			if pl := r.plan; pl != nil && pl.t == t {
 				r.plan = nil // its replacement is one of the live slots stopped below
@@ -416,21 +433,22 @@ func (r *Runner) StartTypes(names ...string) ([]string, error) {
 			return
 		}
 		for _, t := range ts {
+			if t.waiting && !t.stopped {
+				list, _ := r.unmet(t)
+				did = append(did, t.p.Name+" (waiting for "+strings.Join(list, ", ")+")")
+				continue
+			}
 			if !t.stopped && !t.failed {
 				did = append(did, t.p.Name+" (already running)")
 				continue
 			}
 			t.stopped, t.failed, t.crashes = false, false, nil
-			for i := 1; i <= t.count; i++ {
-				if t.slots[i] != nil {
-					continue
-				}
-				s := r.newSlot(t, i, false)
-				t.slots[i] = s
-				r.live[s] = true
-				go s.run()
+			r.startType(t, "")
+			if t.waiting {
+				list, _ := r.unmet(t)
+				did = append(did, t.p.Name+" (waiting for "+strings.Join(list, ", ")+")")
+				continue
 			}
-			r.event(t.p.Name, "type_starting", fmt.Sprintf("starting %s (%s)", t.p.Name, plural(t.count, "worker")), 0, nil)
 			did = append(did, t.p.Name)
 		}
 	})

@@ -13,6 +13,16 @@
 // immediate one. Run returns only after every child is reaped and its output
 // copied.
 //
+// # Start order (depends_on)
+//
+// The supervisor also owns each type's waiting state: a type whose
+// dependencies have not reached their condition (started, ready,
+// completed) has no slot yet, and after every event it handles the
+// supervisor starts the types that may now start (depends.go). A
+// dependency that fails for good keeps its dependents from starting and
+// fails the cluster. A graceful stop asks a type's workers to stop only once
+// no worker of a type that depends on it is left, so dependents stop first.
+//
 // # Platforms: a portable core, Linux's extras layered on it
 //
 // The POSIX path is the core and runs everywhere: fork/exec from one

@@ -102,7 +102,7 @@ func (r *Runner) nextReload() {
 		q := r.reloadQueue[0]
 		r.reloadQueue = r.reloadQueue[1:]
 		t := q.t
-		if t.count == 0 || t.stopped {
+		if t.count == 0 || t.stopped || t.waiting {
 			continue
 		}
 		t.failed = false

@@ -99,6 +99,7 @@ type Runner struct {
 	exits    chan exitReport
 	slotDone chan *slot
 	readyCh  chan *slot
+	spawned  chan *slot // a slot's process was spawned (depends_on "started")
 	requests chan func()
 	finished chan struct{} // closed when Run returns
 
@@ -112,7 +113,9 @@ type Runner struct {
 	shutdownTimeout time.Duration // the file's shutdown_timeout; Apply may change it
 	memoryWatched   bool          // watchMemory runs
 
-	readyPending map[*slot]bool // initial slots not ready yet; nil once Ready answered
+	readyPending map[*slot]bool  // initial slots not ready yet; nil once Ready answered
+	readyWaiting map[*ptype]bool // initial types still waiting for their dependencies
+	failNow      bool            // a type will never start (depends.go): stop with ErrFailed
 	readyResult  chan error
 
 	ports    ports
@@ -133,6 +136,16 @@ type ptype struct {
 	stopped   bool // `cluster stop web`: no workers until `cluster start web`; sockets stay bound
 	reloads   int
 	slots     map[int]*slot // the serving slot of each worker index
+
+	// depends_on (depends.go)
+	waiting    bool       // its workers wait for its dependencies: no slot yet
+	waitSaid   bool       // the "waiting for" event was printed
+	blocked    string     // why it will never start ("migrate failed (exit status 1)"), printed once
+	launched   bool       // its slots were made (reset by cluster stop TYPE)
+	spawnedAll bool       // every worker was spawned once since: "started" was reached
+	readyAll   bool       // every worker was ready once since: "ready" was reached
+	succeeded  int        // workers that exited 0 and are not restarted (depends_on "completed")
+	lastExit   exitStatus // of its last worker that exited on its own
 
 	listeners []*Listener
 	pool      *pool // proxy mode
@@ -233,6 +246,7 @@ func prepare(opts Options) (*Runner, error) {
 		exits:       make(chan exitReport),
 		slotDone:    make(chan *slot),
 		readyCh:     make(chan *slot),
+		spawned:     make(chan *slot),
 		requests:    make(chan func()),
 		finished:    make(chan struct{}),
 		live:        map[*slot]bool{},
@@ -438,17 +452,12 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	r.watchMemory()
 	r.readyPending = map[*slot]bool{}
+	r.readyWaiting = map[*ptype]bool{}
 	for _, t := range r.types {
-		for i := 1; i <= t.count; i++ {
-			s := r.newSlot(t, i, false)
-			t.slots[i] = s
-			r.live[s] = true
-			r.readyPending[s] = true
-		}
+		t.waiting = true
+		r.readyWaiting[t] = true
 	}
-	for s := range r.live {
-		go s.run()
-	}
+	r.checkWaiting() // starts every type whose dependencies are met (those without any first)
 
 	var result error
 	var shutdownTimer <-chan time.Time
@@ -458,9 +467,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 		r.stopping = true
 		result = reason
-		for s := range r.live {
-			s.requestStop()
-		}
+		r.stopInOrder()
 		shutdownTimer = time.After(r.shutdownTimeout)
 		r.startBudget()
 	}
@@ -502,7 +509,9 @@ func (r *Runner) Run(ctx context.Context) error {
 				r.killDescendants(r.hardStop)
 			}()
 		case rep := <-r.exits:
-			if !rep.wasReady {
+			if rep.status.success() && rep.s.p.Restart != procfile.RestartAlways {
+				r.noteFirstReady(rep.s) // a one-shot that completed: nothing more to wait for
+			} else if !rep.wasReady {
 				r.noteNotReady(rep.s, "exited before it was ready ("+rep.status.String()+")")
 			}
 			d := r.decide(rep)
@@ -510,7 +519,12 @@ func (r *Runner) Run(ctx context.Context) error {
 			if d.stopCluster && !r.stopping {
 				stop(ErrFailed)
 			}
+		case s := <-r.spawned:
+			s.everSpawned = true
+			s.t.reached(s)
 		case s := <-r.readyCh:
+			s.everReady = true
+			s.t.reached(s)
 			r.noteFirstReady(s)
 			r.onReady(s)
 		case s := <-r.slotDone:
@@ -521,6 +535,9 @@ func (r *Runner) Run(ctx context.Context) error {
 			r.reloadSlotDone(s)
 			r.removedSlotDone(s)
 			r.closeRetired(s.t)
+			if r.stopping {
+				r.stopInOrder() // a dependency whose dependents are gone stops now
+			}
 		case <-health:
 			r.checkSockets()
 		case f := <-r.requests:
@@ -529,6 +546,10 @@ func (r *Runner) Run(ctx context.Context) error {
 				r.event("", "stopping", "stopping (cluster stop)", 0, nil)
 				stop(nil)
 			}
+		}
+		r.checkWaiting()
+		if r.failNow && !r.stopping {
+			stop(ErrFailed)
 		}
 	}
 	close(r.loopDone)
@@ -635,8 +656,10 @@ func (r *Runner) decide(rep exitReport) decision {
 		return decision{restart: true} // backed off, but not the app's crash
 	}
 	ok := rep.status.success()
+	t.lastExit = rep.status
 	switch {
 	case ok && p.Restart != procfile.RestartAlways:
+		t.succeeded++
 		return decision{}
 	case !ok && p.Restart == procfile.RestartNever:
 		t.failed = true

@@ -73,6 +73,9 @@ type slot struct {
 	at *ptype
 
 	trial bool // a reload's replacement: a failure before ready aborts the reload instead of restarting
+	// Set and read by the supervisor goroutine only, for depends_on:
+	everSpawned bool // a process of it was spawned ("started")
+	everReady   bool // it was ready once ("ready")
 
 	stop     chan struct{}
 	stopOnce sync.Once
@@ -151,6 +154,7 @@ func (s *slot) run() {
 			s.r.event(s.name, "exited", msg, 0, nil)
 			st = exitStatus{Code: 127}
 		} else {
+			s.r.spawned <- s
 			st, stopped = s.supervise(w)
 			ran = time.Since(w.started)
 			wasReady = w.isReady.Load()
