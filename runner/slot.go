@@ -72,6 +72,8 @@ type slot struct {
 	p  *procfile.Process
 	at *ptype
 
+	logs *logRing // the type's, for `cluster logs`
+
 	trial bool // a reload's replacement: a failure before ready aborts the reload instead of restarting
 
 	stop     chan struct{}
@@ -109,6 +111,7 @@ func (r *Runner) newSlot(t *ptype, index int, trial bool) *slot {
 		at:   &ptype{p: t.p, fileIndex: t.fileIndex, count: t.count, listeners: t.listeners, pool: t.pool},
 		name: t.p.Name + "." + strconv.Itoa(index),
 		stop: make(chan struct{}),
+		logs: t.ring(),
 	}
 	s.info = WorkerInfo{Name: s.name, Process: t.p.Name, Index: index, State: StateStarting}
 	return s
@@ -427,11 +430,14 @@ func (s *slot) start() (*worker, error) {
 	if port != 0 {
 		w.backend = &backend{name: s.name, addr: loopback(port)}
 	}
-	onLine := func(line []byte) {
-		s.tail.add(line)
-		rd.onLine(line)
-		if t.inherit() && !w.isReady.Load() && addrInUse.Match(line) {
-			w.addrInUse.Store(true)
+	onLine := func(pid int, stream uint8) func([]byte) {
+		return func(line []byte) {
+			s.logs.add(s.index, pid, stream, time.Now(), line)
+			s.tail.add(line)
+			rd.onLine(line)
+			if t.inherit() && !w.isReady.Load() && addrInUse.Match(line) {
+				w.addrInUse.Store(true)
+			}
 		}
 	}
 	fail := func(err error) (*worker, error) {
@@ -461,10 +467,10 @@ func (s *slot) start() (*worker, error) {
 		noPTY:     s.r.opts.NoPTY,
 		pipes:     &s.r.pipes,
 		output: func(pid int, tty bool) (o, e, t io.WriteCloser) {
-			o = s.r.out.Stream(Stream{Process: p.Name, Worker: s.index, PID: pid, Stream: "stdout", OnLine: onLine})
-			e = s.r.out.Stream(Stream{Process: p.Name, Worker: s.index, PID: pid, Stream: "stderr", OnLine: onLine})
+			o = s.r.out.Stream(Stream{Process: p.Name, Worker: s.index, PID: pid, Stream: "stdout", OnLine: onLine(pid, streamStdout)})
+			e = s.r.out.Stream(Stream{Process: p.Name, Worker: s.index, PID: pid, Stream: "stderr", OnLine: onLine(pid, streamStderr)})
 			if tty {
-				t = s.r.out.Stream(Stream{Process: p.Name, Worker: s.index, PID: pid, Stream: "tty", OnLine: onLine})
+				t = s.r.out.Stream(Stream{Process: p.Name, Worker: s.index, PID: pid, Stream: "tty", OnLine: onLine(pid, streamTTY)})
 			}
 			return o, e, t
 		},
