@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"slices"
 	"sync"
 	"time"
 	"unsafe"
@@ -13,6 +14,7 @@ const (
 	ringBytes   = 1 << 20
 	ringMaxLine = 64 << 10 // text kept of one line; logmux already prints longer ones in 64 KiB pieces
 	ringFirst   = 4 << 10  // the text buffer's first size; it doubles as needed, up to ringBytes
+	ringSlots   = 1024     // records: a power of two >= ringLines, so indexes are masked, not divided
 )
 
 // Streams as a ring stores them.
@@ -46,7 +48,7 @@ type logRing struct {
 	seq       uint64 // the number of the next line; the oldest kept is seq-count
 	buf       []byte
 	end       uint64 // virtual offset (buf index = offset % len(buf)) after the newest text
-	followers map[chan struct{}]bool
+	followers []chan struct{}
 }
 
 type ringLine struct {
@@ -72,11 +74,12 @@ type LogLine struct {
 }
 
 func newLogRing(process string) *logRing {
-	return &logRing{process: process, followers: map[chan struct{}]bool{}}
+	return &logRing{process: process}
 }
 
-// add keeps one line of worker (pid) on stream; line is not kept.
-func (r *logRing) add(worker, pid int, stream uint8, at time.Time, line []byte) {
+// add keeps one line of worker (pid) on stream, printed at (unix
+// nanoseconds); line is not kept.
+func (r *logRing) add(worker, pid int, stream uint8, at int64, line []byte) {
 	if len(line) > ringMaxLine {
 		line = line[:ringMaxLine]
 	}
@@ -89,10 +92,10 @@ func (r *logRing) add(worker, pid int, stream uint8, at time.Time, line []byte) 
 	}
 	var pos uint64
 	for {
-		size := uint64(len(r.buf))
+		size := uint64(len(r.buf)) // a power of two
 		if size >= n && size > 0 {
 			pos = r.end
-			if off := pos % size; off+n > size {
+			if off := pos & (size - 1); off+n > size {
 				pos += size - off // it starts at the beginning
 			}
 			if r.count == 0 || pos+n-r.lines[r.first].pos <= size {
@@ -105,13 +108,13 @@ func (r *logRing) add(worker, pid int, stream uint8, at time.Time, line []byte) 
 			r.drop()
 		}
 	}
-	off := pos % uint64(len(r.buf))
+	off := pos & uint64(len(r.buf)-1)
 	copy(r.buf[off:off+n], line)
 	r.end = pos + n
-	r.lines[(r.first+r.count)%len(r.lines)] = ringLine{at: at.UnixNano(), pos: pos, n: uint32(n), pid: int32(pid), worker: int32(worker), stream: stream}
+	r.lines[(r.first+r.count)&(len(r.lines)-1)] = ringLine{at: at, pos: pos, n: uint32(n), pid: int32(pid), worker: int32(worker), stream: stream}
 	r.count++
 	r.seq++
-	for c := range r.followers {
+	for _, c := range r.followers {
 		select {
 		case c <- struct{}{}:
 		default:
@@ -122,13 +125,13 @@ func (r *logRing) add(worker, pid int, stream uint8, at time.Time, line []byte) 
 
 // drop forgets the oldest line; mu must be held.
 func (r *logRing) drop() {
-	r.first = (r.first + 1) % len(r.lines)
+	r.first = (r.first + 1) & (len(r.lines) - 1)
 	r.count--
 }
 
-// growLines doubles the records' slice (up to ringLines); mu must be held.
+// growLines doubles the records' slice (up to ringSlots); mu must be held.
 func (r *logRing) growLines() {
-	lines := make([]ringLine, min(max(2*len(r.lines), 64), ringLines))
+	lines := make([]ringLine, min(max(2*len(r.lines), 64), ringSlots))
 	for i := 0; i < r.count; i++ {
 		lines[i] = r.lines[(r.first+i)%len(r.lines)]
 	}
@@ -151,7 +154,7 @@ func (r *logRing) growBuf() {
 
 // text is the kept text of l; mu must be held.
 func (r *logRing) text(l ringLine) []byte {
-	off := l.pos % uint64(len(r.buf))
+	off := l.pos & uint64(len(r.buf)-1)
 	return r.buf[off : off+uint64(l.n)]
 }
 
@@ -193,13 +196,13 @@ func (r *logRing) logLine(l ringLine) LogLine {
 func (r *logRing) follow(c chan struct{}) uint64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.followers[c] = true
+	r.followers = append(r.followers, c)
 	return r.seq
 }
 
 func (r *logRing) unfollow(c chan struct{}) {
 	r.mu.Lock()
-	delete(r.followers, c)
+	r.followers = slices.DeleteFunc(r.followers, func(x chan struct{}) bool { return x == c })
 	r.mu.Unlock()
 }
 

@@ -22,7 +22,7 @@ func ringTexts(t *testing.T, r *logRing, f lineFilter) []string {
 // The ring keeps the last 1,000 lines while they are short.
 func TestLogRingKeepsLastLines(t *testing.T) {
 	r := newLogRing("web")
-	now := time.Now()
+	now := time.Now().UnixNano()
 	for i := range 5000 {
 		r.add(i%3+1, 100+i%3, streamStdout, now, []byte(fmt.Sprintf("line %d", i)))
 	}
@@ -51,7 +51,7 @@ func TestLogRingKeepsLastLines(t *testing.T) {
 // ringMaxLine is cut; the newest lines are kept whole.
 func TestLogRingBoundsBytes(t *testing.T) {
 	r := newLogRing("web")
-	now := time.Now()
+	now := time.Now().UnixNano()
 	for i := range 300 {
 		line := bytes.Repeat([]byte{byte('a' + i%26)}, 10000+i%7)
 		r.add(1, 1, streamStderr, now, line)
@@ -87,7 +87,7 @@ func TestLogRingModel(t *testing.T) {
 	r := newLogRing("web")
 	var model []string
 	rnd := rand.New(rand.NewPCG(1, 2))
-	now := time.Now()
+	now := time.Now().UnixNano()
 	for i := range 20000 {
 		var n int
 		switch rnd.IntN(4) {
@@ -136,7 +136,7 @@ func TestLogRingSkippedAndFollow(t *testing.T) {
 	c := make(chan struct{}, 1)
 	from := r.follow(c)
 	defer r.unfollow(c)
-	now := time.Now()
+	now := time.Now().UnixNano()
 	for i := range 2500 {
 		r.add(1, 1, streamStdout, now, []byte(fmt.Sprint(i)))
 	}
@@ -149,7 +149,7 @@ func TestLogRingSkippedAndFollow(t *testing.T) {
 	if skipped != 1500 || len(lines) != 10 || lines[0].Line != "1500" || next != 1510 {
 		t.Fatalf("read: %d lines from %q, next %d, skipped %d; want 10 from \"1500\", next 1510, skipped 1500", len(lines), lines[0].Line, next, skipped)
 	}
-	if lines[0].Process != "web" || lines[0].Worker != 1 || lines[0].Stream != "stdout" || !lines[0].Time.Equal(time.Unix(0, now.UnixNano())) {
+	if lines[0].Process != "web" || lines[0].Worker != 1 || lines[0].Stream != "stdout" || !lines[0].Time.Equal(time.Unix(0, now)) {
 		t.Fatalf("line recorded as %+v", lines[0])
 	}
 }

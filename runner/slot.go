@@ -430,15 +430,20 @@ func (s *slot) start() (*worker, error) {
 	if port != 0 {
 		w.backend = &backend{name: s.name, addr: loopback(port)}
 	}
-	onLine := func(pid int, stream uint8) func([]byte) {
-		return func(line []byte) {
-			s.logs.add(s.index, pid, stream, time.Now(), line)
-			s.tail.add(line)
-			rd.onLine(line)
-			if t.inherit() && !w.isReady.Load() && addrInUse.Match(line) {
-				w.addrInUse.Store(true)
-			}
+	onLine := func(line []byte) {
+		s.tail.add(line)
+		rd.onLine(line)
+		if t.inherit() && !w.isReady.Load() && addrInUse.Match(line) {
+			w.addrInUse.Store(true)
 		}
+	}
+	stream := func(pid int, name string, code uint8) io.WriteCloser {
+		ls := &loggedStream{}
+		ls.WriteCloser = s.r.out.Stream(Stream{Process: p.Name, Worker: s.index, PID: pid, Stream: name, OnLine: func(line []byte) {
+			s.logs.add(s.index, pid, code, ls.at.Load(), line)
+			onLine(line)
+		}})
+		return ls
 	}
 	fail := func(err error) (*worker, error) {
 		rd.close()
@@ -467,10 +472,10 @@ func (s *slot) start() (*worker, error) {
 		noPTY:     s.r.opts.NoPTY,
 		pipes:     &s.r.pipes,
 		output: func(pid int, tty bool) (o, e, t io.WriteCloser) {
-			o = s.r.out.Stream(Stream{Process: p.Name, Worker: s.index, PID: pid, Stream: "stdout", OnLine: onLine(pid, streamStdout)})
-			e = s.r.out.Stream(Stream{Process: p.Name, Worker: s.index, PID: pid, Stream: "stderr", OnLine: onLine(pid, streamStderr)})
+			o = stream(pid, "stdout", streamStdout)
+			e = stream(pid, "stderr", streamStderr)
 			if tty {
-				t = s.r.out.Stream(Stream{Process: p.Name, Worker: s.index, PID: pid, Stream: "tty", OnLine: onLine(pid, streamTTY)})
+				t = stream(pid, "tty", streamTTY)
 			}
 			return o, e, t
 		},
@@ -489,4 +494,17 @@ func (s *slot) start() (*worker, error) {
 	s.mu.Unlock()
 	w.ready = rd.wait(pr.done)
 	return w, nil
+}
+
+// loggedStream is one output stream of a worker as the runner copies it: it
+// notes the time of each read from the pipe, which the lines of that read
+// carry into the type's log ring (one clock read per read, not per line).
+type loggedStream struct {
+	io.WriteCloser
+	at atomic.Int64 // unix nanoseconds; the flush timer of a partial line reads it too
+}
+
+func (l *loggedStream) Write(p []byte) (int, error) {
+	l.at.Store(time.Now().UnixNano())
+	return l.WriteCloser.Write(p)
 }
