@@ -77,7 +77,7 @@ const (
 
 var commandArgs = map[string]string{
 	"run": argProcesses, "check": argProcesses, "exec": argProcesses, "reload": argProcesses, "restart": argProcesses,
-	"stop": argProcesses, "start": argProcesses,
+	"stop": argProcesses, "start": argProcesses, "logs": argProcesses,
 	"scale": argScale, "signal": argSignal, "export": argExport, "completion": argShell,
 }
 

@@ -198,7 +198,7 @@ func (c *ControlServer) serveLogs(r *Runner, conn net.Conn, answer *json.Encoder
 		return
 	}
 	defer feed.Close()
-	if answer.Encode(Response{OK: true}) != nil {
+	if answer.Encode(Response{OK: true, Lines: feed.Labels}) != nil {
 		return
 	}
 	n := -1
@@ -373,7 +373,9 @@ func Call(path string, req Request) (Response, error) {
 // CallLogs sends a logs request and calls each for every line of the
 // answer, until the cluster has sent them all (or, following, has ended)
 // or stop is closed, which are not errors, or each fails (its error).
-func CallLogs(path string, req Request, stop <-chan struct{}, each func(LogLine) error) error {
+// The cluster's first answer (its Lines: the labels of every worker) goes
+// to start.
+func CallLogs(path string, req Request, stop <-chan struct{}, start func(Response), each func(LogLine) error) error {
 	conn, err := net.DialTimeout("unix", path, 2*time.Second)
 	if err != nil {
 		if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) {
@@ -403,6 +405,9 @@ func CallLogs(path string, req Request, stop <-chan struct{}, each func(LogLine)
 	}
 	if !resp.OK {
 		return &RefusedError{resp.Error}
+	}
+	if start != nil {
+		start(resp)
 	}
 	conn.SetDeadline(time.Time{}) // lines may be minutes apart
 	for {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -19,6 +20,8 @@ var ErrLogsStopped = errors.New("stopped")
 // a feed that falls more than a ring behind gets a marker (LogLine.Skipped)
 // where lines went missing.
 type LogFeed struct {
+	Labels []string // every worker of the cluster ("web.1"), for the prefix column's width
+
 	r      *Runner
 	srcs   []*logSource
 	wake   chan struct{} // filled (without waiting) by every ring followed
@@ -63,6 +66,11 @@ func (r *Runner) OpenLogs(targets []string, follow bool) (*LogFeed, error) {
 		}
 		if len(targets) == 0 {
 			order = r.types
+		}
+		for _, t := range r.types {
+			for i := 1; i <= t.count; i++ {
+				f.Labels = append(f.Labels, t.p.Name+"."+strconv.Itoa(i))
+			}
 		}
 		for _, t := range order {
 			s := &logSource{ring: t.ring()}

@@ -24,7 +24,7 @@ func logTexts(lines []LogLine) []string {
 func callLogs(t *testing.T, path string, req Request) []LogLine {
 	t.Helper()
 	var got []LogLine
-	if err := CallLogs(path, req, nil, func(l LogLine) error { got = append(got, l); return nil }); err != nil {
+	if err := CallLogs(path, req, nil, nil, func(l LogLine) error { got = append(got, l); return nil }); err != nil {
 		t.Fatalf("logs %+v: %v", req, err)
 	}
 	return got
@@ -66,7 +66,7 @@ func TestControlLogs(t *testing.T) {
 	if strings.Join(got, "|") != "web.1 stdout: web 1 line 3|web.1 stderr: web err" {
 		t.Fatalf("logs -n 2 web.1: %q", got)
 	}
-	err = CallLogs(path, Request{Cmd: "logs", Args: []string{"nope"}}, nil, func(LogLine) error { return nil })
+	err = CallLogs(path, Request{Cmd: "logs", Args: []string{"nope"}}, nil, nil, func(LogLine) error { return nil })
 	if err == nil || !strings.Contains(err.Error(), `unknown process type "nope"`) {
 		t.Fatalf("logs nope: %v", err)
 	}
@@ -82,7 +82,7 @@ func TestControlLogs(t *testing.T) {
 		done.Add(1)
 		go func() {
 			defer done.Done()
-			err := CallLogs(path, Request{Cmd: "logs", Args: []string{"ticker"}, N: &zero, Follow: true}, stop, func(l LogLine) error {
+			err := CallLogs(path, Request{Cmd: "logs", Args: []string{"ticker"}, N: &zero, Follow: true}, stop, nil, func(l LogLine) error {
 				mu.Lock()
 				followed[i] = append(followed[i], l)
 				mu.Unlock()
