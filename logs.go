@@ -123,4 +123,3 @@ func cmdLogs(args []string, stdout, stderr io.Writer) int {
 	}
 	return 1
 }
-
