@@ -3,6 +3,7 @@ package runner
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -151,5 +152,44 @@ func TestLogRingSkippedAndFollow(t *testing.T) {
 	}
 	if lines[0].Process != "web" || lines[0].Worker != 1 || lines[0].Stream != "stdout" || !lines[0].Time.Equal(time.Unix(0, now)) {
 		t.Fatalf("line recorded as %+v", lines[0])
+	}
+}
+
+// A follower that fell behind gets one marker with the count it missed,
+// then the oldest kept lines in order, in batches; once the runner has
+// ended and all is read, io.EOF.
+func TestLogFeedSkippedMarker(t *testing.T) {
+	r := &Runner{finished: make(chan struct{})}
+	ring := newLogRing("web")
+	f := &LogFeed{r: r, srcs: []*logSource{{ring: ring}}, wake: make(chan struct{}, 1), follow: true}
+	ring.follow(f.wake)
+	defer f.Close()
+	now := time.Now().UnixNano()
+	ring.add(1, 1, streamStdout, now, []byte("before"))
+	if h := f.History(-1); len(h) != 1 || h[0].Line != "before" {
+		t.Fatalf("history %+v", h)
+	}
+	for i := range 2500 {
+		ring.add(1, 1, streamStdout, now, []byte(fmt.Sprint(i)))
+	}
+	var got []LogLine
+	for len(got) < 1001 {
+		lines, err := f.Next(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, lines...)
+	}
+	if got[0].Skipped != 1500 || got[0].Process != "web" || got[1].Line != "1500" || got[1000].Line != "2499" || len(got) != 1001 {
+		t.Fatalf("got %d lines: first %+v, second %+v, last %+v", len(got), got[0], got[1], got[len(got)-1])
+	}
+	close(r.finished)
+	if lines, err := f.Next(nil); err != io.EOF || len(lines) > 0 {
+		t.Fatalf("after the end: %d lines, %v", len(lines), err)
+	}
+	stop := make(chan struct{})
+	close(stop)
+	if _, err := (&LogFeed{r: &Runner{finished: make(chan struct{})}, wake: make(chan struct{})}).Next(stop); err != ErrLogsStopped {
+		t.Fatalf("stopped: %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"fmt"
+	"slices"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -35,9 +36,9 @@ func callLogs(t *testing.T, path string, req Request) []LogLine {
 // until the client hangs up, then the worker's output goes on unhindered.
 func TestControlLogs(t *testing.T) {
 	path := filepath.Join(t.TempDir(), ".cluster.sock")
-	web := shProc("web", `for i in 1 2 3; do echo "web $CLUSTER_WORKER line $i"; done; echo "web err" >&2; exec sleep 1000`)
+	web := shProc("web", `for i in 1 2 3; do echo "web $CLUSTER_WORKER line $i"; done; exec sleep 1000`)
 	web.Workers = 2
-	other := shProc("other", `echo other line; exec sleep 1000`)
+	other := shProc("other", `echo other line >&2; exec sleep 1000`)
 	ticker := shProc("ticker", `i=0; while :; do echo "tick $i"; i=$((i+1)); sleep 0.02; done`)
 	rn := start(t, Options{Config: config(web, other, ticker)})
 	ctl, err := ListenControl(path)
@@ -46,24 +47,24 @@ func TestControlLogs(t *testing.T) {
 	}
 	go ctl.Serve(rn.r)
 	defer ctl.Close()
-	rn.rec.waitLine(t, `web.2 stderr: web err`, 15*time.Second)
-	rn.rec.waitLine(t, `web.1 stderr: web err`, 15*time.Second)
-	rn.rec.waitLine(t, `other.1 stdout: other line`, 15*time.Second)
+	rn.rec.waitLine(t, `web.2 stdout: web 2 line 3`, 15*time.Second)
+	rn.rec.waitLine(t, `web.1 stdout: web 1 line 3`, 15*time.Second)
+	rn.rec.waitLine(t, `other.1 stderr: other line`, 15*time.Second)
 
 	got := logTexts(callLogs(t, path, Request{Cmd: "logs", Args: []string{"web.2"}}))
-	want := []string{"web.2 stdout: web 2 line 1", "web.2 stdout: web 2 line 2", "web.2 stdout: web 2 line 3", "web.2 stderr: web err"}
+	want := []string{"web.2 stdout: web 2 line 1", "web.2 stdout: web 2 line 2", "web.2 stdout: web 2 line 3"}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("logs web.2:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if got := callLogs(t, path, Request{Cmd: "logs", Args: []string{"web"}}); len(got) != 8 {
+	if got := callLogs(t, path, Request{Cmd: "logs", Args: []string{"web"}}); len(got) != 6 {
 		t.Fatalf("logs web: %q", logTexts(got))
 	}
-	if got := callLogs(t, path, Request{Cmd: "logs", Args: []string{"other", "web.1"}}); len(got) != 5 {
+	if got := callLogs(t, path, Request{Cmd: "logs", Args: []string{"other", "web.1"}}); len(got) != 4 || !slices.Contains(logTexts(got), "other.1 stderr: other line") {
 		t.Fatalf("logs other web.1: %q", logTexts(got))
 	}
 	two := 2
 	got = logTexts(callLogs(t, path, Request{Cmd: "logs", Args: []string{"web.1"}, N: &two}))
-	if strings.Join(got, "|") != "web.1 stdout: web 1 line 3|web.1 stderr: web err" {
+	if strings.Join(got, "|") != "web.1 stdout: web 1 line 2|web.1 stdout: web 1 line 3" {
 		t.Fatalf("logs -n 2 web.1: %q", got)
 	}
 	err = CallLogs(path, Request{Cmd: "logs", Args: []string{"nope"}}, nil, nil, func(LogLine) error { return nil })
