@@ -2,8 +2,8 @@ package runner
 
 import (
 	"fmt"
-	"slices"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
