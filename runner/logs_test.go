@@ -1,7 +1,10 @@
 package runner
 
 import (
+	"errors"
 	"fmt"
+	"net"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -141,6 +144,97 @@ func TestControlLogs(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("%d followers still registered after their clients hung up", n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A follower that never reads holds back nothing: a worker prints 50,000
+// lines, the main output gets all of them, and a second follower still
+// gets the last line; the stuck one is dropped when it hangs up.
+func TestLogsStuckFollower(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, ".cluster.sock")
+	burst := shProc("burst", `echo waiting; while [ ! -f "$GO_FILE" ]; do sleep 0.02; done; seq 1 50000; echo done; exec sleep 1000`)
+	burst.Env = append(burst.Env, "GO_FILE="+filepath.Join(dir, "go"))
+	rn := start(t, Options{Config: config(burst)})
+	ctl, err := ListenControl(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ctl.Serve(rn.r)
+	defer ctl.Close()
+	rn.rec.waitLine(t, `burst.1 stdout: waiting`, 15*time.Second)
+
+	stuck, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stuck.Close()
+	if _, err := stuck.Write([]byte(`{"cmd":"logs","args":["burst"],"follow":true}` + "\n")); err != nil {
+		t.Fatal(err)
+	}
+	var ring *logRing
+	rn.r.ask(func() { ring = rn.r.types[0].ring() })
+	followers := func() int {
+		ring.mu.Lock()
+		defer ring.mu.Unlock()
+		return len(ring.followers)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for followers() < 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the stuck follower was never registered")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	gotDone := make(chan error, 1)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		gotDone <- CallLogs(path, Request{Cmd: "logs", Args: []string{"burst"}, Follow: true}, stop, nil, func(l LogLine) error {
+			if l.Line == "done" {
+				return errors.New("done")
+			}
+			return nil
+		})
+	}()
+	for followers() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the second follower was never registered")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "go"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rn.rec.waitLine(t, `burst.1 stdout: done`, 60*time.Second)
+	lines, _ := rn.rec.snapshot()
+	n := 0
+	for _, l := range lines {
+		if strings.HasPrefix(l, "burst.1 stdout: ") && l != "burst.1 stdout: waiting" && l != "burst.1 stdout: done" {
+			n++
+			if want := fmt.Sprintf("burst.1 stdout: %d", n); l != want {
+				t.Fatalf("main output line %d is %q, want %q", n, l, want)
+			}
+		}
+	}
+	if n != 50000 {
+		t.Fatalf("main output has %d of 50000 lines", n)
+	}
+	select {
+	case err := <-gotDone:
+		if err == nil || err.Error() != "done" {
+			t.Fatalf("second follower: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the second follower never got the last line")
+	}
+	stuck.Close()
+	deadline = time.Now().Add(15 * time.Second)
+	for followers() > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d followers left after both hung up", followers())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
