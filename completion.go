@@ -417,7 +417,7 @@ function __cluster_names
     set -l tokens (commandline -opc)
     set -l file
     for i in (seq 2 (math (count $tokens) - 1))
-        if contains -- $tokens[$i] --file -file; or contains -- $tokens[$i] -f --f; and test "$tokens[2]" != logs
+        if contains -- $tokens[$i] --file -file; or begin; contains -- $tokens[$i] -f --f; and test "$tokens[2]" != logs; end
             set file -f $tokens[(math $i + 1)]
         end
     end
