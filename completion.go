@@ -77,7 +77,7 @@ const (
 
 var commandArgs = map[string]string{
 	"run": argProcesses, "check": argProcesses, "exec": argProcesses, "reload": argProcesses, "restart": argProcesses,
-	"stop": argProcesses, "start": argProcesses, "attach": argProcesses,
+	"stop": argProcesses, "start": argProcesses, "attach": argProcesses, "logs": argProcesses,
 	"scale": argScale, "signal": argSignal, "export": argExport, "completion": argShell,
 }
 
@@ -180,7 +180,8 @@ _cluster_names() {
     local i f file=()
     for ((i = 2; i < COMP_CWORD; i++)); do
         case ${COMP_WORDS[i]} in
-        -f | --f)
+        -f | --f | --file | -file)
+            [[ ${COMP_WORDS[1]} == logs && ${COMP_WORDS[i]} == *-f ]] && continue # logs -f: follow
             f=${COMP_WORDS[i + 1]}
             [[ $f == "~/"* ]] && f=$HOME/${f#"~/"}
             file=(-f "$f")
@@ -205,7 +206,8 @@ _cluster() {
 		for _, f := range c.flags {
 			fl = append(fl, dashed(f.name))
 		}
-		fmt.Fprintf(w, "    %s) flags=%q ;;\n", c.name, strings.Join(fl, " "))
+		// valued: this command's own (logs' -f takes no value).
+		fmt.Fprintf(w, "    %s) flags=%q valued=%q ;;\n", c.name, strings.Join(fl, " "), " "+strings.Join(valued([]compCommand{c}), " ")+" ")
 	}
 	fmt.Fprint(w, `    esac
 
@@ -311,7 +313,7 @@ _cluster_types() {
   local -a file
   local i
   for (( i = 1; i < CURRENT; i++ )); do
-    [[ $words[i] == (-f|--f) ]] && file=(-f "${words[i+1]/#\~/$HOME}")
+    [[ $words[i] == (-f|--f) && $words[1] != logs || $words[i] == (--file|-file) ]] && file=(-f "${words[i+1]/#\~/$HOME}")
   done
   reply=(${(f)"$(_call_program names $_cluster_bin completion --names $file 2>/dev/null)"})
 }
@@ -415,7 +417,7 @@ function __cluster_names
     set -l tokens (commandline -opc)
     set -l file
     for i in (seq 2 (math (count $tokens) - 1))
-        if contains -- $tokens[$i] -f --f
+        if contains -- $tokens[$i] --file -file; or begin; contains -- $tokens[$i] -f --f; and test "$tokens[2]" != logs; end
             set file -f $tokens[(math $i + 1)]
         end
     end

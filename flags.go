@@ -15,6 +15,7 @@ var commandList = []struct{ name, summary string }{
 	{"check", "validate the configuration and print what run would start"},
 	{"exec", "run one command with a process type's environment and directory"},
 	{"status", "table of the running cluster's workers"},
+	{"logs", "print the last lines of the running cluster's workers, and follow them with -f"},
 	{"reload", "rolling, zero-downtime reload"},
 	{"restart", "replace one worker, or every worker of a type"},
 	{"scale", "change worker counts at run time"},

@@ -64,6 +64,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdExport(rest, stdout, stderr)
 	case "completion":
 		return cmdCompletion(rest, stdout, stderr)
+	case "logs":
+		return cmdLogs(rest, stdout, stderr)
 	case "status", "reload", "restart", "scale", "signal", "stop", "start":
 		return cmdControl(cmd, rest, stdout, stderr)
 	case "attach":

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -21,8 +22,14 @@ var ErrClusterRunning = errors.New("another cluster is running here")
 
 // Request is one control command, sent as one JSON line.
 type Request struct {
-	Cmd  string   `json:"cmd"` // status, reload, restart, scale, signal, stop, start, attach
+	Cmd  string   `json:"cmd"` // status, reload, restart, scale, signal, stop, start, attach, logs
 	Args []string `json:"args,omitempty"`
+
+	// logs: the last N kept lines (nil: all kept), and with Follow the new
+	// ones until the client hangs up or the cluster ends. The answer is a
+	// Response, then one LogLine per line.
+	N      *int `json:"n,omitempty"`
+	Follow bool `json:"follow,omitempty"`
 }
 
 // Response is the runner's one JSON line answer.
@@ -172,6 +179,9 @@ func (c *ControlServer) handle(r *Runner, conn net.Conn) {
 	} else if req.Cmd == "attach" {
 		c.attach(r, conn, req, answer)
 		return
+	} else if req.Cmd == "logs" {
+		c.serveLogs(r, conn, answer, req)
+		return
 	} else {
 		resp = r.dispatch(req)
 	}
@@ -198,6 +208,63 @@ func (c *ControlServer) attach(r *Runner, conn net.Conn, req Request, answer *js
 	r.event(term.Name, "attached", fmt.Sprintf("a client attached to %s's terminal", term.Name), term.PID, nil)
 	term.Serve(conn, c.writeTimeout)
 	r.event(term.Name, "detached", fmt.Sprintf("a client detached from %s's terminal", term.Name), term.PID, nil)
+}
+
+// serveLogs answers `cluster logs`: the kept lines, then with Follow every
+// new line until the client hangs up or the runner ends. While following,
+// the connection has no idle timeout and its writes no deadline (a reader
+// paused in a pager falls behind and is told how many lines it missed, it
+// is not cut); a client that hangs up is noticed at once, and once the
+// runner ends each remaining write has the usual deadline.
+func (c *ControlServer) serveLogs(r *Runner, conn net.Conn, answer *json.Encoder, req Request) {
+	feed, err := r.OpenLogs(req.Args, req.Follow)
+	if err != nil {
+		answer.Encode(Response{Error: err.Error()})
+		return
+	}
+	defer feed.Close()
+	if answer.Encode(Response{OK: true, Lines: feed.Labels}) != nil {
+		return
+	}
+	n := -1
+	if req.N != nil {
+		n = max(*req.N, 0)
+	}
+	bw := bufio.NewWriterSize(deadlineWriter{conn, c.writeTimeout}, 32<<10)
+	enc := json.NewEncoder(bw)
+	enc.SetEscapeHTML(false)
+	send := func(lines []LogLine) error {
+		for _, l := range lines {
+			if err := enc.Encode(l); err != nil {
+				return err
+			}
+		}
+		return bw.Flush()
+	}
+	if send(feed.History(n)) != nil || !req.Follow {
+		return
+	}
+	gone := make(chan struct{})
+	conn.SetReadDeadline(time.Time{})
+	go func() {
+		io.Copy(io.Discard, conn) // ends when the client hangs up, or at our Close
+		close(gone)
+	}()
+	bw.Reset(conn)
+	conn.SetWriteDeadline(time.Time{})
+	go func() {
+		select {
+		case <-gone:
+		case <-r.finished:
+			conn.SetWriteDeadline(time.Now().Add(c.writeTimeout))
+		}
+	}()
+	for {
+		lines, err := feed.Next(gone)
+		if err != nil || send(lines) != nil {
+			return
+		}
+	}
 }
 
 // deadlineWriter gives each write its own deadline: a client that stops
@@ -327,3 +394,67 @@ func Call(path string, req Request) (Response, error) {
 	}
 	return resp, nil
 }
+
+// CallLogs sends a logs request and calls each for every line of the
+// answer, until the cluster has sent them all (or, following, has ended)
+// or stop is closed, which are not errors, or each fails (its error).
+// The cluster's first answer (its Lines: the labels of every worker) goes
+// to start.
+func CallLogs(path string, req Request, stop <-chan struct{}, start func(Response), each func(LogLine) error) error {
+	conn, err := net.DialTimeout("unix", path, 2*time.Second)
+	if err != nil {
+		if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) {
+			return fmt.Errorf("%w (no control socket answers at %s)", ErrNotRunning, path)
+		}
+		return err
+	}
+	defer conn.Close()
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-stop:
+			conn.Close()
+		case <-done:
+		}
+	}()
+	conn.SetDeadline(time.Now().Add(time.Minute))
+	werr := json.NewEncoder(conn).Encode(req)
+	dec := json.NewDecoder(bufio.NewReaderSize(conn, 32<<10))
+	var resp Response
+	if err := dec.Decode(&resp); err != nil {
+		if werr != nil {
+			return werr
+		}
+		return fmt.Errorf("control socket %s: %w", path, err)
+	}
+	if !resp.OK {
+		return &RefusedError{resp.Error}
+	}
+	if start != nil {
+		start(resp)
+	}
+	conn.SetDeadline(time.Time{}) // lines may be minutes apart
+	for {
+		var l LogLine
+		if err := dec.Decode(&l); err != nil {
+			select {
+			case <-stop:
+				return nil
+			default:
+			}
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return fmt.Errorf("control socket %s: %w", path, err)
+		}
+		if err := each(l); err != nil {
+			return err
+		}
+	}
+}
+
+// RefusedError is the cluster's answer to a request it refused.
+type RefusedError struct{ Reason string }
+
+func (e *RefusedError) Error() string { return e.Reason }

@@ -106,4 +106,8 @@
 //     restart_window fail the type.
 //   - Output pipes are read through the runtime poller (non-blocking fds), and
 //     an exit event is printed after the worker's last line (bounded wait).
+//   - Every worker line is also kept in its type's log ring (logring.go) for
+//     `cluster logs`: at most 1,000 lines and 1 MiB of text per type, and no
+//     allocation per line once grown. Readers (LogFeed) never hold back a
+//     writer: they read by sequence number and are told what they missed.
 package runner

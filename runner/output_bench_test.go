@@ -15,15 +15,20 @@ import (
 )
 
 // lineCounter is the runner's side of an output stream, as the log writer's
-// OnLine hook sees it: each line goes to the worker's tail.
+// OnLine hook sees it: each line goes to the worker's tail and its type's
+// log ring.
 type lineCounter struct {
 	tail    *tail
+	ring    *logRing
+	worker  int
+	at      int64 // the time of this Write, as loggedStream notes it
 	partial []byte
 	bytes   *atomic.Int64
 }
 
 func (c *lineCounter) Write(p []byte) (int, error) {
 	n := len(p)
+	c.at = time.Now().UnixNano()
 	for {
 		i := bytes.IndexByte(p, '\n')
 		if i < 0 {
@@ -35,6 +40,7 @@ func (c *lineCounter) Write(p []byte) (int, error) {
 			c.partial = append(c.partial, line...)
 			line = c.partial
 		}
+		c.ring.add(c.worker, 1, streamStdout, c.at, line)
 		c.tail.add(line)
 		c.partial = c.partial[:0]
 		p = p[i+1:]
@@ -72,6 +78,7 @@ func BenchmarkIdleAfterBurstMemory(b *testing.B) {
 			got     atomic.Int64
 			ends    []*os.File
 			tails   = make([]tail, workers)
+			ring    = newLogRing("web") // one type of 32 workers
 			procs   = make([]proc, workers)
 		)
 		for i := 0; i < workers; i++ {
@@ -86,7 +93,7 @@ func BenchmarkIdleAfterBurstMemory(b *testing.B) {
 				copied.Add(1)
 				go func() {
 					defer copied.Done()
-					procs[i].copy(nil, fds[0], &lineCounter{tail: &tails[i], bytes: &got})
+					procs[i].copy(nil, fds[0], &lineCounter{tail: &tails[i], ring: ring, worker: i, bytes: &got})
 				}()
 				written.Add(1)
 				go func() {
@@ -114,10 +121,41 @@ func BenchmarkIdleAfterBurstMemory(b *testing.B) {
 		}
 		copied.Wait()
 		runtime.KeepAlive(tails)
+		runtime.KeepAlive(ring)
 	}
 	b.ReportMetric(delta, "MiB-held-idle")
 	b.ReportMetric(ratio, "x-heap-before")
 	if testing.Verbose() {
 		fmt.Fprintf(os.Stderr, "idle after burst: %+.2f MiB heap in use (%.2fx before)\n", delta, ratio)
 	}
+}
+
+// BenchmarkOnLine is the cost per line of what the runner does with each
+// line of output (its OnLine hook), the worker's tail and the type's log
+// ring, against the tail alone (the hook before the ring), in the same run:
+// x-of-tail is the time per line with the ring over the time without.
+func BenchmarkOnLine(b *testing.B) {
+	line := []byte(strings.Repeat("x", 59))
+	per := func(withRing bool) float64 {
+		var t tail
+		r := newLogRing("web")
+		const n = 200000
+		start := time.Now()
+		at := start.UnixNano()
+		for i := range n {
+			if withRing {
+				r.add(i%32, 1, streamStdout, at, line)
+			}
+			t.add(line)
+		}
+		return float64(time.Since(start).Nanoseconds()) / n
+	}
+	var base, ring float64
+	for range b.N {
+		base += per(false)
+		ring += per(true)
+	}
+	b.ReportMetric(base/float64(b.N), "ns/line-tail")
+	b.ReportMetric(ring/float64(b.N), "ns/line-tail+ring")
+	b.ReportMetric(ring/base, "x-of-tail")
 }

@@ -156,6 +156,16 @@ type ptype struct {
 
 	removed bool          // gone from the file (Apply): its sockets close after its last worker
 	gone    chan struct{} // closed with its sockets: ends its proxy's accept loop
+
+	logs *logRing // the last lines of its workers (made by ring)
+}
+
+// ring returns the type's log ring, made on first use.
+func (t *ptype) ring() *logRing {
+	if t.logs == nil {
+		t.logs = newLogRing(t.p.Name)
+	}
+	return t.logs
 }
 
 func (t *ptype) proxy() bool {

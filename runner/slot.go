@@ -72,6 +72,8 @@ type slot struct {
 	p  *procfile.Process
 	at *ptype
 
+	logs *logRing // the type's, for `cluster logs`
+
 	trial bool // a reload's replacement: a failure before ready aborts the reload instead of restarting
 	// Set and read by the supervisor goroutine only, for depends_on:
 	everSpawned bool // a process of it was spawned ("started")
@@ -113,6 +115,7 @@ func (r *Runner) newSlot(t *ptype, index int, trial bool) *slot {
 		at:   &ptype{p: t.p, fileIndex: t.fileIndex, count: t.count, listeners: t.listeners, pool: t.pool},
 		name: t.p.Name + "." + strconv.Itoa(index),
 		stop: make(chan struct{}),
+		logs: t.ring(),
 	}
 	s.info = WorkerInfo{Name: s.name, Process: t.p.Name, Index: index, State: StateStarting}
 	return s
@@ -439,6 +442,14 @@ func (s *slot) start() (*worker, error) {
 			w.addrInUse.Store(true)
 		}
 	}
+	stream := func(pid int, name string, code uint8) io.WriteCloser {
+		ls := &loggedStream{}
+		ls.WriteCloser = s.r.out.Stream(Stream{Process: p.Name, Worker: s.index, PID: pid, Stream: name, OnLine: func(line []byte) {
+			s.logs.add(s.index, pid, code, ls.at.Load(), line)
+			onLine(line)
+		}})
+		return ls
+	}
 	fail := func(err error) (*worker, error) {
 		rd.close()
 		if port != 0 {
@@ -467,10 +478,10 @@ func (s *slot) start() (*worker, error) {
 		ttyStdio:  p.TTY,
 		pipes:     &s.r.pipes,
 		output: func(pid int, tty bool) (o, e, t io.WriteCloser) {
-			o = s.r.out.Stream(Stream{Process: p.Name, Worker: s.index, PID: pid, Stream: "stdout", OnLine: onLine})
-			e = s.r.out.Stream(Stream{Process: p.Name, Worker: s.index, PID: pid, Stream: "stderr", OnLine: onLine})
+			o = stream(pid, "stdout", streamStdout)
+			e = stream(pid, "stderr", streamStderr)
 			if tty {
-				t = s.r.out.Stream(Stream{Process: p.Name, Worker: s.index, PID: pid, Stream: "tty", OnLine: onLine})
+				t = stream(pid, "tty", streamTTY)
 			}
 			return o, e, t
 		},
@@ -490,4 +501,17 @@ func (s *slot) start() (*worker, error) {
 	s.mu.Unlock()
 	w.ready = rd.wait(pr.done)
 	return w, nil
+}
+
+// loggedStream is one output stream of a worker as the runner copies it: it
+// notes the time of each read from the pipe, which the lines of that read
+// carry into the type's log ring (one clock read per read, not per line).
+type loggedStream struct {
+	io.WriteCloser
+	at atomic.Int64 // unix nanoseconds; the flush timer of a partial line reads it too
+}
+
+func (l *loggedStream) Write(p []byte) (int, error) {
+	l.at.Store(time.Now().UnixNano())
+	return l.WriteCloser.Write(p)
 }
