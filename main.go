@@ -756,7 +756,7 @@ type muxOutput struct {
 }
 
 func (o muxOutput) Stream(s runner.Stream) io.WriteCloser {
-	return o.m.Writer(logmux.Stream{Process: s.Process, Worker: s.Worker, PID: s.PID, Stream: s.Stream, OnLine: s.OnLine})
+	return o.m.Writer(logmux.Stream{Process: s.Process, Worker: s.Worker, PID: s.PID, Stream: s.Stream, OnLine: s.OnLine, Pending: s.Pending})
 }
 
 func (o muxOutput) Event(e runner.Event) {

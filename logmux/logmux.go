@@ -147,6 +147,11 @@ type Stream struct {
 	PID     int
 	Stream  string            // "stdout" or "stderr"
 	OnLine  func(line []byte) // called once per line (or piece of a long line), before it is written; must not keep line
+	// Pending, when set, reports whether more of the stream's bytes wait to
+	// be read: a partial line is then not printed on its own when FlushAfter
+	// passes (its reader was only slow to come back, on a busy machine),
+	// and the timer waits again.
+	Pending func() bool
 }
 
 // Writer returns a line-buffered writer for one stream of one worker.
@@ -315,6 +320,10 @@ func (w *writer) flushPartial() {
 	}
 	if wait := w.m.opts.FlushAfter - w.m.opts.Now().Sub(w.since); wait > 0 {
 		w.timer = time.AfterFunc(wait, w.flushPartial)
+		return
+	}
+	if w.s.Pending != nil && w.s.Pending() {
+		w.timer = time.AfterFunc(w.m.opts.FlushAfter, w.flushPartial)
 		return
 	}
 	w.emitPartial()

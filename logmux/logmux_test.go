@@ -302,3 +302,40 @@ func TestDeadOutputDoesNotBlock(t *testing.T) {
 	}
 	w.Close()
 }
+
+// A partial line whose rest already waits in the worker's pipe is not
+// printed on its own when the flush wait passes (its reader was only late,
+// on a busy machine): a torn line. Once nothing is pending, it is.
+func TestPartialLineKeptWhileMoreIsPending(t *testing.T) {
+	out := &syncBuf{}
+	var pending atomic.Bool
+	pending.Store(true)
+	now := time.Unix(0, 0)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	m := New(out, Options{FlushAfter: time.Hour, Now: clock})
+	w := m.Writer(Stream{Process: "web", Worker: 1, Pending: pending.Load}).(*writer)
+	w.Write([]byte("58"))
+	mu.Lock()
+	now = now.Add(2 * time.Hour) // the wait has passed
+	mu.Unlock()
+	w.flushPartial() // as the timer does
+	if s := out.String(); s != "" {
+		t.Fatalf("a partial line with more pending was printed: %q", s)
+	}
+	w.Write([]byte("43\n"))
+	if s := out.String(); s != "web.1   | 5843\n" {
+		t.Fatalf("output %q, want the whole line", s)
+	}
+	// Nothing pending: a prompt is printed when the wait passes.
+	pending.Store(false)
+	w.Write([]byte("prompt> "))
+	mu.Lock()
+	now = now.Add(2 * time.Hour)
+	mu.Unlock()
+	w.flushPartial()
+	if s := out.String(); !strings.HasSuffix(s, "web.1   | prompt> \n") {
+		t.Fatalf("output %q, want the prompt flushed", s)
+	}
+	w.Close()
+}

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"errors"
+	"regexp"
 	"net"
 	"os"
 	"os/exec"
@@ -207,7 +208,9 @@ func TestReadyAndExec(t *testing.T) {
 	t.Run("never ready", func(t *testing.T) {
 		p := shProc("web", `echo "config error: no DATABASE_URL"; exit 1`)
 		p.Restart = procfile.RestartAlways
-		p.Ready = procfile.Ready{Kind: procfile.ReadyDelay, Delay: 300 * time.Millisecond, Timeout: time.Minute}
+		// A log line it never prints: a delay could pass before a slow
+		// machine even runs the shell.
+		p.Ready = procfile.Ready{Kind: procfile.ReadyLog, Log: regexp.MustCompile(`^listening$`), Timeout: time.Minute}
 		rn := start(t, Options{Config: config(p)})
 		err := <-rn.r.Ready()
 		var nre *NotReadyError

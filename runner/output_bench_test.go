@@ -3,6 +3,8 @@
 package runner
 
 import (
+	"golang.org/x/sys/unix"
+
 	"bytes"
 	"fmt"
 	"os"
@@ -93,7 +95,8 @@ func BenchmarkIdleAfterBurstMemory(b *testing.B) {
 				copied.Add(1)
 				go func() {
 					defer copied.Done()
-					procs[i].copy(nil, fds[0], &lineCounter{tail: &tails[i], ring: ring, worker: i, bytes: &got})
+					unix.SetNonblock(fds[0], true)
+					procs[i].copy(nil, os.NewFile(uintptr(fds[0]), "worker-output"), &lineCounter{tail: &tails[i], ring: ring, worker: i, bytes: &got})
 				}()
 				written.Add(1)
 				go func() {

@@ -31,7 +31,9 @@ type spawnSpec struct {
 
 	// output returns the writers for the worker's stdout and stderr once its
 	// pid is known; both are closed when the stream reaches EOF.
-	output func(pid int, tty bool) (stdout, stderr, ttyOut io.WriteCloser)
+	// pending are FIONREAD probes of stdout, stderr and the terminal (nil
+	// for a stream that is not read), for Stream.Pending.
+	output func(pid int, tty bool, pending [3]func() bool) (stdout, stderr, ttyOut io.WriteCloser)
 }
 
 // proc is one started worker process.
@@ -135,15 +137,15 @@ func spawn(rp *reaper, s spawnSpec) (*proc, error) {
 		return nil, err
 	}
 	p := &proc{pid: pid, done: done, ttySlave: slave}
-	stdout, stderr, tty := s.output(pid, master >= 0)
-	if s.ttyStdio {
-		// Everything the worker writes comes through its terminal.
-		stdout.Close()
-		stderr.Close()
-	} else {
-		p.copied.Add(2)
-		go p.copy(s.pipes, out[0], stdout)
-		go p.copy(s.pipes, errp[0], stderr)
+	var fout, ferr *os.File
+	var pending [3]func() bool
+	if !s.ttyStdio {
+		// Non-blocking, so the runtime poller owns them: no thread blocks
+		// per pipe, and Close interrupts a Read.
+		unix.SetNonblock(out[0], true)
+		unix.SetNonblock(errp[0], true)
+		fout, ferr = os.NewFile(uintptr(out[0]), "worker-stdout"), os.NewFile(uintptr(errp[0]), "worker-stderr")
+		pending[0], pending[1] = pendingBytes(fout), pendingBytes(ferr)
 	}
 	if master >= 0 {
 		unix.SetNonblock(master, true)
@@ -157,15 +159,40 @@ func spawn(rp *reaper, s spawnSpec) (*proc, error) {
 			unix.SetNonblock(master, false)
 		}
 		p.ttyFile, p.clients = p.tty, &ttyClients{}
+		pending[2] = pendingBytes(p.tty)
+	}
+	stdout, stderr, tty := s.output(pid, master >= 0, pending)
+	if s.ttyStdio {
+		// Everything the worker writes comes through its terminal.
+		stdout.Close()
+		stderr.Close()
+	} else {
+		p.copied.Add(2)
+		go p.copy(s.pipes, fout, stdout)
+		go p.copy(s.pipes, ferr, stderr)
+	}
+	if master >= 0 {
 		go p.copyTTY(teeWriter{tty, p.clients})
 	}
 	return p, nil
 }
 
-func (p *proc) copy(pipes *pipeSet, fd int, w io.WriteCloser) {
+// pendingBytes reports whether f has bytes waiting to be read (FIONREAD);
+// false once f is closed.
+func pendingBytes(f *os.File) func() bool {
+	return func() bool {
+		raw, err := f.SyscallConn()
+		if err != nil {
+			return false
+		}
+		n := 0
+		raw.Control(func(fd uintptr) { n, _ = unix.IoctlGetInt(int(fd), ioctlInq) })
+		return n > 0
+	}
+}
+
+func (p *proc) copy(pipes *pipeSet, f *os.File, w io.WriteCloser) {
 	defer p.copied.Done()
-	unix.SetNonblock(fd, true) // so the runtime poller owns it, no thread blocks per pipe, and Close interrupts a Read
-	f := os.NewFile(uintptr(fd), "worker-output")
 	if pipes == nil || pipes.add(f) {
 		err := copyOutput(w, f)
 		if err != nil && !errors.Is(err, os.ErrClosed) {

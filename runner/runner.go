@@ -45,6 +45,10 @@ type Stream struct {
 	PID     int
 	Stream  string            // "stdout" or "stderr"
 	OnLine  func(line []byte) // called once per complete line; must not keep line
+	// Pending reports whether more of this stream's bytes wait in its pipe
+	// (or terminal) to be read, so that a partial line is not printed on
+	// its own while the rest of it is already there.
+	Pending func() bool
 }
 
 // Event is one runner event: started, ready, exited, restarting, failed, ...

@@ -442,9 +442,9 @@ func (s *slot) start() (*worker, error) {
 			w.addrInUse.Store(true)
 		}
 	}
-	stream := func(pid int, name string, code uint8) io.WriteCloser {
+	stream := func(pid int, name string, code uint8, pending func() bool) io.WriteCloser {
 		ls := &loggedStream{}
-		ls.WriteCloser = s.r.out.Stream(Stream{Process: p.Name, Worker: s.index, PID: pid, Stream: name, OnLine: func(line []byte) {
+		ls.WriteCloser = s.r.out.Stream(Stream{Process: p.Name, Worker: s.index, PID: pid, Stream: name, Pending: pending, OnLine: func(line []byte) {
 			s.logs.add(s.index, pid, code, ls.at.Load(), line)
 			onLine(line)
 		}})
@@ -477,11 +477,11 @@ func (s *slot) start() (*worker, error) {
 		noPTY:     s.r.opts.NoPTY,
 		ttyStdio:  p.TTY,
 		pipes:     &s.r.pipes,
-		output: func(pid int, tty bool) (o, e, t io.WriteCloser) {
-			o = stream(pid, "stdout", streamStdout)
-			e = stream(pid, "stderr", streamStderr)
+		output: func(pid int, tty bool, pending [3]func() bool) (o, e, t io.WriteCloser) {
+			o = stream(pid, "stdout", streamStdout, pending[0])
+			e = stream(pid, "stderr", streamStderr, pending[1])
 			if tty {
-				t = stream(pid, "tty", streamTTY)
+				t = stream(pid, "tty", streamTTY, pending[2])
 			}
 			return o, e, t
 		},

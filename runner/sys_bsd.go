@@ -9,6 +9,7 @@ import "golang.org/x/sys/unix"
 const (
 	ioctlGetTermios = unix.TIOCGETA
 	ioctlSetTermios = unix.TIOCSETA
+	ioctlInq        = 0x4004667f // FIONREAD, _IOR('f', 127, int): x/sys/unix does not name it here
 )
 
 // peerUID is the effective uid of a unix socket's peer: LOCAL_PEERCRED,

@@ -13,6 +13,7 @@ import (
 const (
 	ioctlGetTermios = unix.TCGETS
 	ioctlSetTermios = unix.TCSETS
+	ioctlInq        = unix.TIOCINQ // FIONREAD: bytes waiting to be read
 )
 
 // ptyMaster opens a pty master (posix_openpt, grantpt, unlockpt) and
