@@ -103,7 +103,9 @@ type Runner struct {
 	stopping      bool
 	plan          *reloadPlan
 	reloadQueue   []reloadReq
-	stopRequested bool // cluster stop: a graceful stop that exits 0
+	stopRequested bool              // cluster stop: a graceful stop that exits 0
+	waits         map[*Wait]bool    // reload --wait requests not ended (reloadwait.go)
+	slotWaits     map[*slot][]*Wait // new workers a Wait needs ready
 
 	shutdownTimeout time.Duration // the file's shutdown_timeout; Apply may change it
 	memoryWatched   bool          // watchMemory runs
@@ -440,6 +442,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 		r.stopping = true
 		result = reason
+		r.failWaits("the cluster is stopping: the reload did not finish")
 		for s := range r.live {
 			s.requestStop()
 		}
@@ -494,12 +497,14 @@ func (r *Runner) Run(ctx context.Context) error {
 			}
 		case s := <-r.readyCh:
 			r.noteFirstReady(s)
+			r.slotWaitsReady(s)
 			r.onReady(s)
 		case s := <-r.slotDone:
 			delete(r.live, s)
 			if s.t.slots[s.index] == s {
 				delete(s.t.slots, s.index)
 			}
+			r.slotWaitsDone(s)
 			r.reloadSlotDone(s)
 			r.removedSlotDone(s)
 		case <-health:
@@ -585,7 +590,8 @@ type exitReport struct {
 	s        *slot
 	status   exitStatus
 	wasReady bool
-	resource bool // it could not start for lack of system resources
+	resource bool  // it could not start for lack of system resources
+	notReady error // its readiness check failed and it was killed
 	reply    chan decision
 }
 
@@ -595,7 +601,11 @@ func (r *Runner) decide(rep exitReport) decision {
 	t := rep.s.t
 	p := t.p
 	if r.plan != nil && r.plan.cur == rep.s {
-		r.abortReload(rep.s, "exited before it was ready ("+rep.status.String()+")")
+		why := "exited before it was ready (" + rep.status.String() + ")"
+		if rep.notReady != nil {
+			why = rep.notReady.Error() + " and was killed"
+		}
+		r.abortReload(rep.s, why)
 		return decision{}
 	}
 	if r.stopping || t.failed || rep.s.retired() {
@@ -689,7 +699,7 @@ func (r *Runner) checkSockets() {
 				continue
 			}
 			r.event(t.p.Name, "socket", fmt.Sprintf("%s: the shared socket %s stopped listening (a worker called shutdown() on it); re-created it, reloading %s onto it", t.p.Name, l.Addr.Raw, t.p.Name), 0, nil)
-			r.queueReload(t, nil)
+			r.queueReload(t, nil, nil)
 			r.nextReload()
 		}
 	}
