@@ -211,6 +211,11 @@ func (c *ControlServer) follow(conn net.Conn, answer *json.Encoder, cmd string, 
 	for {
 		select {
 		case err := <-result:
+			select {
+			case <-left:
+				return // nobody to tell
+			default:
+			}
 			if err != nil {
 				answer.Encode(Response{Error: err.Error()})
 			} else {

@@ -111,11 +111,17 @@ func (r *Runner) slotWaitsReady(s *slot) {
 func (r *Runner) slotWaitsDone(s *slot) {
 	ws := r.slotWaits[s]
 	delete(r.slotWaits, s)
-	if s.t.failed {
+	switch {
+	case len(ws) == 0:
+	case s.t.failed:
 		failAll(ws, fmt.Sprintf("%s failed before %s was ready (its restart policy gave up; see the log)", s.t.p.Name, s.name))
-		return
+	case s.t.stopped:
+		failAll(ws, fmt.Sprintf("%s was stopped (cluster stop %s) before %s was ready", s.t.p.Name, s.t.p.Name, s.name))
+	case s.t.removed:
+		failAll(ws, fmt.Sprintf("%s was removed from the file before %s was ready", s.t.p.Name, s.name))
+	default:
+		finishAll(ws) // scaled down meanwhile: nothing left to wait for
 	}
-	finishAll(ws) // scaled down or removed meanwhile: nothing left to wait for
 }
 
 // Result blocks until the request finished: nil when every worker it
