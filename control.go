@@ -32,7 +32,7 @@ func controlTarget(file string) (string, error) {
 }
 
 var controlSynopsis = map[string]string{
-	"status":  "[-f FILE] [--json]",
+	"status":  "[-f FILE] [--json | --watch]",
 	"reload":  "[-f FILE] [--wait [--timeout DURATION]] [PROCESS ...]",
 	"restart": "[-f FILE] [--wait [--timeout DURATION]] PROCESS[.N] ...",
 	"scale":   "[-f FILE] PROCESS=N ...",
@@ -80,12 +80,13 @@ func controlUsage(cmd string, pos []string) string {
 // cmdControl runs status, reload, restart, scale, signal and stop against
 // the running cluster. Exit status: 0 done; 1 the cluster is not running or
 // refused the request (one line says which); 2 usage.
-func cmdControl(cmd string, args []string, stdout, stderr io.Writer) int {
+func cmdControl(cmd string, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlags(cmd, controlSynopsis[cmd], stdout)
 	file := fs.String("f", "", "`FILE` the Clusterfile or Procfile of the running cluster (its directory holds the control socket)")
-	asJSON := false
+	asJSON, watch := false, false
 	if cmd == "status" {
 		fs.BoolVar(&asJSON, "json", false, "print JSON")
+		fs.BoolVar(&watch, "watch", false, "redraw the table every second (q or Ctrl-C quits); into a pipe or file, print it every second")
 	}
 	wait, timeout := false, time.Duration(0)
 	if cmd == "reload" || cmd == "restart" {
@@ -100,11 +101,18 @@ func cmdControl(cmd string, args []string, stdout, stderr io.Writer) int {
 		usageError(stderr, cmd, "%s", bad)
 		return 2
 	}
+	if asJSON && watch {
+		usageError(stderr, cmd, "--json and --watch: choose one")
+		return 2
+	}
 	if timeout != 0 && (!wait || timeout < 0) {
 		usageError(stderr, cmd, "--timeout needs --wait and a positive DURATION")
 		return 2
 	}
 	path, err := controlTarget(*file)
+	if err == nil && watch {
+		return cmdStatusWatch(path, stdin, stdout, stderr)
+	}
 	var resp runner.Response
 	accepted := false
 	if err == nil && wait {

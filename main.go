@@ -65,7 +65,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "completion":
 		return cmdCompletion(rest, stdout, stderr)
 	case "status", "reload", "restart", "scale", "signal", "stop", "start":
-		return cmdControl(cmd, rest, stdout, stderr)
+		return cmdControl(cmd, rest, stdin, stdout, stderr)
 	case "-h", "--help", "-help", "help":
 		if len(rest) == 1 && cmd == "help" && commandSummary(rest[0]) != "" {
 			return run([]string{rest[0], "-h"}, stdin, stdout, stderr)
@@ -733,6 +733,15 @@ func useColor(mode string, stdout io.Writer) bool {
 		return false
 	}
 	return isTerminal(stdout)
+}
+
+// interrupts delivers SIGINT, SIGTERM and SIGHUP to a client command that
+// must clean up before it exits (status --watch restores the terminal);
+// stop gives them back their default action.
+func interrupts() (sigs <-chan os.Signal, stop func()) {
+	c := make(chan os.Signal, 1)
+	signal.Notify(c, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	return c, func() { signal.Stop(c) }
 }
 
 func isTerminal(w io.Writer) bool {

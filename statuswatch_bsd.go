@@ -1,0 +1,11 @@
+//go:build darwin || freebsd
+
+package main
+
+import "golang.org/x/sys/unix"
+
+// The termios requests of macOS and FreeBSD (status --watch's cbreak mode).
+const (
+	termiosGet = unix.TIOCGETA
+	termiosSet = unix.TIOCSETA
+)

@@ -1,0 +1,9 @@
+package main
+
+import "golang.org/x/sys/unix"
+
+// Linux's termios requests (status --watch's cbreak mode).
+const (
+	termiosGet = unix.TCGETS
+	termiosSet = unix.TCSETS
+)
