@@ -584,6 +584,7 @@ type decision struct {
 	restart     bool
 	clean       bool // restart after a clean exit: no crash backoff
 	stopCluster bool
+	failed      bool // the type is failed: the slot shows it (it may not read ptype)
 }
 
 type exitReport struct {
@@ -606,10 +607,10 @@ func (r *Runner) decide(rep exitReport) decision {
 			why = rep.notReady.Error() + " and was killed"
 		}
 		r.abortReload(rep.s, why)
-		return decision{}
+		return decision{failed: t.failed}
 	}
 	if r.stopping || t.failed || rep.s.retired() {
-		return decision{}
+		return decision{failed: t.failed}
 	}
 	if rep.resource {
 		return decision{restart: true} // backed off, but not the app's crash
@@ -621,7 +622,7 @@ func (r *Runner) decide(rep exitReport) decision {
 	case !ok && p.Restart == procfile.RestartNever:
 		t.failed = true
 		r.event(p.Name, "failed", fmt.Sprintf("%s failed (restart = \"never\")", p.Name), 0, nil)
-		return decision{stopCluster: !r.opts.Watch}
+		return decision{stopCluster: !r.opts.Watch, failed: true}
 	}
 	if ok {
 		return decision{restart: true, clean: true}
@@ -641,7 +642,7 @@ func (r *Runner) decide(rep exitReport) decision {
 			msg += "; waiting for a file change"
 		}
 		r.event(p.Name, "failed", msg, 0, map[string]any{"crashes": len(t.crashes)})
-		return decision{stopCluster: !r.opts.Watch}
+		return decision{stopCluster: !r.opts.Watch, failed: true}
 	}
 	return decision{restart: true}
 }

@@ -178,7 +178,7 @@ func (s *slot) run() {
 		s.r.exits <- exitReport{s: s, status: st, wasReady: wasReady, resource: resource, notReady: notReady, reply: reply}
 		d := <-reply
 		if !d.restart {
-			if s.t.failed {
+			if d.failed {
 				s.setInfo(func(i *WorkerInfo) { i.State = StateFailed })
 			}
 			return
