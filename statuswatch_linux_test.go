@@ -80,8 +80,8 @@ func (s *screen) waitFor(t *testing.T, what string, cond func(string) bool) {
 }
 
 // status --watch in a terminal: cbreak mode while it draws on the
-// alternate screen, q or Ctrl-C quits with 0, and the terminal is given
-// back exactly as it was.
+// alternate screen; q, Ctrl-C, SIGTERM or the cluster stopping end it with
+// 0, and the terminal is given back exactly as it was each time.
 func TestStatusWatchTerminal(t *testing.T) {
 	r, _, _ := startCluster(t, twoSleepers, nopOutput{})
 	sock := filepath.Join(t.TempDir(), "c.sock")
@@ -93,8 +93,23 @@ func TestStatusWatchTerminal(t *testing.T) {
 	defer ctl.Close()
 	t.Setenv("CLUSTER_SOCKET", sock)
 
-	for _, key := range []string{"q", "\x03"} {
-		t.Run(strconv.Quote(key), func(t *testing.T) {
+	// Each way out: a key, a signal, the cluster stopping (last: it ends the cluster).
+	quits := []struct {
+		name string
+		quit func(t *testing.T, master *os.File)
+		last string // printed after the screen is restored
+	}{
+		{"q", func(t *testing.T, m *os.File) { m.Write([]byte("q")) }, ""},
+		{"Ctrl-C", func(t *testing.T, m *os.File) { m.Write([]byte{3}) }, ""},
+		{"SIGTERM", func(t *testing.T, m *os.File) { unix.Kill(os.Getpid(), unix.SIGTERM) }, ""},
+		{"cluster stopped", func(t *testing.T, m *os.File) {
+			if err := r.Stop(); err != nil {
+				t.Fatal(err)
+			}
+		}, "cluster status: the cluster stopped\r\n"},
+	}
+	for _, q := range quits {
+		t.Run(q.name, func(t *testing.T) {
 			master, slave := openPTY(t)
 			before, err := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS)
 			if err != nil {
@@ -117,16 +132,14 @@ func TestStatusWatchTerminal(t *testing.T) {
 			if during.Lflag&(unix.ICANON|unix.ECHO|unix.ISIG) != 0 {
 				t.Errorf("not in cbreak mode while drawing: lflag %#x", during.Lflag)
 			}
-			if _, err := master.Write([]byte(key)); err != nil {
-				t.Fatal(err)
-			}
+			q.quit(t, master)
 			select {
 			case c := <-code:
 				if c != 0 {
 					t.Errorf("exit status %d, stderr %q", c, stderr.String())
 				}
 			case <-time.After(15 * time.Second):
-				t.Fatalf("%q did not quit; screen %q", key, scr.String())
+				t.Fatalf("%s did not end it; screen %q", q.name, scr.String())
 			}
 			after, err := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS)
 			if err != nil {
@@ -135,7 +148,7 @@ func TestStatusWatchTerminal(t *testing.T) {
 			if *after != *before {
 				t.Errorf("terminal not restored:\nbefore %+v\nafter  %+v", *before, *after)
 			}
-			scr.waitFor(t, "the normal screen back", func(s string) bool { return strings.HasSuffix(s, leaveScreen) })
+			scr.waitFor(t, "the normal screen back", func(s string) bool { return strings.HasSuffix(s, leaveScreen+q.last) })
 		})
 	}
 }
