@@ -191,7 +191,7 @@ func sendWindowSize(conn net.Conn, fd int) {
 // rawTerminal puts fd in raw mode (as cfmakeraw) and returns what restores
 // it. The worker's terminal does the echoing, line editing and ^C.
 func rawTerminal(fd int) (func(), error) {
-	old, err := unix.IoctlGetTermios(fd, ioctlGetTermios)
+	old, err := unix.IoctlGetTermios(fd, termiosGet)
 	if err != nil {
 		return nil, err
 	}
@@ -203,8 +203,8 @@ func rawTerminal(fd int) (func(), error) {
 	t.Cflag |= unix.CS8
 	t.Cc[unix.VMIN] = 1
 	t.Cc[unix.VTIME] = 0
-	if err := unix.IoctlSetTermios(fd, ioctlSetTermios, &t); err != nil {
+	if err := unix.IoctlSetTermios(fd, termiosSet, &t); err != nil {
 		return nil, err
 	}
-	return func() { unix.IoctlSetTermios(fd, ioctlSetTermios, old) }, nil
+	return func() { unix.IoctlSetTermios(fd, termiosSet, old) }, nil
 }

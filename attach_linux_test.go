@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -26,25 +25,6 @@ func clusterCommand(t *testing.T, dir string, args ...string) *exec.Cmd {
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "NO_COLOR=1", "CLUSTER_SOCKET=")
 	return cmd
-}
-
-// openPTY returns a pty master and the slave's name.
-func openTestPTY(t *testing.T) (*os.File, string) {
-	t.Helper()
-	m, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		t.Skip("no pty:", err)
-	}
-	if err := unix.IoctlSetPointerInt(m, unix.TIOCSPTLCK, 0); err != nil {
-		t.Fatal(err)
-	}
-	n, err := unix.IoctlGetInt(m, unix.TIOCGPTN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	master := os.NewFile(uintptr(m), "ptmx")
-	t.Cleanup(func() { master.Close() })
-	return master, "/dev/pts/" + strconv.Itoa(n)
 }
 
 // waitFor reads r into buf until re matches or the deadline passes.
@@ -95,12 +75,7 @@ tty = true
 	readLog := func() []byte { b, _ := os.ReadFile(logPath); return b }
 	waitFor(t, "log", readLog, `app\.1 +\| tty: /dev/pts/`)
 
-	master, slaveName := openTestPTY(t)
-	slave, err := os.OpenFile(slaveName, os.O_RDWR|syscall.O_NOCTTY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer slave.Close()
+	master, slave := openPTY(t)
 	unix.IoctlSetWinsize(int(slave.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 37, Col: 101})
 	before, err := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS)
 	if err != nil {

@@ -32,9 +32,9 @@ func controlTarget(file string) (string, error) {
 }
 
 var controlSynopsis = map[string]string{
-	"status":  "[-f FILE] [--json]",
-	"reload":  "[-f FILE] [PROCESS ...]",
-	"restart": "[-f FILE] PROCESS[.N] ...",
+	"status":  "[-f FILE] [--json | --watch]",
+	"reload":  "[-f FILE] [--wait [--timeout DURATION]] [PROCESS ...]",
+	"restart": "[-f FILE] [--wait [--timeout DURATION]] PROCESS[.N] ...",
 	"scale":   "[-f FILE] PROCESS=N ...",
 	"signal":  "[-f FILE] PROCESS[.N] SIGNAL",
 	"stop":    "[-f FILE] [PROCESS ...]",
@@ -53,7 +53,9 @@ func controlUsage(cmd string, pos []string) string {
 	switch {
 	case cmd == "status" && len(pos) > 0:
 		return fmt.Sprintf("unexpected argument %q", pos[0])
-	case (cmd == "restart" || cmd == "scale" || cmd == "start") && len(pos) == 0:
+	case cmd == "restart" && len(pos) == 0:
+		return "missing PROCESS[.N]"
+	case (cmd == "scale" || cmd == "start") && len(pos) == 0:
 		return "missing " + strings.Fields(controlSynopsis[cmd])[2]
 	case cmd == "signal" && len(pos) != 2:
 		return "want PROCESS[.N] SIGNAL"
@@ -78,12 +80,18 @@ func controlUsage(cmd string, pos []string) string {
 // cmdControl runs status, reload, restart, scale, signal and stop against
 // the running cluster. Exit status: 0 done; 1 the cluster is not running or
 // refused the request (one line says which); 2 usage.
-func cmdControl(cmd string, args []string, stdout, stderr io.Writer) int {
+func cmdControl(cmd string, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlags(cmd, controlSynopsis[cmd], stdout)
 	file := fs.String("f", "", "`FILE` the Clusterfile or Procfile of the running cluster (its directory holds the control socket)")
-	asJSON := false
+	asJSON, watch := false, false
 	if cmd == "status" {
 		fs.BoolVar(&asJSON, "json", false, "print JSON")
+		fs.BoolVar(&watch, "watch", false, "redraw the table every second (q or Ctrl-C quits); into a pipe or file, print it every second")
+	}
+	wait, timeout := false, time.Duration(0)
+	if cmd == "reload" || cmd == "restart" {
+		fs.BoolVar(&wait, "wait", false, "return when the "+cmd+" finished: exit 0 when every worker it replaced or started is ready, 1 when it was aborted (the reason on stderr)")
+		fs.DurationVar(&timeout, "timeout", 0, "`DURATION` with --wait: give up waiting after it (exit 1; the "+cmd+" goes on), e.g. 5m")
 	}
 	pos, code := parseFlags(fs, args, stderr)
 	if code >= 0 {
@@ -93,12 +101,37 @@ func cmdControl(cmd string, args []string, stdout, stderr io.Writer) int {
 		usageError(stderr, cmd, "%s", bad)
 		return 2
 	}
+	if asJSON && watch {
+		usageError(stderr, cmd, "--json and --watch: choose one")
+		return 2
+	}
+	if timeout != 0 && (!wait || timeout < 0) {
+		usageError(stderr, cmd, "--timeout needs --wait and a positive DURATION")
+		return 2
+	}
 	path, err := controlTarget(*file)
+	if err == nil && watch {
+		return cmdStatusWatch(path, stdin, stdout, stderr)
+	}
 	var resp runner.Response
-	if err == nil {
+	accepted := false
+	if err == nil && wait {
+		resp, err = runner.CallWait(path, runner.Request{Cmd: cmd, Args: pos}, timeout, func(first runner.Response) {
+			accepted = true
+			for _, l := range first.Lines {
+				fmt.Fprintln(stdout, l)
+			}
+		})
+	} else if err == nil {
 		resp, err = runner.Call(path, runner.Request{Cmd: cmd, Args: pos})
 	}
 	switch {
+	case accepted && err != nil:
+		fmt.Fprintf(stderr, "cluster %s: %v\n", cmd, err)
+		return 1
+	case accepted && !resp.OK:
+		fmt.Fprintf(stderr, "cluster %s: %s\n", cmd, resp.Error)
+		return 1
 	case errors.Is(err, runner.ErrNotRunning):
 		fmt.Fprintf(stderr, "cluster %s: %v\n", cmd, err)
 		return 1

@@ -67,7 +67,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "logs":
 		return cmdLogs(rest, stdout, stderr)
 	case "status", "reload", "restart", "scale", "signal", "stop", "start":
-		return cmdControl(cmd, rest, stdout, stderr)
+		return cmdControl(cmd, rest, stdin, stdout, stderr)
 	case "attach":
 		return cmdAttach(rest, stdin, stdout, stderr)
 	case "-h", "--help", "-help", "help":
@@ -742,6 +742,15 @@ func useColor(mode string, stdout io.Writer) bool {
 		return false
 	}
 	return isTerminal(stdout)
+}
+
+// interrupts delivers SIGINT, SIGTERM and SIGHUP to a client command that
+// must clean up before it exits (status --watch restores the terminal);
+// stop gives them back their default action.
+func interrupts() (sigs <-chan os.Signal, stop func()) {
+	c := make(chan os.Signal, 1)
+	signal.Notify(c, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	return c, func() { signal.Stop(c) }
 }
 
 func isTerminal(w io.Writer) bool {

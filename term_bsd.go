@@ -4,7 +4,8 @@ package main
 
 import "golang.org/x/sys/unix"
 
+// The termios requests of macOS and FreeBSD (status --watch's cbreak mode, attach's raw mode).
 const (
-	ioctlGetTermios = unix.TIOCGETA
-	ioctlSetTermios = unix.TIOCSETA
+	termiosGet = unix.TIOCGETA
+	termiosSet = unix.TIOCSETA
 )

@@ -2,7 +2,8 @@ package main
 
 import "golang.org/x/sys/unix"
 
+// Linux's termios requests (status --watch's cbreak mode, attach's raw mode).
 const (
-	ioctlGetTermios = unix.TCGETS
-	ioctlSetTermios = unix.TCSETS
+	termiosGet = unix.TCGETS
+	termiosSet = unix.TCSETS
 )

@@ -26,18 +26,30 @@ type Diff struct {
 // An error leaves the cluster as it was; each line of it is also printed
 // as an event, as check prints it.
 func (r *Runner) ReloadConfig(names []string, all bool) (Diff, error) {
+	d, _, err := r.reloadConfig(names, all, false)
+	return d, err
+}
+
+// ReloadConfigWait is ReloadConfig that also returns a Wait on the reload
+// it started (nil with the error): `cluster reload --wait`.
+func (r *Runner) ReloadConfigWait(names []string, all bool) (Diff, *Wait, error) {
+	return r.reloadConfig(names, all, true)
+}
+
+func (r *Runner) reloadConfig(names []string, all, wait bool) (Diff, *Wait, error) {
 	if r.opts.Reread == nil {
 		if all {
 			names = nil
 		}
-		return Diff{}, r.Reload(names...)
+		w, err := r.reload(names, wait)
+		return Diff{}, w, err
 	}
 	cfg, err := r.opts.Reread()
 	if err == nil {
-		return r.apply(cfg, names, all)
+		return r.apply(cfg, names, all, wait)
 	}
 	r.configError(err)
-	return Diff{}, err
+	return Diff{}, nil, err
 }
 
 // ApplyFile re-reads the file with Options.Reread and applies it as Apply
@@ -54,7 +66,7 @@ func (r *Runner) ApplyFile() (*procfile.Config, Diff, error) {
 		r.configError(err)
 		return nil, Diff{}, err
 	}
-	d, err := r.apply(cfg, nil, false)
+	d, _, err := r.apply(cfg, nil, false, false)
 	if err != nil {
 		return nil, d, err
 	}
@@ -71,34 +83,49 @@ func (r *Runner) ApplyFile() (*procfile.Config, Diff, error) {
 // runs first: on an error nothing changes, and each line of it is printed
 // as an event.
 func (r *Runner) Apply(cfg *procfile.Config, roll []string) (Diff, error) {
-	return r.apply(cfg, roll, false)
+	d, _, err := r.apply(cfg, roll, false, false)
+	return d, err
 }
 
-func (r *Runner) apply(cfg *procfile.Config, roll []string, all bool) (Diff, error) {
+func (r *Runner) apply(cfg *procfile.Config, roll []string, all, wait bool) (Diff, *Wait, error) {
 	opts := r.opts
 	opts.Config = cfg
 	next, err := prepare(opts)
 	if err != nil {
 		r.configError(err)
-		return Diff{}, err
+		return Diff{}, nil, err
 	}
 	for _, n := range roll {
 		if next.typeByName(n) == nil {
-			return Diff{}, fmt.Errorf("unknown process type %q (have %s)", n, processNames(cfg))
+			return Diff{}, nil, fmt.Errorf("unknown process type %q (have %s)", n, processNames(cfg))
 		}
 	}
 	var d Diff
+	var w *Wait
 	var aerr error
-	if err := r.ask(func() { d, aerr = r.applyTypes(cfg, next.types, roll, all) }); err != nil {
-		return Diff{}, err
+	err = r.ask(func() {
+		if wait {
+			w = r.newWait()
+		}
+		d, aerr = r.applyTypes(cfg, next.types, roll, all, w)
+		if aerr != nil {
+			w.fail(aerr.Error())
+		}
+		w.arm()
+	})
+	if err != nil {
+		return Diff{}, nil, err
 	}
 	if aerr != nil && !errors.Is(aerr, ErrNotRunning) {
 		r.configError(aerr) // a socket of a new type could not be bound
 	}
+	if aerr != nil {
+		w = nil
+	}
 	if aerr == nil && r.opts.Applied != nil {
 		r.opts.Applied(cfg)
 	}
-	return d, aerr
+	return d, w, aerr
 }
 
 // configError prints a rejected file's errors, one event per line.
@@ -110,8 +137,10 @@ func (r *Runner) configError(err error) {
 }
 
 // applyTypes runs on the supervisor goroutine. next are the types of the
-// new file as prepare made them (counts with -w applied, 0-worker types left out).
-func (r *Runner) applyTypes(cfg *procfile.Config, next []*ptype, roll []string, all bool) (Diff, error) {
+// new file as prepare made them (counts with -w applied, 0-worker types left
+// out). w (nil: nobody waits) is attached to every rolling reload and every
+// new worker this starts.
+func (r *Runner) applyTypes(cfg *procfile.Config, next []*ptype, roll []string, all bool, w *Wait) (Diff, error) {
 	var d Diff
 	if r.stopping {
 		return d, ErrNotRunning
@@ -209,16 +238,20 @@ func (r *Runner) applyTypes(cfg *procfile.Config, next []*ptype, roll []string, 
 			}
 			if nt.count != wasCount && nt.count != t.count {
 				d.Scaled = append(d.Scaled, fmt.Sprintf("%s: %d -> %d", name, t.count, nt.count))
+				from := t.count
 				r.scale(t, nt.count)
+				for i := from + 1; i <= nt.count && !t.stopped; i++ {
+					r.watchSlot(t.slots[i], w)
+				}
 			}
 			if changed {
-				r.queueReload(t, nil)
+				r.queueReload(t, nil, w)
 				d.Rolled = append(d.Rolled, name)
 				continue
 			}
 		}
 		if all || slices.Contains(roll, name) {
-			r.queueReload(t, nil)
+			r.queueReload(t, nil, w)
 			d.Rolled = append(d.Rolled, name)
 		}
 	}
@@ -232,6 +265,9 @@ func (r *Runner) applyTypes(cfg *procfile.Config, next []*ptype, roll []string, 
 	for _, t := range added {
 		d.Added = append(d.Added, t.p.Name)
 		r.startType(t, ": new in the file")
+		for _, s := range t.slots { // none yet while it waits for its dependencies
+			r.watchSlot(s, w)
+		}
 	}
 	r.checkWaiting() // a type whose depends_on changed may start now
 	r.watchMemory()
@@ -384,11 +420,7 @@ func (d Diff) String() string {
 func (r *Runner) removeType(t *ptype) {
 	t.removed = true
 	delete(r.readyWaiting, t)
-	r.reloadQueue = slices.DeleteFunc(r.reloadQueue, func(q reloadReq) bool { return q.t == t })
-	if pl := r.plan; pl != nil && pl.t == t {
-		r.plan = nil // its replacement is one of the live slots stopped below
-		r.event(t.p.Name, "reload_aborted", fmt.Sprintf("reload of %s aborted: the type was removed from the file", t.p.Name), 0, nil)
-	}
+	r.dropReloads(t, fmt.Sprintf("reload of %s aborted: the type was removed from the file", t.p.Name))
 	r.event(t.p.Name, "type_stopping", fmt.Sprintf("stopping %s: removed from the file", t.p.Name), 0, nil)
 	n := 0
 	for s := range r.live {

@@ -180,9 +180,25 @@ func (r *Runner) parseTarget(target string) (*ptype, int, error) {
 // Restart replaces workers one at a time, each replacement ready before the
 // old one stops: "web" restarts every worker of web, "web.2" only that one.
 func (r *Runner) Restart(targets ...string) ([]string, error) {
+	did, _, err := r.restart(targets, false)
+	return did, err
+}
+
+// RestartWait is Restart that also returns a Wait on the restart (nil with
+// the error): `cluster restart --wait`.
+func (r *Runner) RestartWait(targets ...string) ([]string, *Wait, error) {
+	return r.restart(targets, true)
+}
+
+func (r *Runner) restart(targets []string, wait bool) ([]string, *Wait, error) {
 	var did []string
+	var w *Wait
 	var rerr error
 	err := r.ask(func() {
+		if wait {
+			w = r.newWait()
+			defer w.arm()
+		}
 		if r.stopping {
 			rerr = ErrNotRunning
 			return
@@ -210,7 +226,7 @@ func (r *Runner) Restart(targets ...string) ([]string, error) {
 		}
 		for _, t := range order {
 			sort.Ints(reqs[t])
-			r.queueReload(t, reqs[t])
+			r.queueReload(t, reqs[t], w)
 			for _, i := range reqs[t] {
 				did = append(did, t.p.Name+"."+strconv.Itoa(i))
 			}
@@ -220,7 +236,10 @@ func (r *Runner) Restart(targets ...string) ([]string, error) {
 	if err == nil {
 		err = rerr
 	}
-	return did, err
+	if err != nil {
+		return nil, nil, err
+	}
+	return did, w, nil
 }
 
 // Scale sets the worker count of a type: up starts the new indexes, down
@@ -396,12 +415,8 @@ func (r *Runner) StopTypes(names ...string) ([]string, error) {
 				delete(r.readyWaiting, t) // `cluster run -- CMD` does not wait for it
 				r.maybeReady()
 			}
-			r.reloadQueue = slices.DeleteFunc(r.reloadQueue, func(q reloadReq) bool { return q.t == t })
-			if pl := r.plan; pl != nil && pl.t == t {
-				r.plan = nil // its replacement is one of the live slots stopped below
-				r.event(t.p.Name, "reload_aborted", fmt.Sprintf("reload of %s aborted: the type is being stopped", t.p.Name), 0, nil)
-				r.nextReload()
-			}
+			r.dropReloads(t, fmt.Sprintf("reload of %s aborted: the type is being stopped", t.p.Name))
+			r.nextReload()
 			for s := range r.live {
 				if s.t == t {
 					s.requestStop()

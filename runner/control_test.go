@@ -2,11 +2,11 @@ package runner
 
 import (
 	"errors"
-	"regexp"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"

@@ -30,6 +30,10 @@ type Request struct {
 	// Response, then one LogLine per line.
 	N      *int `json:"n,omitempty"`
 	Follow bool `json:"follow,omitempty"`
+
+	// Wait (reload, restart): answer when the work is done, not when it is
+	// accepted. The runner then sends several lines, see Response.More.
+	Wait bool `json:"wait,omitempty"`
 }
 
 // Response is the runner's one JSON line answer.
@@ -38,6 +42,10 @@ type Response struct {
 	Error  string   `json:"error,omitempty"`
 	Lines  []string `json:"lines,omitempty"` // what was done, for humans
 	Status *Status  `json:"status,omitempty"`
+	// More: not the last line. A waiting request is answered with the
+	// accepted line, a heartbeat line every few seconds while the work
+	// runs (Lines empty), then the last line: OK, or Error with why.
+	More bool `json:"more,omitempty"`
 }
 
 // What one control client may hold. Every request is one JSON line of a
@@ -50,6 +58,8 @@ const (
 	controlFirstBuffer  = 512              // bytes read into at first, doubled up to controlMaxRequest
 	controlReadTimeout  = 5 * time.Second  // to read the whole request line
 	controlWriteTimeout = 10 * time.Second // per write of the answer
+	controlHeartbeat    = 5 * time.Second  // between lines to a waiting client
+	controlClientIdle   = 30 * time.Second // a waiting client's limit between lines
 )
 
 // ControlServer is the unix socket `cluster status|reload|...` talk to.
@@ -58,8 +68,8 @@ type ControlServer struct {
 	path string
 
 	// The limits above; fields so that tests can shorten them before Serve.
-	readTimeout, writeTimeout time.Duration
-	maxRequest                int
+	readTimeout, writeTimeout, heartbeat time.Duration
+	maxRequest                           int
 }
 
 // ListenControl creates the control socket at path with mode 0600: it is
@@ -104,6 +114,7 @@ func ListenControl(path string) (*ControlServer, error) {
 		path:         path,
 		readTimeout:  controlReadTimeout,
 		writeTimeout: controlWriteTimeout,
+		heartbeat:    controlHeartbeat,
 		maxRequest:   controlMaxRequest,
 	}, nil
 }
@@ -174,6 +185,7 @@ func (c *ControlServer) handle(r *Runner, conn net.Conn) {
 	}
 	var req Request
 	var resp Response
+	var w *Wait
 	if err := json.Unmarshal(sc.Bytes(), &req); err != nil {
 		resp.Error = "bad request: " + err.Error()
 	} else if req.Cmd == "attach" {
@@ -183,9 +195,52 @@ func (c *ControlServer) handle(r *Runner, conn net.Conn) {
 		c.serveLogs(r, conn, answer, req)
 		return
 	} else {
-		resp = r.dispatch(req)
+		resp, w = r.dispatch(req)
 	}
-	answer.Encode(resp)
+	if w == nil {
+		answer.Encode(resp)
+		return
+	}
+	resp.More = true
+	if answer.Encode(resp) == nil {
+		c.follow(conn, answer, req.Cmd, w)
+	}
+}
+
+// follow answers a waiting request when its Wait ends, with a heartbeat
+// line meanwhile so that the client can tell a long reload from a runner
+// that hangs; a client that closes its end stops the wait (not the reload).
+func (c *ControlServer) follow(conn net.Conn, answer *json.Encoder, cmd string, w *Wait) {
+	conn.SetReadDeadline(time.Time{}) // the request was read: from now on a read only sees the client leave
+	left := make(chan struct{})
+	go func() {
+		io.Copy(io.Discard, conn) // ends when the client closes, or handle closes conn
+		close(left)
+	}()
+	result := make(chan error, 1)
+	go func() { result <- w.Result(left) }()
+	beat := time.NewTicker(c.heartbeat)
+	defer beat.Stop()
+	for {
+		select {
+		case err := <-result:
+			select {
+			case <-left:
+				return // nobody to tell
+			default:
+			}
+			if err != nil {
+				answer.Encode(Response{Error: err.Error()})
+			} else {
+				answer.Encode(Response{OK: true, Lines: []string{cmd + " finished: every worker it replaced or started is ready"}})
+			}
+			return
+		case <-beat.C:
+			if answer.Encode(Response{More: true}) != nil {
+				return
+			}
+		}
+	}
 }
 
 // attach answers, then connects conn to the worker's terminal (attach.go).
@@ -279,17 +334,27 @@ func (w deadlineWriter) Write(p []byte) (int, error) {
 	return w.conn.Write(p)
 }
 
-func (r *Runner) dispatch(req Request) Response {
-	fail := func(err error) Response { return Response{Error: err.Error()} }
+// dispatch answers req; for a waiting reload or restart it also returns
+// the Wait to follow (nil otherwise).
+func (r *Runner) dispatch(req Request) (Response, *Wait) {
+	resp, w := r.dispatchWait(req)
+	if !resp.OK || !req.Wait {
+		w = nil
+	}
+	return resp, w
+}
+
+func (r *Runner) dispatchWait(req Request) (Response, *Wait) {
+	fail := func(err error) (Response, *Wait) { return Response{Error: err.Error()}, nil }
 	switch req.Cmd {
 	case "status":
 		st, err := r.Status()
 		if err != nil {
 			return fail(err)
 		}
-		return Response{OK: true, Status: &st}
+		return Response{OK: true, Status: &st}, nil
 	case "reload":
-		d, err := r.ReloadConfig(req.Args, len(req.Args) == 0)
+		d, w, err := r.reloadConfig(req.Args, len(req.Args) == 0, req.Wait)
 		if err != nil {
 			return fail(err)
 		}
@@ -304,16 +369,16 @@ func (r *Runner) dispatch(req Request) Response {
 				lines = append(lines, x+" changed: restart the cluster to apply")
 			}
 		}
-		return Response{OK: true, Lines: append(lines, "rolling reload of "+what+" started")}
+		return Response{OK: true, Lines: append(lines, "rolling reload of "+what+" started")}, w
 	case "restart":
 		if len(req.Args) == 0 {
 			return fail(errors.New("restart needs PROCESS or PROCESS.N"))
 		}
-		did, err := r.Restart(req.Args...)
+		did, w, err := r.restart(req.Args, req.Wait)
 		if err != nil {
 			return fail(err)
 		}
-		return Response{OK: true, Lines: []string{"restarting " + strings.Join(did, ", ") + " (one at a time, each replacement ready first)"}}
+		return Response{OK: true, Lines: []string{"restarting " + strings.Join(did, ", ") + " (one at a time, each replacement ready first)"}}, w
 	case "scale":
 		if len(req.Args) == 0 {
 			return fail(errors.New("scale needs PROCESS=N"))
@@ -331,7 +396,7 @@ func (r *Runner) dispatch(req Request) Response {
 			}
 			lines = append(lines, fmt.Sprintf("%s: %d -> %s", name, from, plural(n, "worker")))
 		}
-		return Response{OK: true, Lines: lines}
+		return Response{OK: true, Lines: lines}, nil
 	case "signal":
 		if len(req.Args) != 2 {
 			return fail(errors.New("signal needs PROCESS[.N] SIGNAL"))
@@ -344,25 +409,25 @@ func (r *Runner) dispatch(req Request) Response {
 		if err != nil {
 			return fail(err)
 		}
-		return Response{OK: true, Lines: []string{"sent " + SignalName(sig) + " to " + strings.Join(did, ", ")}}
+		return Response{OK: true, Lines: []string{"sent " + SignalName(sig) + " to " + strings.Join(did, ", ")}}, nil
 	case "stop":
 		if len(req.Args) > 0 {
 			did, err := r.StopTypes(req.Args...)
 			if err != nil {
 				return fail(err)
 			}
-			return Response{OK: true, Lines: []string{"stopping " + strings.Join(did, ", ") + " gracefully; the rest keeps running and the sockets stay bound"}}
+			return Response{OK: true, Lines: []string{"stopping " + strings.Join(did, ", ") + " gracefully; the rest keeps running and the sockets stay bound"}}, nil
 		}
 		if err := r.Stop(); err != nil {
 			return fail(err)
 		}
-		return Response{OK: true, Lines: []string{"stopping the cluster gracefully"}}
+		return Response{OK: true, Lines: []string{"stopping the cluster gracefully"}}, nil
 	case "start":
 		did, err := r.StartTypes(req.Args...)
 		if err != nil {
 			return fail(err)
 		}
-		return Response{OK: true, Lines: []string{"starting " + strings.Join(did, ", ")}}
+		return Response{OK: true, Lines: []string{"starting " + strings.Join(did, ", ")}}, nil
 	}
 	return fail(fmt.Errorf("unknown command %q", req.Cmd))
 }
@@ -371,13 +436,72 @@ func (r *Runner) dispatch(req Request) Response {
 // Clusterfile's stop_signal does.
 func ParseSignal(s string) (syscall.Signal, error) { return procfile.ParseSignal(s) }
 
-// Call sends one request to the cluster whose control socket is path.
-func Call(path string, req Request) (Response, error) {
+func dialControl(path string) (net.Conn, error) {
 	conn, err := net.DialTimeout("unix", path, 2*time.Second)
 	if err != nil {
 		if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) {
-			return Response{}, fmt.Errorf("%w (no control socket answers at %s)", ErrNotRunning, path)
+			return nil, fmt.Errorf("%w (no control socket answers at %s)", ErrNotRunning, path)
 		}
+		return nil, err
+	}
+	return conn, nil
+}
+
+// ErrWaitTimeout: CallWait's timeout passed before the work was done; the
+// work goes on in the cluster.
+var ErrWaitTimeout = errors.New("timed out waiting")
+
+// CallWait sends a reload or restart with Wait set and returns the last
+// answer line, once the work is done or aborted. accepted gets the first
+// line (what was started) as soon as it arrives. timeout 0: no limit but
+// the runner's heartbeat: a runner silent for controlClientIdle is an error.
+func CallWait(path string, req Request, timeout time.Duration, accepted func(Response)) (Response, error) {
+	conn, err := dialControl(path)
+	if err != nil {
+		return Response{}, err
+	}
+	defer conn.Close()
+	req.Wait = true
+	var end time.Time
+	if timeout > 0 {
+		end = time.Now().Add(timeout)
+	}
+	conn.SetWriteDeadline(time.Now().Add(controlWriteTimeout))
+	werr := json.NewEncoder(conn).Encode(req)
+	dec := json.NewDecoder(conn)
+	for first := true; ; first = false {
+		d := time.Now().Add(controlClientIdle)
+		if !end.IsZero() && end.Before(d) {
+			d = end
+		}
+		conn.SetReadDeadline(d)
+		var resp Response
+		if err := dec.Decode(&resp); err != nil {
+			switch {
+			case first && werr != nil:
+				return Response{}, werr
+			case !end.IsZero() && !time.Now().Before(end):
+				return Response{}, fmt.Errorf("%w after %s; the work goes on in the cluster", ErrWaitTimeout, timeout)
+			case errors.Is(err, os.ErrDeadlineExceeded):
+				return Response{}, fmt.Errorf("control socket %s: no word from the cluster for %s", path, controlClientIdle)
+			case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET):
+				return Response{}, fmt.Errorf("%w: the cluster went away before the work was done", ErrNotRunning)
+			}
+			return Response{}, fmt.Errorf("control socket %s: %w", path, err)
+		}
+		if !resp.More {
+			return resp, nil
+		}
+		if first && accepted != nil {
+			accepted(resp)
+		}
+	}
+}
+
+// Call sends one request to the cluster whose control socket is path.
+func Call(path string, req Request) (Response, error) {
+	conn, err := dialControl(path)
+	if err != nil {
 		return Response{}, err
 	}
 	defer conn.Close()

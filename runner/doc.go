@@ -92,6 +92,17 @@
 // copy also offers each chunk to attached clients (attach.go), each with a
 // bounded queue that drops rather than waits.
 //
+// # Waiting for a reload
+//
+// `cluster reload --wait` gets a Wait (reloadwait.go): the supervisor
+// attaches it, while it handles the request, to the rolling plan of each
+// type it queued and to each new worker it started, and counts them down as
+// they finish; the first abort (a replacement that exits or fails its
+// readiness, a type stopped or removed, the cluster stopping) ends it with
+// the reason. Requests still coalesce: a Wait joins the plan that does its
+// work. The control socket answers a waiting client with heartbeat lines
+// until the Wait ends.
+//
 // # Invariants
 //
 //   - A worker runs in its own session and process group (pgid == pid).

@@ -17,6 +17,7 @@ type reloadPlan struct {
 	cur     *slot // the replacement starting, nil between steps
 	old     *slot // the slot being stopped after cur became ready
 	again   bool  // a new request arrived: start over once this step ends
+	waits   []*Wait
 }
 
 // Reload asks for a rolling reload of the named process types (all when
@@ -24,16 +25,31 @@ type reloadPlan struct {
 // events. Requests coalesce: one reload runs at a time, and a request for a
 // type that is being reloaded restarts its plan after the current step.
 func (r *Runner) Reload(types ...string) error {
-	errc := make(chan error, 1)
-	select {
-	case r.requests <- func() { errc <- r.requestReload(types) }:
-		return <-errc
-	case <-r.loopDone:
-		return ErrNotRunning
-	}
+	_, err := r.reload(types, false)
+	return err
 }
 
-func (r *Runner) requestReload(names []string) error {
+// reload is Reload that returns a Wait on the request when wait is set.
+func (r *Runner) reload(types []string, wait bool) (*Wait, error) {
+	var w *Wait
+	var rerr error
+	err := r.ask(func() {
+		if wait {
+			w = r.newWait()
+		}
+		rerr = r.requestReload(types, w)
+		if rerr != nil && w != nil {
+			w.fail(rerr.Error())
+		}
+		w.arm()
+	})
+	if err == nil {
+		err = rerr
+	}
+	return w, err
+}
+
+func (r *Runner) requestReload(names []string, w *Wait) error {
 	if r.stopping {
 		return ErrNotRunning
 	}
@@ -49,7 +65,7 @@ func (r *Runner) requestReload(names []string) error {
 		ts = append(ts, t)
 	}
 	for _, t := range ts {
-		r.queueReload(t, nil)
+		r.queueReload(t, nil, w)
 	}
 	r.nextReload()
 	return nil
@@ -57,20 +73,29 @@ func (r *Runner) requestReload(names []string) error {
 
 // reloadReq is a queued rolling replacement: idx nil means every worker.
 type reloadReq struct {
-	t   *ptype
-	idx []int
+	t     *ptype
+	idx   []int
+	waits []*Wait
 }
 
-// queueReload coalesces a request with a queued or running one of the same type.
-func (r *Runner) queueReload(t *ptype, idx []int) {
+// queueReload coalesces a request with a queued or running one of the same
+// type; w (nil: nobody waits) ends when the plan that carries it out does.
+func (r *Runner) queueReload(t *ptype, idx []int, w *Wait) {
+	w.add()
 	if r.plan != nil && r.plan.t == t && idx == nil {
 		r.plan.again = true
+		if w != nil {
+			r.plan.waits = append(r.plan.waits, w)
+		}
 		return
 	}
 	for i := range r.reloadQueue {
 		q := &r.reloadQueue[i]
 		if q.t != t {
 			continue
+		}
+		if w != nil {
+			q.waits = append(q.waits, w)
 		}
 		if q.idx == nil || idx == nil {
 			q.idx = nil
@@ -84,7 +109,11 @@ func (r *Runner) queueReload(t *ptype, idx []int) {
 		}
 		return
 	}
-	r.reloadQueue = append(r.reloadQueue, reloadReq{t: t, idx: idx})
+	q := reloadReq{t: t, idx: idx}
+	if w != nil {
+		q.waits = []*Wait{w}
+	}
+	r.reloadQueue = append(r.reloadQueue, q)
 }
 
 func (r *Runner) typeByName(name string) *ptype {
@@ -103,6 +132,7 @@ func (r *Runner) nextReload() {
 		r.reloadQueue = r.reloadQueue[1:]
 		t := q.t
 		if t.count == 0 || t.stopped || t.waiting {
+			finishAll(q.waits) // no worker to replace
 			continue
 		}
 		t.failed = false
@@ -114,7 +144,7 @@ func (r *Runner) nextReload() {
 		} else {
 			what = fmt.Sprintf("restarting %s workers %v (one at a time)", t.p.Name, pending)
 		}
-		r.plan = &reloadPlan{t: t, pending: pending}
+		r.plan = &reloadPlan{t: t, pending: pending, waits: q.waits}
 		r.event(t.p.Name, "reloading", what, 0, nil)
 		r.stepReload()
 	}
@@ -136,6 +166,7 @@ func (r *Runner) stepReload() {
 	pl := r.plan
 	if r.stopping {
 		r.plan = nil
+		failAll(pl.waits, "the cluster is stopping: the reload did not finish")
 		return
 	}
 	if pl.again {
@@ -150,6 +181,7 @@ func (r *Runner) stepReload() {
 		r.event(pl.t.p.Name, "reloaded", fmt.Sprintf("%s reloaded", pl.t.p.Name), 0, nil)
 		pl.t.reloads++
 		r.plan = nil
+		finishAll(pl.waits)
 		r.nextReload()
 		return
 	}
@@ -188,7 +220,26 @@ func (r *Runner) reloadSlotDone(s *slot) {
 // abortReload is called when the replacement exited before it was ready.
 func (r *Runner) abortReload(s *slot, why string) {
 	pl := r.plan
-	r.event(s.name, "reload_aborted", fmt.Sprintf("reload of %s aborted: the new %s %s; the old workers keep serving", pl.t.p.Name, s.name, why), 0, nil)
+	msg := fmt.Sprintf("reload of %s aborted: the new %s %s; the old workers keep serving", pl.t.p.Name, s.name, why)
+	r.event(s.name, "reload_aborted", msg, 0, nil)
 	r.plan = nil
+	failAll(pl.waits, msg)
 	r.nextReload()
+}
+
+// dropReloads removes the queued and running reloads of t (stopped or
+// removed), failing their Waits with why; supervisor only. The caller
+// starts the next queued plan.
+func (r *Runner) dropReloads(t *ptype, why string) {
+	r.reloadQueue = slices.DeleteFunc(r.reloadQueue, func(q reloadReq) bool {
+		if q.t == t {
+			failAll(q.waits, why)
+		}
+		return q.t == t
+	})
+	if pl := r.plan; pl != nil && pl.t == t {
+		r.plan = nil // its replacement is one of the live slots the caller stops
+		r.event(t.p.Name, "reload_aborted", why, 0, nil)
+		failAll(pl.waits, why)
+	}
 }

@@ -112,7 +112,9 @@ type Runner struct {
 	stopping      bool
 	plan          *reloadPlan
 	reloadQueue   []reloadReq
-	stopRequested bool // cluster stop: a graceful stop that exits 0
+	stopRequested bool              // cluster stop: a graceful stop that exits 0
+	waits         map[*Wait]bool    // reload --wait requests not ended (reloadwait.go)
+	slotWaits     map[*slot][]*Wait // new workers a Wait needs ready
 
 	shutdownTimeout time.Duration // the file's shutdown_timeout; Apply may change it
 	memoryWatched   bool          // watchMemory runs
@@ -481,6 +483,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 		r.stopping = true
 		result = reason
+		r.failWaits("the cluster is stopping: the reload did not finish")
 		r.stopInOrder()
 		shutdownTimer = time.After(r.shutdownTimeout)
 		r.startBudget()
@@ -540,12 +543,14 @@ func (r *Runner) Run(ctx context.Context) error {
 			s.everReady = true
 			s.t.reached(s)
 			r.noteFirstReady(s)
+			r.slotWaitsReady(s)
 			r.onReady(s)
 		case s := <-r.slotDone:
 			delete(r.live, s)
 			if s.t.slots[s.index] == s {
 				delete(s.t.slots, s.index)
 			}
+			r.slotWaitsDone(s)
 			r.reloadSlotDone(s)
 			r.removedSlotDone(s)
 			r.closeRetired(s.t)
@@ -644,13 +649,15 @@ type decision struct {
 	restart     bool
 	clean       bool // restart after a clean exit: no crash backoff
 	stopCluster bool
+	failed      bool // the type is failed: the slot shows it (it may not read ptype)
 }
 
 type exitReport struct {
 	s        *slot
 	status   exitStatus
 	wasReady bool
-	resource bool // it could not start for lack of system resources
+	resource bool  // it could not start for lack of system resources
+	notReady error // its readiness check failed and it was killed
 	reply    chan decision
 }
 
@@ -660,11 +667,15 @@ func (r *Runner) decide(rep exitReport) decision {
 	t := rep.s.t
 	p := t.p
 	if r.plan != nil && r.plan.cur == rep.s {
-		r.abortReload(rep.s, "exited before it was ready ("+rep.status.String()+")")
-		return decision{}
+		why := "exited before it was ready (" + rep.status.String() + ")"
+		if rep.notReady != nil {
+			why = rep.notReady.Error() + " and was killed"
+		}
+		r.abortReload(rep.s, why)
+		return decision{failed: t.failed}
 	}
 	if r.stopping || t.failed || rep.s.retired() {
-		return decision{}
+		return decision{failed: t.failed}
 	}
 	if rep.resource {
 		return decision{restart: true} // backed off, but not the app's crash
@@ -678,7 +689,7 @@ func (r *Runner) decide(rep exitReport) decision {
 	case !ok && p.Restart == procfile.RestartNever:
 		t.failed = true
 		r.event(p.Name, "failed", fmt.Sprintf("%s failed (restart = \"never\")", p.Name), 0, nil)
-		return decision{stopCluster: !r.opts.Watch}
+		return decision{stopCluster: !r.opts.Watch, failed: true}
 	}
 	if ok {
 		return decision{restart: true, clean: true}
@@ -698,7 +709,7 @@ func (r *Runner) decide(rep exitReport) decision {
 			msg += "; waiting for a file change"
 		}
 		r.event(p.Name, "failed", msg, 0, map[string]any{"crashes": len(t.crashes)})
-		return decision{stopCluster: !r.opts.Watch}
+		return decision{stopCluster: !r.opts.Watch, failed: true}
 	}
 	return decision{restart: true}
 }
@@ -756,7 +767,7 @@ func (r *Runner) checkSockets() {
 				continue
 			}
 			r.event(t.p.Name, "socket", fmt.Sprintf("%s: the shared socket %s stopped listening (a worker called shutdown() on it); re-created it, reloading %s onto it", t.p.Name, l.Addr.Raw, t.p.Name), 0, nil)
-			r.queueReload(t, nil)
+			r.queueReload(t, nil, nil)
 			r.nextReload()
 		}
 	}

@@ -149,6 +149,7 @@ func (s *slot) run() {
 		stopped := false
 		wasReady := false
 		resource := false
+		var notReady error
 		if err != nil {
 			msg := fmt.Sprintf("%s could not start: %v", s.name, err)
 			if resource = outOfResources(err); resource {
@@ -161,6 +162,7 @@ func (s *slot) run() {
 			st, stopped = s.supervise(w)
 			ran = time.Since(w.started)
 			wasReady = w.isReady.Load()
+			notReady = w.notReady
 			s.report(w, st)
 		}
 		s.setInfo(func(i *WorkerInfo) {
@@ -181,10 +183,10 @@ func (s *slot) run() {
 			attempt = 0
 		}
 		reply := make(chan decision, 1)
-		s.r.exits <- exitReport{s: s, status: st, wasReady: wasReady, resource: resource, reply: reply}
+		s.r.exits <- exitReport{s: s, status: st, wasReady: wasReady, resource: resource, notReady: notReady, reply: reply}
 		d := <-reply
 		if !d.restart {
-			if s.t.failed {
+			if d.failed {
 				s.setInfo(func(i *WorkerInfo) { i.State = StateFailed })
 			}
 			return
@@ -240,6 +242,7 @@ type worker struct {
 	backend   *backend    // proxy mode
 	port      int         // proxy mode: its private port
 	addrInUse atomic.Bool // it printed "address already in use" before it was ready
+	notReady  error       // why its readiness check failed; the slot goroutine only
 }
 
 // supervise waits for the worker to exit, handling readiness and stop
@@ -255,6 +258,7 @@ func (s *slot) supervise(w *worker) (st exitStatus, stopped bool) {
 		case err := <-ready:
 			ready = nil
 			if err != nil {
+				w.notReady = err
 				s.r.event(s.name, "failed", fmt.Sprintf("%s %v: killing it", s.name, err), w.pid, nil)
 				signalGroup(w.pid, syscall.SIGKILL)
 				continue

@@ -1,0 +1,145 @@
+package runner
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrAborted: a reload or restart followed with a Wait did not finish.
+var ErrAborted = errors.New("reload aborted")
+
+// abortError is why a Wait ended early; it matches ErrAborted.
+type abortError struct{ why string }
+
+func (e abortError) Error() string { return e.why }
+func (e abortError) Unwrap() error { return ErrAborted }
+
+// Wait follows one reload or restart request to its end (`cluster reload
+// --wait`). The supervisor goroutine owns it: while it handles the request
+// it attaches the Wait to each piece of work the request queued — the
+// rolling plan of a type, a new worker that must become ready — and counts
+// them down as they finish; the first abort ends it with the reason. The
+// result is sent once on a buffered channel, so the supervisor never blocks
+// on a client that went away.
+type Wait struct {
+	r     *Runner
+	left  int  // pieces of work not finished, +1 until armed; supervisor only
+	ended bool // supervisor only
+	done  chan error
+}
+
+// newWait registers a Wait; supervisor goroutine only. It ends no earlier
+// than its arm call, made once every piece of work is attached.
+func (r *Runner) newWait() *Wait {
+	w := &Wait{r: r, left: 1, done: make(chan error, 1)}
+	if r.waits == nil {
+		r.waits = map[*Wait]bool{}
+	}
+	r.waits[w] = true
+	return w
+}
+
+// The methods below are nil-safe: a request nobody waits for has no Wait.
+
+func (w *Wait) add() {
+	if w != nil {
+		w.left++
+	}
+}
+
+func (w *Wait) arm() { w.finish() }
+
+func (w *Wait) finish() {
+	if w == nil || w.ended {
+		return
+	}
+	if w.left--; w.left == 0 {
+		w.end(nil)
+	}
+}
+
+func (w *Wait) fail(why string) {
+	if w != nil && !w.ended {
+		w.end(abortError{why})
+	}
+}
+
+func (w *Wait) end(err error) {
+	w.ended = true
+	delete(w.r.waits, w)
+	w.done <- err
+}
+
+func finishAll(ws []*Wait) {
+	for _, w := range ws {
+		w.finish()
+	}
+}
+
+func failAll(ws []*Wait, why string) {
+	for _, w := range ws {
+		w.fail(why)
+	}
+}
+
+// failWaits ends every Wait when the cluster stops; supervisor only.
+func (r *Runner) failWaits(why string) {
+	for w := range r.waits {
+		w.fail(why)
+	}
+}
+
+// watchSlot makes w wait until s is ready (a new type's or a scaled-up
+// worker); supervisor only.
+func (r *Runner) watchSlot(s *slot, w *Wait) {
+	if w == nil || s == nil {
+		return
+	}
+	w.add()
+	if r.slotWaits == nil {
+		r.slotWaits = map[*slot][]*Wait{}
+	}
+	r.slotWaits[s] = append(r.slotWaits[s], w)
+}
+
+// slotWaitsReady and slotWaitsDone settle the Waits on a watched slot.
+func (r *Runner) slotWaitsReady(s *slot) {
+	finishAll(r.slotWaits[s])
+	delete(r.slotWaits, s)
+}
+
+func (r *Runner) slotWaitsDone(s *slot) {
+	ws := r.slotWaits[s]
+	delete(r.slotWaits, s)
+	switch {
+	case len(ws) == 0:
+	case s.t.failed:
+		failAll(ws, fmt.Sprintf("%s failed before %s was ready (its restart policy gave up; see the log)", s.t.p.Name, s.name))
+	case s.t.stopped:
+		failAll(ws, fmt.Sprintf("%s was stopped (cluster stop %s) before %s was ready", s.t.p.Name, s.t.p.Name, s.name))
+	case s.t.removed:
+		failAll(ws, fmt.Sprintf("%s was removed from the file before %s was ready", s.t.p.Name, s.name))
+	default:
+		finishAll(ws) // scaled down meanwhile: nothing left to wait for
+	}
+}
+
+// Result blocks until the request finished: nil when every worker it
+// targeted was replaced (or started) and is ready, an error matching
+// ErrAborted with the reason when it was aborted or the cluster stopped
+// first. It returns nil early when cancel closes (the client left).
+func (w *Wait) Result(cancel <-chan struct{}) error {
+	select {
+	case err := <-w.done:
+		return err
+	case <-w.r.loopDone:
+		select {
+		case err := <-w.done:
+			return err
+		default:
+			return abortError{"the cluster stopped before the reload finished"}
+		}
+	case <-cancel:
+		return nil
+	}
+}
