@@ -72,8 +72,10 @@ type limitedWorker struct {
 	limit int64
 }
 
-// limitedWorkers lists the running workers, not stopping, of the types with
-// a max_memory.
+// limitedWorkers lists the ready workers of the types with a max_memory: one
+// still starting is its readiness check's to judge (a replacement that is
+// slow to come up is not replaced again before it is ready), one stopping is
+// on its way out.
 func (r *Runner) limitedWorkers() ([]limitedWorker, error) {
 	var ws []limitedWorker
 	err := r.ask(func() {
@@ -87,7 +89,7 @@ func (r *Runner) limitedWorkers() ([]limitedWorker, error) {
 			s.mu.Lock()
 			i := s.info
 			s.mu.Unlock()
-			if lim := limits[i.Process]; lim > 0 && i.PID > 0 && i.State != StateStopping {
+			if lim := limits[i.Process]; lim > 0 && i.PID > 0 && i.State == StateReady {
 				ws = append(ws, limitedWorker{name: i.Name, pid: i.PID, limit: lim})
 			}
 		}
