@@ -2,6 +2,7 @@
 # Start + stop of 2 one-line processes, in one hyperfine run per round,
 # interleaved rounds.
 #   bash bench/startstop.sh [ROUNDS] [RUNS]
+# OLD=/path/to/cluster adds an older binary to each run.
 # The work, the same for every tool: start two processes that each print one
 # line and exit 0; the tool then ends. `cluster run` ends when every worker
 # of a restart = "on-failure" type has exited cleanly; hivemind and goreman
@@ -50,14 +51,25 @@ if [ -n "${OLD:-}" ]; then
 	names+=(old)
 fi
 
+k=${#cmds[@]}
 for r in $(seq "$rounds"); do
-	hyperfine -N -w 3 -r "$runs" --export-csv "$tmp/r$r.csv" "${cmds[@]}" > /dev/null 2>&1 < /dev/null
-	# csv: command,mean,stddev,median,user,system,min,max (seconds); rows in order.
+	# Each round starts with a different command: hyperfine runs each
+	# command's runs in one block, and the first block pays for a cold cache.
+	order=()
+	for j in $(seq 0 $((k - 1))); do order+=($(((j + r - 1) % k))); done
+	rot=()
+	for i in "${order[@]}"; do rot+=("${cmds[$i]}"); done
+	hyperfine -N -w 3 -r "$runs" --export-csv "$tmp/r$r.csv" "${rot[@]}" > /dev/null 2>&1 < /dev/null
+	# csv: command,mean,stddev,median,user,system,min,max (seconds), in rot's order.
 	line="round $r:"
-	for i in "${!names[@]}"; do
-		ms=$(awk -F, -v row=$((i + 2)) 'NR==row{printf "%.2f", $4*1000}' "$tmp/r$r.csv")
+	for pos in "${!order[@]}"; do
+		i=${order[$pos]}
+		ms=$(awk -F, -v row=$((pos + 2)) 'NR==row{printf "%.2f", $4*1000}' "$tmp/r$r.csv")
 		eval "med_${names[$i]}=$ms"
-		line="$line ${names[$i]} ${ms} ms"
+	done
+	for i in "${!names[@]}"; do
+		v="med_${names[$i]}"
+		line="$line ${names[$i]} ${!v} ms"
 	done
 	line="$line; cluster/floor $(awk -v a="$med_cluster" -v b="$med_floor" 'BEGIN{printf "%.2f", a/b}')x"
 	for n in hivemind goreman old; do
