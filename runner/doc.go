@@ -83,7 +83,9 @@
 // as `cluster __exec`, which takes the pty (TIOCSCTTY), sets LISTEN_PID to its
 // own pid (os/exec cannot set an env var between fork and exec), marks every
 // descriptor above the worker's own close-on-exec and execs the program,
-// keeping the pid.
+// keeping the pid. On Linux it runs from the initialiser of
+// runner/internal/earlyshim, before the binary's heavier packages (net/http,
+// TLS, TOML) are initialised; Shim is its fallback and the portable path.
 //
 // With tty = true the same pty is the worker's stdin, stdout and stderr (a
 // normal terminal, not the never-waiting one above): it is fd 0, so Go's

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/cluster-run/cluster/runner/internal/earlyshim"
 )
 
 // spawnSpec is everything needed to start one worker process.
@@ -359,8 +361,10 @@ func noWaitTerminal(fd int) error {
 	return unix.IoctlSetTermios(fd, ioctlSetTermios, t)
 }
 
-// shimCommand is the hidden subcommand main dispatches to Shim.
-const shimCommand = "__exec"
+// shimCommand is the hidden subcommand main dispatches to Shim. On Linux
+// the earlyshim package's initialiser usually runs it first, before the
+// binary's heavier packages are initialised (see earlyshim).
+const shimCommand = earlyshim.Command
 
 // ShimCommand is the hidden argv[1] that marks the exec shim; main (and test
 // binaries) must call Shim when they see it.

@@ -86,9 +86,14 @@ func BecomeSubreaper() error {
 }
 
 // children lists the pids whose parent is this process (orphans re-parented
-// to us included). /proc/self/task/*/children costs one read per thread of
-// ours; without CONFIG_PROC_CHILDREN it falls back to scanning every /proc/PID.
+// to us included). When we have none, which is how a clean shutdown ends,
+// one waitid says so. Otherwise /proc/self/task/*/children costs one read
+// per thread of ours; without CONFIG_PROC_CHILDREN it falls back to scanning
+// every /proc/PID.
 func children() []int {
+	if !haveChildren() {
+		return nil
+	}
 	tasks, err := os.ReadDir("/proc/self/task")
 	if err == nil {
 		var out []int
@@ -115,6 +120,20 @@ func children() []int {
 		}
 	}
 	return scanChildren()
+}
+
+// haveChildren asks the kernel whether we have any child, running or exited,
+// without reaping one: waitid(P_ALL, WNOHANG|WNOWAIT) fails with ECHILD only
+// when there is none.
+func haveChildren() bool {
+	var info unix.Siginfo
+	for {
+		err := unix.Waitid(unix.P_ALL, 0, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil)
+		if err == syscall.EINTR {
+			continue
+		}
+		return !errors.Is(err, syscall.ECHILD)
+	}
 }
 
 func scanChildren() []int {

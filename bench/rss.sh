@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Runner RSS with idle workers, and after a burst of output: the static
+# release build (CGO_ENABLED=0, -trimpath -s -w) of `cluster run` with 32
+# `sleep` workers next to a bash that started the same 32 sleeps (the
+# baseline) and hivemind when it is installed, in interleaved rounds.
+#   bash bench/rss.sh [WORKERS] [LINES] [ROUNDS]
+# Each worker waits on a fifo, so the runner is measured idle first; then
+# every worker prints LINES lines and goes back to sleep, and once all are
+# copied and 3 s have passed, the runner is measured again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n=${1:-32}
+lines=${2:-20000}
+rounds=${3:-3}
+tmp=$(mktemp -d)
+loop=
+cleanup() { [ -n "$loop" ] && pkill -P "$loop" 2>/dev/null; kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"; true; }
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$tmp/cluster" .
+mkfifo "$tmp/go"
+cat > "$tmp/Clusterfile" <<TOML
+[process.w]
+command = "sh -c 'cat $tmp/go > /dev/null; seq $lines; exec sleep 100000'"
+workers = $n
+TOML
+for i in $(seq "$n"); do echo "w$i: sleep 100000"; done > "$tmp/Procfile"
+rss_kib() { awk '/^VmRSS/{print $2}' "/proc/$1/status"; }
+mib() { awk -v k="$1" 'BEGIN{printf "%.2f", k/1024}'; }
+wait_for() { # CMD... : poll until it succeeds, 60 s at most
+	local deadline=$((SECONDS + 60))
+	until "$@"; do
+		[ $SECONDS -lt $deadline ] || { echo "timed out: $*" >&2; exit 1; }
+		sleep 0.1
+	done
+}
+hm=$(command -v hivemind || ls "$HOME/go/bin/hivemind" 2>/dev/null || true)
+[ -n "$hm" ] || echo "hivemind: not installed, skipped"
+
+started() { [ "$(grep -c ' started (pid' "$tmp/out" || true)" -ge "$n" ]; }
+copied() { [ "$(grep -c '^w\.[0-9]* *| [0-9]' "$tmp/out" || true)" -ge $((n * lines)) ]; }
+sleeps() { [ "$(pgrep -c -P "$loop" sleep || true)" -ge "$n" ]; }
+for r in $(seq "$rounds"); do
+	# baseline: a shell with n sleeps
+	bash -c "for i in \$(seq $n); do sleep 100000 & done; wait" &
+	loop=$!
+	wait_for sleeps
+	sleep 1
+	base=$(rss_kib "$loop")
+	pkill -P "$loop" sleep || true; wait "$loop" 2>/dev/null || true; loop=
+
+	"$tmp/cluster" run -f "$tmp/Clusterfile" --color never > "$tmp/out" 2>&1 &
+	cl=$!
+	wait_for started
+	sleep 3
+	idle=$(rss_kib "$cl")
+	: > "$tmp/go" # every worker's cat is waiting to open the fifo: all print now
+	wait_for copied
+	sleep 3
+	after=$(rss_kib "$cl")
+	kill -TERM "$cl"; wait "$cl" || true
+
+	line="round $r: shell $(mib "$base") MiB; cluster idle $(mib "$idle") MiB ($(awk -v a="$idle" -v b="$base" 'BEGIN{printf "%.2f", a/b}')x the shell, $(awk -v a="$idle" 'BEGIN{printf "%.2f", a/1024/6.2}')x the 6.2 MiB target), after $n x $lines lines $(mib "$after") MiB (+$(mib $((after - idle))) MiB, target +1 MiB)"
+	if [ -n "$hm" ]; then
+		"$hm" --root "$tmp" "$tmp/Procfile" > /dev/null 2>&1 &
+		h=$!
+		sleep 3
+		line="$line; hivemind $(mib "$(rss_kib "$h")") MiB"
+		kill -TERM "$h"; wait "$h" || true
+	fi
+	echo "$line"
+done

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Start + stop of 2 one-line processes, in one hyperfine run per round,
+# interleaved rounds.
+#   bash bench/startstop.sh [ROUNDS] [RUNS]
+# OLD=/path/to/cluster adds an older binary to each run.
+# The work, the same for every tool: start two processes that each print one
+# line and exit 0; the tool then ends. `cluster run` ends when every worker
+# of a restart = "on-failure" type has exited cleanly; hivemind and goreman
+# stop everything when one process exits. The floor is a shell that starts
+# the same two echos and waits. Peers not on PATH (or in ~/go/bin) are skipped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=${1:-3}
+runs=${2:-40}
+command -v hyperfine > /dev/null || { echo "hyperfine is not installed (apt-get install hyperfine)" >&2; exit 1; }
+tmp=$(mktemp -d)
+cleanup() { kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"; true; }
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$tmp/cluster" .
+cat > "$tmp/Clusterfile" <<'TOML'
+[process.a]
+command = "echo a"
+workers = 1
+restart = "on-failure"
+
+[process.b]
+command = "echo b"
+workers = 1
+restart = "on-failure"
+TOML
+printf 'a: echo a\nb: echo b\n' > "$tmp/Procfile"
+
+cmds=("$tmp/cluster run -f $tmp/Clusterfile" "sh -c 'echo a & echo b & wait'")
+names=(cluster floor)
+for peer in hivemind goreman; do
+	p=$(command -v "$peer" || ls "$HOME/go/bin/$peer" 2>/dev/null || true)
+	if [ -z "$p" ]; then
+		echo "$peer: not installed, skipped"
+		continue
+	fi
+	case $peer in
+	hivemind) cmds+=("$p --root $tmp $tmp/Procfile") ;;
+	goreman) cmds+=("$p -f $tmp/Procfile start") ;;
+	esac
+	names+=("$peer")
+done
+if [ -n "${OLD:-}" ]; then
+	cmds+=("$OLD run -f $tmp/Clusterfile")
+	names+=(old)
+fi
+
+k=${#cmds[@]}
+for r in $(seq "$rounds"); do
+	# Each round starts with a different command: hyperfine runs each
+	# command's runs in one block, and the first block pays for a cold cache.
+	order=()
+	for j in $(seq 0 $((k - 1))); do order+=($(((j + r - 1) % k))); done
+	rot=()
+	for i in "${order[@]}"; do rot+=("${cmds[$i]}"); done
+	hyperfine -N -w 3 -r "$runs" --export-csv "$tmp/r$r.csv" "${rot[@]}" > /dev/null 2>&1 < /dev/null
+	# csv: command,mean,stddev,median,user,system,min,max (seconds), in rot's order.
+	line="round $r:"
+	for pos in "${!order[@]}"; do
+		i=${order[$pos]}
+		ms=$(awk -F, -v row=$((pos + 2)) 'NR==row{printf "%.2f", $4*1000}' "$tmp/r$r.csv")
+		eval "med_${names[$i]}=$ms"
+	done
+	for i in "${!names[@]}"; do
+		v="med_${names[$i]}"
+		line="$line ${names[$i]} ${!v} ms"
+	done
+	line="$line; cluster/floor $(awk -v a="$med_cluster" -v b="$med_floor" 'BEGIN{printf "%.2f", a/b}')x"
+	for n in hivemind goreman old; do
+		v="med_$n"
+		[ -n "${!v:-}" ] && line="$line, cluster/$n $(awk -v a="$med_cluster" -v b="${!v}" 'BEGIN{printf "%.2f", a/b}')x"
+	done
+	echo "$line (medians of $runs runs)"
+done
