@@ -34,7 +34,9 @@ func Exec(args []string) {
 	if ctty >= 0 {
 		// Our session has no controlling terminal yet (setsid): take the pty.
 		unix.IoctlSetInt(ctty, unix.TIOCSCTTY, 0)
-		unix.Close(ctty)
+		if ctty > 2 { // never one of the worker's stdio (tty = true passes it at 0)
+			unix.Close(ctty)
+		}
 	}
 	if args[1] == "1" {
 		os.Setenv("LISTEN_PID", strconv.Itoa(os.Getpid()))
