@@ -26,7 +26,7 @@ TOML
   mv "$tmp/Clusterfile.new" "$tmp/Clusterfile"   # as editors save
 }
 write 0
-(cd "$tmp" && ./cluster run --watch --color never > out.txt 2>&1) &
+(cd "$tmp" && exec ./cluster run --watch --color never > out.txt 2>&1) &  # exec: the job is cluster itself, so the EXIT trap's kill reaches it
 until [ "$(grep -c 'ready$' "$tmp/out.txt" 2>/dev/null)" -ge 2 ]; do sleep 0.05; done
 pids() { grep -o 'web\.[0-9] started (pid [0-9]*)' "$tmp/out.txt" | grep -o '[0-9]*)$' | tr -d ')'; }
 lat=()

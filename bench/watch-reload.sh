@@ -17,7 +17,7 @@ command = "sh -c 'echo \"first line $(date +%s%N)\"; exec sleep 1000'"
 workers = 1
 watch = ["src/**"]
 TOML
-(cd "$tmp" && ./cluster run --watch --color never > out.txt 2>&1) &
+(cd "$tmp" && exec ./cluster run --watch --color never > out.txt 2>&1) &  # exec: the job is cluster itself, so the EXIT trap's kill reaches it
 until grep -q 'app.1 ready' "$tmp/out.txt" 2>/dev/null; do sleep 0.05; done
 lat=()
 for i in $(seq "$n"); do
