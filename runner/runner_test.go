@@ -315,8 +315,11 @@ func TestKillIsImmediate(t *testing.T) {
 func TestMixedModeSignalsLeaderOnly(t *testing.T) {
 	for _, mode := range []procfile.KillMode{procfile.KillGroup, procfile.KillMixed} {
 		t.Run(string(mode), func(t *testing.T) {
-			p := shProc("web", `sh -c 'trap "echo child got TERM; exit 0" TERM; echo child up; while :; do sleep 0.05; done' &
-trap 'echo leader got TERM; wait; exit 0' TERM; wait`)
+			// The leader's trap is set before the child starts: "child up"
+			// then means both traps are in place.
+			p := shProc("web", `trap 'echo leader got TERM; wait; exit 0' TERM
+sh -c 'trap "echo child got TERM; exit 0" TERM; echo child up; while :; do sleep 0.05; done' &
+wait`)
 			p.KillMode = mode
 			rn := start(t, Options{Config: config(p)})
 			rn.rec.waitLine(t, `child up`, 5*time.Second)
