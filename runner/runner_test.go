@@ -287,7 +287,9 @@ func TestIgnoredTermIsKilledAfterStopTimeout(t *testing.T) {
 	if !errors.Is(err, ErrKilled) {
 		t.Fatalf("Run = %v, want ErrKilled", err)
 	}
-	limit := 400*time.Millisecond + 200*time.Millisecond
+	// The bound tells stop_timeout from shutdown_timeout (30s) with room for
+	// a busy machine; it is not a speed test.
+	limit := 400*time.Millisecond + 3*time.Second
 	if Portable {
 		// The SIGKILLed `sleep 0.05` is init's zombie, not ours, until init
 		// reaps it, and kill(-pgid, 0) counts zombies: the group cleanup
