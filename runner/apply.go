@@ -88,6 +88,10 @@ func (r *Runner) Apply(cfg *procfile.Config, roll []string) (Diff, error) {
 }
 
 func (r *Runner) apply(cfg *procfile.Config, roll []string, all, wait bool) (Diff, *Wait, error) {
+	// One apply at a time, Applied included: a reload and a watched save at
+	// once must tell main of the files in the order they were put in force.
+	r.applyMu.Lock()
+	defer r.applyMu.Unlock()
 	opts := r.opts
 	opts.Config = cfg
 	next, err := prepare(opts)
@@ -287,6 +291,7 @@ type rebind struct {
 	listeners []*Listener // in the order of the new listen list
 	fresh     []*Listener // bound for the move
 	retired   []*Listener // the type's sockets the new list drops
+	revived   []*Listener // retired sockets the new list takes back
 }
 
 func sameAddr(a, b procfile.Address) bool { return a.Network == b.Network && a.Addr == b.Addr }
@@ -300,6 +305,12 @@ func bindNew(t *ptype, p *procfile.Process) (*rebind, error) {
 		for _, old := range t.listeners {
 			if sameAddr(old.Addr, a) {
 				l = old
+			}
+		}
+		for _, old := range t.retired {
+			if l == nil && sameAddr(old.Addr, a) {
+				l = old // dropped by an earlier file, still held by an old worker: back in use
+				rb.revived = append(rb.revived, old)
 			}
 		}
 		if l == nil {
@@ -337,6 +348,7 @@ func (r *Runner) switchListeners(t *ptype, rb *rebind) {
 		names[i] = l.Addr.Raw
 	}
 	t.listeners = rb.listeners
+	t.retired = slices.DeleteFunc(t.retired, func(l *Listener) bool { return slices.Contains(rb.revived, l) })
 	if t.proxy() {
 		if err := r.startProxyOn(t, rb.fresh); err != nil {
 			r.event(t.p.Name, "config_error", fmt.Sprintf("%s: %v", t.p.Name, err), 0, nil)

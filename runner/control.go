@@ -316,6 +316,7 @@ func (r *Runner) scale(t *ptype, n int) {
 	for i := n + 1; i <= old; i++ {
 		if s := t.slots[i]; s != nil {
 			s.requestStop()
+			delete(t.slots, i) // a scale up before it is gone starts that index again
 		}
 	}
 	r.event(t.p.Name, "scaled", fmt.Sprintf("%s scaled from %d to %s", t.p.Name, old, plural(n, "worker")), 0, nil)
@@ -422,6 +423,7 @@ func (r *Runner) StopTypes(names ...string) ([]string, error) {
 					s.requestStop()
 				}
 			}
+			clear(t.slots) // the stopping ones still drain; a start before they are gone fills every index again
 			r.event(t.p.Name, "type_stopping", fmt.Sprintf("stopping %s (cluster stop %s); its sockets stay bound until cluster start %s", t.p.Name, t.p.Name, t.p.Name), 0, nil)
 			did = append(did, t.p.Name)
 		}

@@ -299,3 +299,53 @@ func TestControlSocketRefusesOtherUID(t *testing.T) {
 		t.Errorf("refusal not logged: %q", rec.messages())
 	}
 }
+
+// A start (or scale up) that comes while the stopped workers still drain
+// fills every index again; a Ready waiting on a worker stopped before it was
+// ready answers.
+func TestRestartWhileOldWorkersDrain(t *testing.T) {
+	// TERM: it takes 600ms to go, as an app finishing its requests.
+	p := shProc("web", `trap 'sleep 0.6; exit 0' TERM; echo up; while :; do sleep 0.05; done`)
+	p.Workers = 3
+	p.StopTimeout = 10 * time.Second
+	p.Ready = procfile.Ready{Kind: procfile.ReadyLog, Log: regexp.MustCompile(`^up$`), Timeout: time.Minute}
+	rn := start(t, Options{Config: config(p)})
+	rn.waitStatus(t, func(s Status) bool { return readyCount(s, "web") == 3 }, "3 ready")
+	if _, err := rn.r.StopTypes("web"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rn.r.StartTypes("web"); err != nil {
+		t.Fatal(err)
+	}
+	rn.waitEvents(t, "web.3 started", 2, 20*time.Second)
+	rn.waitStatus(t, func(s Status) bool { return readyCount(s, "web") == 3 && len(s.Workers) == 3 }, "3 ready again after stop+start")
+
+	if _, err := rn.r.Scale("web", 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rn.r.Scale("web", 3); err != nil {
+		t.Fatal(err)
+	}
+	rn.waitEvents(t, "web.3 started", 3, 20*time.Second)
+	rn.waitStatus(t, func(s Status) bool { return readyCount(s, "web") == 3 && len(s.Workers) == 3 }, "3 ready again after scale 1 then 3")
+}
+
+func TestReadyAnswersWhenAStartingWorkerIsStopped(t *testing.T) {
+	p := shProc("web", `echo starting; exec sleep 1000`)
+	p.Ready = procfile.Ready{Kind: procfile.ReadyLog, Log: regexp.MustCompile(`^never$`), Timeout: time.Hour}
+	q := shProc("jobs", `echo up; exec sleep 1000`)
+	rn := start(t, Options{Config: config(p, q)})
+	rn.rec.waitLine(t, `web\.1 stdout: starting`, 10*time.Second)
+	ready := rn.r.Ready()
+	if _, err := rn.r.StopTypes("web"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-ready:
+		if err != nil {
+			t.Errorf("Ready = %v after the only unready type was stopped", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Ready did not answer after the unready worker was stopped")
+	}
+}

@@ -199,9 +199,14 @@ func (r *Runner) onReady(s *slot) {
 		return
 	}
 	t := pl.t
+	pl.cur = nil
+	if s.index > t.count || t.stopped {
+		s.requestStop() // its index was scaled away (or the type stopped) while it started
+		r.stepReload()
+		return
+	}
 	pl.old = t.slots[s.index]
 	t.slots[s.index] = s
-	pl.cur = nil
 	if pl.old == nil {
 		r.stepReload()
 		return

@@ -120,6 +120,7 @@ type Runner struct {
 	memoryWatched   bool          // watchMemory runs
 
 	readyPending map[*slot]bool  // initial slots not ready yet; nil once Ready answered
+	applyMu      sync.Mutex      // serialises apply (see there)
 	readyWaiting map[*ptype]bool // initial types still waiting for their dependencies
 	failNow      bool            // a type will never start (depends.go): stop with ErrFailed
 	readyResult  chan error
@@ -549,6 +550,10 @@ func (r *Runner) Run(ctx context.Context) error {
 			delete(r.live, s)
 			if s.t.slots[s.index] == s {
 				delete(s.t.slots, s.index)
+			}
+			if r.readyPending != nil && r.readyPending[s] {
+				delete(r.readyPending, s) // stopped before it was ready: Ready does not wait for it
+				r.maybeReady()
 			}
 			r.slotWaitsDone(s)
 			r.reloadSlotDone(s)
