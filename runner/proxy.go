@@ -80,7 +80,10 @@ func (p *pool) drain(b *backend) {
 
 // pick returns the backend with the fewest open connections, round-robin
 // among equals, skipping those in tried; or a channel closed at the next
-// change when there is none.
+// change when there is none. The connection is counted as open and waiting
+// on the backend here, under the lock drain takes: a worker drained after
+// this pick is not signalled (settle) while the connection is still being
+// dialled to it.
 func (p *pool) pick(tried map[*backend]bool) (*backend, <-chan struct{}) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -99,6 +102,8 @@ func (p *pool) pick(tried map[*backend]bool) (*backend, <-chan struct{}) {
 		return nil, p.changed
 	}
 	p.next++
+	best.open.Add(1)
+	best.waiting.Add(1)
 	return best, nil
 }
 
@@ -146,11 +151,11 @@ func (r *Runner) forward(c net.Conn, p *pool) {
 		// safe to retry on another worker.
 		bc, err := net.DialTimeout("tcp", b.addr, 5*time.Second)
 		if err != nil {
+			b.waiting.Add(-1)
+			b.open.Add(-1)
 			tried[b] = true
 			continue
 		}
-		b.open.Add(1)
-		b.waiting.Add(1)
 		splice(c, bc, &b.waiting)
 		b.open.Add(-1)
 		return
