@@ -269,7 +269,11 @@ func (r *Runner) applyTypes(cfg *procfile.Config, next []*ptype, roll []string, 
 	for _, t := range added {
 		d.Added = append(d.Added, t.p.Name)
 		r.startType(t, ": new in the file")
-		for _, s := range t.slots { // none yet while it waits for its dependencies
+		if t.waiting && w != nil {
+			w.add() // its workers start when its dependencies allow: launch moves the Wait onto them
+			t.startWaits = append(t.startWaits, w)
+		}
+		for _, s := range t.slots {
 			r.watchSlot(s, w)
 		}
 	}
@@ -433,6 +437,8 @@ func (r *Runner) removeType(t *ptype) {
 	t.removed = true
 	delete(r.readyWaiting, t)
 	r.dropReloads(t, fmt.Sprintf("reload of %s aborted: the type was removed from the file", t.p.Name))
+	failAll(t.startWaits, fmt.Sprintf("%s was removed from the file before it started", t.p.Name))
+	t.startWaits = nil
 	r.event(t.p.Name, "type_stopping", fmt.Sprintf("stopping %s: removed from the file", t.p.Name), 0, nil)
 	n := 0
 	for s := range r.live {

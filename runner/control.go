@@ -417,6 +417,8 @@ func (r *Runner) StopTypes(names ...string) ([]string, error) {
 				r.maybeReady()
 			}
 			r.dropReloads(t, fmt.Sprintf("reload of %s aborted: the type is being stopped", t.p.Name))
+			failAll(t.startWaits, fmt.Sprintf("%s was stopped before it started", t.p.Name))
+			t.startWaits = nil
 			r.nextReload()
 			for s := range r.live {
 				if s.t == t {

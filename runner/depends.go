@@ -147,6 +147,8 @@ func (r *Runner) checkWaiting() {
 			if why != "" {
 				if t.blocked != why {
 					t.blocked = why
+					failAll(t.startWaits, fmt.Sprintf("%s: not started: %s", t.p.Name, why))
+					t.startWaits = nil
 					r.event(t.p.Name, "not_started", fmt.Sprintf("%s: not started: %s", t.p.Name, why), 0, nil)
 					if !r.opts.Watch {
 						r.failNow = true
@@ -203,8 +205,13 @@ func (r *Runner) launch(t *ptype) {
 		if initial && r.readyPending != nil {
 			r.readyPending[s] = true
 		}
+		for _, w := range t.startWaits {
+			r.watchSlot(s, w)
+		}
 		go s.run()
 	}
+	finishAll(t.startWaits) // each now waits for the slots instead
+	t.startWaits = nil
 	r.maybeReady()
 }
 

@@ -159,3 +159,35 @@ func TestControlSocketReloadWait(t *testing.T) {
 	}
 	rn.waitStatus(t, func(s Status) bool { return s.Types[0].Reloads == 2 }, "the reload to finish anyway")
 }
+
+// A new type that waits for a new one-shot to complete: reload --wait ends
+// when its workers are ready, not when the reload found nothing to watch yet.
+func TestReloadWaitForAWaitingNewType(t *testing.T) {
+	dir := t.TempDir()
+	web := webProc(dir, "1", webScript)
+	var next atomic.Pointer[procfile.Config]
+	next.Store(config(web))
+	rn := start(t, Options{Config: next.Load(), Reread: func() (*procfile.Config, error) { return next.Load(), nil }})
+	rn.waitStatus(t, func(s Status) bool { return readyCount(s, "web") == 2 }, "2 ready")
+
+	migrate := shProc("migrate", `sleep 0.5; exit 0`)
+	migrate.Restart = procfile.RestartNever
+	api := shProc("api", `echo api >api.started; echo up; exec sleep 1000`)
+	api.Dir = dir
+	api.Ready = procfile.Ready{Kind: procfile.ReadyLog, Log: regexp.MustCompile("^up$"), Timeout: time.Minute}
+	api.DependsOn = []procfile.Dependency{{Name: "migrate", Condition: procfile.ConditionCompleted}}
+	next.Store(config(web, migrate, api))
+	_, w, err := rn.r.ReloadConfigWait([]string{"migrate", "api"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := waitResult(t, rn, w); err != nil {
+		t.Fatalf("Wait = %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "api.started")); err != nil {
+		t.Errorf("the Wait ended before api started: %v; events %q", err, rn.rec.messages())
+	}
+	if st := statusOf(t, rn); readyCount(st, "api") != 1 {
+		t.Errorf("api not ready when the Wait ended: %+v", st.Workers)
+	}
+}

@@ -148,6 +148,7 @@ type ptype struct {
 	waiting    bool       // its workers wait for its dependencies: no slot yet
 	waitSaid   bool       // the "waiting for" event was printed
 	blocked    string     // why it will never start ("migrate failed (exit status 1)"), printed once
+	startWaits []*Wait    // reload --wait on a new type still waiting: moved onto its slots at launch
 	launched   bool       // its slots were made (reset by cluster stop TYPE)
 	spawnedAll bool       // every worker was spawned once since: "started" was reached
 	readyAll   bool       // every worker was ready once since: "ready" was reached
