@@ -5,6 +5,7 @@ package runner
 import (
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -13,7 +14,7 @@ import (
 // before this package (and the rest of the binary) is initialised, with
 // LISTEN_PID set to its own pid, as runner.Shim would.
 func TestShimExecsBeforeTheBinarysInit(t *testing.T) {
-	cmd := exec.Command(os.Args[0], ShimCommand, "-1", "1", "3", "/bin/sh", "sh", "-c", `echo "$LISTEN_PID $$"`)
+	cmd := exec.Command(os.Args[0], ShimCommand, "-1", "1", "3", strconv.Itoa(os.Getpid()), "/bin/sh", "sh", "-c", `echo "$LISTEN_PID $$"`)
 	cmd.Env = append(os.Environ(), "GODEBUG=inittrace=1")
 	var stderr strings.Builder
 	cmd.Stderr = &stderr

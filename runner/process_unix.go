@@ -125,7 +125,7 @@ func spawn(rp *reaper, s spawnSpec) (*proc, error) {
 			listenPID = "1"
 		}
 		argv0 = s.self
-		argv = append([]string{s.self, shimCommand, strconv.Itoa(ctty), listenPID, strconv.Itoa(keep), s.path}, s.argv...)
+		argv = append([]string{s.self, shimCommand, strconv.Itoa(ctty), listenPID, strconv.Itoa(keep), strconv.Itoa(os.Getpid()), s.path}, s.argv...)
 	}
 	attr := &syscall.ProcAttr{Dir: s.dir, Env: s.env, Files: files, Sys: sys}
 	pid, done, err := rp.start(argv0, argv, attr)
@@ -370,10 +370,11 @@ const shimCommand = earlyshim.Command
 // binaries) must call Shim when they see it.
 const ShimCommand = shimCommand
 
-// Shim runs inside a freshly forked worker: args are CTTY LISTENPID KEEP PATH ARGV...
-// It returns only on failure, with the exit status to use.
+// Shim runs inside a freshly forked worker: args are CTTY LISTENPID KEEP
+// RUNNERPID PATH ARGV... It returns only on failure, with the exit status
+// to use.
 func Shim(args []string) int {
-	if len(args) < 5 {
+	if len(args) < 6 {
 		fmt.Fprintln(os.Stderr, "cluster: internal exec shim: bad arguments")
 		return 127
 	}
@@ -385,6 +386,13 @@ func Shim(args []string) int {
 		if fd > 2 {
 			unix.Close(fd)
 		}
+		// A runner that died before we held the terminal hung up nobody:
+		// without Pdeathsig (macOS, FreeBSD, -tags portable) the worker
+		// would outlive it. Checked after TIOCSCTTY, so a runner dying from
+		// here on hangs us up as usual.
+		if pid, err := strconv.Atoi(args[3]); err == nil && os.Getppid() != pid {
+			return 1
+		}
 	}
 	if args[1] == "1" {
 		os.Setenv("LISTEN_PID", strconv.Itoa(os.Getpid()))
@@ -394,7 +402,7 @@ func Shim(args []string) int {
 		// the runner inherited without close-on-exec (nor the Go runtime's).
 		cloexecFrom(keep)
 	}
-	path, argv := args[3], args[4:]
+	path, argv := args[4], args[5:]
 	err := syscall.Exec(path, argv, os.Environ())
 	fmt.Fprintf(os.Stderr, "cluster: exec %s: %v\n", path, err)
 	if errors.Is(err, syscall.ENOENT) {

@@ -11,13 +11,14 @@ import (
 )
 
 func init() {
-	if len(os.Args) < 7 || os.Args[1] != Command {
+	if len(os.Args) < 8 || os.Args[1] != Command {
 		return
 	}
 	Exec(os.Args[2:])
 }
 
-// Exec is runner.Shim's fast path: args are CTTY LISTENPID KEEP PATH ARGV...
+// Exec is runner.Shim's fast path: args are CTTY LISTENPID KEEP RUNNERPID
+// PATH ARGV... (RUNNERPID matters where there is no Pdeathsig: see Shim).
 // It returns (having changed nothing that matters to runner.Shim) when it
 // cannot finish; on success the process is the worker.
 func Exec(args []string) {
@@ -41,7 +42,7 @@ func Exec(args []string) {
 	if args[1] == "1" {
 		os.Setenv("LISTEN_PID", strconv.Itoa(os.Getpid()))
 	}
-	syscall.Exec(args[3], args[4:], os.Environ())
+	syscall.Exec(args[4], args[5:], os.Environ())
 	// runner.Shim retries the exec and reports its error (its TIOCSCTTY and
 	// close of the terminal, done here already, fail harmlessly).
 }
