@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -144,11 +143,8 @@ func cmdAttach(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // dialAttach sends the attach request and reads its answer; the connection
 // then carries the terminal.
 func dialAttach(path, target string) (net.Conn, error) {
-	conn, err := net.DialTimeout("unix", path, 2*time.Second)
+	conn, err := runner.DialControl(path)
 	if err != nil {
-		if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) {
-			return nil, fmt.Errorf("%w (no control socket answers at %s)", runner.ErrNotRunning, path)
-		}
 		return nil, err
 	}
 	conn.SetDeadline(time.Now().Add(10 * time.Second))

@@ -436,7 +436,10 @@ func (r *Runner) dispatchWait(req Request) (Response, *Wait) {
 // Clusterfile's stop_signal does.
 func ParseSignal(s string) (syscall.Signal, error) { return procfile.ParseSignal(s) }
 
-func dialControl(path string) (net.Conn, error) {
+// DialControl connects to the control socket at path; a socket nobody
+// answers on is ErrNotRunning. Every client (Call, CallWait, CallLogs,
+// cluster attach) dials through it.
+func DialControl(path string) (net.Conn, error) {
 	conn, err := net.DialTimeout("unix", path, 2*time.Second)
 	if err != nil {
 		if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) {
@@ -456,7 +459,7 @@ var ErrWaitTimeout = errors.New("timed out waiting")
 // line (what was started) as soon as it arrives. timeout 0: no limit but
 // the runner's heartbeat: a runner silent for controlClientIdle is an error.
 func CallWait(path string, req Request, timeout time.Duration, accepted func(Response)) (Response, error) {
-	conn, err := dialControl(path)
+	conn, err := DialControl(path)
 	if err != nil {
 		return Response{}, err
 	}
@@ -500,7 +503,7 @@ func CallWait(path string, req Request, timeout time.Duration, accepted func(Res
 
 // Call sends one request to the cluster whose control socket is path.
 func Call(path string, req Request) (Response, error) {
-	conn, err := dialControl(path)
+	conn, err := DialControl(path)
 	if err != nil {
 		return Response{}, err
 	}
@@ -525,11 +528,8 @@ func Call(path string, req Request) (Response, error) {
 // The cluster's first answer (its Lines: the labels of every worker) goes
 // to start.
 func CallLogs(path string, req Request, stop <-chan struct{}, start func(Response), each func(LogLine) error) error {
-	conn, err := net.DialTimeout("unix", path, 2*time.Second)
+	conn, err := DialControl(path)
 	if err != nil {
-		if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) {
-			return fmt.Errorf("%w (no control socket answers at %s)", ErrNotRunning, path)
-		}
 		return err
 	}
 	defer conn.Close()
