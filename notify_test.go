@@ -83,19 +83,37 @@ func TestNotifyProtocol(t *testing.T) {
 			msgs <- string(buf[:n])
 		}
 	}()
-	expect := func(want string) string {
+	// expect waits for a message after the last one expect returned;
+	// everSent also looks at those before: STATUS= lines follow the workers'
+	// ready events and may come before or after READY=1.
+	var seen []string
+	next := 0
+	await := func(want string, from int) (string, int) {
 		t.Helper()
 		deadline := time.After(10 * time.Second)
-		for {
-			select {
-			case m := <-msgs:
-				if strings.Contains(m, want) {
-					return m
+		for i := from; ; i++ {
+			for i >= len(seen) {
+				select {
+				case m := <-msgs:
+					seen = append(seen, m)
+				case <-deadline:
+					t.Fatalf("no %q from the notifier within 10s; got %q", want, seen)
 				}
-			case <-deadline:
-				t.Fatalf("no %q from the notifier within 10s", want)
+			}
+			if strings.Contains(seen[i], want) {
+				return seen[i], i + 1
 			}
 		}
+	}
+	expect := func(want string) string {
+		t.Helper()
+		m, i := await(want, next)
+		next = i
+		return m
+	}
+	everSent := func(want string) {
+		t.Helper()
+		await(want, 0)
 	}
 
 	n, err := newNotifier(sock)
@@ -113,7 +131,7 @@ func TestNotifyProtocol(t *testing.T) {
 	}()
 
 	expect("READY=1")
-	expect("STATUS=web 2/2 ready")
+	everSent("STATUS=web 2/2 ready")
 	expect("WATCHDOG=1")
 	if err := r.Reload(); err != nil {
 		t.Fatal(err)
