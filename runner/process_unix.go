@@ -117,7 +117,16 @@ func spawn(rp *reaper, s spawnSpec) (*proc, error) {
 	}
 	parentDeathSignal(sys)
 	argv0, argv := s.path, s.argv
-	if s.listenPID || ctty >= 0 {
+	if ctty >= 0 && !s.listenPID && !Portable {
+		// No shim (it costs a Go start-up per worker): Go's fork code takes
+		// the terminal, which it can only do on a descriptor the program
+		// keeps. Like bash, the worker holds its terminal at fd 255, out of
+		// the way of its sockets (3 ...), as one more handle on the /dev/tty
+		// it can open anyway. Where there is no Pdeathsig (Portable) the
+		// shim also checks that the runner still lives; it stays there.
+		files, ctty = ttyAt(files, ctty)
+		sys.Setctty, sys.Ctty = true, ctty
+	} else if s.listenPID || ctty >= 0 {
 		// Only the shim can set LISTEN_PID to the pid it will exec with, and
 		// take the terminal without leaving its descriptor to the program.
 		listenPID := "0"
@@ -177,6 +186,27 @@ func spawn(rp *reaper, s spawnSpec) (*proc, error) {
 		go p.copyTTY(teeWriter{tty, p.clients})
 	}
 	return p, nil
+}
+
+// ttyFD is where a worker started without the shim holds its terminal.
+const ttyFD = 255
+
+// ttyAt moves the terminal, files[i] (the last entry), to ttyFD: the
+// entries between are -1, which Go's fork code closes in the child. It stays
+// where it is when the descriptor limit is too low for ttyFD or the sockets
+// already reach it.
+func ttyAt(files []uintptr, i int) ([]uintptr, int) {
+	var lim unix.Rlimit
+	if i >= ttyFD || unix.Getrlimit(unix.RLIMIT_NOFILE, &lim) != nil || lim.Cur <= ttyFD {
+		return files, i
+	}
+	moved := make([]uintptr, ttyFD+1)
+	copy(moved, files[:i])
+	for j := i; j < ttyFD; j++ {
+		moved[j] = ^uintptr(0) // -1: closed in the child
+	}
+	moved[ttyFD] = files[i]
+	return moved, ttyFD
 }
 
 // pendingBytes reports whether f has bytes waiting to be read (FIONREAD);
