@@ -384,6 +384,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	defer signal.Stop(sigs)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	trimCtx, stopTrim := context.WithCancel(context.Background())
+	defer stopTrim()
+	go trimWhenQuiet(trimCtx)
 	var stopSignal atomic.Value // os.Signal
 	cmdSignals := make(chan os.Signal, 8)
 	go func() {
