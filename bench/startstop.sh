@@ -7,7 +7,10 @@
 # line and exit 0; the tool then ends. `cluster run` ends when every worker
 # of a restart = "on-failure" type has exited cleanly; hivemind and goreman
 # stop everything when one process exits. The floor is a shell that starts
-# the same two echos and waits. Peers not on PATH (or in ~/go/bin) are skipped.
+# the same two echos and waits. The Go floor (bench/ptyfloor) is hivemind's
+# core and nothing more: a Go program that runs each command on its own pty,
+# prefixes its lines and exits when both have exited; hivemind itself can
+# only be slower. Peers not on PATH (or in ~/go/bin) are skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
@@ -19,6 +22,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$tmp/cluster" .
+CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$tmp/ptyfloor" ./bench/ptyfloor
 cat > "$tmp/Clusterfile" <<'TOML'
 [process.a]
 command = "echo a"
@@ -32,8 +36,8 @@ restart = "on-failure"
 TOML
 printf 'a: echo a\nb: echo b\n' > "$tmp/Procfile"
 
-cmds=("$tmp/cluster run -f $tmp/Clusterfile" "sh -c 'echo a & echo b & wait'")
-names=(cluster floor)
+cmds=("$tmp/cluster run -f $tmp/Clusterfile" "sh -c 'echo a & echo b & wait'" "$tmp/ptyfloor 'echo a' 'echo b'")
+names=(cluster floor gofloor)
 for peer in hivemind goreman; do
 	p=$(command -v "$peer" || ls "$HOME/go/bin/$peer" 2>/dev/null || true)
 	if [ -z "$p" ]; then
@@ -72,7 +76,7 @@ for r in $(seq "$rounds"); do
 		line="$line ${names[$i]} ${!v} ms"
 	done
 	line="$line; cluster/floor $(awk -v a="$med_cluster" -v b="$med_floor" 'BEGIN{printf "%.2f", a/b}')x"
-	for n in hivemind goreman old; do
+	for n in gofloor hivemind goreman old; do
 		v="med_$n"
 		[ -n "${!v:-}" ] && line="$line, cluster/$n $(awk -v a="$med_cluster" -v b="${!v}" 'BEGIN{printf "%.2f", a/b}')x"
 	done
