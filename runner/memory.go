@@ -7,8 +7,8 @@ import (
 
 // The max_memory watch samples each limited worker on its own schedule,
 // from one goroutine and one timer: a worker far below its limit less often,
-// one near it (or above it) every second.
-const (
+// one near it (or above it) every second. Variables only for tests.
+var (
 	// sampleMin is the interval of a worker near or above its limit: one
 	// above it is replaced at its second sample above, a second later.
 	sampleMin = time.Second
@@ -23,10 +23,13 @@ const (
 	// within sampleMin of crossing. Leaks, caches and heaps that grow with
 	// load grow far slower; a worker seen growing faster is sized for twice
 	// its rate instead.
-	growthBound = 256 << 20
+	growthBound float64 = 256 << 20
 	// sampleSlack batches the wake-ups: a worker due within it of a
 	// wake-up is sampled then.
 	sampleSlack = 500 * time.Millisecond
+	// memorySampled, when set (by tests), sees each sample and the time
+	// to the worker's next.
+	memorySampled func(pid int, rss int64, next time.Duration)
 )
 
 // sampleInterval is how long a worker whose group uses rss bytes of its
@@ -35,7 +38,7 @@ const (
 // when that is faster) takes to reach the limit, within [sampleMin,
 // sampleMax].
 func sampleInterval(rss, limit int64, rate float64) time.Duration {
-	r := max(float64(growthBound), 2*rate)
+	r := max(growthBound, 2*rate)
 	d := time.Duration(float64(limit-rss) / r * float64(time.Second))
 	return min(max(d, sampleMin), sampleMax)
 }
@@ -84,7 +87,7 @@ func (r *Runner) watchMemory() {
 				return
 			}
 			now := time.Now()
-			due := make(map[int]int64, len(ws)) // pid -> limit
+			due := make(map[int]bool, len(ws))
 			live := make(map[int]bool, len(ws))
 			for _, w := range ws {
 				live[w.pid] = true
@@ -94,7 +97,7 @@ func (r *Runner) watchMemory() {
 					sched[w.pid] = ww
 				}
 				if !ww.next.After(now.Add(sampleSlack)) {
-					due[w.pid] = w.limit
+					due[w.pid] = true
 				}
 			}
 			for pid := range sched {
@@ -102,10 +105,10 @@ func (r *Runner) watchMemory() {
 					delete(sched, pid)
 				}
 			}
-			var rss map[int]int64
+			var usages map[int]usage
 			known := true
 			if len(due) > 0 {
-				rss, known = groupRSS(r.rp, due)
+				usages, known = groupUsages(r.rp, due)
 			}
 			if len(due) > 0 && !known && !warned {
 				warned = true
@@ -114,8 +117,8 @@ func (r *Runner) watchMemory() {
 			wake := now.Add(sampleMax)
 			for _, w := range ws {
 				ww := sched[w.pid]
-				if _, ok := due[w.pid]; ok {
-					r.sampleWorker(w, ww, rss, known, now)
+				if due[w.pid] {
+					r.sampleWorker(w, ww, usages, known, now)
 				}
 				if ww.next.Before(wake) {
 					wake = ww.next
@@ -127,25 +130,28 @@ func (r *Runner) watchMemory() {
 }
 
 // sampleWorker judges one due worker's reading and schedules its next.
-func (r *Runner) sampleWorker(w limitedWorker, ww *watchedWorker, rss map[int]int64, known bool, now time.Time) {
-	u, ok := rss[w.pid]
+func (r *Runner) sampleWorker(w limitedWorker, ww *watchedWorker, usages map[int]usage, known bool, now time.Time) {
+	rss, ok := usages[w.pid]
 	if !known || !ok {
 		ww.next, ww.over = now.Add(sampleMin), 0
 		return
 	}
 	rate := 0.0
 	if !ww.at.IsZero() && now.After(ww.at) {
-		rate = float64(u-ww.rss) / now.Sub(ww.at).Seconds()
+		rate = float64(rss.rss-ww.rss) / now.Sub(ww.at).Seconds()
 	}
-	ww.at, ww.rss = now, u
-	if u <= w.limit {
-		ww.next, ww.over = now.Add(sampleInterval(u, w.limit, rate)), 0
+	ww.at, ww.rss = now, rss.rss
+	if memorySampled != nil {
+		defer func() { memorySampled(w.pid, rss.rss, ww.next.Sub(now)) }()
+	}
+	if rss.rss <= w.limit {
+		ww.next, ww.over = now.Add(sampleInterval(rss.rss, w.limit, rate)), 0
 		return
 	}
 	ww.next = now.Add(sampleMin)
 	ww.over++
 	if ww.over == 2 {
-		r.event(w.name, "max_memory", fmt.Sprintf("%s uses %d MiB, above max_memory %d MiB: replacing it", w.name, u>>20, w.limit>>20), w.pid, map[string]any{"rss_bytes": u})
+		r.event(w.name, "max_memory", fmt.Sprintf("%s uses %d MiB, above max_memory %d MiB: replacing it", w.name, rss.rss>>20, w.limit>>20), w.pid, map[string]any{"rss_bytes": rss.rss})
 		r.Restart(w.name)
 	}
 }

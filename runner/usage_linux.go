@@ -23,8 +23,10 @@ const rescanEvery = 30 * time.Second
 // walkEvery is how often a reading of a group walks the children files
 // from its leader to find its members (and at once for a group it has not
 // seen); the readings between read the members found last time: one pread
-// each.
-const walkEvery = 5 * time.Second
+// each. It is below the max_memory watch's longest interval (sampleMax less
+// sampleSlack), so a worker sampled that seldom is walked at every sample:
+// a child it forked is counted at the next one.
+const walkEvery = 3 * time.Second
 
 // groups remembers each group's members and keeps their files open between
 // readings; groupUsages may be called from several goroutines (status
@@ -76,30 +78,11 @@ func (u *usage) add(v usage) {
 // Their files stay open between readings (procFiles). ok is false when /proc
 // cannot be read.
 func groupUsages(_ *reaper, pgids map[int]bool) (_ map[int]usage, ok bool) {
-	return groups.read(pgids, nil)
+	return groups.read(pgids)
 }
 
-// groupRSS is groupUsages for the max_memory watch, which needs only RSS:
-// between walks it reads each member's /proc/PID/statm (less for the kernel
-// to make than stat, but with no group in it), and a group whose sum is
-// above its limit (limits, by pgid) is read again at once as a status
-// request reads it (walked, or each member's group checked): a sum that
-// counts against a limit never includes a process that left the group.
-func groupRSS(_ *reaper, limits map[int]int64) (_ map[int]int64, ok bool) {
-	pgids := make(map[int]bool, len(limits))
-	for pg := range limits {
-		pgids[pg] = true
-	}
-	us, ok := groups.read(pgids, limits)
-	out := make(map[int]int64, len(us))
-	for pg, u := range us {
-		out[pg] = u.rss
-	}
-	return out, ok
-}
-
-// read is groupUsages, or groupRSS when limits is set.
-func (g *groupCache) read(pgids map[int]bool, limits map[int]int64) (_ map[int]usage, ok bool) {
+// read is groupUsages.
+func (g *groupCache) read(pgids map[int]bool) (_ map[int]usage, ok bool) {
 	out := make(map[int]usage, len(pgids))
 	if len(pgids) == 0 {
 		return out, true
@@ -171,15 +154,7 @@ func (g *groupCache) read(pgids map[int]bool, limits map[int]int64) (_ map[int]u
 	}
 	for _, pg := range between {
 		gs := g.groups[pg]
-		u, n := g.readMembers(pg, gs, limits != nil)
-		if limits != nil && u.rss > limits[pg] {
-			// Above its limit: count only what is in the group now.
-			if g.noKids {
-				u, n = g.readMembers(pg, gs, false)
-			} else if v, m, walked := g.walk(pg, gs); walked {
-				u, n = v, m
-			}
-		}
+		u, n := g.readMembers(pg, gs)
 		if n > 0 {
 			out[pg] = u
 		}
@@ -193,21 +168,14 @@ func (g *groupCache) read(pgids map[int]bool, limits map[int]int64) (_ map[int]u
 }
 
 // readMembers reads the members group pg had at its last reading (its
-// leader if none), from /proc/PID/stat, keeping those still in the group,
-// or with rssOnly from /proc/PID/statm, keeping those still alive (a member
-// that moved to another group is counted until the next walk).
-func (g *groupCache) readMembers(pg int, gs *groupState, rssOnly bool) (u usage, n int) {
+// leader if none), keeping those still in the group.
+func (g *groupCache) readMembers(pg int, gs *groupState) (u usage, n int) {
 	if len(gs.members) == 0 {
 		gs.members = append(gs.members, pg)
 	}
 	kept := gs.members[:0] // filtered in place: never ahead of the loop
 	for _, pid := range gs.members {
-		if rssOnly {
-			if rss, ok := g.readStatm(pid); ok {
-				u.rss += rss
-				kept = append(kept, pid)
-			}
-		} else if st, ok := g.readStat(pid, true); ok && st.pgrp == pg {
+		if st, ok := g.readStat(pid, true); ok && st.pgrp == pg {
 			u.add(st.usage())
 			kept = append(kept, pid)
 		}
@@ -257,22 +225,6 @@ func (g *groupCache) walk(pg int, gs *groupState) (u usage, n int, walked bool) 
 	gs.members = append(gs.members[:0], g.found...)
 	gs.walked = g.now
 	return u, len(gs.members), true
-}
-
-// readStatm reads the resident set from /proc/PID/statm, in bytes.
-func (g *groupCache) readStatm(pid int) (int64, bool) {
-	b, ok := g.readProc("/proc/"+strconv.Itoa(pid)+"/statm", true)
-	if !ok {
-		return 0, false
-	}
-	// size resident shared text lib data dt, in pages
-	_, rest, _ := bytes.Cut(b, []byte{' '})
-	rest, _, _ = bytes.Cut(rest, []byte{' '})
-	pages, err := strconv.ParseInt(string(rest), 10, 64)
-	if err != nil {
-		return 0, false
-	}
-	return pages * pageSize, true
 }
 
 // readStat reads /proc/PID/stat (see readProc for keep).

@@ -57,21 +57,6 @@ func groupUsages(rp *reaper, pgids map[int]bool) (_ map[int]usage, ok bool) {
 	return out, parsed > 0
 }
 
-// groupRSS is groupUsages for the max_memory watch: the RSS of each group in
-// limits (by pgid), from the same one ps run.
-func groupRSS(rp *reaper, limits map[int]int64) (_ map[int]int64, ok bool) {
-	pgids := make(map[int]bool, len(limits))
-	for pg := range limits {
-		pgids[pg] = true
-	}
-	us, ok := groupUsages(rp, pgids)
-	out := make(map[int]int64, len(us))
-	for pg, u := range us {
-		out[pg] = u.rss
-	}
-	return out, ok
-}
-
 // psPath prefers the system's ps to whatever PATH holds.
 func psPath() string {
 	if _, err := os.Stat("/bin/ps"); err == nil {
