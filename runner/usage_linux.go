@@ -189,18 +189,16 @@ func (g *groupCache) readMembers(pg int, gs *groupState) (u usage, n int) {
 // a group of its own is passed over, its descendants are not). walked is
 // false when the kernel has no children files; gs is left as it was.
 func (g *groupCache) walk(pg int, gs *groupState) (u usage, n int, walked bool) {
-	clear(g.seen)
-	if g.seen == nil {
-		g.seen = map[int]bool{}
+	if len(g.seen) > 0 { // a lone leader, the common case, leaves it empty
+		clear(g.seen)
 	}
 	g.found = g.found[:0]
 	walked = true
 	var visit func(pid int)
 	visit = func(pid int) {
-		if g.seen[pid] || !walked {
+		if !walked {
 			return
 		}
-		g.seen[pid] = true
 		st, ok := g.readStat(pid, true)
 		if !ok {
 			return
@@ -215,6 +213,13 @@ func (g *groupCache) walk(pg int, gs *groupState) (u usage, n int, walked bool) 
 			return
 		}
 		for _, k := range kids {
+			if k == pg || g.seen[k] {
+				continue // a pid reused during the walk
+			}
+			if g.seen == nil {
+				g.seen = map[int]bool{}
+			}
+			g.seen[k] = true
 			visit(k)
 		}
 	}
