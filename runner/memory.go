@@ -131,27 +131,27 @@ func (r *Runner) watchMemory() {
 
 // sampleWorker judges one due worker's reading and schedules its next.
 func (r *Runner) sampleWorker(w limitedWorker, ww *watchedWorker, usages map[int]usage, known bool, now time.Time) {
-	rss, ok := usages[w.pid]
+	u, ok := usages[w.pid]
 	if !known || !ok {
 		ww.next, ww.over = now.Add(sampleMin), 0
 		return
 	}
 	rate := 0.0
 	if !ww.at.IsZero() && now.After(ww.at) {
-		rate = float64(rss.rss-ww.rss) / now.Sub(ww.at).Seconds()
+		rate = float64(u.rss-ww.rss) / now.Sub(ww.at).Seconds()
 	}
-	ww.at, ww.rss = now, rss.rss
+	ww.at, ww.rss = now, u.rss
 	if memorySampled != nil {
-		defer func() { memorySampled(w.pid, rss.rss, ww.next.Sub(now)) }()
+		defer func() { memorySampled(w.pid, u.rss, ww.next.Sub(now)) }()
 	}
-	if rss.rss <= w.limit {
-		ww.next, ww.over = now.Add(sampleInterval(rss.rss, w.limit, rate)), 0
+	if u.rss <= w.limit {
+		ww.next, ww.over = now.Add(sampleInterval(u.rss, w.limit, rate)), 0
 		return
 	}
 	ww.next = now.Add(sampleMin)
 	ww.over++
 	if ww.over == 2 {
-		r.event(w.name, "max_memory", fmt.Sprintf("%s uses %d MiB, above max_memory %d MiB: replacing it", w.name, rss.rss>>20, w.limit>>20), w.pid, map[string]any{"rss_bytes": rss.rss})
+		r.event(w.name, "max_memory", fmt.Sprintf("%s uses %d MiB, above max_memory %d MiB: replacing it", w.name, u.rss>>20, w.limit>>20), w.pid, map[string]any{"rss_bytes": u.rss})
 		r.Restart(w.name)
 	}
 }
