@@ -5,10 +5,57 @@ import (
 	"time"
 )
 
+// The max_memory watch samples each limited worker on its own schedule,
+// from one goroutine and one timer: a worker far below its limit less often,
+// one near it (or above it) every second. Variables only for tests.
+var (
+	// sampleMin is the interval of a worker near or above its limit: one
+	// above it is replaced at its second sample above, a second later.
+	sampleMin = time.Second
+	// sampleMax bounds the interval of a worker far below its limit, and how
+	// long a newly ready worker waits for its first sample: a worker that
+	// jumps from far below to above its limit faster than growthBound
+	// allows is replaced within sampleMax+sampleMin of crossing it.
+	sampleMax = 4 * time.Second
+	// growthBound is the growth rate (bytes a second, of the whole group)
+	// a worker's schedule is sized for: it is sampled again before growing
+	// at that rate could take it over its limit, so it is seen above it
+	// within sampleMin of crossing. Leaks, caches and heaps that grow with
+	// load grow far slower; a worker seen growing faster is sized for twice
+	// its rate instead.
+	growthBound float64 = 256 << 20
+	// sampleSlack batches the wake-ups: a worker due within it of a
+	// wake-up is sampled then.
+	sampleSlack = 500 * time.Millisecond
+	// memorySampled, when set (by tests), sees each sample and the time
+	// to the worker's next.
+	memorySampled func(pid int, rss int64, next time.Duration)
+)
+
+// sampleInterval is how long a worker whose group uses rss bytes of its
+// limit, and grew at rate bytes a second since its previous sample, may go
+// until its next sample: the time growing at growthBound (or at twice rate
+// when that is faster) takes to reach the limit, within [sampleMin,
+// sampleMax].
+func sampleInterval(rss, limit int64, rate float64) time.Duration {
+	r := max(growthBound, 2*rate)
+	d := time.Duration(float64(limit-rss) / r * float64(time.Second))
+	return min(max(d, sampleMin), sampleMax)
+}
+
+// watchedWorker is the max_memory watch's schedule for one worker.
+type watchedWorker struct {
+	next time.Time // its next sample
+	at   time.Time // its last sample
+	rss  int64     // at its last sample
+	over int       // consecutive samples above the limit
+}
+
 // watchMemory replaces, with a rolling restart, any worker whose process
 // group stays above its type's max_memory for two samples a second apart.
 // It reads only the groups of workers whose type has a limit (/proc on
-// Linux, ps elsewhere); while they are unknown it says so once and cannot act.
+// Linux, ps elsewhere), each when it is due (sampleInterval); while they
+// are unknown it says so once and cannot act.
 //
 // It runs on the supervisor goroutine: at start, and when Apply adds a limit.
 func (r *Runner) watchMemory() {
@@ -25,44 +72,88 @@ func (r *Runner) watchMemory() {
 	r.background.Add(1)
 	go func() {
 		defer r.background.Done()
-		over := map[int]int{} // pid -> consecutive samples above the limit
+		sched := map[int]*watchedWorker{} // by pid
 		warned := false
-		tick := time.NewTicker(time.Second)
-		defer tick.Stop()
+		timer := time.NewTimer(sampleMin)
+		defer timer.Stop()
 		for {
 			select {
 			case <-r.loopDone:
 				return
-			case <-tick.C:
+			case <-timer.C:
 			}
 			ws, err := r.limitedWorkers()
 			if err != nil {
 				return
 			}
-			pgids := make(map[int]bool, len(ws))
+			now := time.Now()
+			due := make(map[int]bool, len(ws))
+			live := make(map[int]bool, len(ws))
 			for _, w := range ws {
-				pgids[w.pid] = true
+				live[w.pid] = true
+				ww := sched[w.pid]
+				if ww == nil {
+					ww = &watchedWorker{next: now}
+					sched[w.pid] = ww
+				}
+				if !ww.next.After(now.Add(sampleSlack)) {
+					due[w.pid] = true
+				}
 			}
-			usages, known := groupUsages(r.rp, pgids)
-			if len(ws) > 0 && !known && !warned {
+			for pid := range sched {
+				if !live[pid] {
+					delete(sched, pid)
+				}
+			}
+			var usages map[int]usage
+			known := true
+			if len(due) > 0 {
+				usages, known = groupUsages(r.rp, due)
+			}
+			if len(due) > 0 && !known && !warned {
 				warned = true
 				r.event("", "max_memory", "max_memory cannot be enforced: the workers' memory cannot be read (from /proc on Linux, with ps elsewhere)", 0, nil)
 			}
-			seen := map[int]int{}
+			wake := now.Add(sampleMax)
 			for _, w := range ws {
-				rss, ok := usages[w.pid]
-				if !known || !ok || rss.rss <= w.limit {
-					continue
+				ww := sched[w.pid]
+				if due[w.pid] {
+					r.sampleWorker(w, ww, usages, known, now)
 				}
-				seen[w.pid] = over[w.pid] + 1
-				if seen[w.pid] == 2 {
-					r.event(w.name, "max_memory", fmt.Sprintf("%s uses %d MiB, above max_memory %d MiB: replacing it", w.name, rss.rss>>20, w.limit>>20), w.pid, map[string]any{"rss_bytes": rss.rss})
-					r.Restart(w.name)
+				if ww.next.Before(wake) {
+					wake = ww.next
 				}
 			}
-			over = seen
+			timer.Reset(max(wake.Sub(now), sampleMin))
 		}
 	}()
+}
+
+// sampleWorker judges one due worker's reading and schedules its next.
+func (r *Runner) sampleWorker(w limitedWorker, ww *watchedWorker, usages map[int]usage, known bool, now time.Time) {
+	u, ok := usages[w.pid]
+	if !known || !ok {
+		ww.next, ww.over = now.Add(sampleMin), 0
+		return
+	}
+	rate := 0.0
+	if !ww.at.IsZero() && now.After(ww.at) {
+		rate = float64(u.rss-ww.rss) / now.Sub(ww.at).Seconds()
+	}
+	ww.at, ww.rss = now, u.rss
+	if memorySampled != nil {
+		defer func() { memorySampled(w.pid, u.rss, ww.next.Sub(now)) }()
+	}
+	if u.rss <= w.limit {
+		ww.next, ww.over = now.Add(sampleInterval(u.rss, w.limit, rate)), 0
+		return
+	}
+	ww.next = now.Add(sampleMin)
+	ww.over++
+	if ww.over == 2 {
+		r.event(w.name, "max_memory", fmt.Sprintf("%s uses %d MiB, above max_memory %d MiB: replacing it", w.name, u.rss>>20, w.limit>>20), w.pid, map[string]any{"rss_bytes": u.rss})
+		r.Restart(w.name)
+	}
 }
 
 // limitedWorker is a running worker whose type has a max_memory.

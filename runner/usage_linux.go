@@ -20,26 +20,36 @@ var pageSize = int64(os.Getpagesize())
 // child forked since the last pass is counted from the next one.
 const rescanEvery = 30 * time.Second
 
-// walkEvery is how often a reading walks the children files from each
-// leader to find the group's members (and at once for a group it has not
+// walkEvery is how often a reading of a group walks the children files
+// from its leader to find its members (and at once for a group it has not
 // seen); the readings between read the members found last time: one pread
-// each.
-const walkEvery = 5 * time.Second
+// each. It is below the max_memory watch's longest interval (sampleMax less
+// sampleSlack), so a worker sampled that seldom is walked at every sample:
+// a child it forked is counted at the next one.
+const walkEvery = 3 * time.Second
 
 // groups remembers each group's members and keeps their files open between
 // readings; groupUsages may be called from several goroutines (status
-// requests, the max_memory watch).
+// requests, the max_memory watch), each for its own set of groups.
 var groups groupCache
 
 type groupCache struct {
 	mu      sync.Mutex
-	members map[int][]int // pgid -> pids seen in it at the last reading
-	scanned time.Time     // last pass over all of /proc
-	walked  time.Time     // last walk of the children files
-	now     time.Time     // this reading's
-	noKids  bool          // the kernel has no children files: do not walk
+	groups  map[int]*groupState // by pgid
+	scanned time.Time           // last pass over all of /proc
+	now     time.Time           // this reading's
+	noKids  bool                // the kernel has no children files: do not walk
 	buf     []byte
 	files   procFiles
+	seen    map[int]bool // a walk's visited pids
+	found   []int        // a walk's members
+}
+
+// groupState is what the cache knows of one group.
+type groupState struct {
+	members []int     // pids seen in it at its last reading
+	walked  time.Time // its last walk of the children files
+	read    time.Time // its last reading: one not read for rescanEvery is forgotten
 }
 
 // procStat is the part of /proc/PID/stat a reading needs.
@@ -49,88 +59,69 @@ type procStat struct {
 	rss           int64
 }
 
+func (st procStat) usage() usage {
+	return usage{cpuTicks: st.ticks, rss: st.rss * pageSize}
+}
+
+func (u *usage) add(v usage) {
+	u.cpuTicks += v.cpuTicks
+	u.rss += v.rss
+}
+
 // groupUsages sums CPU time and RSS per process group over the processes
 // whose group is one of pgids (a worker and every child it did not move
 // elsewhere). It reads only those processes, found from each leader by
-// walking /proc/PID/task/TID/children (every walkEvery); without that file
-// (a kernel built without CONFIG_PROC_CHILDREN) it reads the leaders and the
-// members it knew, and passes over all of /proc at most every rescanEvery to
-// find new ones.
+// walking /proc/PID/task/TID/children (every walkEvery per group); without
+// that file (a kernel built without CONFIG_PROC_CHILDREN) it reads the
+// leaders and the members it knew, and passes over all of /proc at most
+// every rescanEvery to find new ones.
 // Their files stay open between readings (procFiles). ok is false when /proc
 // cannot be read.
 func groupUsages(_ *reaper, pgids map[int]bool) (_ map[int]usage, ok bool) {
+	return groups.read(pgids)
+}
+
+// read is groupUsages.
+func (g *groupCache) read(pgids map[int]bool) (_ map[int]usage, ok bool) {
 	out := make(map[int]usage, len(pgids))
 	if len(pgids) == 0 {
 		return out, true
 	}
-	g := &groups
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.members == nil {
-		g.members = map[int][]int{}
+	if g.groups == nil {
+		g.groups = map[int]*groupState{}
 		g.buf = make([]byte, 1024)
 		g.files = procFiles{fds: map[string]int{}, used: map[string]time.Time{}}
 	}
 	g.now = time.Now()
 	defer g.sweep()
-	add := func(st procStat) {
-		u := out[st.pgrp]
-		u.cpuTicks += st.ticks
-		u.rss += st.rss * pageSize
-		out[st.pgrp] = u
-	}
-	walk := !g.noKids && g.now.Sub(g.walked) >= walkEvery
+	read := 0
+	var between []int
 	for pg := range pgids {
-		if _, known := g.members[pg]; !known {
-			walk = walk || !g.noKids // a new worker: find its group now
+		gs := g.groups[pg]
+		if gs == nil {
+			gs = &groupState{}
+			g.groups[pg] = gs
 		}
-	}
-	members := make(map[int][]int, len(pgids))
-	read, walked := 0, walk
-	for pg := range pgids {
-		if !walked {
-			break
+		gs.read = g.now
+		if g.noKids || (!gs.walked.IsZero() && g.now.Sub(gs.walked) < walkEvery) {
+			between = append(between, pg)
+			continue
 		}
-		seen := map[int]bool{}
-		var visit func(pid int)
-		visit = func(pid int) {
-			if seen[pid] {
-				return
+		if u, n, walked := g.walk(pg, gs); walked {
+			if n > 0 {
+				out[pg] = u
 			}
-			seen[pid] = true
-			st, ok := g.readStat(pid, true)
-			if !ok {
-				return
-			}
-			read++
-			if pgids[st.pgrp] {
-				add(st)
-				members[st.pgrp] = append(members[st.pgrp], pid)
-			}
-			kids, ok := g.childrenOf(pid, st.threads)
-			if !ok {
-				walked, g.noKids = false, true
-				return
-			}
-			for _, k := range kids {
-				visit(k)
-			}
+			read += n
+			continue
 		}
-		visit(pg)
-	}
-	if walked {
-		g.members, g.walked = members, g.now
-		if read == 0 { // every leader gone, or no /proc at all
-			_, err := os.Stat("/proc/self/stat")
-			return out, err == nil
-		}
-		return out, true
+		g.noKids = true
+		between = append(between, pg)
 	}
 	// Between walks, or with no children files: the leaders and the members
 	// known, and without children files now and then every process.
-	clear(out)
-	members = map[int][]int{}
-	if g.noKids && g.now.Sub(g.scanned) >= rescanEvery {
+	if len(between) > 0 && g.noKids && g.now.Sub(g.scanned) >= rescanEvery {
 		g.scanned = g.now
 		d, err := os.Open("/proc")
 		if err != nil {
@@ -138,35 +129,107 @@ func groupUsages(_ *reaper, pgids map[int]bool) (_ map[int]usage, ok bool) {
 		}
 		names, _ := d.Readdirnames(-1)
 		d.Close()
+		asked := make(map[int]bool, len(between))
+		for _, pg := range between {
+			asked[pg] = true
+			g.groups[pg].members = nil
+		}
 		for _, n := range names {
 			pid, err := strconv.Atoi(n)
 			if err != nil {
 				continue
 			}
 			st, ok := g.readStat(pid, false)
-			if ok && pgids[st.pgrp] {
+			if ok && asked[st.pgrp] {
 				g.readStat(pid, true) // keep it open
-				add(st)
-				members[st.pgrp] = append(members[st.pgrp], pid)
+				u := out[st.pgrp]
+				u.add(st.usage())
+				out[st.pgrp] = u
+				gs := g.groups[st.pgrp]
+				gs.members = append(gs.members, pid)
+				read++
 			}
 		}
-		g.members = members
-		return out, true
+		between = nil
 	}
-	for pg := range pgids {
-		pids := append([]int{pg}, g.members[pg]...)
-		for i, pid := range pids {
-			if i > 0 && pid == pg {
-				continue // the leader, listed again among the members
-			}
-			if st, ok := g.readStat(pid, true); ok && st.pgrp == pg {
-				add(st)
-				members[pg] = append(members[pg], pid)
-			}
+	for _, pg := range between {
+		gs := g.groups[pg]
+		u, n := g.readMembers(pg, gs)
+		if n > 0 {
+			out[pg] = u
 		}
+		read += n
 	}
-	g.members = members
+	if read == 0 { // every leader gone, or no /proc at all
+		_, err := os.Stat("/proc/self/stat")
+		return out, err == nil
+	}
 	return out, true
+}
+
+// readMembers reads the members group pg had at its last reading (its
+// leader if none), keeping those still in the group.
+func (g *groupCache) readMembers(pg int, gs *groupState) (u usage, n int) {
+	if len(gs.members) == 0 {
+		gs.members = append(gs.members, pg)
+	}
+	kept := gs.members[:0] // filtered in place: never ahead of the loop
+	for _, pid := range gs.members {
+		if st, ok := g.readStat(pid, true); ok && st.pgrp == pg {
+			u.add(st.usage())
+			kept = append(kept, pid)
+		}
+	}
+	gs.members = kept
+	return u, len(kept)
+}
+
+// walk reads group pg from its leader down the children files and records
+// its members in gs: every descendant whose group is pg (one that moved to
+// a group of its own is passed over, its descendants are not). walked is
+// false when the kernel has no children files; gs is left as it was.
+func (g *groupCache) walk(pg int, gs *groupState) (u usage, n int, walked bool) {
+	if len(g.seen) > 0 { // a lone leader, the common case, leaves it empty
+		clear(g.seen)
+	}
+	g.found = g.found[:0]
+	walked = true
+	var visit func(pid int)
+	visit = func(pid int) {
+		if !walked {
+			return
+		}
+		st, ok := g.readStat(pid, true)
+		if !ok {
+			return
+		}
+		if st.pgrp == pg {
+			u.add(st.usage())
+			g.found = append(g.found, pid)
+		}
+		kids, ok := g.childrenOf(pid, st.threads)
+		if !ok {
+			walked = false
+			return
+		}
+		for _, k := range kids {
+			if k == pg || g.seen[k] {
+				continue // a pid reused during the walk
+			}
+			if g.seen == nil {
+				g.seen = map[int]bool{}
+			}
+			g.seen[k] = true
+			visit(k)
+		}
+	}
+	visit(pg)
+	if !walked {
+		return usage{}, 0, false
+	}
+	gs.members = append(gs.members[:0], g.found...)
+	gs.walked = g.now
+	return u, len(gs.members), true
 }
 
 // readStat reads /proc/PID/stat (see readProc for keep).
@@ -302,11 +365,17 @@ func (g *groupCache) forget(path string) {
 	}
 }
 
-// sweep closes the kept files not read for rescanEvery.
+// sweep closes the kept files not read for rescanEvery, and forgets the
+// groups not asked about for as long.
 func (g *groupCache) sweep() {
 	for path, at := range g.files.used {
 		if g.now.Sub(at) >= rescanEvery {
 			g.forget(path)
+		}
+	}
+	for pg, gs := range g.groups {
+		if g.now.Sub(gs.read) >= rescanEvery {
+			delete(g.groups, pg)
 		}
 	}
 }

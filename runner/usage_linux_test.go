@@ -97,3 +97,12 @@ func testGroupUsages(t *testing.T) {
 		t.Errorf("no groups: %v, %v", got, ok)
 	}
 }
+
+// A worker sampled at the watch's longest interval is walked at every
+// sample, so a child it forked is counted at the next sample, not a walk
+// later.
+func TestWalkEveryBelowTheLongestInterval(t *testing.T) {
+	if walkEvery > sampleMax-sampleSlack {
+		t.Errorf("walkEvery %s > sampleMax %s - sampleSlack %s", walkEvery, sampleMax, sampleSlack)
+	}
+}
