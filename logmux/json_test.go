@@ -146,20 +146,20 @@ func TestPlainLine(t *testing.T) {
 		{"\n", 10, 0, 1},
 		{"\r\n", 10, 0, 2},
 		{"abc\r\nx", 10, 3, 5},
-		{"abc", 10, 0, 0},       // no end yet
-		{"abc\r", 10, 0, 0},     // the '\n' may follow in the next Write
-		{"a\rb\n", 10, 0, 0},    // a '\r' inside is escaped
-		{"abc\r\r\n", 10, 0, 0}, // only one '\r' is trimmed
-		{"a\"c\n", 10, 0, 0},
-		{"a\\c\n", 10, 0, 0},
-		{"a\tc\n", 10, 0, 0},
-		{"aé\n", 10, 0, 0},
+		{"abc", 10, 3, 0},       // no end yet
+		{"abc\r", 10, 3, 0},     // the '\n' may follow in the next Write
+		{"a\rb\n", 10, 1, 0},    // a '\r' inside is escaped
+		{"abc\r\r\n", 10, 3, 0}, // only one '\r' is trimmed
+		{"a\"c\n", 10, 1, 0},
+		{"a\\c\n", 10, 1, 0},
+		{"a\tc\n", 10, 1, 0},
+		{"aé\n", 10, 1, 0},
 		{"abcdefghij\n", 10, 10, 11}, // exactly max
-		{"abcdefghijk\n", 10, 0, 0},  // cut in pieces by the slow path
+		{"abcdefghijk\n", 10, 11, 0}, // cut in pieces by the slow path: max+1 plain bytes seen
 		{"abcdefghi\r\n", 10, 9, 11},
-		{"abcdefghij\r\n", 10, 0, 0}, // the '\r' is the 11th byte: a piece of its own
+		{"abcdefghij\r\n", 10, 10, 0}, // the '\r' is the 11th byte: a piece of its own
 		{strings.Repeat("x", 100) + "\n", 100, 100, 101},
-		{strings.Repeat("x", 100) + "\n", 99, 0, 0},
+		{strings.Repeat("x", 100) + "\n", 99, 100, 0},
 	} {
 		if k, next := plainLine([]byte(c.p), c.max); k != c.k || next != c.next {
 			t.Errorf("plainLine(%q, %d) = %d, %d; want %d, %d", c.p, c.max, k, next, c.k, c.next)

@@ -257,11 +257,14 @@ func (w *writer) Write(p []byte) (int, error) {
 			w.stamped = false // the write may have waited on a slow output
 		}
 	}
+	json := w.m.opts.JSON
 	for len(p) > 0 {
-		if w.m.opts.JSON && len(w.partial) == 0 {
+		plain := 0 // how many bytes p starts with that need no escaping in JSON
+		if json && len(w.partial) == 0 {
 			// One scan finds a plain line's end: '\n' needs escaping too.
-			if k, next := plainLine(p, max); next > 0 {
-				out = w.formatPlainJSON(out, p[:k])
+			var next int
+			if plain, next = plainLine(p, max); next > 0 {
+				out = w.formatPlainJSON(out, p[:plain])
 				p = p[next:]
 				if len(out) >= flushAt {
 					flushOut()
@@ -299,8 +302,13 @@ func (w *writer) Write(p []byte) (int, error) {
 		for len(line) > max {
 			out = w.format(out, line[:max])
 			line = line[max:]
+			plain = 0
 		}
-		out = w.format(out, trimCR(line))
+		if line = trimCR(line); plain > 0 {
+			out = w.formatJSON(out, line, min(plain, len(line)))
+		} else {
+			out = w.format(out, line)
+		}
 		w.partial = w.partial[:0]
 		if len(out) >= flushAt {
 			flushOut()
@@ -372,9 +380,10 @@ func (w *writer) Close() error {
 	return nil
 }
 
-// plainLine finds, in p, a whole line of at most max bytes that a JSON string
-// holds as it is (see plainJSON), ended by "\n" or "\r\n": its length k and
-// the length next of it with its end; next is 0 when p starts no such line.
+// plainLine returns how many bytes p starts with that a JSON string holds as
+// they are (see plainJSON), k, up to max+1, and when those are a whole line
+// of at most max bytes, ended by "\n" or "\r\n", the length next of that line
+// with its end; next is 0 when p starts no such line.
 func plainLine(p []byte, max int) (k, next int) {
 	k = plainJSON(p[:min(len(p), max+1)])
 	switch {
@@ -384,7 +393,7 @@ func plainLine(p []byte, max int) (k, next int) {
 	case p[k] == '\r' && k < max && k+1 < len(p) && p[k+1] == '\n': // as trimCR
 		return k, k + 2
 	}
-	return 0, 0
+	return k, 0
 }
 
 // formatPlainJSON appends one JSON line whose text needs no escaping: what
@@ -402,16 +411,25 @@ func (w *writer) formatPlainJSON(out, line []byte) []byte {
 	return append(out, "\"}\n"...)
 }
 
-// format appends one formatted line to out.
-func (w *writer) format(out, line []byte) []byte {
+// formatJSON appends one JSON line to out, as format does; the first plain
+// bytes of line are known to need no escaping.
+func (w *writer) formatJSON(out, line []byte, plain int) []byte {
 	if w.s.OnLine != nil {
 		w.s.OnLine(line)
 	}
+	out = append(out, w.stamp()...) // {"time":"...", then jsonHead and the string's '"'
+	out = appendJSONChars(out, line, plain)
+	return append(out, "\"}\n"...)
+}
+
+// format appends one formatted line to out.
+func (w *writer) format(out, line []byte) []byte {
 	m := w.m
 	if m.opts.JSON {
-		out = append(out, w.stamp()...) // {"time":"...", then jsonHead and the string's '"'
-		out = appendJSONChars(out, line)
-		return append(out, "\"}\n"...)
+		return w.formatJSON(out, line, 0)
+	}
+	if w.s.OnLine != nil {
+		w.s.OnLine(line)
 	}
 	if m.opts.Timestamps {
 		out = append(out, w.stamp()...)
@@ -480,15 +498,15 @@ const hexDigits = "0123456789abcdef"
 // Runs of plain ASCII are found eight bytes at a time and copied at once.
 func appendJSONString(b, s []byte) []byte {
 	b = append(b, '"')
-	b = appendJSONChars(b, s)
+	b = appendJSONChars(b, s, 0)
 	return append(b, '"')
 }
 
 // appendJSONChars appends s escaped as appendJSONString does, without the
-// quotes.
-func appendJSONChars(b, s []byte) []byte {
+// quotes; the first plain bytes of s are known to need no escaping.
+func appendJSONChars(b, s []byte, plain int) []byte {
 	start := 0 // s[start:i] needs no escaping, not yet copied
-	for i := 0; i < len(s); {
+	for i := plain; i < len(s); {
 		i += plainJSON(s[i:])
 		if i == len(s) {
 			break
