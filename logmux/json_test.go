@@ -133,7 +133,7 @@ func TestPlainJSONFindsFirstSpecial(t *testing.T) {
 
 // plainLine takes a line ended by "\n" or "\r\n" that needs no escaping and
 // fits in max bytes (its '\r' counted, as Write cuts before trimCR), and
-// nothing else.
+// nothing else; k counts the plain bytes it saw either way.
 func TestPlainLine(t *testing.T) {
 	type tc struct {
 		p       string
@@ -258,6 +258,32 @@ func TestJSONLinesMatchEncodingJSON(t *testing.T) {
 		for i := range lines {
 			if !bytes.Equal(seen[i], lines[i]) {
 				t.Fatalf("max %d: OnLine saw %q, want %q", max, seen[i], lines[i])
+			}
+		}
+	}
+}
+
+// A rune of two to four bytes, or an escape, at every offset of the scan's
+// words, with the line given in two Writes cut at every byte: each line is
+// what encoding/json writes.
+func TestJSONRunesCutAnywhere(t *testing.T) {
+	now := time.Date(2026, 11, 22, 10, 0, 0, 123e6, time.UTC)
+	head := `{"time":"2026-11-22T10:00:00.123Z","process":"web","worker":1,"stream":"stdout","line":`
+	for _, piece := range []string{"é", "日", "😀", "\u2028", "\xe6\x97", "\"", "\t", "\r"} {
+		for off := 0; off < 40; off++ {
+			line := []byte(strings.Repeat("x", off) + piece + strings.Repeat("y", 37-off%8))
+			data := append(bytes.Clone(line), "\nnext\n"...)
+			want := head + string(encodingJSON(t, line)) + "}\n" + head + `"next"}` + "\n"
+			for cut := 0; cut <= len(data); cut++ {
+				var out bytes.Buffer
+				m := New(&out, Options{JSON: true, FlushAfter: time.Hour, Now: func() time.Time { return now }})
+				w := m.Writer(Stream{Process: "web", Worker: 1, Stream: "stdout"})
+				w.Write(data[:cut])
+				w.Write(data[cut:])
+				w.Close()
+				if out.String() != want {
+					t.Fatalf("%q cut at %d:\ngot  %s\nwant %s", data, cut, out.String(), want)
+				}
 			}
 		}
 	}
