@@ -113,34 +113,54 @@ func BenchmarkMux16(b *testing.B)     { benchMux(b, 16, Options{}) }
 func BenchmarkMuxTerm16(b *testing.B) { benchMux(b, 16, Options{Terminal: true}) }
 func BenchmarkMuxJSON16(b *testing.B) { benchMux(b, 16, Options{JSON: true}) }
 
-// benchJSONvsText times text and JSON mode in alternating rounds of 20
-// payloads per writer (the order swapping every round), so that a machine
-// whose load drifts weighs on both alike, and reports JSON's throughput as
-// a fraction of text's.
-func benchJSONvsText(b *testing.B, writers int) {
+// benchRatio times two ways of draining the same pipes, base and subject, in
+// alternating rounds of 20 payloads per writer (the order swapping every
+// round), so that a machine whose load drifts weighs on both alike, and
+// reports the subject's throughput as a fraction of the base's.
+func benchRatio(b *testing.B, writers int, metric string, base, subject drain) {
 	data := payload(1000)
 	out := devnull(b)
 	defer out.Close()
-	var spent [2]time.Duration // text, JSON
-	round := func(json bool) {
-		m := New(out, Options{JSON: json})
+	var spent [2]time.Duration // base, subject
+	round := func(k int) {
+		consume := [2]drain{base, subject}[k](out)
 		start := time.Now()
-		pump(b, writers, 20, data, func(i int, r io.Reader) {
-			m.Copy(Stream{Process: "web", Worker: i + 1, PID: 1000 + i, Stream: "stdout"}, r)
-		})
-		if json {
-			spent[1] += time.Since(start)
-		} else {
-			spent[0] += time.Since(start)
-		}
+		pump(b, writers, 20, data, consume)
+		spent[k] += time.Since(start)
 	}
 	b.SetBytes(int64(2 * 20 * len(data) * writers))
 	for n := 0; n < b.N; n++ {
-		round(n%2 == 1)
-		round(n%2 == 0)
+		round(n % 2)
+		round(1 - n%2)
 	}
-	b.ReportMetric(spent[0].Seconds()/spent[1].Seconds(), "json-x-of-text")
+	b.ReportMetric(spent[0].Seconds()/spent[1].Seconds(), metric)
 }
 
-func BenchmarkJSONvsText2(b *testing.B)  { benchJSONvsText(b, 2) }
-func BenchmarkJSONvsText16(b *testing.B) { benchJSONvsText(b, 16) }
+// A drain returns what consumes writer i's pipe r into out.
+type drain func(out io.Writer) func(i int, r io.Reader)
+
+func copyDrain(out io.Writer) func(int, io.Reader) {
+	return func(_ int, r io.Reader) { io.Copy(out, r) }
+}
+
+func muxDrain(opts Options) drain {
+	return func(out io.Writer) func(int, io.Reader) {
+		m := New(out, opts)
+		return func(i int, r io.Reader) {
+			m.Copy(Stream{Process: "web", Worker: i + 1, PID: 1000 + i, Stream: "stdout"}, r)
+		}
+	}
+}
+
+func BenchmarkJSONvsText2(b *testing.B) {
+	benchRatio(b, 2, "json-x-of-text", muxDrain(Options{}), muxDrain(Options{JSON: true}))
+}
+func BenchmarkJSONvsText16(b *testing.B) {
+	benchRatio(b, 16, "json-x-of-text", muxDrain(Options{}), muxDrain(Options{JSON: true}))
+}
+func BenchmarkTextvsCopy2(b *testing.B) {
+	benchRatio(b, 2, "text-x-of-copy", copyDrain, muxDrain(Options{}))
+}
+func BenchmarkTextvsCopy16(b *testing.B) {
+	benchRatio(b, 16, "text-x-of-copy", copyDrain, muxDrain(Options{}))
+}

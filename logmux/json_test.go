@@ -92,6 +92,203 @@ func TestPlainJSON(t *testing.T) {
 	}
 }
 
+// needsEscape says, byte by byte, what plainJSON finds eight bytes at a time.
+func needsEscape(c byte) bool { return c < 0x20 || c >= 0x80 || c == '"' || c == '\\' }
+
+// plainJSON returns exactly the first byte that needs escaping, at every
+// offset of its 32- and 8-byte words and of its overlapping last word, with
+// any bytes after it (more specials too: a borrow must not move the answer).
+func TestPlainJSONFindsFirstSpecial(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for n := 0; n <= 80; n++ {
+		for pos := 0; pos <= n; pos++ { // pos == n: no special
+			for c := 0; c < 256; c++ {
+				if pos < n && !needsEscape(byte(c)) {
+					continue
+				}
+				b := make([]byte, n)
+				for i := range b {
+					switch {
+					case i < pos:
+						b[i] = byte(0x20 + rng.IntN(0x60))
+						if needsEscape(b[i]) {
+							b[i] = 'x'
+						}
+					case i == pos:
+						b[i] = byte(c)
+					default:
+						b[i] = byte(rng.IntN(256))
+					}
+				}
+				if got := plainJSON(b); got != pos {
+					t.Fatalf("%q: got %d, want %d", b, got, pos)
+				}
+				if pos == n {
+					break
+				}
+			}
+		}
+	}
+}
+
+// plainLine takes a line ended by "\n" or "\r\n" that needs no escaping and
+// fits in max bytes (its '\r' counted, as Write cuts before trimCR), and
+// nothing else; k counts the plain bytes it saw either way.
+func TestPlainLine(t *testing.T) {
+	type tc struct {
+		p       string
+		max     int
+		k, next int
+	}
+	for _, c := range []tc{
+		{"abc\n", 10, 3, 4},
+		{"abc\ndef\n", 10, 3, 4},
+		{"\n", 10, 0, 1},
+		{"\r\n", 10, 0, 2},
+		{"abc\r\nx", 10, 3, 5},
+		{"abc", 10, 3, 0},       // no end yet
+		{"abc\r", 10, 3, 0},     // the '\n' may follow in the next Write
+		{"a\rb\n", 10, 1, 0},    // a '\r' inside is escaped
+		{"abc\r\r\n", 10, 3, 0}, // only one '\r' is trimmed
+		{"a\"c\n", 10, 1, 0},
+		{"a\\c\n", 10, 1, 0},
+		{"a\tc\n", 10, 1, 0},
+		{"aé\n", 10, 1, 0},
+		{"abcdefghij\n", 10, 10, 11}, // exactly max
+		{"abcdefghijk\n", 10, 11, 0}, // cut in pieces by the slow path: max+1 plain bytes seen
+		{"abcdefghi\r\n", 10, 9, 11},
+		{"abcdefghij\r\n", 10, 10, 0}, // the '\r' is the 11th byte: a piece of its own
+		{strings.Repeat("x", 100) + "\n", 100, 100, 101},
+		{strings.Repeat("x", 100) + "\n", 99, 100, 0},
+	} {
+		if k, next := plainLine([]byte(c.p), c.max); k != c.k || next != c.next {
+			t.Errorf("plainLine(%q, %d) = %d, %d; want %d, %d", c.p, c.max, k, next, c.k, c.next)
+		}
+	}
+}
+
+// splitLines is what Write and Close make of a stream: lines at each "\n",
+// cut in pieces of max bytes, one '\r' trimmed from the last piece of a line
+// that has its "\n"; a last line without one in pieces, untrimmed.
+func splitLines(data []byte, max int) [][]byte {
+	var lines [][]byte
+	for len(data) > 0 {
+		line, rest, ended := bytes.Cut(data, []byte("\n"))
+		data = rest
+		for len(line) > max {
+			lines = append(lines, line[:max])
+			line = line[max:]
+		}
+		if ended {
+			lines = append(lines, bytes.TrimSuffix(line, []byte("\r")))
+		} else if len(line) > 0 {
+			lines = append(lines, line)
+		}
+	}
+	return lines
+}
+
+// Streams of mostly plain lines (the fast path) mixed with lines that need
+// escaping (the slow path), CRLF ends, lines around MaxLine, and multi-byte
+// runes, written in random pieces (cutting lines and runes anywhere), print
+// exactly the lines encoding/json writes, and OnLine sees each one.
+func TestJSONLinesMatchEncodingJSON(t *testing.T) {
+	pieces := []string{"\"", "\\", "\x00", "\b", "\f", "\t", "\r", "\x1b[31m", "\x7f", "é", "日本", "😀", "\u2028",
+		"\xff", "\xc3", "\xe6\x97", "\xed\xa0\x80", "<&>"}
+	rng := rand.New(rand.NewPCG(5, 6))
+	now := time.Date(2026, 11, 22, 10, 0, 0, 123e6, time.UTC)
+	head := `{"time":"2026-11-22T10:00:00.123Z","process":"web","worker":3,"pid":42,"stream":"stdout","line":`
+	for round := 0; round < 240; round++ {
+		max := []int{1, 2, 7, 8, 9, 31, 32, 33, 60, 64, 100, 64 << 10}[round%12]
+		var data []byte
+		for n := rng.IntN(200); n > 0; n-- {
+			var line []byte
+			size := rng.IntN(120)
+			if max <= 100 && rng.IntN(4) == 0 {
+				size = max - 1 + rng.IntN(3) // around MaxLine
+			}
+			for len(line) < size {
+				line = append(line, byte(' '+rng.IntN(95)))
+				if needsEscape(line[len(line)-1]) {
+					line[len(line)-1] = '.'
+				}
+			}
+			if rng.IntN(3) == 0 { // escapes somewhere in a third of the lines
+				i := rng.IntN(len(line) + 1)
+				line = append(line[:i], append([]byte(pieces[rng.IntN(len(pieces))]), line[i:]...)...)
+			}
+			if rng.IntN(5) == 0 {
+				line = append(line, '\r')
+			}
+			data = append(append(data, line...), '\n')
+		}
+		if rng.IntN(2) == 0 { // a last line without its "\n"
+			data = append(data, "tail é"...)
+		}
+		var out bytes.Buffer
+		var seen [][]byte
+		m := New(&out, Options{JSON: true, MaxLine: max, FlushAfter: time.Hour, Now: func() time.Time { return now }})
+		w := m.Writer(Stream{Process: "web", Worker: 3, PID: 42, Stream: "stdout",
+			OnLine: func(l []byte) { seen = append(seen, bytes.Clone(l)) }})
+		for p := data; len(p) > 0; {
+			k := min(len(p), 1+rng.IntN(3*max+10))
+			w.Write(p[:k])
+			p = p[k:]
+		}
+		w.Close()
+		var want bytes.Buffer
+		lines := splitLines(data, max)
+		for _, l := range lines {
+			want.WriteString(head)
+			want.Write(encodingJSON(t, l))
+			want.WriteString("}\n")
+		}
+		if !bytes.Equal(out.Bytes(), want.Bytes()) {
+			g, w := strings.Split(out.String(), "\n"), strings.Split(want.String(), "\n")
+			for i := range min(len(g), len(w)) {
+				if g[i] != w[i] {
+					t.Fatalf("max %d, line %d:\ngot  %s\nwant %s", max, i, g[i], w[i])
+				}
+			}
+			t.Fatalf("max %d: %d lines, want %d", max, len(g), len(w))
+		}
+		if len(seen) != len(lines) {
+			t.Fatalf("max %d: OnLine saw %d lines, want %d", max, len(seen), len(lines))
+		}
+		for i := range lines {
+			if !bytes.Equal(seen[i], lines[i]) {
+				t.Fatalf("max %d: OnLine saw %q, want %q", max, seen[i], lines[i])
+			}
+		}
+	}
+}
+
+// A rune of two to four bytes, or an escape, at every offset of the scan's
+// words, with the line given in two Writes cut at every byte: each line is
+// what encoding/json writes.
+func TestJSONRunesCutAnywhere(t *testing.T) {
+	now := time.Date(2026, 11, 22, 10, 0, 0, 123e6, time.UTC)
+	head := `{"time":"2026-11-22T10:00:00.123Z","process":"web","worker":1,"stream":"stdout","line":`
+	for _, piece := range []string{"é", "日", "😀", "\u2028", "\xe6\x97", "\"", "\t", "\r"} {
+		for off := 0; off < 40; off++ {
+			line := []byte(strings.Repeat("x", off) + piece + strings.Repeat("y", 37-off%8))
+			data := append(bytes.Clone(line), "\nnext\n"...)
+			want := head + string(encodingJSON(t, line)) + "}\n" + head + `"next"}` + "\n"
+			for cut := 0; cut <= len(data); cut++ {
+				var out bytes.Buffer
+				m := New(&out, Options{JSON: true, FlushAfter: time.Hour, Now: func() time.Time { return now }})
+				w := m.Writer(Stream{Process: "web", Worker: 1, Stream: "stdout"})
+				w.Write(data[:cut])
+				w.Write(data[cut:])
+				w.Close()
+				if out.String() != want {
+					t.Fatalf("%q cut at %d:\ngot  %s\nwant %s", data, cut, out.String(), want)
+				}
+			}
+		}
+	}
+}
+
 // The time is read once per Write, formatted once per millisecond, and
 // stays right across milliseconds.
 func TestJSONTimePerMillisecond(t *testing.T) {
@@ -134,18 +331,27 @@ func TestWriteAllocatesNothing(t *testing.T) {
 	if raceEnabled {
 		t.Skip("sync.Pool drops buffers at random under the race detector")
 	}
+	// Plain lines (JSON's fast path), lines to escape, CRLF, a line longer
+	// than MaxLine, and a line cut between two Writes.
+	data := bytes.Repeat([]byte("a line of plain text\n\"quoted\" and é\r\n\x1b[1mbold\x1b[0m\n"), 30)
+	data = append(data, bytes.Repeat([]byte("long "), 300)...)
+	data = append(data, "\nthe start of a line"...)
 	for _, opts := range []Options{{}, {Terminal: true}, {JSON: true}, {Timestamps: true}} {
 		var out bytes.Buffer
+		opts.MaxLine = 1000
+		opts.FlushAfter = time.Hour // no timer: Write allocates nothing but the first timer of a partial line
 		m := New(&out, opts)
 		w := m.Writer(Stream{Process: "web", Worker: 1, PID: 42, Stream: "stdout"})
-		data := bytes.Repeat([]byte("a line of plain text \"quoted\" and é\n"), 100)
 		w.Write(data)
 		allocs := testing.AllocsPerRun(100, func() {
 			out.Reset()
 			w.Write(data)
 		})
 		if allocs > 0 {
-			t.Errorf("%+v: %.1f allocations per Write of 100 lines", opts, allocs)
+			t.Errorf("%+v: %.1f allocations per Write of 92 lines", opts, allocs)
+		}
+		if n := strings.Count(out.String(), "\n"); n != 92 {
+			t.Errorf("%+v: %d lines per Write, want 92", opts, n)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"math/bits"
 	"sort"
 	"strconv"
 	"strings"
@@ -180,7 +181,7 @@ type writer struct {
 	m        *Mux
 	s        Stream
 	label    string
-	jsonHead []byte // `,"process":"web","worker":1,"pid":42,"stream":"stdout","line":`
+	jsonHead []byte // `,"process":"web","worker":1,"pid":42,"stream":"stdout","line":"`
 
 	mu      sync.Mutex // guards the fields below: Write and the flush timer
 	partial []byte     // bytes of a line without its newline yet
@@ -256,7 +257,21 @@ func (w *writer) Write(p []byte) (int, error) {
 			w.stamped = false // the write may have waited on a slow output
 		}
 	}
+	json := w.m.opts.JSON
 	for len(p) > 0 {
+		plain := 0 // how many bytes p starts with that need no escaping in JSON
+		if json && len(w.partial) == 0 {
+			// One scan finds a plain line's end: '\n' needs escaping too.
+			var next int
+			if plain, next = plainLine(p, max); next > 0 {
+				out = w.formatPlainJSON(out, p[:plain])
+				p = p[next:]
+				if len(out) >= flushAt {
+					flushOut()
+				}
+				continue
+			}
+		}
 		i := bytes.IndexByte(p, '\n')
 		if i < 0 {
 			// No newline: keep it, printing MaxLine pieces as they fill.
@@ -287,8 +302,13 @@ func (w *writer) Write(p []byte) (int, error) {
 		for len(line) > max {
 			out = w.format(out, line[:max])
 			line = line[max:]
+			plain = 0
 		}
-		out = w.format(out, trimCR(line))
+		if line = trimCR(line); plain > 0 {
+			out = w.formatJSON(out, line, min(plain, len(line)))
+		} else {
+			out = w.format(out, line)
+		}
 		w.partial = w.partial[:0]
 		if len(out) >= flushAt {
 			flushOut()
@@ -360,16 +380,56 @@ func (w *writer) Close() error {
 	return nil
 }
 
-// format appends one formatted line to out.
-func (w *writer) format(out, line []byte) []byte {
+// plainLine returns how many bytes p starts with that a JSON string holds as
+// they are (see plainJSON), k, up to max+1, and when those are a whole line
+// of at most max bytes, ended by "\n" or "\r\n", the length next of that line
+// with its end; next is 0 when p starts no such line.
+func plainLine(p []byte, max int) (k, next int) {
+	k = plainJSON(p[:min(len(p), max+1)])
+	switch {
+	case k == len(p):
+	case p[k] == '\n' && k <= max:
+		return k, k + 1
+	case p[k] == '\r' && k < max && k+1 < len(p) && p[k+1] == '\n': // as trimCR
+		return k, k + 2
+	}
+	return k, 0
+}
+
+// formatPlainJSON appends one JSON line whose text needs no escaping: what
+// format does, but the line is copied at once.
+func (w *writer) formatPlainJSON(out, line []byte) []byte {
 	if w.s.OnLine != nil {
 		w.s.OnLine(line)
 	}
+	ts := w.ts
+	if !w.stamped {
+		ts = w.stamp()
+	}
+	out = append(out, ts...)
+	out = append(out, line...)
+	return append(out, "\"}\n"...)
+}
+
+// formatJSON appends one JSON line to out, as format does; the first plain
+// bytes of line are known to need no escaping.
+func (w *writer) formatJSON(out, line []byte, plain int) []byte {
+	if w.s.OnLine != nil {
+		w.s.OnLine(line)
+	}
+	out = append(out, w.stamp()...) // {"time":"...", then jsonHead and the string's '"'
+	out = appendJSONChars(out, line, plain)
+	return append(out, "\"}\n"...)
+}
+
+// format appends one formatted line to out.
+func (w *writer) format(out, line []byte) []byte {
 	m := w.m
 	if m.opts.JSON {
-		out = append(out, w.stamp()...) // {"time":"...", then jsonHead
-		out = appendJSONString(out, line)
-		return append(out, "}\n"...)
+		return w.formatJSON(out, line, 0)
+	}
+	if w.s.OnLine != nil {
+		w.s.OnLine(line)
 	}
 	if m.opts.Timestamps {
 		out = append(out, w.stamp()...)
@@ -392,7 +452,8 @@ func (w *writer) format(out, line []byte) []byte {
 const jsonTime = "2006-01-02T15:04:05.000Z"
 
 // stamp returns the time of the batch being formatted: in JSON the line's
-// head, `{"time":"2026-11-22T10:00:00.123Z"` (UTC) and jsonHead, in text
+// head, `{"time":"2026-11-22T10:00:00.123Z"` (UTC), jsonHead and the '"'
+// that opens the line's string, in text
 // "15:04:05.000 " (the clock's zone); w.mu must be held.
 func (w *writer) stamp() []byte {
 	if w.stamped {
@@ -426,7 +487,7 @@ func jsonHead(s Stream) []byte {
 	}
 	b = append(b, `,"stream":`...)
 	b = appendJSONString(b, []byte(s.Stream))
-	return append(b, `,"line":`...)
+	return append(b, `,"line":"`...)
 }
 
 const hexDigits = "0123456789abcdef"
@@ -437,8 +498,15 @@ const hexDigits = "0123456789abcdef"
 // Runs of plain ASCII are found eight bytes at a time and copied at once.
 func appendJSONString(b, s []byte) []byte {
 	b = append(b, '"')
+	b = appendJSONChars(b, s, 0)
+	return append(b, '"')
+}
+
+// appendJSONChars appends s escaped as appendJSONString does, without the
+// quotes; the first plain bytes of s are known to need no escaping.
+func appendJSONChars(b, s []byte, plain int) []byte {
 	start := 0 // s[start:i] needs no escaping, not yet copied
-	for i := 0; i < len(s); {
+	for i := plain; i < len(s); {
 		i += plainJSON(s[i:])
 		if i == len(s) {
 			break
@@ -480,28 +548,56 @@ func appendJSONString(b, s []byte) []byte {
 		}
 		i += size
 	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
+	return append(b, s[start:]...)
 }
 
 // plainJSON returns the length of the run of bytes that b starts with that
-// a JSON string holds as they are: ASCII from 0x20 but '"' and '\\'.
+// a JSON string holds as they are: ASCII from 0x20 but '"' and '\\'. It
+// checks eight bytes at a time; the lowest byte jsonSpecial flags in a word
+// is the first that needs escaping.
 func plainJSON(b []byte) int {
 	n := len(b)
 	r := b // what is left to check
-	for len(r) >= 16 && jsonSpecial(binary.LittleEndian.Uint64(r))|jsonSpecial(binary.LittleEndian.Uint64(r[8:])) == 0 {
-		r = r[16:]
+	for len(r) >= 32 {
+		m0 := jsonSpecial(binary.LittleEndian.Uint64(r))
+		m1 := jsonSpecial(binary.LittleEndian.Uint64(r[8:]))
+		m2 := jsonSpecial(binary.LittleEndian.Uint64(r[16:]))
+		m3 := jsonSpecial(binary.LittleEndian.Uint64(r[24:32]))
+		if m0|m1|m2|m3 != 0 {
+			i := n - len(r)
+			switch {
+			case m0 != 0:
+				return i + bits.TrailingZeros64(m0)/8
+			case m1 != 0:
+				return i + 8 + bits.TrailingZeros64(m1)/8
+			case m2 != 0:
+				return i + 16 + bits.TrailingZeros64(m2)/8
+			}
+			return i + 24 + bits.TrailingZeros64(m3)/8
+		}
+		r = r[32:]
 	}
-	if len(r) >= 8 && jsonSpecial(binary.LittleEndian.Uint64(r)) == 0 {
+	for len(r) >= 8 {
+		if m := jsonSpecial(binary.LittleEndian.Uint64(r)); m != 0 {
+			return n - len(r) + bits.TrailingZeros64(m)/8
+		}
 		r = r[8:]
 	}
-	if len(r) > 0 && len(r) < 8 && n >= 8 && jsonSpecial(binary.LittleEndian.Uint64(b[n-8:])) == 0 {
-		return n // the last eight bytes (the rest and some checked already) are plain
+	if len(r) == 0 {
+		return n
 	}
-	for len(r) > 0 && jsonPlain[r[0]] {
-		r = r[1:]
+	if n >= 8 {
+		// The last eight bytes: those before r are plain, so none is flagged.
+		if m := jsonSpecial(binary.LittleEndian.Uint64(b[n-8:])); m != 0 {
+			return n - 8 + bits.TrailingZeros64(m)/8
+		}
+		return n
 	}
-	return n - len(r)
+	i := n - len(r)
+	for i < n && jsonPlain[b[i]] {
+		i++
+	}
+	return i
 }
 
 // jsonPlain says which bytes plainJSON lets through.
@@ -512,13 +608,15 @@ var jsonPlain = func() (t [256]bool) {
 	return t
 }()
 
-// jsonSpecial is not 0 when one of the eight bytes of x may need escaping.
-// A high bit is set in: x for bytes >= 0x80; x-0x20 for a byte < 0x20, and
-// x^'"'-1, x^'\\'-1 for a quote or a backslash (a borrow comes from such a
-// byte, a high bit of their own from bytes >= 0x80, both flagged already).
+// jsonSpecial is not 0 when one of the eight bytes of x needs escaping, and
+// its lowest high bit set is in the first such byte. A high bit is set in: x
+// for bytes >= 0x80; (x^0x02)-0x21 for bytes below 0x20 and for '"' (0x22,
+// which ^0x02 makes 0x20: those and only those go below 0x21); (x^'\\')-1
+// for a backslash. A borrow comes only from such a byte and goes to the
+// bytes above it: the lowest flagged byte is always a true one.
 func jsonSpecial(x uint64) uint64 {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	return (x | (x - 0x20*ones) | (x ^ '"'*ones - ones) | (x ^ '\\'*ones - ones)) & highs
+	return (x | (x ^ 0x02*ones - 0x21*ones) | (x ^ '\\'*ones - ones)) & highs
 }
 
 // Event is one runner event line.
