@@ -2,7 +2,8 @@
 # Runner RSS with idle workers, and after a burst of output: the static
 # release build (CGO_ENABLED=0, -trimpath -s -w) of `cluster run` with 32
 # `sleep` workers next to a bash that started the same 32 sleeps (the
-# baseline) and hivemind when it is installed, in interleaved rounds.
+# baseline), the Go floor (bench/ptyfloor: hivemind's core, each sleep on its
+# own pty) and hivemind when it is installed, in interleaved rounds.
 #   bash bench/rss.sh [WORKERS] [LINES] [ROUNDS]
 # Each worker waits on a fifo, so the runner is measured idle first; then
 # every worker prints LINES lines and goes back to sleep, and once all are
@@ -19,6 +20,9 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$tmp/cluster" .
+CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$tmp/ptyfloor" ./bench/ptyfloor
+sleeps=()
+for i in $(seq "$n"); do sleeps+=("sleep 100000"); done
 mkfifo "$tmp/go"
 cat > "$tmp/Clusterfile" <<TOML
 [process.w]
@@ -41,6 +45,7 @@ hm=$(command -v hivemind || ls "$HOME/go/bin/hivemind" 2>/dev/null || true)
 started() { [ "$(grep -c ' started (pid' "$tmp/out" || true)" -ge "$n" ]; }
 copied() { [ "$(grep -c '^w\.[0-9]* *| [0-9]' "$tmp/out" || true)" -ge $((n * lines)) ]; }
 sleeps() { [ "$(pgrep -c -P "$loop" sleep || true)" -ge "$n" ]; }
+floorsleeps() { [ "$(pgrep -c -P "$pf" sleep || true)" -ge "$n" ]; }
 for r in $(seq "$rounds"); do
 	# baseline: a shell with n sleeps
 	bash -c "for i in \$(seq $n); do sleep 100000 & done; wait" &
@@ -62,6 +67,15 @@ for r in $(seq "$rounds"); do
 	kill -TERM "$cl"; wait "$cl" || true
 
 	line="round $r: shell $(mib "$base") MiB; cluster idle $(mib "$idle") MiB ($(awk -v a="$idle" -v b="$base" 'BEGIN{printf "%.2f", a/b}')x the shell, $(awk -v a="$idle" 'BEGIN{printf "%.2f", a/1024/6.2}')x the 6.2 MiB target), after $n x $lines lines $(mib "$after") MiB (+$(mib $((after - idle))) MiB, target +1 MiB)"
+	# The Go floor: hivemind's core (bench/ptyfloor), the same sleeps each on its own pty.
+	"$tmp/ptyfloor" "${sleeps[@]}" > /dev/null 2>&1 &
+	pf=$!
+	wait_for floorsleeps
+	sleep 3
+	floor=$(rss_kib "$pf")
+	pkill -P "$pf" sleep || true
+	wait "$pf" 2>/dev/null || true
+	line="$line; Go floor $(mib "$floor") MiB (cluster idle $(awk -v a="$idle" -v b="$floor" 'BEGIN{printf "%.2f", a/b}')x)"
 	if [ -n "$hm" ]; then
 		"$hm" --root "$tmp" "$tmp/Procfile" > /dev/null 2>&1 &
 		h=$!
