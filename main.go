@@ -318,7 +318,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 			mux.SetNames(labels(cfg, selected, f.workers)...)
 			opts := f.runnerOptions(cfg, nil)
 			opts.Color = color
-			return runRelease(opts, muxOutput{mux, nil}, stderr)
+			return runRelease(opts, muxOutput{m: mux}, stderr)
 		}
 		release = len(only) > 0
 	}
@@ -335,7 +335,11 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		mux.Printf("no watchdog pings: %v", err)
 	}
 	opts := f.runnerOptions(cfg, only)
-	opts.Color, opts.Output, opts.ReapAll, opts.Watch = color, muxOutput{mux, notify}, true, watching
+	trim := newTrimLoop()
+	trimCtx, stopTrim := context.WithCancel(context.Background())
+	defer stopTrim()
+	go trim.run(trimCtx)
+	opts.Color, opts.Output, opts.ReapAll, opts.Watch = color, muxOutput{mux, notify, trim}, true, watching
 	opts.Reread = func() (*procfile.Config, error) { return procfile.LoadEnvFiles(cfg.Path, f.envFiles) }
 	watchFiles := watching || (f.watch && len(command) == 0)
 	applied := newAppliedConfigs()
@@ -372,7 +376,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	}
 	if release {
 		ropts := opts
-		ropts.Output = muxOutput{mux, nil}
+		ropts.Output = muxOutput{m: mux, trim: trim}
 		if status := runRelease(ropts, ropts.Output, stderr); status != 0 {
 			r.Close()
 			return status
@@ -384,9 +388,6 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	defer signal.Stop(sigs)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	trimCtx, stopTrim := context.WithCancel(context.Background())
-	defer stopTrim()
-	go trimWhenQuiet(trimCtx)
 	var stopSignal atomic.Value // os.Signal
 	cmdSignals := make(chan os.Signal, 8)
 	go func() {
@@ -765,13 +766,21 @@ func isTerminal(w io.Writer) bool {
 type muxOutput struct {
 	m      *logmux.Mux
 	notify *notifier // nil unless NOTIFY_SOCKET is set
+	trim   *trimLoop // poked by every write and event; nil: none
 }
 
 func (o muxOutput) Stream(s runner.Stream) io.WriteCloser {
-	return o.m.Writer(logmux.Stream{Process: s.Process, Worker: s.Worker, PID: s.PID, Stream: s.Stream, OnLine: s.OnLine, Pending: s.Pending})
+	w := o.m.Writer(logmux.Stream{Process: s.Process, Worker: s.Worker, PID: s.PID, Stream: s.Stream, OnLine: s.OnLine, Pending: s.Pending})
+	if o.trim != nil {
+		return pokeWriter{w, o.trim}
+	}
+	return w
 }
 
 func (o muxOutput) Event(e runner.Event) {
+	if o.trim != nil {
+		o.trim.poke()
+	}
 	if o.notify != nil {
 		o.notify.Event(e)
 	}

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"io"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"sync/atomic"
 	"time"
 )
 
@@ -15,8 +17,12 @@ import (
 // runner has allocated trimAfter since the last trim and then allocates
 // less than trimQuiet in a second, it collects twice (a sync.Pool keeps
 // its buffers through one collection) and returns the free pages at once:
-// start-up and every burst are followed by one trim, an idle runner never
-// trims again. One trim of a small heap costs well under a millisecond.
+// start-up and every burst are followed by one trim. One trim of a small
+// heap costs well under a millisecond.
+//
+// An idle runner does not even wake up for it: once there is nothing to
+// trim the loop sleeps until the next line of output or event pokes it (an
+// atomic load per write while it is awake).
 const (
 	trimAfter = 1 << 20   // bytes allocated since the last trim
 	trimQuiet = 128 << 10 // bytes allocated over the last second: quiet
@@ -30,22 +36,64 @@ type trimmer struct {
 }
 
 // sample takes the total bytes allocated so far and reports whether to
-// trim now.
-func (t *trimmer) sample(total uint64) bool {
+// trim now, and whether the runner is quiet with nothing left to trim (the
+// loop may sleep).
+func (t *trimmer) sample(total uint64) (trim, idle bool) {
 	quiet := total-t.last < trimQuiet
 	t.last = total
-	if quiet && total-t.trimmed >= trimAfter {
-		t.trimmed = total
-		return true
+	if !quiet {
+		return false, false
 	}
-	return false
+	if total-t.trimmed >= trimAfter {
+		t.trimmed = total
+		return true, false
+	}
+	return false, true
 }
 
-// trimWhenQuiet runs until ctx ends.
-func trimWhenQuiet(ctx context.Context) {
+// trimLoop runs the trimmer: awake, it samples every period; asleep, it
+// waits for poke.
+type trimLoop struct {
+	period time.Duration
+	allocs func() uint64 // total bytes allocated so far
+	trim   func()
+	asleep atomic.Bool
+	kick   chan struct{}
+}
+
+func newTrimLoop() *trimLoop {
 	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
+	return &trimLoop{
+		period: trimEvery,
+		allocs: func() uint64 {
+			metrics.Read(s)
+			if s[0].Value.Kind() != metrics.KindUint64 {
+				return 0
+			}
+			return s[0].Value.Uint64()
+		},
+		trim: func() {
+			runtime.GC()
+			debug.FreeOSMemory()
+		},
+		kick: make(chan struct{}, 1),
+	}
+}
+
+// poke wakes the loop if it sleeps.
+func (l *trimLoop) poke() {
+	if l.asleep.Load() && l.asleep.CompareAndSwap(true, false) {
+		select {
+		case l.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// run trims until ctx ends.
+func (l *trimLoop) run(ctx context.Context) {
 	var t trimmer
-	tick := time.NewTicker(trimEvery)
+	tick := time.NewTicker(l.period)
 	defer tick.Stop()
 	for {
 		select {
@@ -53,12 +101,41 @@ func trimWhenQuiet(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
-		metrics.Read(s)
-		if s[0].Value.Kind() == metrics.KindUint64 && t.sample(s[0].Value.Uint64()) {
-			runtime.GC()
-			debug.FreeOSMemory()
-			metrics.Read(s) // the trim's own allocations do not count as a burst
-			t.last, t.trimmed = s[0].Value.Uint64(), s[0].Value.Uint64()
+		trim, idle := t.sample(l.allocs())
+		if trim {
+			l.trim()
+			// The trim's own allocations do not count as a burst.
+			t.last = l.allocs()
+			t.trimmed = t.last
+			idle = true
 		}
+		if !idle {
+			continue
+		}
+		// Sleep until poked. A write between the last sample and now saw
+		// the loop awake and did not poke: look once more before sleeping.
+		l.asleep.Store(true)
+		if l.allocs()-t.last >= trimQuiet {
+			l.asleep.Store(false)
+			continue
+		}
+		tick.Stop()
+		select {
+		case <-ctx.Done():
+			return
+		case <-l.kick:
+		}
+		tick.Reset(l.period)
 	}
+}
+
+// pokeWriter pokes the trim loop on every write.
+type pokeWriter struct {
+	io.WriteCloser
+	l *trimLoop
+}
+
+func (w pokeWriter) Write(p []byte) (int, error) {
+	w.l.poke()
+	return w.WriteCloser.Write(p)
 }
