@@ -3,6 +3,7 @@ package logmux
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -376,5 +377,21 @@ func TestIdleWriterReleasesBuffers(t *testing.T) {
 	}
 	if got := strings.Count(out.String(), "\n"); got != 3 { // 64 KiB piece, the rest, "partial"
 		t.Errorf("%d lines, want 3", got)
+	}
+}
+
+// MaxLine = math.MaxInt means no limit: the JSON fast path must not
+// overflow computing its scan window.
+func TestMaxLineMaxIntJSON(t *testing.T) {
+	var buf bytes.Buffer
+	m := New(&buf, Options{JSON: true, MaxLine: math.MaxInt})
+	w := m.Writer(Stream{Process: "web", Worker: 1, PID: 1, Stream: "stdout"})
+	if _, err := w.Write([]byte("hello\n")); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	m.Close()
+	if !strings.Contains(buf.String(), `"line":"hello"`) {
+		t.Fatalf("got %q", buf.String())
 	}
 }

@@ -385,7 +385,11 @@ func (w *writer) Close() error {
 // of at most max bytes, ended by "\n" or "\r\n", the length next of that line
 // with its end; next is 0 when p starts no such line.
 func plainLine(p []byte, max int) (k, next int) {
-	k = plainJSON(p[:min(len(p), max+1)])
+	n := len(p)
+	if max < n { // not max+1 < n: max may be math.MaxInt
+		n = max + 1
+	}
+	k = plainJSON(p[:n])
 	switch {
 	case k == len(p):
 	case p[k] == '\n' && k <= max:

@@ -193,11 +193,11 @@ const ttyFD = 255
 
 // ttyAt moves the terminal, files[i] (the last entry), to ttyFD: the
 // entries between are -1, which Go's fork code closes in the child. It stays
-// where it is when the descriptor limit is too low for ttyFD or the sockets
-// already reach it.
+// where it is when the sockets already reach ttyFD or the descriptor limit
+// is too low (ttyRoom).
 func ttyAt(files []uintptr, i int) ([]uintptr, int) {
 	var lim unix.Rlimit
-	if i >= ttyFD || unix.Getrlimit(unix.RLIMIT_NOFILE, &lim) != nil || lim.Cur <= ttyFD {
+	if i >= ttyFD || unix.Getrlimit(unix.RLIMIT_NOFILE, &lim) != nil || lim.Cur < ttyRoom(len(files)) {
 		return files, i
 	}
 	moved := make([]uintptr, ttyFD+1)
@@ -207,6 +207,15 @@ func ttyAt(files []uintptr, i int) ([]uintptr, int) {
 	}
 	moved[ttyFD] = files[i]
 	return moved, ttyFD
+}
+
+// ttyRoom is the descriptor limit the child needs to hold its terminal at
+// ttyFD when it gets n descriptors: before it moves each one down into
+// place, Go's fork code parks its own error pipe and every entry whose
+// number is below its index above the highest index (ttyFD), and the
+// terminal is always such an entry.
+func ttyRoom(n int) uint64 {
+	return uint64(ttyFD + 1 + 1 + n + 1)
 }
 
 // pendingBytes reports whether f has bytes waiting to be read (FIONREAD);
