@@ -20,13 +20,15 @@ import (
 // start-up and every burst are followed by one trim. One trim of a small
 // heap costs well under a millisecond.
 //
-// An idle runner does not even wake up for it: once there is nothing to
-// trim the loop sleeps until the next line of output or event pokes it (an
-// atomic load per write while it is awake).
+// An idle runner hardly wakes up for it: once there is nothing to trim
+// the loop sleeps until the next line of output or event pokes it (an
+// atomic load per write while it is awake), or for a minute at most, so
+// that what control requests allocated is trimmed too.
 const (
-	trimAfter = 1 << 20   // bytes allocated since the last trim
-	trimQuiet = 128 << 10 // bytes allocated over the last second: quiet
-	trimEvery = time.Second
+	trimAfter     = 1 << 20   // bytes allocated since the last trim
+	trimQuiet     = 128 << 10 // bytes allocated over the last second: quiet
+	trimEvery     = time.Second
+	trimIdleEvery = time.Minute
 )
 
 // trimmer decides, from the runtime's total allocation count sampled once
@@ -52,19 +54,21 @@ func (t *trimmer) sample(total uint64) (trim, idle bool) {
 }
 
 // trimLoop runs the trimmer: awake, it samples every period; asleep, it
-// waits for poke.
+// waits for poke or idlePeriod.
 type trimLoop struct {
-	period time.Duration
-	allocs func() uint64 // total bytes allocated so far
-	trim   func()
-	asleep atomic.Bool
-	kick   chan struct{}
+	period     time.Duration
+	idlePeriod time.Duration
+	allocs     func() uint64 // total bytes allocated so far
+	trim       func()
+	asleep     atomic.Bool
+	kick       chan struct{}
 }
 
 func newTrimLoop() *trimLoop {
 	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
 	return &trimLoop{
-		period: trimEvery,
+		period:     trimEvery,
+		idlePeriod: trimIdleEvery,
 		allocs: func() uint64 {
 			metrics.Read(s)
 			if s[0].Value.Kind() != metrics.KindUint64 {
@@ -95,11 +99,26 @@ func (l *trimLoop) run(ctx context.Context) {
 	var t trimmer
 	tick := time.NewTicker(l.period)
 	defer tick.Stop()
+	var kick <-chan struct{} // l.kick while asleep: a stale poke never cuts a second short
 	for {
+		poked := false
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+		case <-kick:
+			poked = true
+		}
+		if kick != nil { // woken by output, or the idle check
+			kick = nil
+			l.asleep.Store(false)
+			tick.Reset(l.period)
+			if poked {
+				// Output started: sample a second from now, so that
+				// lines trickling in wake the loop once a second at most.
+				t.last = l.allocs()
+				continue
+			}
 		}
 		trim, idle := t.sample(l.allocs())
 		if trim {
@@ -119,13 +138,8 @@ func (l *trimLoop) run(ctx context.Context) {
 			l.asleep.Store(false)
 			continue
 		}
-		tick.Stop()
-		select {
-		case <-ctx.Done():
-			return
-		case <-l.kick:
-		}
-		tick.Reset(l.period)
+		kick = l.kick
+		tick.Reset(l.idlePeriod)
 	}
 }
 

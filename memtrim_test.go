@@ -56,10 +56,11 @@ func TestTrimmerTrimsOnceAfterEachBurst(t *testing.T) {
 func TestTrimLoopSleepsUntilPoked(t *testing.T) {
 	var allocated, samples, trims atomic.Uint64
 	l := &trimLoop{
-		period: 5 * time.Millisecond,
-		allocs: func() uint64 { samples.Add(1); return allocated.Load() },
-		trim:   func() { trims.Add(1) },
-		kick:   make(chan struct{}, 1),
+		period:     5 * time.Millisecond,
+		idlePeriod: time.Hour,
+		allocs:     func() uint64 { samples.Add(1); return allocated.Load() },
+		trim:       func() { trims.Add(1) },
+		kick:       make(chan struct{}, 1),
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -93,5 +94,36 @@ func TestTrimLoopSleepsUntilPoked(t *testing.T) {
 	waitFor("sleep again", l.asleep.Load)
 	if trims.Load() != 2 {
 		t.Fatalf("%d trims, want 2", trims.Load())
+	}
+}
+
+// Asleep, the loop still looks every idlePeriod: what was allocated without
+// any output (control requests) is trimmed then.
+func TestTrimLoopIdleCheck(t *testing.T) {
+	var allocated, trims atomic.Uint64
+	l := &trimLoop{
+		period:     5 * time.Millisecond,
+		idlePeriod: 50 * time.Millisecond,
+		allocs:     func() uint64 { return allocated.Load() },
+		trim:       func() { trims.Add(1) },
+		kick:       make(chan struct{}, 1),
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { l.run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	deadline := time.Now().Add(10 * time.Second)
+	for !l.asleep.Load() {
+		if time.Now().After(deadline) {
+			t.Fatal("the loop never went to sleep")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	allocated.Add(2 << 20) // no poke
+	for trims.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no trim from the idle check")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
