@@ -196,8 +196,8 @@ const ttyFD = 255
 // where it is when the sockets already reach ttyFD or the descriptor limit
 // is too low (ttyRoom).
 func ttyAt(files []uintptr, i int) ([]uintptr, int) {
-	var lim unix.Rlimit
-	if i >= ttyFD || unix.Getrlimit(unix.RLIMIT_NOFILE, &lim) != nil || lim.Cur < ttyRoom(len(files)) {
+	var lim unix.Rlimit // Cur is an int64 on FreeBSD
+	if i >= ttyFD || unix.Getrlimit(unix.RLIMIT_NOFILE, &lim) != nil || uint64(lim.Cur) < ttyRoom(len(files)) {
 		return files, i
 	}
 	moved := make([]uintptr, ttyFD+1)

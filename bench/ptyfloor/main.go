@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command ptyfloor is the start+stop benchmark's Go floor: what hivemind
 // does at its core, and nothing else. Each argument is a command line run
 // through its own pseudo-terminal (stdin, stdout and stderr, a new session
