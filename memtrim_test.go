@@ -51,79 +51,70 @@ func TestTrimmerTrimsOnceAfterEachBurst(t *testing.T) {
 	}
 }
 
-// The loop trims after start-up, then sleeps (no more samples) until a
-// write pokes it; a burst after that is trimmed once it goes quiet.
-func TestTrimLoopSleepsUntilPoked(t *testing.T) {
-	var allocated, samples, trims atomic.Uint64
-	l := &trimLoop{
+// fakeTrim runs a trim loop on a fake allocation counter, counting samples
+// and trims, until the test ends.
+type fakeTrim struct {
+	l                         *trimLoop
+	allocated, samples, trims atomic.Uint64
+}
+
+func startTrimLoop(t *testing.T, idlePeriod time.Duration) *fakeTrim {
+	f := &fakeTrim{}
+	f.l = &trimLoop{
 		period:     5 * time.Millisecond,
-		idlePeriod: time.Hour,
-		allocs:     func() uint64 { samples.Add(1); return allocated.Load() },
-		trim:       func() { trims.Add(1) },
+		idlePeriod: idlePeriod,
+		allocs:     func() uint64 { f.samples.Add(1); return f.allocated.Load() },
+		trim:       func() { f.trims.Add(1) },
 		kick:       make(chan struct{}, 1),
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { l.run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
+	go func() { f.l.run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return f
+}
 
-	waitFor := func(what string, cond func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for !cond() {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s (trims %d, samples %d, asleep %v)", what, trims.Load(), samples.Load(), l.asleep.Load())
-			}
-			time.Sleep(time.Millisecond)
+// waitFor polls cond for 10 s at most.
+func (f *fakeTrim) waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s (trims %d, samples %d, asleep %v)", what, f.trims.Load(), f.samples.Load(), f.l.asleep.Load())
 		}
+		time.Sleep(time.Millisecond)
 	}
-	allocated.Store(3 << 20) // start-up
-	waitFor("the start-up trim", func() bool { return trims.Load() == 1 })
-	waitFor("sleep", l.asleep.Load)
-	n := samples.Load()
+}
+
+// The loop trims after start-up, then sleeps (no more samples) until a
+// write pokes it; a burst after that is trimmed once it goes quiet.
+func TestTrimLoopSleepsUntilPoked(t *testing.T) {
+	f := startTrimLoop(t, time.Hour)
+	f.allocated.Store(3 << 20) // start-up
+	f.waitFor(t, "the start-up trim", func() bool { return f.trims.Load() == 1 })
+	f.waitFor(t, "sleep", f.l.asleep.Load)
+	n := f.samples.Load()
 	// Asleep: allocations that poke nobody (a status request) wake nothing.
-	allocated.Add(2 << 20)
-	time.Sleep(20 * l.period) // what must NOT happen: a sample in 20 periods
-	if got := samples.Load(); got != n {
+	f.allocated.Add(2 << 20)
+	time.Sleep(20 * f.l.period) // what must NOT happen: a sample in 20 periods
+	if got := f.samples.Load(); got != n {
 		t.Fatalf("%d samples while asleep", got-n)
 	}
 	// Output pokes it: it wakes, sees 2 MiB since the last trim, and trims
 	// once the output is quiet.
-	l.poke()
-	waitFor("the trim after the burst", func() bool { return trims.Load() == 2 })
-	waitFor("sleep again", l.asleep.Load)
-	if trims.Load() != 2 {
-		t.Fatalf("%d trims, want 2", trims.Load())
+	f.l.poke()
+	f.waitFor(t, "the trim after the burst", func() bool { return f.trims.Load() == 2 })
+	f.waitFor(t, "sleep again", f.l.asleep.Load)
+	if got := f.trims.Load(); got != 2 {
+		t.Fatalf("%d trims, want 2", got)
 	}
 }
 
 // Asleep, the loop still looks every idlePeriod: what was allocated without
 // any output (control requests) is trimmed then.
 func TestTrimLoopIdleCheck(t *testing.T) {
-	var allocated, trims atomic.Uint64
-	l := &trimLoop{
-		period:     5 * time.Millisecond,
-		idlePeriod: 50 * time.Millisecond,
-		allocs:     func() uint64 { return allocated.Load() },
-		trim:       func() { trims.Add(1) },
-		kick:       make(chan struct{}, 1),
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { l.run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
-	deadline := time.Now().Add(10 * time.Second)
-	for !l.asleep.Load() {
-		if time.Now().After(deadline) {
-			t.Fatal("the loop never went to sleep")
-		}
-		time.Sleep(time.Millisecond)
-	}
-	allocated.Add(2 << 20) // no poke
-	for trims.Load() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("no trim from the idle check")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	f := startTrimLoop(t, 50*time.Millisecond)
+	f.waitFor(t, "sleep", f.l.asleep.Load)
+	f.allocated.Add(2 << 20) // no poke
+	f.waitFor(t, "a trim from the idle check", func() bool { return f.trims.Load() > 0 })
 }
