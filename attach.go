@@ -51,7 +51,7 @@ func cmdAttach(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if code >= 0 {
 		return code
 	}
-	if len(pos) != 1 || !workerArg.MatchString(pos[0]) {
+	if len(pos) != 1 || !workerArg(pos[0]) {
 		usageError(stderr, "attach", "want one PROCESS.N")
 		return 2
 	}

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/cluster-run/cluster/procfile"
 )
 
 // runCLI runs the command line in-process, as the binary would.
@@ -189,6 +191,31 @@ func TestPlural(t *testing.T) {
 	}{{0, "worker", "0 workers"}, {1, "worker", "1 worker"}, {2, "worker", "2 workers"}, {1, "crash", "1 crash"}, {3, "crash", "3 crashes"}, {2, "process type", "2 process types"}} {
 		if got := plural(tt.n, tt.word); got != tt.want {
 			t.Errorf("plural(%d, %q) = %q, want %q", tt.n, tt.word, got, tt.want)
+		}
+	}
+}
+
+// The argument checks of the control commands are plain functions (no
+// pattern compiled at every start); they accept exactly what the patterns
+// they replaced accepted.
+func TestControlArgChecksMatchTheirPatterns(t *testing.T) {
+	checks := []struct {
+		name    string
+		pattern string
+		f       func(string) bool
+	}{
+		{"process", `^[A-Za-z0-9_-]+$`, procfile.ValidName},
+		{"worker", `^[A-Za-z0-9_-]+(\.[0-9]+)?$`, workerArg},
+		{"scale", `^[A-Za-z0-9_-]+=[0-9]+$`, scaleArg},
+	}
+	inputs := []string{"", "web", "web-1_x", "web.1", "web.", "web.12", "web.1.2", ".1", "web=3", "web=", "=3",
+		"web=3x", "web =3", "wéb", "web\n", "w.b", "W9", "-", "_", "web.x", "web=03", "a=b=1", "web.1=2"}
+	for _, c := range checks {
+		re := regexp.MustCompile(c.pattern)
+		for _, in := range inputs {
+			if got, want := c.f(in), re.MatchString(in); got != want {
+				t.Errorf("%s check of %q = %v, the pattern %s says %v", c.name, in, got, c.pattern, want)
+			}
 		}
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -41,11 +40,25 @@ var controlSynopsis = map[string]string{
 	"start":   "[-f FILE] PROCESS ...",
 }
 
-var (
-	processArg = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
-	workerArg  = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[0-9]+)?$`)
-	scaleArg   = regexp.MustCompile(`^[A-Za-z0-9_-]+=[0-9]+$`)
-)
+// workerArg is PROCESS or PROCESS.N; scaleArg is PROCESS=N.
+func workerArg(a string) bool {
+	name, n, indexed := strings.Cut(a, ".")
+	return procfile.ValidName(name) && (!indexed || digits(n))
+}
+
+func scaleArg(a string) bool {
+	name, n, ok := strings.Cut(a, "=")
+	return ok && procfile.ValidName(name) && digits(n)
+}
+
+func digits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
 
 // controlUsage checks the arguments of a control command before anything is
 // sent; it returns what is wrong, or "".
@@ -62,11 +75,11 @@ func controlUsage(cmd string, pos []string) string {
 	}
 	for i, a := range pos {
 		switch {
-		case (cmd == "reload" || cmd == "stop" || cmd == "start") && !processArg.MatchString(a):
+		case (cmd == "reload" || cmd == "stop" || cmd == "start") && !procfile.ValidName(a):
 			return fmt.Sprintf("%q is not a process type", a)
-		case (cmd == "restart" || cmd == "signal" && i == 0) && !workerArg.MatchString(a):
+		case (cmd == "restart" || cmd == "signal" && i == 0) && !workerArg(a):
 			return fmt.Sprintf("%q is not PROCESS or PROCESS.N", a)
-		case cmd == "scale" && !scaleArg.MatchString(a):
+		case cmd == "scale" && !scaleArg(a):
 			return fmt.Sprintf("%q is not PROCESS=N with N >= 0", a)
 		case cmd == "signal" && i == 1:
 			if _, err := runner.ParseSignal(a); err != nil {

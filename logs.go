@@ -43,7 +43,7 @@ func cmdLogs(args []string, stdout, stderr io.Writer) int {
 		bad = fmt.Sprintf("-n %d: want N >= 0", *n)
 	}
 	for _, a := range pos {
-		if bad == "" && !workerArg.MatchString(a) {
+		if bad == "" && !workerArg(a) {
 			bad = fmt.Sprintf("%q is not PROCESS or PROCESS.N", a)
 		}
 	}

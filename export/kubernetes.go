@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/cluster-run/cluster/procfile"
 )
@@ -294,7 +295,7 @@ spec:
 }
 
 // envName is what Kubernetes accepts as an env var name (IsEnvVarName).
-var envName = regexp.MustCompile(`^[-._a-zA-Z][-._a-zA-Z0-9]*$`)
+var envName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[-._a-zA-Z][-._a-zA-Z0-9]*$`) })
 
 // inlineEnv is the cluster's own environment that may be written: cfg.Env
 // minus what it inherited unchanged from osEnv, minus every key that an env
@@ -328,7 +329,7 @@ func inlineEnv(cfg *procfile.Config, osEnv []string) (env [][2]string, skipped [
 		k, v, _ := strings.Cut(kv, "=")
 		switch {
 		case inherited[kv] || fromFiles[k]:
-		case !envName.MatchString(k):
+		case !envName().MatchString(k):
 			skipped = append(skipped, k)
 		default:
 			env = append(env, [2]string{k, v})

@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -120,10 +121,22 @@ func (l *loader) err() error {
 	return errors.Join(errs...)
 }
 
-var processName = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+// ValidName reports whether s can name a process type: letters, digits,
+// '_' and '-', at least one.
+func ValidName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return s != ""
+}
 
 // usesPort matches $PORT, ${PORT} and ${PORT:-...} / ${PORT-...} in a command.
-var usesPort = regexp.MustCompile(`\$(PORT\b|\{PORT[}:-])`)
+// Compiled on first use, like every pattern here: a compile at package init
+// is paid by every start of the binary (issue 16).
+var usesPort = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\$(PORT\b|\{PORT[}:-])`) })
 
 // procfile parses foreman's grammar: "name: command" lines, # comments.
 func (l *loader) procfile(src string) (*Config, error) {
@@ -154,7 +167,7 @@ func (l *loader) procfile(src string) (*Config, error) {
 		case !ok:
 			l.errf(n, "want \"name: command\", got %q", line)
 			continue
-		case !processName.MatchString(name):
+		case !ValidName(name):
 			l.errf(n, "process name %q: use letters, digits, '_' and '-'", name)
 			continue
 		case seen[name] > 0:
@@ -262,7 +275,7 @@ func (l *loader) clusterfile(src string) (*Config, error) {
 			l.errf(l.line(key), "%s: want a table [%s]", key, key)
 			continue
 		}
-		if !processName.MatchString(name) {
+		if !ValidName(name) {
 			l.errf(l.line(key), "%s: process name %q: use letters, digits, '_' and '-'", key, name)
 			continue
 		}
@@ -443,7 +456,7 @@ func (l *loader) process(name string, t map[string]any, baseEnv []string) *Proce
 			l.errf(l.line(k), "%s: %q: want \"group\" or \"mixed\"", k, v)
 		}
 	}
-	if len(p.Listen) > 0 && p.Socket != SocketProxy && !p.Shell && usesPort.MatchString(p.Command) {
+	if len(p.Listen) > 0 && p.Socket != SocketProxy && !p.Shell && usesPort().MatchString(p.Command) {
 		l.errf(l.line(key+".command"), "%s.command: uses $PORT, but in inherit mode the shared socket is fd 3 (LISTEN_FDS) and PORT is not set; take fd 3, or set socket = \"proxy\" to get a $PORT", key)
 	}
 	p.Ready = l.ready(p, t)
@@ -889,7 +902,7 @@ var sizeUnits = map[string]uint64{"": 1, "B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9
 
 // tomlKey writes a key as TOML would: bare when it can be, else quoted.
 func tomlKey(k string) string {
-	if processName.MatchString(k) {
+	if ValidName(k) {
 		return k
 	}
 	return strconv.Quote(k)
