@@ -3,7 +3,9 @@
 # release build (CGO_ENABLED=0, -trimpath -s -w) of `cluster run` with 32
 # `sleep` workers next to a bash that started the same 32 sleeps (the
 # baseline), the Go floor (bench/ptyfloor: hivemind's core, each sleep on its
-# own pty) and hivemind when it is installed, in interleaved rounds.
+# own pty) and hivemind (from PATH, else built by bench/peers.sh), in
+# interleaved rounds. RSS is split into file pages (the executable's, which
+# grow with its size) and anonymous memory (heap, stacks, runtime).
 #   bash bench/rss.sh [WORKERS] [LINES] [ROUNDS]
 # Each worker waits on a fifo, so the runner is measured idle first; then
 # every worker prints LINES lines and goes back to sleep, and once all are
@@ -31,6 +33,7 @@ workers = $n
 TOML
 for i in $(seq "$n"); do echo "w$i: sleep 100000"; done > "$tmp/Procfile"
 rss_kib() { awk '/^VmRSS/{print $2}' "/proc/$1/status"; }
+split_mib() { awk '/^RssFile/{f=$2} /^RssAnon/{a=$2} END{printf "file %.2f + anon %.2f", f/1024, a/1024}' "/proc/$1/status"; }
 mib() { awk -v k="$1" 'BEGIN{printf "%.2f", k/1024}'; }
 wait_for() { # CMD... : poll until it succeeds, 60 s at most
 	local deadline=$((SECONDS + 60))
@@ -39,7 +42,7 @@ wait_for() { # CMD... : poll until it succeeds, 60 s at most
 		sleep 0.1
 	done
 }
-hm=$(command -v hivemind || ls "$HOME/go/bin/hivemind" 2>/dev/null || true)
+hm=$(command -v hivemind || ls "$(bash bench/peers.sh)/hivemind" 2>/dev/null || true)
 [ -n "$hm" ] || echo "hivemind: not installed, skipped"
 
 started() { [ "$(grep -c ' started (pid' "$tmp/out" || true)" -ge "$n" ]; }
@@ -60,13 +63,14 @@ for r in $(seq "$rounds"); do
 	wait_for started
 	sleep 3
 	idle=$(rss_kib "$cl")
+	idle_split=$(split_mib "$cl")
 	: > "$tmp/go" # every worker's cat is waiting to open the fifo: all print now
 	wait_for copied
 	sleep 3
 	after=$(rss_kib "$cl")
 	kill -TERM "$cl"; wait "$cl" || true
 
-	line="round $r: shell $(mib "$base") MiB; cluster idle $(mib "$idle") MiB ($(awk -v a="$idle" -v b="$base" 'BEGIN{printf "%.2f", a/b}')x the shell, $(awk -v a="$idle" 'BEGIN{printf "%.2f", a/1024/6.2}')x the 6.2 MiB target), after $n x $lines lines $(mib "$after") MiB (+$(mib $((after - idle))) MiB, target +1 MiB)"
+	line="round $r: shell $(mib "$base") MiB; cluster idle $(mib "$idle") MiB ($(awk -v a="$idle" -v b="$base" 'BEGIN{printf "%.2f", a/b}')x the shell, $(awk -v a="$idle" 'BEGIN{printf "%.2f", a/1024/6.2}')x the 6.2 MiB target), $idle_split; after $n x $lines lines $(mib "$after") MiB (+$(mib $((after - idle))) MiB, target +1 MiB)"
 	# The Go floor: hivemind's core (bench/ptyfloor), the same sleeps each on its own pty.
 	"$tmp/ptyfloor" "${sleeps[@]}" > /dev/null 2>&1 &
 	pf=$!
@@ -80,7 +84,8 @@ for r in $(seq "$rounds"); do
 		"$hm" --root "$tmp" "$tmp/Procfile" > /dev/null 2>&1 &
 		h=$!
 		sleep 3
-		line="$line; hivemind $(mib "$(rss_kib "$h")") MiB"
+		hk=$(rss_kib "$h")
+		line="$line; hivemind $(mib "$hk") MiB ($(split_mib "$h"); cluster idle $(awk -v a="$idle" -v b="$hk" 'BEGIN{printf "%.2f", a/b}')x)"
 		kill -TERM "$h"; wait "$h" || true
 	fi
 	echo "$line"

@@ -10,7 +10,8 @@
 # the same two echos and waits. The Go floor (bench/ptyfloor) is hivemind's
 # core and nothing more: a Go program that runs each command on its own pty,
 # prefixes its lines and exits when both have exited; hivemind itself can
-# only be slower. Peers not on PATH (or in ~/go/bin) are skipped.
+# only be slower. hivemind and goreman come from PATH, else bench/peers.sh
+# builds them from the Go module proxy; a peer it cannot get is skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
@@ -38,8 +39,9 @@ printf 'a: echo a\nb: echo b\n' > "$tmp/Procfile"
 
 cmds=("$tmp/cluster run -f $tmp/Clusterfile" "sh -c 'echo a & echo b & wait'" "$tmp/ptyfloor 'echo a' 'echo b'")
 names=(cluster floor gofloor)
+peers=$(bash bench/peers.sh)
 for peer in hivemind goreman; do
-	p=$(command -v "$peer" || ls "$HOME/go/bin/$peer" 2>/dev/null || true)
+	p=$(command -v "$peer" || ls "$peers/$peer" 2>/dev/null || true)
 	if [ -z "$p" ]; then
 		echo "$peer: not installed, skipped"
 		continue
