@@ -48,10 +48,11 @@
 // child is waited for by pid with wait4, so no wait races another. On
 // Linux, in the binary (Options.ReapAll), one goroutine blocks in
 // waitid(P_ALL, WNOWAIT) instead, then reaps exactly the pid it saw under
-// the same mutex that every fork holds: a child that exits before it is
-// registered is still matched, a pid cannot be reused between seeing and
-// reaping it, and pids that are not workers (orphans re-parented to us) are
-// reaped and dropped. os/exec is not used for workers, so no exec.Cmd.Wait
+// the mutex every fork registers its child under. A zombie not registered
+// yet while forks that began before it are in flight waits for them, so a
+// child that exits before it is registered is still matched; a pid cannot be
+// reused between seeing and reaping it; and pids that are not workers
+// (orphans re-parented to us) are reaped and dropped. os/exec is not used for workers, so no exec.Cmd.Wait
 // races the loop. As PID 1 every orphan comes to us; otherwise main calls
 // BecomeSubreaper (PR_SET_CHILD_SUBREAPER) so double-forked descendants
 // still do. At shutdown Run signals what is left with TERM, waits, then
@@ -71,8 +72,9 @@
 // worker started that did not leave its group. This is hivemind's mechanism
 // without hivemind's cost (its apps see a TTY), and it is the same on every
 // platform. On Linux, Pdeathsig adds a SIGKILL to the worker when its parent
-// *thread* dies, so every fork is made from one goroutine locked to its OS
-// thread for the life of the process; that covers a worker that ignores
+// *thread* dies, so every fork is made from one of two goroutines each locked
+// to its OS thread for the life of the process (two, so that a burst of
+// starts overlaps its forks); that covers a worker that ignores
 // SIGHUP (or treats it as "reload"), which elsewhere survives its runner.
 // A per-worker guardian process would double the process count; cgroups
 // need delegation that containers and CI rarely grant. A descendant that

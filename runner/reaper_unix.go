@@ -40,24 +40,39 @@ func fromWaitStatus(ws syscall.WaitStatus) exitStatus {
 // In "all" mode (Linux only, subreaper_linux.go: the binary as PID 1 or a
 // child subreaper) one goroutine blocks in waitid(P_ALL, WNOWAIT) to learn
 // which child became a zombie, then takes mu and reaps exactly that pid.
-// Spawns fork while holding mu, so a child that exits before it is
-// registered is still matched (the reaper waits for mu), and a pid is never
-// reaped while a fork could reuse it. Unregistered pids are orphans
-// re-parented to us: they are reaped and dropped. Elsewhere no orphan is ever
-// re-parented to us, so own mode is all there is.
+// Forks run outside mu, several at once, and register their child under mu
+// once ForkExec returns; a child can exit before that. So a zombie that is
+// not registered while forks that began before it was seen are still in
+// flight makes the reaper wait for those forks (forked), then look again.
+// Still unregistered, it is an orphan re-parented to us: reaped and
+// dropped. Reaping and registering both hold mu, so a pid freed by a reap
+// and reused by a fork is never mistaken for the old process. Elsewhere no
+// orphan is ever re-parented to us, so own mode is all there is.
 //
-// Every fork happens on one goroutine locked to its OS thread for the life of
-// the process: Linux's Pdeathsig fires when the *thread* that forked dies, so
-// a thread that never exits keeps the signal meaning "the runner died".
+// Forks happen on forkThreads goroutines, each locked to its OS thread for
+// the life of the process: Linux's Pdeathsig fires when the *thread* that
+// forked dies, so a thread that never exits keeps the signal meaning "the
+// runner died". Go lets forks on different threads overlap, and each waits
+// for its child's exec, so two threads start a burst of workers faster.
 type reaper struct {
 	all bool
 
 	mu      sync.Mutex
 	waiting map[int]chan exitStatus
 	kick    chan struct{}
+	// All mode: the forks in flight, whose children may exit before their
+	// pids are in waiting, by sequence number; forked is broadcast on mu
+	// when one ends.
+	inflight map[uint64]bool
+	forkSeq  uint64
+	forked   *sync.Cond
 
 	forks chan forkReq
 }
+
+// forkThreads is how many threads fork at once: Go lets forks on different
+// threads overlap, and each one waits for its child's exec.
+const forkThreads = 2
 
 type forkReq struct {
 	argv0 string
@@ -83,14 +98,18 @@ var (
 func getReaper(all bool) *reaper {
 	reaperOnce.Do(func() {
 		theReaper = &reaper{
-			all:     all && reapAllAvailable,
-			waiting: make(map[int]chan exitStatus),
-			kick:    make(chan struct{}, 1),
-			forks:   make(chan forkReq),
+			all:      all && reapAllAvailable,
+			waiting:  make(map[int]chan exitStatus),
+			kick:     make(chan struct{}, 1),
+			forks:    make(chan forkReq),
+			inflight: make(map[uint64]bool),
 		}
-		started := make(chan struct{})
-		go theReaper.forkLoop(started)
-		<-started
+		theReaper.forked = sync.NewCond(&theReaper.mu)
+		for range forkThreads {
+			started := make(chan struct{})
+			go theReaper.forkLoop(started)
+			<-started
+		}
 		if theReaper.all {
 			go theReaper.waitLoop()
 		}
@@ -107,27 +126,52 @@ func (rp *reaper) forkLoop(started chan<- struct{}) {
 }
 
 func (rp *reaper) fork(req forkReq) forkResult {
-	rp.mu.Lock()
-	defer rp.mu.Unlock()
 	// Whatever this process inherited or opened without close-on-exec stays
 	// here: a child gets exactly attr.Files (ForkExec clears the flag on
 	// those).
 	cloexecFrom(3)
+	if !rp.all {
+		pid, err := syscall.ForkExec(req.argv0, req.argv, req.attr)
+		if err != nil {
+			return forkResult{err: err}
+		}
+		ch := make(chan exitStatus, 1)
+		go waitPid(pid, ch)
+		return forkResult{pid: pid, done: ch}
+	}
+	rp.mu.Lock()
+	rp.forkSeq++
+	seq := rp.forkSeq
+	rp.inflight[seq] = true
+	rp.mu.Unlock()
 	pid, err := syscall.ForkExec(req.argv0, req.argv, req.attr)
+	ch := make(chan exitStatus, 1)
+	rp.mu.Lock()
+	delete(rp.inflight, seq)
+	if err == nil {
+		rp.waiting[pid] = ch
+	}
+	rp.forked.Broadcast()
+	rp.mu.Unlock()
 	if err != nil {
 		return forkResult{err: err}
 	}
-	ch := make(chan exitStatus, 1)
-	if rp.all {
-		rp.waiting[pid] = ch
-		select {
-		case rp.kick <- struct{}{}:
-		default:
-		}
-	} else {
-		go waitPid(pid, ch)
+	select {
+	case rp.kick <- struct{}{}:
+	default:
 	}
 	return forkResult{pid: pid, done: ch}
+}
+
+// forkingBefore reports whether a fork numbered below seq is still in
+// flight; rp.mu must be held.
+func (rp *reaper) forkingBefore(seq uint64) bool {
+	for s := range rp.inflight {
+		if s < seq {
+			return true
+		}
+	}
+	return false
 }
 
 // waitPid is own mode: wait4 for one child we forked.
@@ -147,7 +191,7 @@ func waitPid(pid int, ch chan<- exitStatus) {
 	}
 }
 
-// start forks and execs argv0 on the spawner thread and returns a channel that
+// start forks and execs argv0 on a fork thread and returns a channel that
 // receives the exit status exactly once.
 func (rp *reaper) start(argv0 string, argv []string, attr *syscall.ProcAttr) (int, <-chan exitStatus, error) {
 	reply := make(chan forkResult, 1)

@@ -544,3 +544,44 @@ func TestManyShortWorkersLeakNothing(t *testing.T) {
 		t.Errorf("leak after %d workers: fds %d -> %d, goroutines %d -> %d", n, fd0, fd1, g0, g1)
 	}
 }
+
+// Forks overlap (forkThreads), and a child can exit before its fork has
+// registered its pid: the reaper must still hand every exit to its worker,
+// not drop it as an orphan's (the worker would never end, nor the run).
+func TestOverlappingForksLoseNoExit(t *testing.T) {
+	for _, noPTY := range []bool{true, false} {
+		p := &procfile.Process{
+			Name: "t", Command: "true", Workers: 48, Dir: os.TempDir(), Env: os.Environ(),
+			Restart: procfile.RestartNever, MaxRestarts: 10, RestartWindow: time.Minute,
+			StopSignal: syscall.SIGTERM, StopTimeout: time.Second, KillMode: procfile.KillGroup,
+			Ready: procfile.Ready{Kind: procfile.ReadyStarted, Timeout: time.Minute},
+		}
+		for round := 0; round < 5; round++ {
+			rec := &recorder{}
+			r, err := New(Options{Config: config(p), Output: rec, ReapAll: true, NoPTY: noPTY})
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- r.Run(context.Background()) }()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("noPTY=%v round %d: Run = %v", noPTY, round, err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatalf("noPTY=%v round %d: Run still going after 30 s; events %q", noPTY, round, rec.messages())
+			}
+			exited := 0
+			_, events := rec.snapshot()
+			for _, e := range events {
+				if e.Event == "exited" && e.Status != nil && *e.Status == 0 {
+					exited++
+				}
+			}
+			if exited != p.Workers {
+				t.Fatalf("noPTY=%v round %d: %d workers reported exit status 0, want %d; events %q", noPTY, round, exited, p.Workers, rec.messages())
+			}
+		}
+	}
+}
