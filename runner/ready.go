@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -177,6 +178,11 @@ func (rd *readiness) probe() bool {
 	}
 	addr := net.JoinHostPort("127.0.0.1", rd.port)
 	if rd.p.Ready.Kind != procfile.ReadyHTTP {
+		if port, err := strconv.Atoi(rd.port); err == nil && port > 0 && port < 65536 {
+			if up, known := portAccepts(port); known {
+				return up
+			}
+		}
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err != nil {
 			return false

@@ -414,3 +414,18 @@ func TestIPv6Loopback(t *testing.T) {
 		})
 	}
 }
+
+func TestPortAccepts(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	if up, known := portAccepts(port); !up || !known {
+		t.Errorf("port %d with a listener: up=%v known=%v, want true true", port, up, known)
+	}
+	ln.Close()
+	if up, known := portAccepts(port); up || !known {
+		t.Errorf("port %d without one: up=%v known=%v, want false true", port, up, known)
+	}
+}
