@@ -68,9 +68,10 @@ for r in $(seq "$rounds"); do
 	wait_for copied
 	sleep 3
 	after=$(rss_kib "$cl")
+	after_split=$(split_mib "$cl")
 	kill -TERM "$cl"; wait "$cl" || true
 
-	line="round $r: shell $(mib "$base") MiB; cluster idle $(mib "$idle") MiB ($(awk -v a="$idle" -v b="$base" 'BEGIN{printf "%.2f", a/b}')x the shell, $(awk -v a="$idle" 'BEGIN{printf "%.2f", a/1024/6.2}')x the 6.2 MiB target), $idle_split; after $n x $lines lines $(mib "$after") MiB (+$(mib $((after - idle))) MiB, target +1 MiB)"
+	line="round $r: shell $(mib "$base") MiB; cluster idle $(mib "$idle") MiB ($(awk -v a="$idle" -v b="$base" 'BEGIN{printf "%.2f", a/b}')x the shell, $(awk -v a="$idle" 'BEGIN{printf "%.2f", a/1024/6.2}')x the 6.2 MiB target), $idle_split; after $n x $lines lines $(mib "$after") MiB (+$(mib $((after - idle))) MiB, target +1 MiB; $after_split)"
 	# The Go floor: hivemind's core (bench/ptyfloor), the same sleeps each on its own pty.
 	"$tmp/ptyfloor" "${sleeps[@]}" > /dev/null 2>&1 &
 	pf=$!

@@ -206,8 +206,9 @@ type writer struct {
 var outBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
 
 // flushAt is how much formatted output a Write gathers before it writes it:
-// one read of a worker's pipe (32 KiB) is one write in text and in JSON
-// (which is 2.5 times as long), and a slow output holds back at most this.
+// one read of a worker's pipe (16 KiB in the runner, up to 32 KiB in Copy)
+// is one write in text and in JSON (which is 2.5 times as long), and a slow
+// output holds back at most this.
 const flushAt = 128 << 10
 
 // maxOutBuf is the largest buffer given back to outBufs (a line is cut at
