@@ -2,7 +2,11 @@
 
 package runner
 
-import "golang.org/x/sys/unix"
+import (
+	"time"
+
+	"golang.org/x/sys/unix"
+)
 
 // portAccepts asks whether something listens on 127.0.0.1:port with a
 // non-blocking connect and a poll of at most 50 ms, which loopback answers
@@ -23,7 +27,7 @@ func portAccepts(port int) (up, known bool) {
 	}
 	switch err := unix.Connect(fd, &unix.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}}); err {
 	case nil:
-		return true, true
+		return connectedTo(fd, port)
 	case unix.ECONNREFUSED:
 		return false, true
 	case unix.EINPROGRESS:
@@ -31,8 +35,13 @@ func portAccepts(port int) (up, known bool) {
 		return false, false
 	}
 	pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
+	deadline := time.Now().Add(50 * time.Millisecond)
 	for {
-		n, err := unix.Poll(pfd, 50)
+		left := time.Until(deadline)
+		if left <= 0 {
+			return false, false
+		}
+		n, err := unix.Poll(pfd, int(left/time.Millisecond)+1)
 		if err == unix.EINTR {
 			continue
 		}
@@ -45,9 +54,26 @@ func portAccepts(port int) (up, known bool) {
 	case err != nil:
 		return false, false
 	case soErr == 0:
-		return true, true
+		return connectedTo(fd, port)
 	case unix.Errno(soErr) == unix.ECONNREFUSED:
 		return false, true
 	}
 	return false, false
+}
+
+// connectedTo checks a connect that succeeded. With nothing listening on a
+// port in the ephemeral range, the kernel can pick that same port as the
+// socket's own, and the socket connects to itself (a TCP simultaneous
+// open): that is "nothing listens", as net.Dial also treats it. A port some
+// socket listens on is never handed out as a source port.
+func connectedTo(fd, port int) (up, known bool) {
+	if _, err := unix.Getpeername(fd); err != nil {
+		return false, false // not connected after all
+	}
+	if sa, err := unix.Getsockname(fd); err != nil {
+		return false, false
+	} else if in, ok := sa.(*unix.SockaddrInet4); ok && in.Port == port {
+		return false, true
+	}
+	return true, true
 }

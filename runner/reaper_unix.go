@@ -200,10 +200,16 @@ func (rp *reaper) start(argv0 string, argv []string, attr *syscall.ProcAttr) (in
 	return res.pid, res.done, res.err
 }
 
-// owns reports whether pid is a child the runner started and still waits for.
+// owns reports whether pid is a child the runner started and still waits
+// for. A child whose fork is still in flight is not registered yet: it waits
+// for those forks, as the reaper does.
 func (rp *reaper) owns(pid int) bool {
 	rp.mu.Lock()
 	defer rp.mu.Unlock()
+	upto := rp.forkSeq + 1
+	for rp.waiting[pid] == nil && rp.forkingBefore(upto) {
+		rp.forked.Wait()
+	}
 	_, ok := rp.waiting[pid]
 	return ok
 }

@@ -429,3 +429,31 @@ func TestPortAccepts(t *testing.T) {
 		t.Errorf("port %d without one: up=%v known=%v, want false true", port, up, known)
 	}
 }
+
+// A connect to a port in the ephemeral range that nothing listens on can
+// get that same port as its own and connect to itself: not a listener.
+func TestPortAcceptsIgnoresSelfConnect(t *testing.T) {
+	lo, hi := 32768, 60999
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		fmt.Sscan(string(b), &lo, &hi)
+	}
+	// An even port (Linux gives connects even source ports first) that
+	// nothing listens on now.
+	port := 0
+	for p := (lo + (hi-lo)/2) &^ 1; p < hi; p += 2 {
+		if up, known := portAccepts(p); known && !up {
+			port = p
+			break
+		}
+	}
+	if port == 0 {
+		t.Skip("no free even port in the ephemeral range")
+	}
+	// Without the check this fails within 0.2 s here.
+	deadline := time.Now().Add(3 * time.Second)
+	for i := 0; i < 100000 && time.Now().Before(deadline); i++ {
+		if up, _ := portAccepts(port); up {
+			t.Fatalf("attempt %d: port %d reported listening with no listener (a self-connect)", i+1, port)
+		}
+	}
+}
