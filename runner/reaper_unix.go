@@ -206,10 +206,17 @@ func (rp *reaper) start(argv0 string, argv []string, attr *syscall.ProcAttr) (in
 func (rp *reaper) owns(pid int) bool {
 	rp.mu.Lock()
 	defer rp.mu.Unlock()
+	rp.awaitForks(pid)
+	_, ok := rp.waiting[pid]
+	return ok
+}
+
+// awaitForks waits until pid is registered or no fork that began before
+// the call is still in flight (one of them may have made pid and registers
+// it once it has mu); rp.mu must be held.
+func (rp *reaper) awaitForks(pid int) {
 	upto := rp.forkSeq + 1
 	for rp.waiting[pid] == nil && rp.forkingBefore(upto) {
 		rp.forked.Wait()
 	}
-	_, ok := rp.waiting[pid]
-	return ok
 }

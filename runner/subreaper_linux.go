@@ -52,12 +52,8 @@ func (rp *reaper) waitLoop() {
 		}
 		pid := siginfoPid(&info)
 		rp.mu.Lock()
-		// The zombie may be the child of a fork still in flight, which
-		// registers it once it has mu: wait for the forks that had begun.
-		upto := rp.forkSeq + 1
-		for rp.waiting[pid] == nil && rp.forkingBefore(upto) {
-			rp.forked.Wait()
-		}
+		// The zombie may be the child of a fork still in flight.
+		rp.awaitForks(pid)
 		var ws syscall.WaitStatus
 		got, werr := syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
 		if werr == nil && got == pid {
