@@ -193,6 +193,34 @@ func TestStaleControlSocketIsReplaced(t *testing.T) {
 	ctl.Close()
 }
 
+// Two runners that start at the same moment both find no socket; the one
+// that binds second must fail, not replace the first one's socket (a
+// rename into place would).
+func TestControlSocketBindRace(t *testing.T) {
+	path := filepath.Join(t.TempDir(), ".cluster.sock")
+	first, err := bindPrivate(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm() != 0o600 || fi.Mode()&os.ModeSocket == 0 {
+		t.Fatalf("socket mode: %v %v", fi.Mode(), err)
+	}
+	if _, err := bindPrivate(path); !errors.Is(err, syscall.EADDRINUSE) {
+		t.Fatalf("second bind = %v, want EADDRINUSE", err)
+	}
+	c, err := net.Dial("unix", path) // still the first one's
+	if err != nil {
+		t.Fatalf("first socket lost: %v", err)
+	}
+	c.Close()
+	entries, _ := os.ReadDir(filepath.Dir(path))
+	if len(entries) != 1 {
+		t.Errorf("left in the directory: %v", entries)
+	}
+}
+
 func TestReadyAndExec(t *testing.T) {
 	t.Run("ready then command", func(t *testing.T) {
 		p := shProc("web", `echo up; exec sleep 1000`)

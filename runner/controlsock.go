@@ -72,10 +72,11 @@ type ControlServer struct {
 	maxRequest                           int
 }
 
-// ListenControl creates the control socket at path with mode 0600: it is
-// bound inside a fresh 0700 directory and renamed into place, so it is never
-// reachable with wider permissions. A socket file nobody answers on is a
-// stale one from a killed runner and is replaced; a live one is an error.
+// ListenControl creates the control socket at path with mode 0600; it is
+// never reachable with wider permissions (bindPrivate). A socket file
+// nobody answers on is a stale one from a killed runner and is replaced; a
+// live one is an error, and so is a runner that binds the same path at the
+// same moment.
 func ListenControl(path string) (*ControlServer, error) {
 	path, err := filepath.Abs(path)
 	if err != nil {
@@ -91,22 +92,11 @@ func ListenControl(path string) (*ControlServer, error) {
 		}
 		os.Remove(path)
 	}
-	tmp, err := os.MkdirTemp(filepath.Dir(path), ".cluster-sock-")
-	if err != nil {
-		return nil, fmt.Errorf("control socket: %w", err)
-	}
-	defer os.RemoveAll(tmp)
-	tmpSock := filepath.Join(tmp, "s")
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: tmpSock, Net: "unix"})
-	if err != nil {
-		return nil, fmt.Errorf("control socket: %w", err)
-	}
-	ln.SetUnlinkOnClose(false)
-	if err := os.Chmod(tmpSock, 0o600); err == nil {
-		err = os.Rename(tmpSock, path)
+	ln, err := bindPrivate(path)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("%w (control socket %s was bound by another process as this one started); stop it with \"cluster stop\" or set CLUSTER_SOCKET", ErrClusterRunning, path)
 	}
 	if err != nil {
-		ln.Close()
 		return nil, fmt.Errorf("control socket %s: %w", path, err)
 	}
 	return &ControlServer{

@@ -1,0 +1,43 @@
+//go:build linux && !portable
+
+package runner
+
+import (
+	"net"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// bindPrivate binds and listens on a unix socket at path that is created
+// with mode 0600. Linux gives the socket file the mode of the socket's own
+// inode (less the umask), so a fchmod before bind sets it in the same step
+// that creates the file: no window with wider permissions, no process-wide
+// umask change, and bind fails with EADDRINUSE when something is already at
+// path (another runner that won a race), where a rename would replace it.
+func bindPrivate(path string) (*net.UnixListener, error) {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
+	if err != nil {
+		return nil, os.NewSyscallError("socket", err)
+	}
+	f := os.NewFile(uintptr(fd), path)
+	defer f.Close() // FileListener holds a duplicate
+	if err := unix.Fchmod(fd, 0o600); err != nil {
+		return nil, os.NewSyscallError("fchmod", err)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: path}); err != nil {
+		return nil, os.NewSyscallError("bind", err)
+	}
+	if err := unix.Listen(fd, unix.SOMAXCONN); err != nil {
+		os.Remove(path)
+		return nil, os.NewSyscallError("listen", err)
+	}
+	ln, err := net.FileListener(f)
+	if err != nil {
+		os.Remove(path)
+		return nil, err
+	}
+	ul := ln.(*net.UnixListener)
+	ul.SetUnlinkOnClose(false) // Close removes the file, if it is still ours
+	return ul, nil
+}
