@@ -291,17 +291,12 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		usageError(stderr, "run", "%s", bad)
 		return 2
 	}
+	sigs, pipeNotified, notified := notifyRunSignals()
 	cfg, ok := f.load(stderr)
 	if !ok {
 		return 2
 	}
-	// A closed stdout (`cluster run | head`) must not kill the runner with
-	// SIGPIPE: with SIGPIPE notified, writes fail with EPIPE instead, logmux
-	// counts what is lost, and supervision goes on. A notified signal is
-	// reset to default in workers at exec, unlike an ignored one.
-	pipeSigs := make(chan os.Signal, 1)
-	signal.Notify(pipeSigs, syscall.SIGPIPE)
-	defer signal.Stop(pipeSigs)
+	<-pipeNotified // before the first line to stdout
 	color := useColor(f.color, stdout)
 	mux := logmux.New(stdout, logmux.Options{
 		Color: color, JSON: f.logFormat == "json", Timestamps: f.timestamps,
@@ -315,6 +310,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	if release {
 		only = withoutRelease(cfg, only)
 		if len(only) == 0 && len(command) == 0 { // `cluster run release`
+			<-notified
 			mux.SetNames(labels(cfg, selected, f.workers)...)
 			opts := f.runnerOptions(cfg, nil)
 			opts.Color = color
@@ -370,6 +366,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	}
 	defer stopHTTP()
 
+	<-notified // before the first fork
 	mux.SetNames(labels(cfg, selected, f.workers)...)
 	if err := runner.BecomeSubreaper(); err != nil {
 		mux.Printf("cannot become a child subreaper (%v): orphaned grandchildren will not be reaped", err)
@@ -383,9 +380,6 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
-	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGTTIN, syscall.SIGTTOU)
-	defer signal.Stop(sigs)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var stopSignal atomic.Value // os.Signal
@@ -444,7 +438,6 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		}()
 	}
 	err = <-runErr
-	signal.Stop(sigs)
 	// Lines that could not be written and never reported on the output
 	// were lost: Close says so on stderr, and a clean run does not exit 0.
 	lost := mux.Close() != nil
@@ -467,6 +460,32 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// notifyRunSignals asks for the signals `cluster run` handles, on a
+// goroutine of its own: each signal.Notify waits for the runtime's signal
+// thread (about 50 µs a signal), which would otherwise be most of a
+// millisecond of the start-up, so the Clusterfile is read meanwhile.
+// pipeNotified is closed once SIGPIPE is notified, notified once all are.
+//
+// A closed stdout (`cluster run | head`) must not kill the runner with
+// SIGPIPE: with SIGPIPE notified, writes fail with EPIPE instead, logmux
+// counts what is lost, and supervision goes on. A notified signal is reset
+// to default in workers at exec, unlike an ignored one.
+//
+// Nothing calls signal.Stop: the process exits when cmdRun returns (a
+// Stop is the same round trip again), and a signal that comes after the
+// runner has stopped is read and changes nothing.
+func notifyRunSignals() (sigs chan os.Signal, pipeNotified, notified chan struct{}) {
+	sigs = make(chan os.Signal, 8)
+	pipeNotified, notified = make(chan struct{}), make(chan struct{})
+	go func() {
+		signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+		close(pipeNotified)
+		signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGTTIN, syscall.SIGTTOU)
+		close(notified)
+	}()
+	return sigs, pipeNotified, notified
 }
 
 const execSynopsis = "[-f FILE] [-e FILE,...] [--port N] [PROCESS] -- COMMAND [ARG ...]"
