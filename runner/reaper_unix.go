@@ -106,9 +106,7 @@ func getReaper(all bool) *reaper {
 		}
 		theReaper.forked = sync.NewCond(&theReaper.mu)
 		for range forkThreads {
-			started := make(chan struct{})
-			go theReaper.forkLoop(started)
-			<-started
+			go theReaper.forkLoop() // a fork request waits until it runs
 		}
 		if theReaper.all {
 			go theReaper.waitLoop()
@@ -117,9 +115,8 @@ func getReaper(all bool) *reaper {
 	return theReaper
 }
 
-func (rp *reaper) forkLoop(started chan<- struct{}) {
+func (rp *reaper) forkLoop() {
 	runtime.LockOSThread() // never unlocked: this thread lives as long as the process
-	close(started)
 	for req := range rp.forks {
 		req.reply <- rp.fork(req)
 	}

@@ -197,6 +197,9 @@ func New(opts Options) (*Runner, error) {
 		r.closeListeners()
 		return nil, err
 	}
+	// The fork threads start now, while the caller sets up the rest
+	// (control socket, signals), not when Run forks the first worker.
+	getReaper(opts.ReapAll)
 	return r, nil
 }
 
