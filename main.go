@@ -291,12 +291,12 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		usageError(stderr, "run", "%s", bad)
 		return 2
 	}
-	sigs, pipeNotified, notified := notifyRunSignals()
+	sigs, notified := notifyRunSignals()
+	stdout, stderr = noSIGPIPE(stdout), noSIGPIPE(stderr)
 	cfg, ok := f.load(stderr)
 	if !ok {
 		return 2
 	}
-	<-pipeNotified // before the first line to stdout
 	color := useColor(f.color, stdout)
 	mux := logmux.New(stdout, logmux.Options{
 		Color: color, JSON: f.logFormat == "json", Timestamps: f.timestamps,
@@ -464,28 +464,44 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 
 // notifyRunSignals asks for the signals `cluster run` handles, on a
 // goroutine of its own: each signal.Notify waits for the runtime's signal
-// thread (about 50 µs a signal), which would otherwise be most of a
+// thread (50-150 µs a signal), which would otherwise be most of a
 // millisecond of the start-up, so the Clusterfile is read meanwhile.
-// pipeNotified is closed once SIGPIPE is notified, notified once all are.
-//
-// A closed stdout (`cluster run | head`) must not kill the runner with
-// SIGPIPE: with SIGPIPE notified, writes fail with EPIPE instead, logmux
-// counts what is lost, and supervision goes on. A notified signal is reset
-// to default in workers at exec, unlike an ignored one.
+// notified is closed once all are asked for; no worker starts before.
 //
 // Nothing calls signal.Stop: the process exits when cmdRun returns (a
 // Stop is the same round trip again), and a signal that comes after the
 // runner has stopped is read and changes nothing.
-func notifyRunSignals() (sigs chan os.Signal, pipeNotified, notified chan struct{}) {
-	sigs = make(chan os.Signal, 8)
-	pipeNotified, notified = make(chan struct{}), make(chan struct{})
+func notifyRunSignals() (sigs chan os.Signal, notified chan struct{}) {
+	sigs, notified = make(chan os.Signal, 8), make(chan struct{})
 	go func() {
-		signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
-		close(pipeNotified)
 		signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGTTIN, syscall.SIGTTOU)
 		close(notified)
 	}()
-	return sigs, pipeNotified, notified
+	return sigs, notified
+}
+
+// noSIGPIPE returns w, or when w is the process's stdout or stderr, a
+// duplicate of its descriptor. A closed stdout (`cluster run | head`) must
+// not kill the runner: Go turns a broken-pipe write on descriptor 1 or 2
+// into death by SIGPIPE, on any other descriptor into an EPIPE error, which
+// logmux counts as lost lines while supervision goes on. (Notifying SIGPIPE
+// would do the same, for one more round trip to the signal thread at
+// start.) Workers still start with SIGPIPE at its default.
+func noSIGPIPE(w io.Writer) io.Writer {
+	f, ok := w.(*os.File)
+	if !ok || (f != os.Stdout && f != os.Stderr) {
+		return w
+	}
+	rc, err := f.SyscallConn() // not Fd: that would make the descriptor blocking
+	if err != nil {
+		return w
+	}
+	fd := -1
+	rc.Control(func(old uintptr) { fd, err = unix.FcntlInt(old, unix.F_DUPFD_CLOEXEC, 3) })
+	if err != nil {
+		return w // out of descriptors: the runner will not get far
+	}
+	return os.NewFile(uintptr(fd), f.Name())
 }
 
 const execSynopsis = "[-f FILE] [-e FILE,...] [--port N] [PROCESS] -- COMMAND [ARG ...]"
