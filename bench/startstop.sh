@@ -4,13 +4,17 @@
 #   bash bench/startstop.sh [ROUNDS] [RUNS]
 # OLD=/path/to/cluster adds an older binary to each run.
 # The work, the same for every tool: start two processes that each print one
-# line and exit 0; the tool then ends. `cluster run` ends when every worker
-# of a restart = "on-failure" type has exited cleanly; hivemind and goreman
-# stop everything when one process exits. The floor is a shell that starts
-# the same two echos and waits. The Go floor (bench/ptyfloor) is hivemind's
-# core and nothing more: a Go program that runs each command on its own pty,
-# prefixes its lines and exits when both have exited; hivemind itself can
-# only be slower. hivemind and goreman come from PATH, else bench/peers.sh
+# line and exit 0; the tool then ends. hivemind and goreman run every
+# Procfile line as `/bin/sh -c LINE`, so the Clusterfile says shell = true:
+# every tool starts the same two shells, whose builtin echo prints the line
+# (without it, cluster would exec /usr/bin/echo, which loads the locale:
+# other work, not the runner's). `cluster run` ends when every worker of a
+# restart = "on-failure" type has exited cleanly; hivemind and goreman stop
+# everything when one process exits. The floor is a shell that starts the
+# same two echos and waits. The Go floor (bench/ptyfloor) is hivemind's core
+# and nothing more: a Go program that runs each line by sh -c on its own
+# pty, prefixes its lines and exits when both have exited; hivemind itself
+# can only be slower. hivemind and goreman come from PATH, else bench/peers.sh
 # builds them from the Go module proxy; a peer it cannot get is skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,11 +31,13 @@ CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$tmp/ptyfloor" ./bench/pty
 cat > "$tmp/Clusterfile" <<'TOML'
 [process.a]
 command = "echo a"
+shell = true
 workers = 1
 restart = "on-failure"
 
 [process.b]
 command = "echo b"
+shell = true
 workers = 1
 restart = "on-failure"
 TOML

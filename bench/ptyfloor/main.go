@@ -2,8 +2,9 @@
 
 // Command ptyfloor is the start+stop benchmark's Go floor: what hivemind
 // does at its core, and nothing else. Each argument is a command line run
-// through its own pseudo-terminal (stdin, stdout and stderr, a new session
-// with the terminal as its controlling one, as hivemind's pty.Start does);
+// by /bin/sh -c (as hivemind and goreman run every Procfile line) through
+// its own pseudo-terminal (stdin, stdout and stderr, a new session with the
+// terminal as its controlling one, as hivemind's pty.Start does);
 // output is copied line by line with a "name | " prefix; it exits when
 // every command has exited.
 //
@@ -40,11 +41,7 @@ func main() {
 		if err != nil {
 			fatal(err)
 		}
-		argv := strings.Fields(line)
-		path, err := lookPath(argv[0])
-		if err != nil {
-			fatal(err)
-		}
+		path, argv := "/bin/sh", []string{"sh", "-c", line}
 		attr := &syscall.ProcAttr{
 			Env:   os.Environ(),
 			Files: []uintptr{uintptr(slave), uintptr(slave), uintptr(slave)},
@@ -70,19 +67,6 @@ func main() {
 		}()
 	}
 	wg.Wait()
-}
-
-func lookPath(name string) (string, error) {
-	if strings.Contains(name, "/") {
-		return name, nil
-	}
-	for _, dir := range strings.Split(os.Getenv("PATH"), ":") {
-		p := dir + "/" + name
-		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("%s: not found", name)
 }
 
 func fatal(err error) {
