@@ -24,7 +24,7 @@ trap 'exit 143' TERM
 CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$tmp/cluster" .
 CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$tmp/ptyfloor" ./bench/ptyfloor
 sleeps=()
-for i in $(seq "$n"); do sleeps+=("sleep 100000"); done
+for i in $(seq "$n"); do sleeps+=("exec sleep 100000"); done # ptyfloor runs each by sh -c
 mkfifo "$tmp/go"
 cat > "$tmp/Clusterfile" <<TOML
 [process.w]
