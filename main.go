@@ -463,9 +463,10 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 }
 
 // notifyRunSignals asks for the signals `cluster run` handles, on a
-// goroutine of its own: each signal.Notify waits for the runtime's signal
-// thread (50-150 µs a signal), which would otherwise be most of a
-// millisecond of the start-up, so the Clusterfile is read meanwhile.
+// goroutine of its own: each signal.Notify of a new signal waits for a
+// round trip to the runtime's signal thread (tens of µs, more while other
+// threads start; 80-350 µs for all of them on a 2-core VM), so the
+// Clusterfile is read meanwhile.
 // notified is closed once all are asked for; no worker starts before.
 //
 // Nothing calls signal.Stop: the process exits when cmdRun returns (a

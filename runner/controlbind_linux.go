@@ -38,6 +38,6 @@ func bindPrivate(path string) (*net.UnixListener, error) {
 		return nil, err
 	}
 	ul := ln.(*net.UnixListener)
-	ul.SetUnlinkOnClose(false) // Close removes the file, if it is still ours
+	ul.SetUnlinkOnClose(false) // ControlServer.Close removes it
 	return ul, nil
 }
