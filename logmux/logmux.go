@@ -259,14 +259,24 @@ func (w *writer) Write(p []byte) (int, error) {
 		}
 	}
 	json := w.m.opts.JSON
+	text := !json && !w.m.opts.Terminal
 	for len(p) > 0 {
+		if text && len(w.partial) == 0 {
+			var k int
+			if out, k = w.appendText(out, p, max); k > 0 {
+				p = p[k:]
+				if len(out) >= flushAt {
+					flushOut()
+				}
+				continue
+			}
+		}
 		plain := 0 // how many bytes p starts with that need no escaping in JSON
 		if json && len(w.partial) == 0 {
 			// One scan finds a plain line's end: '\n' needs escaping too.
-			var next int
-			if plain, next = plainLine(p, max); next > 0 {
-				out = w.formatPlainJSON(out, p[:plain])
-				p = p[next:]
+			var k int
+			if out, k, plain = w.appendPlainJSON(out, p, max); k > 0 {
+				p = p[k:]
 				if len(out) >= flushAt {
 					flushOut()
 				}
@@ -401,19 +411,35 @@ func plainLine(p []byte, max int) (k, next int) {
 	return k, 0
 }
 
-// formatPlainJSON appends one JSON line whose text needs no escaping: what
-// format does, but the line is copied at once.
-func (w *writer) formatPlainJSON(out, line []byte) []byte {
-	if w.s.OnLine != nil {
-		w.s.OnLine(line)
+// appendPlainJSON appends, as JSON lines, the run of whole lines p starts
+// with whose text needs no escaping (each of at most max bytes), until out
+// reaches flushAt: what format does, but each line is copied at once. It
+// returns out, how many bytes of p it took, and when that is 0, how many
+// bytes p starts with that need no escaping (see plainLine).
+func (w *writer) appendPlainJSON(out, p []byte, max int) (_ []byte, k, plain int) {
+	onLine := w.s.OnLine
+	var ts []byte // the head, the same for every line of the run
+	for len(out) < flushAt {
+		n, next := plainLine(p[k:], max)
+		if next == 0 {
+			if k == 0 {
+				plain = n
+			}
+			break
+		}
+		if ts == nil {
+			ts = w.stamp()
+		}
+		line := p[k : k+n]
+		k += next
+		if onLine != nil {
+			onLine(line)
+		}
+		out = append(out, ts...)
+		out = append(out, line...)
+		out = append(out, "\"}\n"...)
 	}
-	ts := w.ts
-	if !w.stamped {
-		ts = w.stamp()
-	}
-	out = append(out, ts...)
-	out = append(out, line...)
-	return append(out, "\"}\n"...)
+	return out, k, plain
 }
 
 // formatJSON appends one JSON line to out, as format does; the first plain
@@ -439,19 +465,59 @@ func (w *writer) format(out, line []byte) []byte {
 	if m.opts.Timestamps {
 		out = append(out, w.stamp()...)
 	}
-	if v := m.widthV.Load(); w.prefix == nil || w.widthV != v {
-		m.mu.Lock()
-		w.prefix = m.prefix(w.s.Process, w.label)
-		w.widthV = m.widthV.Load()
-		m.mu.Unlock()
-	}
-	out = append(out, w.prefix...)
+	out = append(out, w.linePrefix()...)
 	if m.opts.Terminal {
 		out = appendTerminal(out, line)
 	} else {
 		out = append(out, line...)
 	}
 	return append(out, '\n')
+}
+
+// linePrefix returns "web.1  | " for the mux's current width.
+func (w *writer) linePrefix() []byte {
+	m := w.m
+	if v := m.widthV.Load(); w.prefix == nil || w.widthV != v {
+		m.mu.Lock()
+		w.prefix = m.prefix(w.s.Process, w.label)
+		w.widthV = m.widthV.Load()
+		m.mu.Unlock()
+	}
+	return w.prefix
+}
+
+// appendText is format's text mode without Terminal, for the run of whole
+// lines p starts with: it appends each line of at most max bytes (format
+// cuts a longer one) until out reaches flushAt, and returns how many bytes
+// of p it took, 0 when p does not start with such a line. Only the newline
+// is searched for: the prefix and the clock are the same for every line of a
+// Write, and a line without "\r\n" is copied with its '\n' at once.
+func (w *writer) appendText(out, p []byte, max int) ([]byte, int) {
+	prefix := w.linePrefix()
+	onLine, stamp := w.s.OnLine, w.m.opts.Timestamps
+	k := 0
+	for len(out) < flushAt {
+		i := bytes.IndexByte(p[k:], '\n')
+		if i < 0 || i > max {
+			break
+		}
+		line := p[k : k+i+1] // with its '\n'
+		k += i + 1
+		if onLine != nil {
+			onLine(trimCR(line[:i]))
+		}
+		if stamp {
+			out = append(out, w.stamp()...)
+		}
+		out = append(out, prefix...)
+		if i > 0 && line[i-1] == '\r' {
+			out = append(out, line[:i-1]...)
+			out = append(out, '\n')
+		} else {
+			out = append(out, line...)
+		}
+	}
+	return out, k
 }
 
 const jsonTime = "2006-01-02T15:04:05.000Z"

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"strings"
 	"sync"
@@ -338,4 +339,77 @@ func TestPartialLineKeptWhileMoreIsPending(t *testing.T) {
 		t.Fatalf("output %q, want the prompt flushed", s)
 	}
 	w.Close()
+}
+
+// TestTextLinesAnyChunking writes random text (empty lines, "\r\n" ends,
+// lines longer than MaxLine, a last line without its newline) in random
+// pieces, and checks the output and OnLine against the rule: each line cut
+// into MaxLine pieces, a final "\r" dropped, each printed after the prefix
+// (and the clock with Timestamps). Whole lines take appendText's fast path,
+// the rest the general one, and the two must agree wherever a Write splits.
+func TestTextLinesAnyChunking(t *testing.T) {
+	const max = 40
+	now := time.Date(2026, 12, 7, 10, 0, 0, 123e6, time.Local)
+	for trial := 0; trial < 300; trial++ {
+		rnd := rand.New(rand.NewPCG(uint64(trial), 7))
+		var in []byte
+		for n := rnd.IntN(30); n > 0; n-- {
+			k := rnd.IntN(3 * max)
+			if rnd.IntN(4) == 0 {
+				k = rnd.IntN(3)
+			}
+			for range k {
+				in = append(in, "abc\r\t é"[rnd.IntN(8)])
+			}
+			if rnd.IntN(5) == 0 {
+				in = append(in, '\r')
+			}
+			in = append(in, '\n')
+		}
+		in = append(in, bytes.Repeat([]byte("z"), rnd.IntN(2*max))...)
+
+		stamps := trial%2 == 1
+		var want []string
+		lines := strings.Split(string(in), "\n")
+		for i, l := range lines {
+			for len(l) > max {
+				want = append(want, l[:max])
+				l = l[max:]
+			}
+			if i < len(lines)-1 {
+				l = strings.TrimSuffix(l, "\r")
+			} else if l == "" {
+				break // no last partial line
+			}
+			want = append(want, l)
+		}
+
+		var out bytes.Buffer
+		var seen []string
+		m := New(&out, Options{MaxLine: max, Timestamps: stamps, Now: func() time.Time { return now }})
+		w := m.Writer(Stream{Process: "web", Worker: 1, OnLine: func(l []byte) { seen = append(seen, string(l)) }})
+		for p := in; len(p) > 0; {
+			k := min(len(p), 1+rnd.IntN(4*max))
+			if _, err := w.Write(p[:k]); err != nil {
+				t.Fatal(err)
+			}
+			p = p[k:]
+		}
+		w.Close()
+
+		head := "web.1   | "
+		if stamps {
+			head = "10:00:00.123 " + head
+		}
+		var wantOut strings.Builder
+		for _, l := range want {
+			wantOut.WriteString(head + l + "\n")
+		}
+		if out.String() != wantOut.String() {
+			t.Fatalf("trial %d: input %q\ngot:\n%s\nwant:\n%s", trial, in, out.String(), wantOut.String())
+		}
+		if fmt.Sprint(seen) != fmt.Sprint(want) {
+			t.Fatalf("trial %d: OnLine saw %q, want %q", trial, seen, want)
+		}
+	}
 }
