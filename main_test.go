@@ -213,7 +213,19 @@ func testWorker() {
 	var unread atomic.Int64
 	var fresh sync.Map
 	srv := &http.Server{
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintf(w, "%s %d\n", name, os.Getpid()) }),
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// HEALTHZ_FILE: /healthz answers 503 until that file exists, then 200, and says so.
+			if f := os.Getenv("HEALTHZ_FILE"); f != "" && r.URL.Path == "/healthz" {
+				code := http.StatusServiceUnavailable
+				if _, err := os.Stat(f); err == nil {
+					code = http.StatusOK
+				}
+				fmt.Println(name, "healthz", code)
+				w.WriteHeader(code)
+				return
+			}
+			fmt.Fprintf(w, "%s %d\n", name, os.Getpid())
+		}),
 		ConnState: func(c net.Conn, st http.ConnState) {
 			if st == http.StateNew {
 				unread.Add(1)
