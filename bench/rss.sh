@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runner RSS with idle workers, and after a burst of output: the static
-# release build (CGO_ENABLED=0, -trimpath -s -w) of `cluster run` with 32
+# release build (CGO_ENABLED=0, -trimpath -s -w, the tags of goreleaser.yaml) of `cluster run` with 32
 # `sleep` workers next to a bash that started the same 32 sleeps (the
 # baseline), the Go floor (bench/ptyfloor: hivemind's core, each sleep on its
 # own pty) and hivemind (from PATH, else built by bench/peers.sh), in
@@ -21,7 +21,7 @@ cleanup() { [ -n "$loop" ] && pkill -P "$loop" 2>/dev/null; kill $(jobs -p) 2>/d
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$tmp/cluster" .
+CGO_ENABLED=0 go build -trimpath -tags nethttpomithttp2 -ldflags '-s -w' -o "$tmp/cluster" . # as goreleaser.yaml
 CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$tmp/ptyfloor" ./bench/ptyfloor
 sleeps=()
 for i in $(seq "$n"); do sleeps+=("exec sleep 100000"); done # ptyfloor runs each by sh -c

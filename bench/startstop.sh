@@ -26,7 +26,7 @@ cleanup() { kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -r
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$tmp/cluster" .
+CGO_ENABLED=0 go build -trimpath -tags nethttpomithttp2 -ldflags '-s -w' -o "$tmp/cluster" . # as goreleaser.yaml
 CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$tmp/ptyfloor" ./bench/ptyfloor
 cat > "$tmp/Clusterfile" <<'TOML'
 [process.a]

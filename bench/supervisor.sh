@@ -26,7 +26,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$tmp/cluster" .
+CGO_ENABLED=0 go build -trimpath -tags nethttpomithttp2 -ldflags '-s -w' -o "$tmp/cluster" . # as goreleaser.yaml
 
 now_ns() { date +%s%N; }
 ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }          # utime+stime, 1/100 s
