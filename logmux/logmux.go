@@ -267,28 +267,27 @@ func (w *writer) Write(p []byte) (int, error) {
 		}
 	}
 	json := w.m.opts.JSON
-	text := !json && !w.m.opts.Terminal
+	fast := json || !w.m.opts.Terminal // the modes with a fast path
 	for len(p) > 0 {
-		if text && len(w.partial) == 0 {
+		plain := 0 // how many bytes p starts with that need no escaping in JSON
+		if fast && len(w.partial) == 0 {
+			// The whole lines p starts with, in one loop. It stops when out
+			// is full, or at a line it does not take (no newline yet,
+			// longer than max, in JSON one to escape): the code below
+			// takes that one, knowing plain.
 			var k int
-			if out, k = w.appendText(out, p, max); k > 0 {
-				p = p[k:]
-				if len(out) >= flushAt {
-					flushOut()
-				}
+			if json {
+				out, k, plain = w.appendPlainJSON(out, p, max)
+			} else {
+				out, k = w.appendText(out, p, max)
+			}
+			p = p[k:]
+			if len(out) >= flushAt {
+				flushOut()
 				continue
 			}
-		}
-		plain := 0 // how many bytes p starts with that need no escaping in JSON
-		if json && len(w.partial) == 0 {
-			// One scan finds a plain line's end: '\n' needs escaping too.
-			var k int
-			if out, k, plain = w.appendPlainJSON(out, p, max); k > 0 {
-				p = p[k:]
-				if len(out) >= flushAt {
-					flushOut()
-				}
-				continue
+			if len(p) == 0 {
+				break
 			}
 		}
 		i := bytes.IndexByte(p, '\n')
@@ -421,18 +420,17 @@ func plainLine(p []byte, max int) (k, next int) {
 
 // appendPlainJSON appends, as JSON lines, the run of whole lines p starts
 // with whose text needs no escaping (each of at most max bytes), until out
-// reaches flushAt: what format does, but each line is copied at once. It
-// returns out, how many bytes of p it took, and when that is 0, how many
-// bytes p starts with that need no escaping (see plainLine).
+// reaches flushAt: what format does, but each line is copied at once (one
+// scan finds a plain line's end: '\n' needs escaping too). It returns out,
+// how many bytes of p it took, k, and when it stopped at a line it does not
+// take, how many bytes p[k:] starts with that need no escaping (plainLine).
 func (w *writer) appendPlainJSON(out, p []byte, max int) (_ []byte, k, plain int) {
 	onLine := w.s.OnLine
 	var ts []byte // the head, the same for every line of the run
 	for len(out) < flushAt {
 		n, next := plainLine(p[k:], max)
 		if next == 0 {
-			if k == 0 {
-				plain = n
-			}
+			plain = n
 			break
 		}
 		if ts == nil {
@@ -497,7 +495,7 @@ func (w *writer) linePrefix() []byte {
 // appendText is format's text mode without Terminal, for the run of whole
 // lines p starts with: it appends each line of at most max bytes (format
 // cuts a longer one) until out reaches flushAt, and returns how many bytes
-// of p it took, 0 when p does not start with such a line. Only the newline
+// of p it took. Only the newline
 // is searched for: the prefix and the clock are the same for every line of a
 // Write, and a line without "\r\n" is copied with its '\n' at once.
 func (w *writer) appendText(out, p []byte, max int) ([]byte, int) {
