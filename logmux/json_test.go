@@ -3,8 +3,10 @@ package logmux
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -96,12 +98,13 @@ func TestPlainJSON(t *testing.T) {
 // needsEscape says, byte by byte, what plainJSON finds eight bytes at a time.
 func needsEscape(c byte) bool { return c < 0x20 || c >= 0x80 || c == '"' || c == '\\' }
 
-// plainJSON returns exactly the first byte that needs escaping, at every
-// offset of its 32- and 8-byte words and of its overlapping last word, with
-// any bytes after it (more specials too: a borrow must not move the answer).
+// plainJSON (in assembly on amd64) and plainJSONGo return exactly the first
+// byte that needs escaping, at every offset of their 32-, 16- and 8-byte
+// blocks and of their overlapping last block, with any bytes after it (more
+// specials too: a borrow must not move the answer).
 func TestPlainJSONFindsFirstSpecial(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	for n := 0; n <= 80; n++ {
+	for n := 0; n <= 100; n++ {
 		for pos := 0; pos <= n; pos++ { // pos == n: no special
 			for c := 0; c < 256; c++ {
 				if pos < n && !needsEscape(byte(c)) {
@@ -124,6 +127,9 @@ func TestPlainJSONFindsFirstSpecial(t *testing.T) {
 				if got := plainJSON(b); got != pos {
 					t.Fatalf("%q: got %d, want %d", b, got, pos)
 				}
+				if got := plainJSONGo(b); got != pos {
+					t.Fatalf("%q: plainJSONGo got %d, want %d", b, got, pos)
+				}
 				if pos == n {
 					break
 				}
@@ -132,38 +138,60 @@ func TestPlainJSONFindsFirstSpecial(t *testing.T) {
 	}
 }
 
-// plainLine takes a line ended by "\n" or "\r\n" that needs no escaping and
-// fits in max bytes (its '\r' counted, as Write cuts before trimCR), and
-// nothing else; k counts the plain bytes it saw either way.
-func TestPlainLine(t *testing.T) {
+// appendPlainJSON takes the lines ended by "\n" or "\r\n" that need no
+// escaping and fit in max bytes (a '\r' counted, as Write cuts before
+// trimCR), and stops at any other, saying how many plain bytes it starts with
+// (up to max+1).
+func TestAppendPlainJSON(t *testing.T) {
 	type tc struct {
-		p       string
-		max     int
-		k, next int
+		p           string
+		max         int
+		took, plain int
+		lines       []string
 	}
+	x100 := strings.Repeat("x", 100)
 	for _, c := range []tc{
-		{"abc\n", 10, 3, 4},
-		{"abc\ndef\n", 10, 3, 4},
-		{"\n", 10, 0, 1},
-		{"\r\n", 10, 0, 2},
-		{"abc\r\nx", 10, 3, 5},
-		{"abc", 10, 3, 0},       // no end yet
-		{"abc\r", 10, 3, 0},     // the '\n' may follow in the next Write
-		{"a\rb\n", 10, 1, 0},    // a '\r' inside is escaped
-		{"abc\r\r\n", 10, 3, 0}, // only one '\r' is trimmed
-		{"a\"c\n", 10, 1, 0},
-		{"a\\c\n", 10, 1, 0},
-		{"a\tc\n", 10, 1, 0},
-		{"aé\n", 10, 1, 0},
-		{"abcdefghij\n", 10, 10, 11}, // exactly max
-		{"abcdefghijk\n", 10, 11, 0}, // cut in pieces by the slow path: max+1 plain bytes seen
-		{"abcdefghi\r\n", 10, 9, 11},
-		{"abcdefghij\r\n", 10, 10, 0}, // the '\r' is the 11th byte: a piece of its own
-		{strings.Repeat("x", 100) + "\n", 100, 100, 101},
-		{strings.Repeat("x", 100) + "\n", 99, 100, 0},
+		{"abc\n", 10, 4, 0, []string{"abc"}},
+		{"abc\ndef\n", 10, 8, 0, []string{"abc", "def"}},
+		{"\n", 10, 1, 0, []string{""}},
+		{"\r\n", 10, 2, 0, []string{""}},
+		{"abc\r\nx", 10, 5, 1, []string{"abc"}},
+		{"abc", 10, 0, 3, nil},       // no end yet
+		{"abc\r", 10, 0, 3, nil},     // the '\n' may follow in the next Write
+		{"a\rb\n", 10, 0, 1, nil},    // a '\r' inside is escaped
+		{"abc\r\r\n", 10, 0, 3, nil}, // only one '\r' is trimmed
+		{"a\"c\n", 10, 0, 1, nil},
+		{"a\\c\n", 10, 0, 1, nil},
+		{"a\tc\n", 10, 0, 1, nil},
+		{"aé\n", 10, 0, 1, nil},
+		{"ab\ncd\"\n", 10, 3, 2, []string{"ab"}},
+		{"abcdefghij\n", 10, 11, 0, []string{"abcdefghij"}}, // exactly max
+		{"abcdefghijk\n", 10, 0, 11, nil},                   // cut in pieces by the slow path: max+1 plain bytes seen
+		{"abcdefghi\r\n", 10, 11, 0, []string{"abcdefghi"}},
+		{"abcdefghij\r\n", 10, 0, 10, nil}, // the '\r' is the 11th byte: a piece of its own
+		{x100 + "\n", 100, 101, 0, []string{x100}},
+		{x100 + "\n", 99, 0, 100, nil},
+		{x100 + "\n" + x100 + "\r\n", math.MaxInt, 203, 0, []string{x100, x100}},
 	} {
-		if k, next := plainLine([]byte(c.p), c.max); k != c.k || next != c.next {
-			t.Errorf("plainLine(%q, %d) = %d, %d; want %d, %d", c.p, c.max, k, next, c.k, c.next)
+		m := New(io.Discard, Options{JSON: true})
+		w := m.Writer(Stream{Process: "web", Worker: 1, Stream: "stdout"}).(*writer)
+		out, took, plain := w.appendPlainJSON(nil, []byte(c.p), c.max)
+		if took != c.took || plain != c.plain {
+			t.Errorf("appendPlainJSON(%q, %d) took %d, plain %d; want %d, %d", c.p, c.max, took, plain, c.took, c.plain)
+		}
+		var lines []string
+		for _, l := range strings.SplitAfter(string(out), "\n") {
+			if l == "" {
+				continue
+			}
+			var v struct{ Line string }
+			if err := json.Unmarshal([]byte(l), &v); err != nil || !strings.HasSuffix(l, "\n") {
+				t.Fatalf("appendPlainJSON(%q): line %q: %v", c.p, l, err)
+			}
+			lines = append(lines, v.Line)
+		}
+		if !slices.Equal(lines, c.lines) {
+			t.Errorf("appendPlainJSON(%q, %d) wrote %q; want %q", c.p, c.max, lines, c.lines)
 		}
 	}
 }
@@ -394,4 +422,25 @@ func TestMaxLineMaxIntJSON(t *testing.T) {
 	if !strings.Contains(buf.String(), `"line":"hello"`) {
 		t.Fatalf("got %q", buf.String())
 	}
+}
+
+func FuzzPlainJSON(f *testing.F) {
+	f.Add([]byte("plain text of more than sixteen bytes\n"))
+	f.Add([]byte("x\"y"))
+	f.Add([]byte(strings.Repeat("a", 31) + "é"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		want := len(b)
+		for i, c := range b {
+			if needsEscape(c) {
+				want = i
+				break
+			}
+		}
+		if got := plainJSON(b); got != want {
+			t.Fatalf("plainJSON(%q) = %d, want %d", b, got, want)
+		}
+		if got := plainJSONGo(b); got != want {
+			t.Fatalf("plainJSONGo(%q) = %d, want %d", b, got, want)
+		}
+	})
 }

@@ -198,6 +198,7 @@ type writer struct {
 	stamped bool
 	tsMilli int64
 	ts      []byte
+	sep     []byte // JSON: lineEnd then ts, in one array (ts is its tail)
 }
 
 // outBufs holds the buffers lines are formatted into. A Writer takes one per
@@ -398,52 +399,49 @@ func (w *writer) Close() error {
 	return nil
 }
 
-// plainLine returns how many bytes p starts with that a JSON string holds as
-// they are (see plainJSON), k, up to max+1, and when those are a whole line
-// of at most max bytes, ended by "\n" or "\r\n", the length next of that line
-// with its end; next is 0 when p starts no such line.
-func plainLine(p []byte, max int) (k, next int) {
-	n := len(p)
-	if max < n { // not max+1 < n: max may be math.MaxInt
-		n = max + 1
-	}
-	k = plainJSON(p[:n])
-	switch {
-	case k == len(p):
-	case p[k] == '\n' && k <= max:
-		return k, k + 1
-	case p[k] == '\r' && k < max && k+1 < len(p) && p[k+1] == '\n': // as trimCR
-		return k, k + 2
-	}
-	return k, 0
-}
-
 // appendPlainJSON appends, as JSON lines, the run of whole lines p starts
-// with whose text needs no escaping (each of at most max bytes), until out
-// reaches flushAt: what format does, but each line is copied at once (one
-// scan finds a plain line's end: '\n' needs escaping too). It returns out,
-// how many bytes of p it took, k, and when it stopped at a line it does not
-// take, how many bytes p[k:] starts with that need no escaping (plainLine).
+// with whose text needs no escaping (each of at most max bytes, its '\r'
+// counted, as Write cuts before trimCR), until out reaches flushAt: what
+// format does, but each line is copied at once (one scan finds a plain
+// line's end: '\n' needs escaping too). It returns out, how many bytes of p
+// it took, k, and when it stopped at a line it does not take, how many bytes
+// p[k:] starts with that need no escaping, up to max+1.
 func (w *writer) appendPlainJSON(out, p []byte, max int) (_ []byte, k, plain int) {
 	onLine := w.s.OnLine
-	var ts []byte // the head, the same for every line of the run
+	// The end of one line and the head of the next, the same between any
+	// two lines of the run: lineEnd then stamp's head, stored before it.
+	var sep []byte
 	for len(out) < flushAt {
-		n, next := plainLine(p[k:], max)
-		if next == 0 {
+		// The next line: its bytes that need no escaping, n, up to
+		// max+1, then its end, "\n" or "\r\n" (as trimCR), within max.
+		q := p[k:]
+		if max < len(q) { // not max+1 < len(q): max may be math.MaxInt
+			q = q[:max+1]
+		}
+		n := plainJSON(q)
+		if n < len(q) && q[n] == '\n' {
+			k += n + 1
+		} else if n+1 < len(q) && q[n] == '\r' && q[n+1] == '\n' {
+			k += n + 2
+		} else {
 			plain = n
 			break
 		}
-		if ts == nil {
-			ts = w.stamp()
-		}
-		line := p[k : k+n]
-		k += next
+		line := q[:n]
 		if onLine != nil {
 			onLine(line)
 		}
-		out = append(out, ts...)
+		if sep == nil {
+			ts := w.stamp()
+			out = append(out, ts...)
+			sep = w.sep
+		} else {
+			out = append(out, sep...)
+		}
 		out = append(out, line...)
-		out = append(out, "\"}\n"...)
+	}
+	if sep != nil {
+		out = append(out, lineEnd...)
 	}
 	return out, k, plain
 }
@@ -456,8 +454,11 @@ func (w *writer) formatJSON(out, line []byte, plain int) []byte {
 	}
 	out = append(out, w.stamp()...) // {"time":"...", then jsonHead and the string's '"'
 	out = appendJSONChars(out, line, plain)
-	return append(out, "\"}\n"...)
+	return append(out, lineEnd...)
 }
+
+// lineEnd ends a JSON line: its string, its object, the line.
+const lineEnd = "\"}\n"
 
 // format appends one formatted line to out.
 func (w *writer) format(out, line []byte) []byte {
@@ -541,10 +542,14 @@ func (w *writer) stamp() []byte {
 	ms := t.Unix()*1000 + int64(t.Nanosecond()/1e6) // floor, also before 1970
 	if w.ts == nil || ms != w.tsMilli {
 		if w.m.opts.JSON {
-			w.ts = append(w.ts[:0], `{"time":"`...)
-			w.ts = t.UTC().AppendFormat(w.ts, jsonTime)
-			w.ts = append(w.ts, '"')
-			w.ts = append(w.ts, w.jsonHead...)
+			// After lineEnd, so that the end of one line and the head of
+			// the next are one copy (appendPlainJSON).
+			sep := append(w.sep[:0], lineEnd...)
+			sep = append(sep, `{"time":"`...)
+			sep = t.UTC().AppendFormat(sep, jsonTime)
+			sep = append(sep, '"')
+			sep = append(sep, w.jsonHead...)
+			w.sep, w.ts = sep, sep[len(lineEnd):]
 		} else {
 			w.ts = t.AppendFormat(w.ts[:0], "15:04:05.000 ")
 		}
@@ -628,11 +633,12 @@ func appendJSONChars(b, s []byte, plain int) []byte {
 	return append(b, s[start:]...)
 }
 
-// plainJSON returns the length of the run of bytes that b starts with that
+// plainJSONGo returns the length of the run of bytes that b starts with that
 // a JSON string holds as they are: ASCII from 0x20 but '"' and '\\'. It
 // checks eight bytes at a time; the lowest byte jsonSpecial flags in a word
-// is the first that needs escaping.
-func plainJSON(b []byte) int {
+// is the first that needs escaping. It is plainJSON where there is no
+// assembly version (plain_amd64.s), which tests hold to it.
+func plainJSONGo(b []byte) int {
 	n := len(b)
 	r := b // what is left to check
 	for len(r) >= 32 {
