@@ -60,7 +60,7 @@ func TestAppendJSONStringMatchesEncodingJSON(t *testing.T) {
 		if n%7 == 0 { // any byte at all
 			line = append(line, byte(rng.IntN(256)))
 		}
-		got := appendJSONString(nil, line)
+		got := appendJSONString(nil, string(line))
 		if want := encodingJSON(t, line); !bytes.Equal(got, want) {
 			t.Fatalf("line %q\ngot  %s\nwant %s", line, got, want)
 		}
@@ -68,7 +68,7 @@ func TestAppendJSONStringMatchesEncodingJSON(t *testing.T) {
 	for c := 0; c < 256; c++ { // each byte at each position of a word
 		for pos := 0; pos < 17; pos++ {
 			line := []byte(strings.Repeat("a", pos) + string([]byte{byte(c)}) + "bcdefghijklmnop")
-			if got, want := appendJSONString(nil, line), encodingJSON(t, line); !bytes.Equal(got, want) {
+			if got, want := appendJSONString(nil, string(line)), encodingJSON(t, line); !bytes.Equal(got, want) {
 				t.Fatalf("line %q\ngot  %s\nwant %s", line, got, want)
 			}
 		}
