@@ -164,3 +164,30 @@ func BenchmarkTextvsCopy2(b *testing.B) {
 func BenchmarkTextvsCopy16(b *testing.B) {
 	benchRatio(b, 16, "text-x-of-copy", copyDrain, muxDrain(Options{}))
 }
+
+// BenchmarkFormatJSONvsText formats one 32 KiB read of 60-byte lines into
+// io.Discard, text and JSON in alternating rounds, no pipes: the formatting
+// alone, in ns per line, and JSON's throughput as a fraction of text's.
+func BenchmarkFormatJSONvsText(b *testing.B) {
+	data := payload(546)
+	s := Stream{Process: "web", Worker: 1, PID: 1000, Stream: "stdout"}
+	wt := New(io.Discard, Options{}).Writer(s)
+	wj := New(io.Discard, Options{JSON: true}).Writer(s)
+	var text, json time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		for range 20 {
+			wt.Write(data)
+		}
+		t1 := time.Now()
+		for range 20 {
+			wj.Write(data)
+		}
+		text += t1.Sub(t0)
+		json += time.Since(t1)
+	}
+	lines := float64(b.N * 20 * 546)
+	b.ReportMetric(float64(text)/lines, "text-ns/line")
+	b.ReportMetric(float64(json)/lines, "json-ns/line")
+	b.ReportMetric(float64(text)/float64(json), "json-x-of-text")
+}
