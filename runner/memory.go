@@ -141,15 +141,17 @@ func (r *Runner) sampleWorker(w limitedWorker, ww *watchedWorker, usages map[int
 		rate = float64(u.rss-ww.rss) / now.Sub(ww.at).Seconds()
 	}
 	ww.at, ww.rss = now, u.rss
-	if memorySampled != nil {
-		defer func() { memorySampled(w.pid, u.rss, ww.next.Sub(now)) }()
-	}
 	if u.rss <= w.limit {
 		ww.next, ww.over = now.Add(sampleInterval(u.rss, w.limit, rate)), 0
-		return
+	} else {
+		ww.next = now.Add(sampleMin)
+		ww.over++
 	}
-	ww.next = now.Add(sampleMin)
-	ww.over++
+	if memorySampled != nil {
+		// Before what the sample leads to: a test that sees the
+		// replacement has seen the sample that caused it.
+		memorySampled(w.pid, u.rss, ww.next.Sub(now))
+	}
 	if ww.over == 2 {
 		r.event(w.name, "max_memory", fmt.Sprintf("%s uses %d MiB, above max_memory %d MiB: replacing it", w.name, u.rss>>20, w.limit>>20), w.pid, map[string]any{"rss_bytes": u.rss})
 		r.Restart(w.name)
