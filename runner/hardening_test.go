@@ -320,3 +320,33 @@ func TestStopAndStartOneType(t *testing.T) {
 	default:
 	}
 }
+
+// A worker that closes the terminal it holds at fd 255, as daemons that
+// close every descriptor do, and later opens /dev/tty still has what it
+// writes there copied, past what the pty buffers: the runner's own slave
+// keeps the master readable (without one it would only report EIO, and the
+// writes would fill the pty and block).
+func TestWorkerTerminalAfterItClosesFD255(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("no bash to close fd 255 with")
+	}
+	p := shProc("web", "")
+	p.Shell = false
+	// 4,000 lines of 50 bytes: 200 KB, past what a pty buffers.
+	p.Command = bash + ` -c 'exec 255>&-; sleep 0.5; { i=0; while [ $i -lt 4000 ]; do echo "0123456789012345678901234567890123456789 $i"; i=$((i+1)); done; } >/dev/tty; echo done'`
+	rn := start(t, Options{Config: config(p)})
+	if err := rn.wait(t, 30*time.Second); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	lines, _ := rn.rec.snapshot()
+	got := strings.Join(lines, "\n")
+	for _, want := range []string{"web.1 tty: 0123456789012345678901234567890123456789 0\n", "web.1 tty: 0123456789012345678901234567890123456789 3999\n", "web.1 stdout: done"} {
+		if !strings.Contains(got+"\n", want) {
+			t.Errorf("missing %q", strings.TrimSpace(want))
+		}
+	}
+	if n := strings.Count(got, "web.1 tty: 0123456789"); n != 4000 {
+		t.Errorf("%d tty lines, want 4000", n)
+	}
+}
