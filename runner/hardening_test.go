@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -348,5 +350,89 @@ func TestWorkerTerminalAfterItClosesFD255(t *testing.T) {
 	}
 	if n := strings.Count(got, "web.1 tty: 0123456789"); n != 4000 {
 		t.Errorf("%d tty lines, want 4000", n)
+	}
+}
+
+// A worker that exits leaves nothing of its process group running: a child
+// that stays in the group and still holds the worker's stdout (as children
+// do unless they redirect it) gets stop_signal, then SIGKILL after
+// stop_timeout, like any other leftover; it does not live on, holding the
+// worker's port and files, until the whole cluster stops.
+func TestExitedWorkersGroupStopsAlsoWhileItHoldsStdout(t *testing.T) {
+	// The worker exits once the kid ignores SIGHUP (else the hangup of the
+	// worker's session at its exit would end it).
+	trapped := filepath.Join(t.TempDir(), "trapped")
+	web := shProc("web", `sh -c 'trap "" HUP TERM; echo "kid $$"; : > `+trapped+`; while :; do sleep 1; done' & while [ ! -e `+trapped+` ]; do sleep 0.01; done; exit 0`)
+	web.StopTimeout = 300 * time.Millisecond
+	keep := shProc("keep", `echo up; exec sleep 1000`) // the cluster runs on
+	rn := start(t, Options{Config: config(web, keep)})
+	kid := pidsIn(t, rn.rec.waitLine(t, `kid \d+`, 10*time.Second))[0]
+	rn.waitEvents(t, "web.1 exited", 1, 10*time.Second)
+	// The exit event comes at most outputGrace after the exit; the kid then
+	// has stop_timeout before the SIGKILL.
+	deadline := time.Now().Add(outputGrace + 10*time.Second)
+	for alive(kid) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if alive(kid) {
+		t.Fatalf("kid %d of the exited web.1 (in its process group, holding its stdout) still runs; events: %q", kid, rn.rec.messages())
+	}
+}
+
+// Kill (a second Ctrl-C, SIGQUIT, shutdown_timeout) stops at once, also a
+// proxy-mode worker that a request is still waiting on: the wait for its
+// first byte before stop_signal (up to stop_timeout) ends with the Kill.
+func TestKillEndsTheWaitForAProxiedRequest(t *testing.T) {
+	p := helperProc("web", procfile.SocketProxy, 1)
+	p.StopTimeout = 20 * time.Second
+	rn := start(t, Options{Config: config(p)})
+	rn.waitEvents(t, "web.1 ready", 1, 20*time.Second)
+	addr := rn.addr(t, "web")
+	go func() {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		fmt.Fprintf(c, "GET /?sleep=60s HTTP/1.0\r\n\r\n")
+		io.Copy(io.Discard, c)
+	}()
+	var pt *ptype
+	for _, t := range rn.r.types {
+		if t.p.Name == "web" {
+			pt = t
+		}
+	}
+	waiting := func() bool {
+		pt.pool.mu.Lock()
+		defer pt.pool.mu.Unlock()
+		for _, b := range pt.pool.backends {
+			if b.waiting.Load() > 0 {
+				return true
+			}
+		}
+		return false
+	}
+	for deadline := time.Now().Add(20 * time.Second); !waiting(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the request never reached the worker")
+		}
+	}
+	rn.cancel()
+	// Once the worker shows "stopping", the slot is on its way into that
+	// wait, with no look at Kill before it.
+	rn.waitStatus(t, func(st Status) bool {
+		for _, w := range st.Workers {
+			if w.Name == "web.1" && w.State == StateStopping {
+				return true
+			}
+		}
+		return false
+	}, "web.1 stopping")
+	t0 := time.Now()
+	rn.r.Kill()
+	rn.wait(t, 30*time.Second)
+	if took := time.Since(t0); took > 5*time.Second {
+		t.Errorf("Run returned %s after Kill, want at once (stop_timeout is %s)", took.Round(time.Millisecond), p.StopTimeout)
 	}
 }

@@ -30,11 +30,13 @@ type backend struct {
 }
 
 // settle waits until no connection of b is waiting for its first answer,
-// or until stop closes.
-func (b *backend) settle(stop <-chan time.Time) {
+// or until stop fires or kill closes.
+func (b *backend) settle(stop <-chan time.Time, kill <-chan struct{}) {
 	for b.waiting.Load() > 0 {
 		select {
 		case <-stop:
+			return
+		case <-kill:
 			return
 		case <-time.After(2 * time.Millisecond):
 		}

@@ -294,7 +294,7 @@ func (s *slot) terminate(w *worker) exitStatus {
 	p := s.p
 	if w.backend != nil {
 		grace := time.NewTimer(p.StopTimeout)
-		w.backend.settle(grace.C)
+		w.backend.settle(grace.C, s.r.killAll)
 		grace.Stop()
 	}
 	if p.KillMode == procfile.KillMixed {
@@ -377,14 +377,19 @@ func (s *slot) report(w *worker, st exitStatus) {
 	s.r.background.Add(1)
 	go func() {
 		defer s.r.background.Done()
+		// What is left of the group is stopped first: a child that holds the
+		// worker's stdout would otherwise keep it from EOF, and itself alive,
+		// until the cluster stops. Its last lines are still copied.
+		s.stopGroup(w)
 		<-copied
-		s.cleanupGroup(w)
+		s.release(w)
 	}()
 }
 
-// cleanupGroup makes sure nothing of an exited worker's group outlives it,
-// then releases its terminal and other per-process resources.
-func (s *slot) cleanupGroup(w *worker) {
+// stopGroup makes sure nothing of an exited worker's group outlives it:
+// stop_signal to what is left, SIGKILL after stop_timeout (or at once on
+// Kill).
+func (s *slot) stopGroup(w *worker) {
 	if groupAlive(w.pid) {
 		signalGroup(w.pid, s.p.StopSignal)
 		deadline := time.NewTimer(s.p.StopTimeout)
@@ -403,6 +408,11 @@ func (s *slot) cleanupGroup(w *worker) {
 			signalGroup(w.pid, syscall.SIGKILL)
 		}
 	}
+}
+
+// release frees an exited worker's terminal and other per-process
+// resources, once its group is gone and its output copied.
+func (s *slot) release(w *worker) {
 	w.release()
 	if w.cleanup != nil {
 		w.cleanup()
