@@ -129,7 +129,7 @@ func (m *Mux) write(b []byte) {
 	if len(b) == 0 {
 		return
 	}
-	if m.lost > 0 && !m.report() {
+	if (m.lost > 0 || m.torn) && !m.report() {
 		m.fail(b, 0, m.lostErr)
 		return
 	}

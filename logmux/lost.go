@@ -55,9 +55,11 @@ func (m *Mux) report() bool {
 	if m.torn {
 		b = append(b, '\n')
 	}
-	msg := lostText(m.lost, m.lostErr)
-	b = m.appendEvent(b, Event{Event: "lost", Message: msg,
-		Fields: map[string]any{"lines": m.lost, "error": m.lostErr.Error()}})
+	if m.lost > 0 { // else Close told Errors the count: only the cut line is left to end
+		msg := lostText(m.lost, m.lostErr)
+		b = m.appendEvent(b, Event{Event: "lost", Message: msg,
+			Fields: map[string]any{"lines": m.lost, "error": m.lostErr.Error()}})
+	}
 	n, err := m.w.Write(b)
 	if err != nil {
 		m.lostErr = err

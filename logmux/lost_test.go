@@ -282,3 +282,44 @@ func TestCloseReportsToOutputWhenItWorks(t *testing.T) {
 		t.Errorf("Errors got %q", errs.String())
 	}
 }
+
+// scriptedOutput takes its writes by script: an entry k >= 0 writes k
+// bytes and fails with ENOSPC, -1 (or the script's end) writes all.
+type scriptedOutput struct {
+	steps []int
+	buf   bytes.Buffer
+}
+
+func (s *scriptedOutput) Write(p []byte) (int, error) {
+	k := -1
+	if len(s.steps) > 0 {
+		k, s.steps = s.steps[0], s.steps[1:]
+	}
+	if k < 0 {
+		return s.buf.Write(p)
+	}
+	k = min(k, len(p))
+	s.buf.Write(p[:k])
+	return k, syscall.ENOSPC
+}
+
+// A line cut by a failed write is ended before the next line, also when
+// Close could not report the loss to the output (it told Errors instead)
+// and the output works again afterwards: the next line is not glued to it.
+func TestCutLineEndedAfterCloseReportedToErrors(t *testing.T) {
+	out := &scriptedOutput{steps: []int{len("web.1   | a\nweb.1   | b"), 0}}
+	var errs bytes.Buffer
+	m := New(out, Options{Errors: &errs})
+	w := m.Writer(Stream{Process: "web", Worker: 1})
+	w.Write([]byte("a\nb\nc\n")) // cut inside b
+	if err := m.Close(); err == nil {
+		t.Errorf("Close: no error, want the 2 lost lines")
+	}
+	w.Write([]byte("d\n")) // the output works again
+	if want := "web.1   | a\nweb.1   | b\nweb.1   | d\n"; out.buf.String() != want {
+		t.Errorf("output %q, want %q", out.buf.String(), want)
+	}
+	if !strings.Contains(errs.String(), "2 lines lost") {
+		t.Errorf("errors %q, want the 2 lost lines", errs.String())
+	}
+}
