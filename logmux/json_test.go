@@ -8,8 +8,10 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // encodingJSON is what encoding/json writes for s, with no HTML escaping and
@@ -205,8 +207,19 @@ func splitLines(data []byte, max int) [][]byte {
 		line, rest, ended := bytes.Cut(data, []byte("\n"))
 		data = rest
 		for len(line) > max {
-			lines = append(lines, line[:max])
-			line = line[max:]
+			// JSON cuts before a character whose encoding is not complete
+			// within the piece, unless it starts the piece.
+			k := max
+			for i := max - 1; i > 0 && i > max-utf8.UTFMax; i-- {
+				if utf8.RuneStart(line[i]) {
+					if !utf8.FullRune(line[i:max]) {
+						k = i
+					}
+					break
+				}
+			}
+			lines = append(lines, line[:k])
+			line = line[k:]
 		}
 		if ended {
 			lines = append(lines, bytes.TrimSuffix(line, []byte("\r")))
@@ -444,3 +457,95 @@ func FuzzPlainJSON(f *testing.F) {
 		}
 	})
 }
+
+// Valid UTF-8 stays whole in JSON however lines are cut: at MaxLine, and by
+// the Writes they come in, no character becomes U+FFFD, and the pieces'
+// lines joined are the input.
+func TestJSONCutsKeepCharactersWhole(t *testing.T) {
+	chars := []string{"a", "é", "日", "😀", "\u2028", " "}
+	rng := rand.New(rand.NewPCG(7, 8))
+	for round := 0; round < 200; round++ {
+		max := []int{4, 5, 6, 7, 8, 9, 10, 31}[round%8]
+		var data, joined []byte
+		for n := 1 + rng.IntN(20); n > 0; n-- {
+			var line []byte
+			for k := rng.IntN(5 * max); k > 0; k-- {
+				line = append(line, chars[rng.IntN(len(chars))]...)
+			}
+			joined = append(joined, line...)
+			data = append(append(data, line...), '\n')
+		}
+		var out bytes.Buffer
+		m := New(&out, Options{JSON: true, MaxLine: max, FlushAfter: time.Hour})
+		w := m.Writer(Stream{Process: "web", Worker: 1})
+		for p := data; len(p) > 0; {
+			k := min(len(p), 1+rng.IntN(2*max))
+			w.Write(p[:k])
+			p = p[k:]
+		}
+		w.Close()
+		var got []byte
+		for _, l := range strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n") {
+			var e struct{ Line string }
+			if err := json.Unmarshal([]byte(l), &e); err != nil {
+				t.Fatalf("max %d: %q: %v", max, l, err)
+			}
+			if len(e.Line) > max || strings.ContainsRune(e.Line, utf8.RuneError) {
+				t.Fatalf("max %d: line %q: longer than MaxLine or with U+FFFD", max, e.Line)
+			}
+			got = append(got, e.Line...)
+		}
+		if !bytes.Equal(got, joined) {
+			t.Fatalf("max %d: lines joined\n%q\nwant\n%q", max, got, joined)
+		}
+	}
+}
+
+// A partial line printed after FlushAfter without its newline keeps back a
+// character whose last bytes have not come: it starts the next line, whole;
+// if they never come, it goes out alone one FlushAfter later, as U+FFFD.
+func TestJSONPartialLineKeepsACutCharacter(t *testing.T) {
+	var mu sync.Mutex
+	var out bytes.Buffer
+	m := New(writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return out.Write(p) }),
+		Options{JSON: true, FlushAfter: 20 * time.Millisecond})
+	w := m.Writer(Stream{Process: "web", Worker: 1})
+	lines := func(n int) []string {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+			mu.Lock()
+			s := out.String()
+			mu.Unlock()
+			var got []string
+			for _, l := range strings.Split(strings.TrimSuffix(s, "\n"), "\n") {
+				var e struct{ Line string }
+				if l != "" && json.Unmarshal([]byte(l), &e) == nil {
+					got = append(got, e.Line)
+				}
+			}
+			if len(got) >= n {
+				return got
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d lines, want %d: %q", len(got), n, s)
+			}
+		}
+	}
+	w.Write([]byte("ab\xe6\x97")) // 日 without its last byte
+	if got := lines(1); got[0] != "ab" {
+		t.Errorf("first line %q, want \"ab\"", got[0])
+	}
+	w.Write([]byte("\xa5!\n"))
+	if got := lines(2); got[1] != "日!" {
+		t.Errorf("second line %q, want \"日!\"", got[1])
+	}
+	w.Write([]byte("x\xe6")) // never completed
+	if got := lines(4); got[2] != "x" || got[3] != "\ufffd" {
+		t.Errorf("lines %q, want \"x\" then \"\\ufffd\"", got[2:])
+	}
+	w.Close()
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

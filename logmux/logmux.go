@@ -298,8 +298,15 @@ func (w *writer) Write(p []byte) (int, error) {
 				k := max - len(w.partial)
 				w.partial = append(w.partial, p[:k]...)
 				p = p[k:]
-				out = w.format(out, w.partial)
-				w.partial = w.partial[:0]
+				cut := len(w.partial)
+				if json {
+					cut = runeCut(w.partial)
+				}
+				out = w.format(out, w.partial[:cut])
+				w.partial = w.partial[:copy(w.partial, w.partial[cut:])]
+				if len(w.partial) > 0 {
+					w.since = w.m.opts.Now()
+				}
 				if len(out) >= flushAt {
 					flushOut()
 				}
@@ -319,8 +326,12 @@ func (w *writer) Write(p []byte) (int, error) {
 			line = w.partial
 		}
 		for len(line) > max {
-			out = w.format(out, line[:max])
-			line = line[max:]
+			k := max
+			if json {
+				k = runeCut(line[:max])
+			}
+			out = w.format(out, line[:k])
+			line = line[k:]
 			plain = 0
 		}
 		if line = trimCR(line); plain > 0 {
@@ -340,6 +351,25 @@ func (w *writer) Write(p []byte) (int, error) {
 		w.timer = time.AfterFunc(w.m.opts.FlushAfter, w.flushPartial)
 	}
 	return n, nil
+}
+
+// runeCut is where a piece of a line cut at MaxLine, or by a pause, ends in
+// JSON: before a character whose encoding the piece ends in the middle of
+// (its last bytes are not there yet), which then starts the next piece and
+// is escaped whole, instead of as U+FFFD in both. len(b) when b ends on a
+// character boundary, or that character is all of b (MaxLine under 4).
+// Bytes that are not UTF-8 are escaped as U+FFFD wherever they fall.
+func runeCut(b []byte) int {
+	n := len(b)
+	for i := n - 1; i >= 0 && i >= n-utf8.UTFMax+1; i-- {
+		if utf8.RuneStart(b[i]) {
+			if i > 0 && !utf8.FullRune(b[i:]) {
+				return i
+			}
+			return n
+		}
+	}
+	return n
 }
 
 func trimCR(b []byte) []byte {
@@ -365,20 +395,36 @@ func (w *writer) flushPartial() {
 		w.timer = time.AfterFunc(w.m.opts.FlushAfter, w.flushPartial)
 		return
 	}
+	if w.m.opts.JSON {
+		// A character cut by the pause waits one more FlushAfter for its
+		// last bytes, then goes out alone (as U+FFFD if they never came).
+		if cut := runeCut(w.partial); cut < len(w.partial) {
+			w.emit(w.partial[:cut])
+			w.partial = w.partial[:copy(w.partial, w.partial[cut:])]
+			w.since = w.m.opts.Now()
+			w.timer = time.AfterFunc(w.m.opts.FlushAfter, w.flushPartial)
+			return
+		}
+	}
 	w.emitPartial()
 }
 
 // emitPartial prints the partial line as a line; w.mu must be held.
 func (w *writer) emitPartial() {
+	w.emit(w.partial)
+	w.partial = w.partial[:0]
+	w.releasePartial()
+}
+
+// emit prints b as a line; w.mu must be held.
+func (w *writer) emit(b []byte) {
 	bp := getOut()
 	w.stamped = false
-	out := w.format(*bp, w.partial)
-	w.partial = w.partial[:0]
+	out := w.format(*bp, b)
 	w.m.mu.Lock()
 	w.m.write(out)
 	w.m.unlock()
 	putOut(bp, out)
-	w.releasePartial()
 }
 
 // Close prints a partial last line and stops the timer.
