@@ -82,6 +82,8 @@ type walker struct {
 	hash   bool
 	seed   maphash.Seed
 	visit  func(abs, rel string)
+	// unvisit undoes visit for a directory that could not be read.
+	unvisit func(rel string)
 }
 
 // walk reads rel and everything below it that is not pruned into t. rel is
@@ -95,6 +97,13 @@ func (w *walker) walk(rel string, t tree) {
 	w.filter.loadGitignore(abs, rel)
 	entries, err := os.ReadDir(abs)
 	if err != nil {
+		// Gone since visit watched it (renamed right after it was made, as
+		// tools publish a directory): the watch must go too, or it would
+		// outlive it under its old name and take over the directory's new
+		// one, whose events would then all carry the old name.
+		if w.unvisit != nil {
+			w.unvisit(rel)
+		}
 		return
 	}
 	files := make(map[string]fileState)

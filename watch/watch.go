@@ -131,11 +131,12 @@ func New(opts Options) (*Watcher, error) {
 		w.warn = func(s string) { fmt.Fprintln(os.Stderr, s) }
 	}
 	w.walker = walker{
-		root:   root,
-		filter: newFilter(root, opts.Include, opts.Ignore),
-		hash:   opts.Hash && opts.Poll > 0,
-		seed:   maphash.MakeSeed(),
-		visit:  w.addWatch,
+		root:    root,
+		filter:  newFilter(root, opts.Include, opts.Ignore),
+		hash:    opts.Hash && opts.Poll > 0,
+		seed:    maphash.MakeSeed(),
+		visit:   w.addWatch,
+		unvisit: w.unwatch,
 	}
 	if w.poll <= 0 {
 		newNotifier := opts.newNotifier
@@ -328,7 +329,16 @@ func (w *Watcher) process(ops map[string]fsnotify.Op) []string {
 				changed = append(changed, rel)
 			}
 		case info.IsDir():
-			if _, ok := w.tree[rel]; ok || w.walker.filter.prune(rel) {
+			if _, ok := w.tree[rel]; ok {
+				// Created where a directory is known: another one was
+				// renamed over it (rename(2) onto an empty directory), and
+				// the old one's watch went with it.
+				if byRel[rel].Has(fsnotify.Create) {
+					w.rescan(rel, &changed)
+				}
+				continue
+			}
+			if w.walker.filter.prune(rel) {
 				continue
 			}
 			// Files created before the watch existed count as changes.

@@ -595,3 +595,70 @@ func TestRootRemovedWarns(t *testing.T) {
 		return len(lines) == 1 && strings.Contains(lines[0], "removed")
 	})
 }
+
+// renameAfterAdd is fsnotify with one twist: right after it watches the
+// directory at, it renames from to to, as a tool that makes a directory
+// tree and publishes it by rename can do between the watch and the read.
+type renameAfterAdd struct {
+	notifier
+	at, from, to string
+	done         bool
+}
+
+func (r *renameAfterAdd) Add(dir string) error {
+	err := r.notifier.Add(dir)
+	if dir == r.at && !r.done {
+		r.done = true
+		if err := os.Rename(r.from, r.to); err != nil {
+			panic(err)
+		}
+	}
+	return err
+}
+
+// A directory renamed between its watch and its read keeps nothing of its
+// old name: its files under the new name are seen, later edits too. (The
+// watch the read could not use stayed, under the old name, and the kernel
+// hands the same watch back for the new name, so every event there came
+// with the old name and was dropped.)
+func TestDirRenamedBetweenWatchAndRead(t *testing.T) {
+	root := t.TempDir()
+	n := &renameAfterAdd{at: filepath.Join(root, "tmp", "a", "b"), from: filepath.Join(root, "tmp"), to: filepath.Join(root, "out")}
+	w := start(t, Options{Root: root, newNotifier: func() (notifier, error) {
+		fs, err := newFSNotifier()
+		n.notifier = fs
+		return n, err
+	}})
+	// Made outside and moved in, so that the rename cannot come between
+	// the test's own mkdir and write.
+	outside := t.TempDir()
+	mustWrite(t, filepath.Join(outside, "tmp", "a", "b", "f"), "x")
+	if err := os.Rename(filepath.Join(outside, "tmp"), filepath.Join(root, "tmp")); err != nil {
+		t.Fatal(err)
+	}
+	collect(t, w, "out/a/b/f")
+	mustWrite(t, filepath.Join(root, "out", "a", "b", "f"), "edited")
+	mustWrite(t, filepath.Join(root, "out", "a", "b", "g"), "new")
+	collect(t, w, "out/a/b/f", "out/a/b/g")
+}
+
+// A directory renamed over an empty one that is watched (rename(2) onto an
+// empty directory, `mv -T`) is watched in its place: its files count, and
+// so do later edits.
+func TestDirRenamedOverAnEmptyOne(t *testing.T) {
+	root := t.TempDir()
+	if err := os.Mkdir(filepath.Join(root, "dst"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	outside := t.TempDir()
+	mustWrite(t, filepath.Join(outside, "src", "f"), "x")
+	w := start(t, Options{Root: root})
+	// syscall's: os.Rename refuses an existing directory as the target.
+	if err := syscall.Rename(filepath.Join(outside, "src"), filepath.Join(root, "dst")); err != nil {
+		t.Fatal(err)
+	}
+	collect(t, w, "dst/f")
+	mustWrite(t, filepath.Join(root, "dst", "f"), "edited")
+	mustWrite(t, filepath.Join(root, "dst", "g"), "new")
+	collect(t, w, "dst/f", "dst/g")
+}
