@@ -36,9 +36,11 @@
 //     files ignore (nested ones, and those above the root up to the work
 //     tree's top).
 //   - A path counts when it is not a directory, not an editor temp file
-//     (*.swp, *.swx, *~, 4913, .#*, #*#, JetBrains' ___jb_tmp___ and
-//     ___jb_old___), not ignored, and matches an Include glob (or Include is
-//     empty). Chmod-only events never count.
+//     (*.swp, *.swx, vim's other swap files .*.swa to .*.swo, *~, 4913,
+//     .#*, #*#, JetBrains' ___jb_tmp___ and ___jb_old___, *.kate-swp), not
+//     ignored, and matches an Include glob (or Include is empty).
+//     Chmod-only events never count (so `touch` alone is no change with
+//     inotify; polling sees the new mtime).
 //   - Batch paths are root-relative, slash-separated, sorted and unique.
 //   - Running out of inotify watches or instances is never fatal: one
 //     warning line names the sysctl to raise and the watcher polls every

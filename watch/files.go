@@ -51,9 +51,9 @@ func NewFiles(paths []string, poll time.Duration, warn func(string)) (*Files, er
 		f.last = f.stamps()
 		return f, nil
 	}
-	n, err := newFSNotifier()
+	n, err := newFilesNotifier()
+	var dirs []string
 	if err == nil {
-		var dirs []string
 		for _, p := range f.paths {
 			if d := filepath.Dir(p); !slices.Contains(dirs, d) {
 				dirs = append(dirs, d)
@@ -65,7 +65,11 @@ func NewFiles(paths []string, poll time.Duration, warn func(string)) (*Files, er
 		}
 	}
 	if err != nil {
-		warn(fmt.Sprintf("watch: %v: checking %s every %s instead", err, describe(f.paths), FallbackPoll))
+		if msg := limitWarning(err, max(len(dirs)-1, 0), FallbackPoll.String()); msg != "" {
+			warn(msg) // a full inotify table, not a full disk (both are ENOSPC)
+		} else {
+			warn(fmt.Sprintf("watch: %v: checking %s every %s instead", err, describe(f.paths), FallbackPoll))
+		}
 		f.poll = FallbackPoll
 		f.last = f.stamps()
 		return f, nil
@@ -73,6 +77,9 @@ func NewFiles(paths []string, poll time.Duration, warn func(string)) (*Files, er
 	f.n = n
 	return f, nil
 }
+
+// newFilesNotifier is fsnotify; tests replace it.
+var newFilesNotifier = newFSNotifier
 
 func describe(paths []string) string {
 	if len(paths) == 1 {

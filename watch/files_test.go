@@ -4,7 +4,10 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -89,4 +92,31 @@ func TestFilesIgnoresOtherFiles(t *testing.T) {
 	if !slices.Equal(b.Paths, []string{cf}) {
 		t.Errorf("batch %v, want [%s]", b.Paths, cf)
 	}
+}
+
+// Out of inotify watches, the config watcher says so, naming the sysctl,
+// not "no space left on device" (the same errno), and polls.
+func TestFilesWatchLimitSaysSo(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("inotify's limit")
+	}
+	dir := t.TempDir()
+	env := filepath.Join(dir, ".env")
+	mustWrite(t, env, "A=1")
+	saved := newFilesNotifier
+	t.Cleanup(func() { newFilesNotifier = saved })
+	newFilesNotifier = func() (notifier, error) {
+		return newFake(func(int) error { return syscall.ENOSPC }), nil
+	}
+	var warns []string
+	f, err := NewFiles([]string{env}, 0, func(s string) { warns = append(warns, s) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(warns) != 1 || !strings.Contains(warns[0], "fs.inotify.max_user_watches") || strings.Contains(warns[0], "no space left") {
+		t.Fatalf("warnings %q, want one naming fs.inotify.max_user_watches", warns)
+	}
+	runFiles(t, f)
+	mustWrite(t, env, "A=2")
+	nextBatch(t, f, env)
 }

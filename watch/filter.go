@@ -36,14 +36,17 @@ func newFilter(root string, include, ignore []string) *filter {
 }
 
 // isEditorTemp reports whether name is a file editors create and delete
-// around a save (vim's swap files and its "4913" write probe, backup files,
-// Emacs lock and autosave files, JetBrains' safe-write copies). A save made
-// of these plus the real file must look like a change of the real file only.
+// around a save, or write while a file is open (vim's swap files and its
+// "4913" write probe, backup files, Emacs lock and autosave files,
+// JetBrains' safe-write copies, Kate's swap files). A save made of these
+// plus the real file must look like a change of the real file only.
 func isEditorTemp(name string) bool {
 	switch {
 	case name == "4913",
 		strings.HasSuffix(name, ".swp"),
 		strings.HasSuffix(name, ".swx"),
+		vimSwap(name),
+		strings.HasSuffix(name, ".kate-swp"),
 		strings.HasSuffix(name, "~"),
 		strings.HasPrefix(name, ".#"),
 		len(name) > 1 && strings.HasPrefix(name, "#") && strings.HasSuffix(name, "#"),
@@ -52,6 +55,14 @@ func isEditorTemp(name string) bool {
 		return true
 	}
 	return false
+}
+
+// vimSwap reports whether name is one of the swap files vim falls back to
+// when .swp is taken (a second session, a stale swap file): .main.go.swo,
+// then .swn and down; vim writes them as you type.
+func vimSwap(name string) bool {
+	n := len(name)
+	return n > 5 && name[0] == '.' && name[n-4:n-1] == ".sw" && name[n-1] >= 'a' && name[n-1] <= 'p'
 }
 
 // prune reports whether the directory rel (relative to the root, not "")

@@ -7,12 +7,14 @@ import (
 )
 
 func TestEditorTemp(t *testing.T) {
-	for _, name := range []string{"4913", ".main.go.swp", ".main.go.swx", "main.go~", ".#main.go", "#main.go#", "main.go___jb_tmp___", "main.go___jb_old___"} {
+	for _, name := range []string{"4913", ".main.go.swp", ".main.go.swx", "main.go~", ".#main.go", "#main.go#", "main.go___jb_tmp___", "main.go___jb_old___",
+		".main.go.swo", ".main.go.swn", ".main.go.swa", "main.go.kate-swp"} {
 		if !isEditorTemp(name) {
 			t.Errorf("isEditorTemp(%q) = false, want true", name)
 		}
 	}
-	for _, name := range []string{"main.go", "49130", "#", "swp", "a.swp.go", "main#"} {
+	for _, name := range []string{"main.go", "49130", "#", "swp", "a.swp.go", "main#",
+		"query.sql", "main.swo", ".main.go.swq", ".swo", "style.scss"} {
 		if isEditorTemp(name) {
 			t.Errorf("isEditorTemp(%q) = true, want false", name)
 		}
