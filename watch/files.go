@@ -16,12 +16,19 @@ import (
 // and only events on the named paths count. Editors that save by writing a
 // temp file and renaming it over the original are seen (the rename's create
 // event names the file); so are files that do not exist yet and appear later.
-// Batches carry the absolute paths that changed.
+// A path that is a symlink (.env -> .env.development) also changes when the
+// file it points to does, and when it is pointed elsewhere. Batches carry
+// the absolute paths that changed, as given (the link, not its target).
 //
 // When the notifier cannot be had (no inotify instances left, or Poll set),
 // the files' size and mtime are compared every Poll (FallbackPoll when zero).
 type Files struct {
 	paths   []string // absolute, cleaned, sorted
+	// targets maps the file a symlink among paths points to (resolved in
+	// full) to the paths that point to it: editing an env file through its
+	// link (.env -> .env.development) changes the target, not the link.
+	targets map[string][]string
+	links   map[string]string // the inverse: a symlink among paths to its target
 	poll    time.Duration
 	quiet   time.Duration
 	n       notifier
@@ -51,10 +58,17 @@ func NewFiles(paths []string, poll time.Duration, warn func(string)) (*Files, er
 		f.last = f.stamps()
 		return f, nil
 	}
+	f.targets, f.links = map[string][]string{}, map[string]string{}
+	watch := slices.Clone(f.paths)
+	for _, p := range f.paths {
+		if t := f.resolve(p); t != "" {
+			watch = append(watch, t)
+		}
+	}
 	n, err := newFilesNotifier()
 	var dirs []string
 	if err == nil {
-		for _, p := range f.paths {
+		for _, p := range watch {
 			if d := filepath.Dir(p); !slices.Contains(dirs, d) {
 				dirs = append(dirs, d)
 				if err = n.Add(d); err != nil {
@@ -76,6 +90,32 @@ func NewFiles(paths []string, poll time.Duration, warn func(string)) (*Files, er
 	}
 	f.n = n
 	return f, nil
+}
+
+// resolve records where the path p points when it is a symlink (or lies
+// under one), replacing what it pointed to before, and returns that target
+// when it is new ("" when p is no link, is dangling, or points where it did).
+func (f *Files) resolve(p string) string {
+	t, err := filepath.EvalSymlinks(p)
+	if err != nil || t == p {
+		t = ""
+	}
+	old := f.links[p]
+	if t == old {
+		return ""
+	}
+	if old != "" {
+		f.targets[old] = slices.DeleteFunc(f.targets[old], func(q string) bool { return q == p })
+		if len(f.targets[old]) == 0 {
+			delete(f.targets, old)
+		}
+		delete(f.links, p)
+	}
+	if t != "" {
+		f.links[p] = t
+		f.targets[t] = append(f.targets[t], p)
+	}
+	return t
 }
 
 // newFilesNotifier is fsnotify; tests replace it.
@@ -143,7 +183,15 @@ func (f *Files) Run(ctx context.Context) error {
 				continue
 			}
 			name := filepath.Clean(ev.Name)
-			if _, found := slices.BinarySearch(f.paths, name); found && !send([]string{name}) {
+			changed := f.targets[name]
+			if _, found := slices.BinarySearch(f.paths, name); found {
+				// A link may point elsewhere now (ln -sf): watch there.
+				if t := f.resolve(name); t != "" {
+					f.n.Add(filepath.Dir(t))
+				}
+				changed = append(slices.Clone(changed), name)
+			}
+			if len(changed) > 0 && !send(changed) {
 				return nil
 			}
 		}

@@ -2,6 +2,7 @@ package watch
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -119,4 +120,42 @@ func TestFilesWatchLimitSaysSo(t *testing.T) {
 	runFiles(t, f)
 	mustWrite(t, env, "A=2")
 	nextBatch(t, f, env)
+}
+
+// A symlinked env file (.env -> .env.development) changes when its target
+// is edited, in this directory or another, and when it is pointed at
+// another file, whose edits then count too; batches name the link.
+func TestFilesFollowSymlinks(t *testing.T) {
+	for _, poll := range []time.Duration{0, 50 * time.Millisecond} {
+		t.Run(fmt.Sprintf("poll=%s", poll), func(t *testing.T) {
+			dir, other := t.TempDir(), t.TempDir()
+			env, dev, prod := filepath.Join(dir, ".env"), filepath.Join(dir, ".env.development"), filepath.Join(other, "prod.env")
+			mustWrite(t, dev, "A=1")
+			mustWrite(t, prod, "A=prod")
+			if err := os.Symlink(".env.development", env); err != nil {
+				t.Fatal(err)
+			}
+			f, err := NewFiles([]string{env}, poll, func(s string) { t.Log(s) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.quiet = 20 * time.Millisecond
+			runFiles(t, f)
+			mustWrite(t, dev, "A=2") // through the link
+			if b := nextBatch(t, f, env); !slices.Equal(b.Paths, []string{env}) {
+				t.Errorf("batch %v, want the link only", b.Paths)
+			}
+			// ln -sf: a new link renamed over the old one.
+			tmp := filepath.Join(dir, ".env.tmp")
+			if err := os.Symlink(prod, tmp); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Rename(tmp, env); err != nil {
+				t.Fatal(err)
+			}
+			nextBatch(t, f, env)
+			mustWrite(t, prod, "A=prod2") // the new target, in another directory
+			nextBatch(t, f, env)
+		})
+	}
 }
