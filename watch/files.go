@@ -23,7 +23,7 @@ import (
 // When the notifier cannot be had (no inotify instances left, or Poll set),
 // the files' size and mtime are compared every Poll (FallbackPoll when zero).
 type Files struct {
-	paths   []string // absolute, cleaned, sorted
+	paths []string // absolute, cleaned, sorted
 	// targets maps the file a symlink among paths points to (resolved in
 	// full) to the paths that point to it: editing an env file through its
 	// link (.env -> .env.development) changes the target, not the link.
