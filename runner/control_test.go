@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"syscall"
+	"sync"
 	"testing"
 	"time"
 
@@ -375,5 +376,106 @@ func TestReadyAnswersWhenAStartingWorkerIsStopped(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("Ready did not answer after the unready worker was stopped")
+	}
+}
+
+// A control socket that exists but cannot be reached is not a stale one:
+// another user's runner (EACCES) or a busy one (a full backlog, here) keeps
+// it, and the new runner refuses to start instead of taking the path.
+func TestUnreachableControlSocketIsKept(t *testing.T) {
+	path := filepath.Join(t.TempDir(), ".cluster.sock")
+	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fd)
+	if err := syscall.Bind(fd, &syscall.SockaddrUnix{Name: path}); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Listen(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+	// Fill the backlog: nobody accepts, so a further connect cannot succeed.
+	for i := 0; i < 2; i++ {
+		c, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer syscall.Close(c)
+		syscall.Connect(c, &syscall.SockaddrUnix{Name: path})
+	}
+	before, err := os.Lstat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctl, err := ListenControl(path)
+	if err == nil {
+		ctl.Close()
+		t.Fatal("ListenControl replaced a socket it could not reach")
+	}
+	if !errors.Is(err, ErrClusterRunning) || !strings.Contains(err.Error(), "cannot be reached") {
+		t.Errorf("error %q, want ErrClusterRunning saying it cannot be reached", err)
+	}
+	if after, err := os.Lstat(path); err != nil || !os.SameFile(before, after) {
+		t.Errorf("the socket file was replaced or removed: %v", err)
+	}
+}
+
+// Close removes its own socket file only: one another runner bound at the
+// path since (after removing this one's) stays.
+func TestControlCloseKeepsAnotherRunnersSocket(t *testing.T) {
+	path := filepath.Join(t.TempDir(), ".cluster.sock")
+	ctl, err := ListenControl(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(path)
+	other, err := bindPrivate(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	ctl.Close()
+	if _, err := os.Lstat(path); err != nil {
+		t.Errorf("Close removed the other runner's socket: %v", err)
+	}
+}
+
+// Runners that start at the same moment beside a stale socket replace it
+// in turn: exactly one gets the path; the other one's removal of the stale
+// file cannot delete the socket the first just bound.
+func TestStaleControlSocketRace(t *testing.T) {
+	path := filepath.Join(t.TempDir(), ".cluster.sock")
+	for try := 0; try < 100; try++ {
+		os.Remove(path)
+		ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln.SetUnlinkOnClose(false)
+		ln.Close() // stale: the file stays, nobody answers
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		srvs := make([]*ControlServer, 2)
+		for k := range srvs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				srvs[k], _ = ListenControl(path)
+			}()
+		}
+		close(start)
+		wg.Wait()
+		n := 0
+		for _, s := range srvs {
+			if s != nil {
+				n++
+				s.ln.Close()
+			}
+		}
+		if n != 1 {
+			t.Fatalf("try %d: %d runners got the control socket, want exactly 1", try, n)
+		}
 	}
 }

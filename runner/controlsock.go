@@ -64,8 +64,9 @@ const (
 
 // ControlServer is the unix socket `cluster status|reload|...` talk to.
 type ControlServer struct {
-	ln   net.Listener // at most controlMaxConns connections
-	path string
+	ln    net.Listener // at most controlMaxConns connections
+	path  string
+	bound os.FileInfo // the socket file as bound: Close removes only that one
 
 	// The limits above; fields so that tests can shorten them before Serve.
 	readTimeout, writeTimeout, heartbeat time.Duration
@@ -73,24 +74,37 @@ type ControlServer struct {
 }
 
 // ListenControl creates the control socket at path with mode 0600; it is
-// never reachable with wider permissions (bindPrivate). A socket file
-// nobody answers on is a stale one from a killed runner and is replaced; a
-// live one is an error, and so is a runner that binds the same path at the
-// same moment.
+// never reachable with wider permissions (bindPrivate). A socket file that
+// refuses connections is a stale one from a killed runner and is replaced;
+// one that answers, or cannot be reached (another user's runner: EACCES; a
+// busy one: a full backlog), is left alone and is an error, and so is a
+// runner that binds the same path at the same moment. Runners starting at
+// once check and replace a stale one in turn (a lock on the directory), so
+// one cannot remove what the other just bound.
 func ListenControl(path string) (*ControlServer, error) {
 	path, err := filepath.Abs(path)
 	if err != nil {
 		return nil, err
 	}
+	defer lockDir(filepath.Dir(path))()
 	if fi, err := os.Lstat(path); err == nil {
 		if fi.Mode()&os.ModeSocket == 0 {
 			return nil, fmt.Errorf("control socket %s: exists and is not a socket", path)
 		}
-		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c, err := net.DialTimeout("unix", path, time.Second)
+		switch {
+		case err == nil:
 			c.Close()
 			return nil, fmt.Errorf("%w (control socket %s answers); stop it with \"cluster stop\" or set CLUSTER_SOCKET", ErrClusterRunning, path)
+		case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ENOENT):
+			os.Remove(path) // stale (or gone already)
+		default:
+			why := err.Error()
+			if errno := syscall.Errno(0); errors.As(err, &errno) {
+				why = errno.Error()
+			}
+			return nil, fmt.Errorf("%w (control socket %s exists and cannot be reached: %s; only a socket that refuses connections is replaced); stop that cluster or set CLUSTER_SOCKET", ErrClusterRunning, path, why)
 		}
-		os.Remove(path)
 	}
 	ln, err := bindPrivate(path)
 	if errors.Is(err, syscall.EADDRINUSE) {
@@ -99,9 +113,11 @@ func ListenControl(path string) (*ControlServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("control socket %s: %w", path, err)
 	}
+	bound, _ := os.Lstat(path)
 	return &ControlServer{
 		ln:           LimitListener(ln, controlMaxConns),
 		path:         path,
+		bound:        bound,
 		readTimeout:  controlReadTimeout,
 		writeTimeout: controlWriteTimeout,
 		heartbeat:    controlHeartbeat,
@@ -112,11 +128,33 @@ func ListenControl(path string) (*ControlServer, error) {
 // Path is the socket file.
 func (c *ControlServer) Path() string { return c.path }
 
-// Close stops serving and removes the socket file.
+// Close stops serving and removes the socket file, if it is still the one
+// it bound (not one another runner put there since).
 func (c *ControlServer) Close() error {
 	err := c.ln.Close()
-	os.Remove(c.path)
+	if fi, e := os.Lstat(c.path); e == nil && c.bound != nil && os.SameFile(fi, c.bound) {
+		os.Remove(c.path)
+	}
 	return err
+}
+
+// lockDir takes an exclusive flock on dir and returns its release; a
+// directory that cannot be locked (some network file systems) is not.
+func lockDir(dir string) (unlock func()) {
+	fd, err := syscall.Open(dir, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return func() {}
+	}
+	for {
+		if err = syscall.Flock(fd, syscall.LOCK_EX); err != syscall.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		syscall.Close(fd)
+		return func() {}
+	}
+	return func() { syscall.Close(fd) } // closing the last descriptor releases the lock
 }
 
 // Serve answers requests for r until Close.
