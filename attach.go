@@ -68,7 +68,13 @@ func cmdAttach(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	in, isFile := stdin.(*os.File)
 	term := isFile && isTerminal(in)
+	var interrupted <-chan os.Signal // nil unless the terminal is raw
 	if term {
+		// SIGTERM or SIGHUP (a kill, a closing ssh or tmux) must not leave
+		// the terminal raw: they end the session, and restore runs.
+		sigs, stop := interrupts()
+		defer stop()
+		interrupted = sigs
 		fmt.Fprintf(stderr, "attached to %s; detach with Ctrl-\\\r\n", pos[0])
 		restore, err := rawTerminal(int(in.Fd()))
 		if err != nil {
@@ -136,6 +142,12 @@ func cmdAttach(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		if term {
 			fmt.Fprint(stderr, "\r\n")
 		}
+	case sig := <-interrupted:
+		fmt.Fprintf(stderr, "\r\ndetached from %s (%s)\r\n", pos[0], sig)
+		if s, ok := sig.(syscall.Signal); ok {
+			return 128 + int(s)
+		}
+		return 1
 	}
 	return 0
 }

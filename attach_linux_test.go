@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -142,5 +143,38 @@ tty = true
 	status := clusterCommand(t, dir, "status")
 	if b, err := status.CombinedOutput(); err != nil || !regexp.MustCompile(`(?m)^app\.1 +[0-9]+ +\w+ +\S+ +0 `).Match(b) {
 		t.Errorf("status after detach: %v\n%s", err, b)
+	}
+
+	// Attached again, a SIGTERM (a kill, a closing ssh or tmux) ends the
+	// session with the terminal restored, not left raw.
+	again := clusterCommand(t, dir, "attach", "app.1")
+	again.Stdin, again.Stdout, again.Stderr = slave, slave, slave
+	again.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := again.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { exited <- again.Wait() }()
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if now, err := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS); err == nil && *now != *before {
+			break // raw
+		}
+		if time.Now().After(deadline) {
+			again.Process.Kill()
+			t.Fatal("the second attach never made the terminal raw")
+		}
+	}
+	again.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-exited:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 143 {
+			t.Errorf("attach after SIGTERM: %v, want exit status 143", err)
+		}
+	case <-time.After(15 * time.Second):
+		again.Process.Kill()
+		t.Fatal("attach did not end on SIGTERM")
+	}
+	if after, err := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS); err != nil || *after != *before {
+		t.Errorf("terminal left raw after SIGTERM: %v", err)
 	}
 }
