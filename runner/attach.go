@@ -135,7 +135,16 @@ type Terminal struct {
 	master  *os.File
 	clients *ttyClients
 	queue   int // chunks queued for a client before bytes are dropped (attachQueue)
+	// inputWait is how long input waits for a worker that does not read
+	// its terminal before it is dropped (attachInputWait).
+	inputWait time.Duration
 }
+
+// attachInputWait bounds how long a client's input waits for room in the
+// terminal of a worker that does not read it: past that it is dropped and
+// the client told, so the client never blocks (its Ctrl-\ still detaches)
+// and the runner notices when it leaves.
+const attachInputWait = 2 * time.Second
 
 // ErrNoTerminal: the type runs without tty = true.
 var ErrNoTerminal = errors.New("no terminal to attach to")
@@ -174,7 +183,7 @@ func (r *Runner) Attach(target string) (*Terminal, error) {
 			rerr = fmt.Errorf("%s has no terminal now (it is not running)", s.name)
 			return
 		}
-		term = &Terminal{Name: s.name, PID: pid, master: pr.ttyFile, clients: pr.clients, queue: attachQueue}
+		term = &Terminal{Name: s.name, PID: pid, master: pr.ttyFile, clients: pr.clients, queue: attachQueue, inputWait: attachInputWait}
 	})
 	if err == nil {
 		err = rerr
@@ -189,9 +198,17 @@ func (t *Terminal) Serve(conn net.Conn, writeTimeout time.Duration) {
 	cl := t.clients.add(t.queue)
 	defer t.clients.remove(cl)
 	input := make(chan struct{})
+	var dropped atomic.Int64
+	droppedSome := make(chan struct{}, 1)
 	go func() {
 		defer close(input)
-		t.readFrames(conn)
+		t.readFrames(conn, func(n int) {
+			dropped.Add(int64(n))
+			select {
+			case droppedSome <- struct{}{}:
+			default:
+			}
+		})
 	}()
 	write := func(b []byte) bool {
 		conn.SetWriteDeadline(time.Now().Add(writeTimeout))
@@ -223,6 +240,10 @@ func (t *Terminal) Serve(conn net.Conn, writeTimeout time.Duration) {
 			}
 			write(fmt.Appendf(nil, "\r\n[cluster: %s's terminal closed]\r\n", t.Name))
 			return
+		case <-droppedSome:
+			if !write(fmt.Appendf(nil, "\r\n[cluster: %d bytes of input dropped: %s is not reading its terminal]\r\n", dropped.Swap(0), t.Name)) {
+				return
+			}
 		case <-input:
 			return // detached
 		}
@@ -230,8 +251,9 @@ func (t *Terminal) Serve(conn net.Conn, writeTimeout time.Duration) {
 }
 
 // readFrames applies the client's frames to the terminal until EOF or an
-// error.
-func (t *Terminal) readFrames(r io.Reader) {
+// error. Input the terminal has no room for within inputWait is dropped and
+// counted to dropped.
+func (t *Terminal) readFrames(r io.Reader, dropped func(n int)) {
 	var hdr [3]byte
 	buf := make([]byte, 4096)
 	for {
@@ -247,7 +269,15 @@ func (t *Terminal) readFrames(r io.Reader) {
 		}
 		switch hdr[0] {
 		case frameData:
-			if _, err := t.master.Write(buf[:n]); err != nil {
+			// Where the master is not in the poller (some macOS ptys) there
+			// is no deadline, and the write waits as before.
+			t.master.SetWriteDeadline(time.Now().Add(t.inputWait))
+			w, err := t.master.Write(buf[:n])
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				dropped(n - w)
+				continue
+			}
+			if err != nil {
 				return
 			}
 		case frameWindowSize:

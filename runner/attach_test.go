@@ -2,6 +2,7 @@ package runner
 
 import (
 	"bufio"
+	"bytes"
 	"net"
 	"strings"
 	"testing"
@@ -76,5 +77,65 @@ func TestAttachSlowClientAndEnd(t *testing.T) {
 	case <-served:
 	case <-time.After(20 * time.Second):
 		t.Fatal("Serve did not return after the worker's terminal closed")
+	}
+}
+
+// Input for a worker that does not read its terminal does not block the
+// client: past inputWait it is dropped and the client told, so the client
+// keeps writing (its Ctrl-\ still detaches), and when it leaves, Serve ends
+// at once instead of holding its connection until the worker exits.
+func TestAttachInputToAWorkerThatDoesNotRead(t *testing.T) {
+	p := shProc("app", `echo up; exec sleep 1000`)
+	p.TTY = true
+	rn := start(t, Options{Config: config(p)})
+	rn.rec.waitLine(t, `^app\.1 tty: up`, 10*time.Second)
+	term, err := rn.r.Attach("app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	term.inputWait = 100 * time.Millisecond
+	client, server := net.Pipe()
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		term.Serve(server, time.Minute)
+		server.Close()
+	}()
+	notice := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(client)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "bytes of input dropped: app.1 is not reading its terminal") {
+				select {
+				case notice <- sc.Text():
+				default:
+				}
+			}
+		}
+	}()
+	wrote := make(chan error, 1)
+	go func() {
+		// 300 KB: far past what a terminal's input buffer holds.
+		_, err := client.Write(DataFrames(bytes.Repeat([]byte("some input line\n"), 300000/16)))
+		wrote <- err
+	}()
+	select {
+	case err := <-wrote:
+		if err != nil {
+			t.Fatalf("client write: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the client's input blocked")
+	}
+	select {
+	case <-notice:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no notice of the dropped input")
+	}
+	client.Close()
+	select {
+	case <-served:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve still runs after the client left")
 	}
 }
