@@ -63,6 +63,10 @@ func (c *limitConn) Close() error {
 	return err
 }
 
+// releaseSlot frees the listener slot before Close: the connection goes on
+// outside the limit (a long-lived stream counted elsewhere).
+func (c *limitConn) releaseSlot() { c.closeOnce.Do(c.release) }
+
 // SyscallConn lets SO_PEERCRED reach the socket through the wrapper.
 func (c *limitConn) SyscallConn() (syscall.RawConn, error) {
 	sc, ok := c.Conn.(syscall.Conn)

@@ -54,6 +54,7 @@ type Response struct {
 // the request, and each write of the answer has its own.
 const (
 	controlMaxConns     = 64               // at once; more wait in the backlog (LimitListener)
+	controlMaxStreams   = 512              // logs -f, attach, --wait: outside controlMaxConns, so they never lock out other commands
 	controlMaxRequest   = 64 << 10         // bytes in the request line
 	controlFirstBuffer  = 512              // bytes read into at first, doubled up to controlMaxRequest
 	controlReadTimeout  = 5 * time.Second  // to read the whole request line
@@ -64,9 +65,10 @@ const (
 
 // ControlServer is the unix socket `cluster status|reload|...` talk to.
 type ControlServer struct {
-	ln    net.Listener // at most controlMaxConns connections
-	path  string
-	bound os.FileInfo // the socket file as bound: Close removes only that one
+	ln      net.Listener // at most controlMaxConns connections
+	path    string
+	bound   os.FileInfo   // the socket file as bound: Close removes only that one
+	streams chan struct{} // a slot per long-lived stream (controlMaxStreams)
 
 	// The limits above; fields so that tests can shorten them before Serve.
 	readTimeout, writeTimeout, heartbeat time.Duration
@@ -118,6 +120,7 @@ func ListenControl(path string) (*ControlServer, error) {
 		ln:           LimitListener(ln, controlMaxConns),
 		path:         path,
 		bound:        bound,
+		streams:      make(chan struct{}, controlMaxStreams),
 		readTimeout:  controlReadTimeout,
 		writeTimeout: controlWriteTimeout,
 		heartbeat:    controlHeartbeat,
@@ -175,6 +178,25 @@ func (c *ControlServer) Serve(r *Runner) {
 	}
 }
 
+// stream moves conn from the connection limit to the limit of long-lived
+// streams (logs -f, attach, reload --wait): 64 followers must not lock out
+// `cluster status` or `cluster stop`. done gives the stream's slot back;
+// ok is false when every stream slot is taken.
+func (c *ControlServer) stream(conn net.Conn) (done func(), ok bool) {
+	select {
+	case c.streams <- struct{}{}:
+	default:
+		return nil, false
+	}
+	if lc, isLimited := conn.(*limitConn); isLimited {
+		lc.releaseSlot()
+	}
+	return func() { <-c.streams }, true
+}
+
+// errTooManyStreams answers a stream over controlMaxStreams.
+var errTooManyStreams = fmt.Sprintf("too many clients following logs, attached or waiting (%d): close some and try again", controlMaxStreams)
+
 // peerAllowed checks the peer's credentials (peerUID, sys_*.go): the
 // runner's own user, or root.
 func peerAllowed(conn net.Conn) (uid int, ok bool) {
@@ -230,6 +252,9 @@ func (c *ControlServer) handle(r *Runner, conn net.Conn) {
 		return
 	}
 	resp.More = true
+	if done, ok := c.stream(conn); ok { // else the wait keeps its connection slot
+		defer done()
+	}
 	if answer.Encode(resp) == nil {
 		c.follow(conn, answer, req.Cmd, w)
 	}
@@ -284,6 +309,12 @@ func (c *ControlServer) attach(r *Runner, conn net.Conn, req Request, answer *js
 		answer.Encode(Response{Error: err.Error()})
 		return
 	}
+	done, ok := c.stream(conn)
+	if !ok {
+		answer.Encode(Response{Error: errTooManyStreams})
+		return
+	}
+	defer done()
 	if answer.Encode(Response{OK: true, Lines: []string{fmt.Sprintf("attached to %s (pid %d)", term.Name, term.PID)}}) != nil {
 		return
 	}
@@ -306,6 +337,14 @@ func (c *ControlServer) serveLogs(r *Runner, conn net.Conn, answer *json.Encoder
 		return
 	}
 	defer feed.Close()
+	if req.Follow {
+		done, ok := c.stream(conn)
+		if !ok {
+			answer.Encode(Response{Error: errTooManyStreams})
+			return
+		}
+		defer done()
+	}
 	if answer.Encode(Response{OK: true, Lines: feed.Labels}) != nil {
 		return
 	}

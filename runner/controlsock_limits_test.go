@@ -1,8 +1,10 @@
 package runner
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -205,4 +207,50 @@ func readingControlRequests() int {
 		}
 	}
 	return count
+}
+
+// Clients that follow logs (or stay attached, or wait for a reload) do not
+// hold connection slots: with more of them than controlMaxConns, status is
+// still answered at once.
+func TestControlStreamsDoNotLockOutCommands(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ctl.sock")
+	rn := start(t, Options{Config: config(shProc("web", `echo up; exec sleep 1000`))})
+	rn.waitStatus(t, func(s Status) bool { return readyCount(s, "web") == 1 }, "ready")
+	ctl, err := ListenControl(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ctl.Close() })
+	go ctl.Serve(rn.r)
+	for i := 0; i < controlMaxConns+10; i++ {
+		c, err := net.Dial("unix", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		if err := json.NewEncoder(c).Encode(Request{Cmd: "logs", Follow: true}); err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(20 * time.Second))
+		var resp Response
+		if err := json.NewDecoder(bufio.NewReader(c)).Decode(&resp); err != nil || !resp.OK {
+			t.Fatalf("follower %d: %+v %v", i, resp, err)
+		}
+	}
+	done := make(chan error, 1)
+	go func() {
+		resp, err := Call(path, Request{Cmd: "status"})
+		if err == nil && !resp.OK {
+			err = fmt.Errorf("%+v", resp)
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("status beside %d followers: %v", controlMaxConns+10, err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("status not answered beside %d followers", controlMaxConns+10)
+	}
 }
