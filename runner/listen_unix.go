@@ -169,14 +169,17 @@ func (l *Listener) Listening() bool {
 func (l *Listener) Renew() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	unix.Close(l.fd)
 	if l.path != "" {
 		os.Remove(l.path)
 	}
+	// Bind the new socket first (the old one no longer listens, so its
+	// address is free to SO_REUSEADDR): on failure l.fd stays a valid
+	// descriptor of ours instead of a number the next open file reuses.
 	n, err := Listen(l.Addr)
 	if err != nil {
 		return err
 	}
+	unix.Close(l.fd)
 	l.fd = n.fd
 	return nil
 }

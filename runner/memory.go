@@ -30,6 +30,10 @@ var (
 	// memorySampled, when set (by tests), sees each sample and the time
 	// to the worker's next.
 	memorySampled func(pid int, rss int64, next time.Duration)
+	// memoryRetry: a worker still above its limit this long after its
+	// replacement was asked for (the replacement failed, say) is replaced
+	// again. Long enough for a replacement that is slow to get ready.
+	memoryRetry = 30 * time.Second
 )
 
 // sampleInterval is how long a worker whose group uses rss bytes of its
@@ -45,10 +49,11 @@ func sampleInterval(rss, limit int64, rate float64) time.Duration {
 
 // watchedWorker is the max_memory watch's schedule for one worker.
 type watchedWorker struct {
-	next time.Time // its next sample
-	at   time.Time // its last sample
-	rss  int64     // at its last sample
-	over int       // consecutive samples above the limit
+	next  time.Time // its next sample
+	at    time.Time // its last sample
+	rss   int64     // at its last sample
+	over  int       // consecutive samples above the limit
+	retry time.Time // a replacement was asked for: ask again from then if still above
 }
 
 // watchMemory replaces, with a rolling restart, any worker whose process
@@ -152,7 +157,8 @@ func (r *Runner) sampleWorker(w limitedWorker, ww *watchedWorker, usages map[int
 		// replacement has seen the sample that caused it.
 		memorySampled(w.pid, u.rss, ww.next.Sub(now))
 	}
-	if ww.over == 2 {
+	if ww.over >= 2 && !now.Before(ww.retry) {
+		ww.retry = now.Add(memoryRetry)
 		r.event(w.name, "max_memory", fmt.Sprintf("%s uses %d MiB, above max_memory %d MiB: replacing it", w.name, u.rss>>20, w.limit>>20), w.pid, map[string]any{"rss_bytes": u.rss})
 		r.Restart(w.name)
 	}

@@ -18,6 +18,7 @@ type reloadPlan struct {
 	old     *slot // the slot being stopped after cur became ready
 	again   bool  // a new request arrived: start over once this step ends
 	waits   []*Wait
+	newer   []*Wait // the Waits of the requests behind again
 }
 
 // Reload asks for a rolling reload of the named process types (all when
@@ -85,7 +86,7 @@ func (r *Runner) queueReload(t *ptype, idx []int, w *Wait) {
 	if r.plan != nil && r.plan.t == t && idx == nil {
 		r.plan.again = true
 		if w != nil {
-			r.plan.waits = append(r.plan.waits, w)
+			r.plan.newer = append(r.plan.newer, w)
 		}
 		return
 	}
@@ -171,6 +172,7 @@ func (r *Runner) stepReload() {
 	}
 	if pl.again {
 		pl.again = false
+		pl.waits, pl.newer = append(pl.waits, pl.newer...), nil
 		pl.pending = indexes(pl.t.count)
 		r.event(pl.t.p.Name, "reloading", fmt.Sprintf("reloading %s again from worker 1 (a newer request)", pl.t.p.Name), 0, nil)
 	}
@@ -229,6 +231,11 @@ func (r *Runner) abortReload(s *slot, why string) {
 	r.event(s.name, "reload_aborted", msg, 0, nil)
 	r.plan = nil
 	failAll(pl.waits, msg)
+	if pl.again {
+		// A newer request (newer files) came in while this replacement
+		// started: it was not what failed, so it still runs.
+		r.reloadQueue = append([]reloadReq{{t: pl.t, waits: pl.newer}}, r.reloadQueue...)
+	}
 	r.nextReload()
 }
 
@@ -246,5 +253,6 @@ func (r *Runner) dropReloads(t *ptype, why string) {
 		r.plan = nil // its replacement is one of the live slots the caller stops
 		r.event(t.p.Name, "reload_aborted", why, 0, nil)
 		failAll(pl.waits, why)
+		failAll(pl.newer, why)
 	}
 }

@@ -99,6 +99,7 @@ type Runner struct {
 	killAll  chan struct{} // closed by Kill: stop everything now
 	killOnce sync.Once
 	killed   atomic.Bool // some process had to be SIGKILLed at stop
+	halting  atomic.Bool // the cluster is stopping (stop ran): a SIGKILL now counts
 
 	exits    chan exitReport
 	slotDone chan *slot
@@ -456,6 +457,15 @@ func (r *Runner) Kill() {
 	r.killOnce.Do(func() { close(r.killAll) })
 }
 
+// killedAtStop notes a worker SIGKILLed at its stop_timeout: it makes the
+// exit status 1 only when it happened during the cluster's shutdown, not when
+// a reload, a scale down or a max_memory replacement stopped it long before.
+func (r *Runner) killedAtStop() {
+	if r.halting.Load() {
+		r.killed.Store(true)
+	}
+}
+
 func (r *Runner) event(worker, ev, msg string, pid int, fields map[string]any) {
 	r.out.Event(Event{Worker: worker, Event: ev, PID: pid, Message: msg, Fields: fields})
 }
@@ -487,6 +497,7 @@ func (r *Runner) Run(ctx context.Context) error {
 			return
 		}
 		r.stopping = true
+		r.halting.Store(true)
 		result = reason
 		r.failWaits("the cluster is stopping: the reload did not finish")
 		r.stopInOrder()
@@ -495,12 +506,23 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	ctxDone := ctx.Done()
 	killAll := r.killAll
+	// The shared sockets' check ticks once there is an inherit type: from
+	// the start, or from the Apply that adds one (an idle runner without
+	// one has no timer for it).
 	var health <-chan time.Time
-	if r.hasInherit() {
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		health = t.C
+	var healthTicker *time.Ticker
+	defer func() {
+		if healthTicker != nil {
+			healthTicker.Stop()
+		}
+	}()
+	watchSockets := func() {
+		if healthTicker == nil && r.hasInherit() {
+			healthTicker = time.NewTicker(time.Second)
+			health = healthTicker.C
+		}
 	}
+	watchSockets()
 	// In watch mode the cluster outlives its workers: a failed type waits
 	// for the next file change, as nodemon and air do. A type scaled to 0
 	// holds the cluster too: its sockets stay bound (connections queue)
@@ -574,6 +596,7 @@ func (r *Runner) Run(ctx context.Context) error {
 				r.event("", "stopping", "stopping (cluster stop)", 0, nil)
 				stop(nil)
 			}
+			watchSockets() // an Apply may have added an inherit type
 		}
 		r.checkWaiting()
 		if r.failNow && !r.stopping {

@@ -308,7 +308,7 @@ func (s *slot) terminate(w *worker) exitStatus {
 	select {
 	case st = <-w.done:
 	case <-deadline.C:
-		s.r.killed.Store(true)
+		s.r.killedAtStop()
 		s.r.event(s.name, "killed", fmt.Sprintf("%s did not stop within %s: SIGKILL", s.name, p.StopTimeout), w.pid, nil)
 		signalGroup(w.pid, syscall.SIGKILL)
 		return <-w.done
@@ -328,7 +328,7 @@ func (s *slot) terminate(w *worker) exitStatus {
 	for groupAlive(w.pid) {
 		select {
 		case <-deadline.C:
-			s.r.killed.Store(true)
+			s.r.killedAtStop()
 			s.r.event(s.name, "killed", fmt.Sprintf("%s: children did not stop within %s: SIGKILL", s.name, p.StopTimeout), w.pid, nil)
 			signalGroup(w.pid, syscall.SIGKILL)
 			return st
