@@ -18,10 +18,10 @@ func (p *Process) Argv(env []string) ([]string, error) {
 	if p.Shell {
 		return []string{"/bin/sh", "-c", p.Command}, nil
 	}
-	return splitCommand(p.Command, env)
+	return splitCommand(p.Command, env, p.FieldSplit)
 }
 
-func splitCommand(command string, env []string) ([]string, error) {
+func splitCommand(command string, env []string, fieldSplit bool) ([]string, error) {
 	// In a default, a backslash quotes the next character, as in sh.
 	x := &expander{get: lookupIn(env), unescape: func(c byte) (string, bool) { return string(c), true }}
 	// Expand first, escaping what the expansion produced so shellwords keeps
@@ -46,7 +46,7 @@ func splitCommand(command string, env []string) ([]string, error) {
 				return nil, err
 			}
 			if n > 0 {
-				sb.WriteString(escapeFor(v, quote))
+				sb.WriteString(escapeFor(v, quote, fieldSplit))
 				i += n - 1
 				continue
 			}
@@ -70,7 +70,7 @@ func splitCommand(command string, env []string) ([]string, error) {
 }
 
 // escapeFor backslash-escapes v for the quoting context it is inserted in.
-func escapeFor(v string, quote byte) string {
+func escapeFor(v string, quote byte, fieldSplit bool) string {
 	var sb strings.Builder
 	for i := 0; i < len(v); i++ {
 		c := v[i]
@@ -78,6 +78,8 @@ func escapeFor(v string, quote byte) string {
 			if c == '"' || c == '\\' || c == '$' || c == '`' {
 				sb.WriteByte('\\')
 			}
+		} else if fieldSplit && (c == ' ' || c == '\t' || c == '\n') {
+			// sh splits an unquoted expansion into words
 		} else if strings.IndexByte(" \t\n'\"\\$`|&;<>()*?[]#~=%{}", c) >= 0 {
 			sb.WriteByte('\\')
 		}

@@ -20,7 +20,7 @@ func ParseDotenv(r io.Reader, name string, lookup func(string) (string, bool)) (
 	if err != nil {
 		return nil, err
 	}
-	src := strings.ReplaceAll(string(b), "\r\n", "\n")
+	src := strings.ReplaceAll(strings.TrimPrefix(string(b), "\ufeff"), "\r\n", "\n")
 	var out [][2]string
 	vars := map[string]string{}
 	get := func(k string) (string, bool) {

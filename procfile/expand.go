@@ -48,6 +48,9 @@ func (e *expander) text(s string) (string, error) {
 				sb.WriteString(s[i : i+2])
 			}
 			i += 2
+		case c == '$' && i+1 < len(s) && s[i+1] == '$':
+			sb.WriteByte('$') // $$: a literal $, as in docker compose
+			i += 2
 		case c == '$':
 			v, n, err := e.expandAt(s[i:], 0)
 			if err != nil {
@@ -185,12 +188,15 @@ func excerpt(s string) string {
 
 // lookupIn returns a get func over "KEY=value" pairs (later entries win).
 func lookupIn(env []string) func(string) (string, bool) {
-	vars := make(map[string]string, len(env))
-	for _, kv := range env {
-		k, v, _ := strings.Cut(kv, "=")
-		vars[k] = v
-	}
+	var vars map[string]string
 	return func(k string) (string, bool) {
+		if vars == nil {
+			vars = make(map[string]string, len(env))
+			for _, kv := range env {
+				k, v, _ := strings.Cut(kv, "=")
+				vars[k] = v
+			}
+		}
 		v, ok := vars[k]
 		return v, ok
 	}

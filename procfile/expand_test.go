@@ -85,7 +85,7 @@ func TestArgvDefaults(t *testing.T) {
 		{`app '${NOPE:-${PORT}'`, []string{"app", "${NOPE:-${PORT}"}},
 		{`app ${NOPE:-a\}b}`, []string{"app", "a}b"}},
 	} {
-		got, err := splitCommand(c.cmd, env)
+		got, err := splitCommand(c.cmd, env, false)
 		if err != nil || strings.Join(got, "|") != strings.Join(c.want, "|") {
 			t.Errorf("%s: got %q %v, want %q", c.cmd, got, err, c.want)
 		}
@@ -96,7 +96,7 @@ func TestArgvDefaults(t *testing.T) {
 		{`app ${1}`, `bad substitution "${1}"`},
 		{`app ${PORT:?unset}`, `only ${NAME}, ${NAME:-default} and ${NAME-default}`},
 	} {
-		if got, err := splitCommand(c.cmd, env); err == nil || !strings.Contains(err.Error(), c.want) {
+		if got, err := splitCommand(c.cmd, env, false); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: got %q %v, want error %q", c.cmd, got, err, c.want)
 		}
 	}

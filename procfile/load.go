@@ -155,7 +155,7 @@ func (l *loader) procfile(src string) (*Config, error) {
 	}
 	cfg.Env = env
 	seen := map[string]int{}
-	for i, raw := range strings.Split(src, "\n") {
+	for i, raw := range strings.Split(strings.TrimPrefix(src, "\ufeff"), "\n") {
 		n := i + 1
 		line := strings.TrimSpace(strings.TrimSuffix(raw, "\r"))
 		if line == "" || line[0] == '#' {
@@ -182,6 +182,7 @@ func (l *loader) procfile(src string) (*Config, error) {
 		p.Workers = 1
 		p.Command = cmd
 		p.Shell = shellSyntax(cmd) != "" // foreman's rule: a shell runs what needs one
+		p.FieldSplit = true
 		p.Env = env
 		l.checkCommand(p, n, n)
 		cfg.Processes = append(cfg.Processes, p)

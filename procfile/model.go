@@ -55,6 +55,8 @@ type Process struct {
 	Line    int    // line of its table header / Procfile line, for messages
 	Command string // as written
 	Shell   bool   // run as /bin/sh -c Command
+	// FieldSplit: an unquoted $VAR splits at blanks, as sh does (Procfile lines).
+	FieldSplit bool
 
 	Workers     int  // resolved: "auto" (the default in a Clusterfile) = runtime.NumCPU() up to MaxWorkers; Procfile: 1; 0 disables
 	WorkersAuto bool // Workers came from "auto"

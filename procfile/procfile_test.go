@@ -3,6 +3,7 @@ package procfile
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -284,7 +285,7 @@ func TestArgv(t *testing.T) {
 		{`echo $NAME`, []string{"echo", "a b"}},
 		{`echo \$PORT`, []string{"echo", "$PORT"}},
 	} {
-		got, err := splitCommand(c.cmd, env)
+		got, err := splitCommand(c.cmd, env, false)
 		if err != nil || strings.Join(got, "|") != strings.Join(c.want, "|") {
 			t.Errorf("%s: got %q %v, want %q", c.cmd, got, err, c.want)
 		}
@@ -330,5 +331,63 @@ func TestFind(t *testing.T) {
 	write(t, dir, "Clusterfile", "[process.web]\ncommand = \"x\"\n")
 	if p, _ := Find(dir); filepath.Base(p) != "Clusterfile" {
 		t.Errorf("Find = %s, want Clusterfile first", p)
+	}
+}
+
+// A Procfile line runs as foreman runs it, through sh: an unquoted $VAR
+// splits into words (it is exec'd without a shell, split the same way).
+func TestProcfileUnquotedVarSplitsIntoWords(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, ".env"), []byte("OPTS=\"--workers 3 --bind 0.0.0.0\"\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "Procfile"), []byte("web: gunicorn app:app $OPTS\nq: echo \"$OPTS\"\n"), 0o644)
+	cfg, err := LoadWith(filepath.Join(dir, "Procfile"), []string{"PATH=/usr/bin:/bin"}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range [][]string{{"gunicorn", "app:app", "--workers", "3", "--bind", "0.0.0.0"}, {"echo", "--workers 3 --bind 0.0.0.0"}} {
+		p := cfg.Processes[i]
+		argv, err := p.Argv(p.Env)
+		if err != nil || p.Shell || !slices.Equal(argv, want) {
+			t.Errorf("%s: argv %q (shell %v, %v), want %q", p.Name, argv, p.Shell, err, want)
+		}
+	}
+}
+
+// Other ${...} forms (${X:+y}, ${X%y}, ${#X}) are sh's: a Procfile line
+// with one runs through sh, as under foreman, instead of being refused.
+func TestProcfileOtherExpansionsRunThroughSh(t *testing.T) {
+	for _, line := range []string{"web: app ${DEBUG:+--verbose}", "web: app ${HOME%/}", "web: app ${#HOME}"} {
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, "Procfile"), []byte(line+"\n"), 0o644)
+		cfg, err := LoadWith(filepath.Join(dir, "Procfile"), []string{"PATH=/usr/bin:/bin"}, 2)
+		if err != nil {
+			t.Errorf("%s: %v", line, err)
+		} else if !cfg.Processes[0].Shell {
+			t.Errorf("%s: exec'd without a shell", line)
+		}
+	}
+}
+
+// In an env file $$ is a literal $, as in docker compose (it was "pa$":
+// one $ kept, then $word expanded to nothing).
+func TestDotenvDoubleDollar(t *testing.T) {
+	out, err := ParseDotenv(strings.NewReader("PASS=pa$$word\nQ=\"a$$b\"\n"), ".env", nil)
+	if err != nil || len(out) != 2 || out[0][1] != "pa$word" || out[1][1] != "a$b" {
+		t.Errorf("got %q %v, want pa$word and a$b", out, err)
+	}
+}
+
+// A UTF-8 byte order mark (some Windows editors write one) starts a
+// Procfile or an env file without being part of its first name.
+func TestByteOrderMarkIsSkipped(t *testing.T) {
+	out, err := ParseDotenv(strings.NewReader("\ufeffFOO=bar\n"), ".env", nil)
+	if err != nil || len(out) != 1 || out[0][0] != "FOO" {
+		t.Errorf(".env: %q %v", out, err)
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "Procfile"), []byte("\ufeffweb: app\n"), 0o644)
+	cfg, err := LoadWith(filepath.Join(dir, "Procfile"), []string{"PATH=/usr/bin:/bin"}, 2)
+	if err != nil || cfg.Processes[0].Name != "web" {
+		t.Errorf("Procfile: %v", err)
 	}
 }

@@ -38,6 +38,12 @@ func shellSyntax(cmd string) string {
 		if strings.HasPrefix(rest, "$(") {
 			return "$("
 		}
+		if strings.HasPrefix(rest, "${") {
+			none := &expander{get: func(string) (string, bool) { return "", false }, unescape: func(c byte) (string, bool) { return string(c), true }}
+			if _, _, err := none.expandAt(rest, 0); err != nil {
+				return "${"
+			}
+		}
 		if quote == '"' {
 			if c == '"' {
 				quote = 0
