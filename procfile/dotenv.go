@@ -53,8 +53,8 @@ func ParseDotenv(r io.Reader, name string, lookup func(string) (string, bool)) (
 			continue
 		}
 		t = strings.TrimLeft(cur, " \t")
-		if rest, ok := strings.CutPrefix(t, "export "); ok {
-			t = strings.TrimLeft(rest, " \t")
+		if rest, ok := strings.CutPrefix(t, "export"); ok && rest != "" && (rest[0] == ' ' || rest[0] == '\t') {
+			t = strings.TrimLeft(rest, " \t") // export KEY=v, with a space or a tab
 		}
 		eq := strings.IndexByte(t, '=')
 		if eq <= 0 {

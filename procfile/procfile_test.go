@@ -233,6 +233,8 @@ I="url#not-a-comment"
 J=val#not-a-comment
 K=${UNSET:-default}
 L=$HOME
+export` + "\t" + `M=tab
+exportN=1
 `
 	got, err := ParseDotenv(strings.NewReader(src), ".env", func(k string) (string, bool) {
 		if k == "HOME" {
@@ -246,7 +248,7 @@ L=$HOME
 	want := map[string]string{
 		"A": "1", "B": "two words", "C": `single $A "quoted" \n`, "D": "double 1 two words \"q\" $A \n next",
 		"E": "multi\nline", "F": "1x1", "G": "$(rm -rf /) `id`", "H": "", "I": "url#not-a-comment",
-		"J": "val#not-a-comment", "K": "default", "L": "/home/x",
+		"J": "val#not-a-comment", "K": "default", "L": "/home/x", "M": "tab", "exportN": "1",
 	}
 	if len(got) != len(want) {
 		t.Errorf("got %d pairs: %q", len(got), got)
