@@ -69,7 +69,7 @@ func TestKillDuringReloadDoesNotFailALaterCleanStop(t *testing.T) {
 	stubborn.Restart = procfile.RestartAlways
 	stubborn.StopTimeout = 300 * time.Millisecond
 	rn := start(t, Options{Config: config(stubborn)})
-	rn.waitEvents(t, "web.1 started", 1, 10*time.Second)
+	rn.rec.waitLine(t, `^web\.1 stdout: up$`, 10*time.Second) // SIGTERM is ignored from now on
 
 	polite := shProc("web", `echo up; exec sleep 600`)
 	polite.Restart = procfile.RestartAlways
