@@ -13,25 +13,12 @@ import (
 // and the log never wait for it, and the end of the worker's terminal ends
 // the attachment.
 func TestAttachSlowClientAndEnd(t *testing.T) {
-	p := shProc("app", `echo up; while read l; do yes "line of $l" | head -n 50000; echo "done $l"; done`)
-	p.TTY = true
-	rn := start(t, Options{Config: config(p)})
-	rn.rec.waitLine(t, `^app\.1 tty: up`, 10*time.Second)
-	term, err := rn.r.Attach("app")
-	if err != nil {
-		t.Fatal(err)
-	}
+	rn, term := attachTo(t, `echo up; while read l; do yes "line of $l" | head -n 50000; echo "done $l"; done`)
 	if _, err := rn.r.Attach("app.2"); err == nil {
 		t.Error("Attach(app.2) of a 1-worker type succeeded")
 	}
 	term.queue = 2 // so that the 50,000 lines overflow it however the kernel chunks them
-	client, server := net.Pipe()
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		term.Serve(server, time.Minute) // the client reads only after the flood: slow on a busy machine
-		server.Close()
-	}()
+	client, served := servePipe(term)
 	// Type a line, then do not read while the worker prints 50,000 lines.
 	if _, err := client.Write(DataFrames([]byte("one\n"))); err != nil {
 		t.Fatal(err)
@@ -73,11 +60,7 @@ func TestAttachSlowClientAndEnd(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("no skip marker within 20s")
 	}
-	select {
-	case <-served:
-	case <-time.After(20 * time.Second):
-		t.Fatal("Serve did not return after the worker's terminal closed")
-	}
+	waitServed(t, served, "the worker's terminal closed")
 }
 
 // Input for a worker that does not read its terminal does not block the
@@ -85,22 +68,9 @@ func TestAttachSlowClientAndEnd(t *testing.T) {
 // keeps writing (its Ctrl-\ still detaches), and when it leaves, Serve ends
 // at once instead of holding its connection until the worker exits.
 func TestAttachInputToAWorkerThatDoesNotRead(t *testing.T) {
-	p := shProc("app", `echo up; exec sleep 1000`)
-	p.TTY = true
-	rn := start(t, Options{Config: config(p)})
-	rn.rec.waitLine(t, `^app\.1 tty: up`, 10*time.Second)
-	term, err := rn.r.Attach("app")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, term := attachTo(t, `echo up; exec sleep 1000`)
 	term.inputWait = 100 * time.Millisecond
-	client, server := net.Pipe()
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		term.Serve(server, time.Minute)
-		server.Close()
-	}()
+	client, served := servePipe(term)
 	notice := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(client)
@@ -133,9 +103,42 @@ func TestAttachInputToAWorkerThatDoesNotRead(t *testing.T) {
 		t.Fatal("no notice of the dropped input")
 	}
 	client.Close()
+	waitServed(t, served, "the client left")
+}
+
+// attachTo starts one tty = true worker of type app running script, which
+// prints "up" first, and attaches to it.
+func attachTo(t *testing.T, script string) (*running, *Terminal) {
+	t.Helper()
+	p := shProc("app", script)
+	p.TTY = true
+	rn := start(t, Options{Config: config(p)})
+	rn.rec.waitLine(t, `^app\.1 tty: up`, 10*time.Second)
+	term, err := rn.r.Attach("app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rn, term
+}
+
+// servePipe serves term to the client end of a pipe; served closes when
+// Serve returns.
+func servePipe(term *Terminal) (client net.Conn, served <-chan struct{}) {
+	client, server := net.Pipe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		term.Serve(server, time.Minute) // a client may read only after a flood: slow on a busy machine
+		server.Close()
+	}()
+	return client, done
+}
+
+func waitServed(t *testing.T, served <-chan struct{}, after string) {
+	t.Helper()
 	select {
 	case <-served:
-	case <-time.After(10 * time.Second):
-		t.Fatal("Serve still runs after the client left")
+	case <-time.After(20 * time.Second):
+		t.Fatalf("Serve still runs after %s", after)
 	}
 }

@@ -49,14 +49,7 @@ func dialIdle(t *testing.T, network, addr string, n int) []net.Conn {
 // cut after the read timeout, and a real client queued behind all of them
 // is answered.
 func TestControlSocketIdleConnectionsAreCapped(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "ctl.sock")
-	rn := start(t, Options{Config: config(shProc("web", `echo up; exec sleep 1000`))})
-	rn.waitStatus(t, func(s Status) bool { return readyCount(s, "web") == 1 }, "ready")
-	ctl, err := ListenControl(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ctl.Close() })
+	rn, ctl, path := runWithControl(t)
 	ctl.readTimeout = 300 * time.Millisecond
 	go ctl.Serve(rn.r)
 
@@ -213,14 +206,7 @@ func readingControlRequests() int {
 // hold connection slots: with more of them than controlMaxConns, status is
 // still answered at once.
 func TestControlStreamsDoNotLockOutCommands(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "ctl.sock")
-	rn := start(t, Options{Config: config(shProc("web", `echo up; exec sleep 1000`))})
-	rn.waitStatus(t, func(s Status) bool { return readyCount(s, "web") == 1 }, "ready")
-	ctl, err := ListenControl(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ctl.Close() })
+	rn, ctl, path := runWithControl(t)
 	go ctl.Serve(rn.r)
 	for i := 0; i < controlMaxConns+10; i++ {
 		c, err := net.Dial("unix", path)
@@ -253,4 +239,19 @@ func TestControlStreamsDoNotLockOutCommands(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatalf("status not answered beside %d followers", controlMaxConns+10)
 	}
+}
+
+// runWithControl starts a runner with one ready worker and a control
+// socket for it, not yet served (a test may shorten its limits first).
+func runWithControl(t *testing.T) (*running, *ControlServer, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "ctl.sock")
+	rn := start(t, Options{Config: config(shProc("web", `echo up; exec sleep 1000`))})
+	rn.waitStatus(t, func(s Status) bool { return readyCount(s, "web") == 1 }, "ready")
+	ctl, err := ListenControl(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ctl.Close() })
+	return rn, ctl, path
 }
