@@ -15,7 +15,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -133,10 +132,22 @@ func ValidName(s string) bool {
 	return s != ""
 }
 
-// usesPort matches $PORT, ${PORT} and ${PORT:-...} / ${PORT-...} in a command.
-// Compiled on first use, like every pattern here: a compile at package init
-// is paid by every start of the binary (issue 16).
-var usesPort = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\$(PORT\b|\{PORT[}:-])`) })
+// expandsPort reports whether p's command, split as it is exec'd, expands
+// PORT ($PORT, ${PORT}, ${PORT:-...}, also inside a default), not when
+// '$PORT' or \$PORT hands the program the text as written.
+func expandsPort(p *Process) bool {
+	const mark = "\x01PORT\x01"
+	argv, err := splitCommand(p.Command, []string{"PORT=" + mark}, p.FieldSplit)
+	if err != nil {
+		return false // the command's own error is reported where it is split
+	}
+	for _, a := range argv {
+		if strings.Contains(a, mark) {
+			return true
+		}
+	}
+	return false
+}
 
 // procfile parses foreman's grammar: "name: command" lines, # comments.
 func (l *loader) procfile(src string) (*Config, error) {
@@ -457,7 +468,7 @@ func (l *loader) process(name string, t map[string]any, baseEnv []string) *Proce
 			l.errf(l.line(k), "%s: %q: want \"group\" or \"mixed\"", k, v)
 		}
 	}
-	if len(p.Listen) > 0 && p.Socket != SocketProxy && !p.Shell && usesPort().MatchString(p.Command) {
+	if len(p.Listen) > 0 && p.Socket != SocketProxy && !p.Shell && expandsPort(p) {
 		l.errf(l.line(key+".command"), "%s.command: uses $PORT, but in inherit mode the shared socket is fd 3 (LISTEN_FDS) and PORT is not set; take fd 3, or set socket = \"proxy\" to get a $PORT", key)
 	}
 	p.Ready = l.ready(p, t)
