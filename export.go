@@ -81,7 +81,11 @@ func cmdExport(args []string, stdout, stderr io.Writer) int {
 			Image: *image, ClusterfilePath: *inPod, HealthPort: *healthPort, OSEnv: os.Environ(),
 		})
 	case "procfile":
-		text, lost := export.Procfile(cfg)
+		text, lost, err := export.Procfile(cfg, os.Environ())
+		if err != nil {
+			fmt.Fprintf(stderr, "cluster export: %v\n", err)
+			return 2
+		}
 		for _, l := range lost {
 			fmt.Fprintf(stderr, "cluster export: %s\n", l)
 		}

@@ -2,6 +2,8 @@ package export
 
 import (
 	"fmt"
+	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -11,10 +13,42 @@ import (
 
 // Procfile writes the types as foreman lines. What a Procfile cannot say is
 // listed in its header and returned, one line per type.
-func Procfile(cfg *procfile.Config) (text string, lost []string) {
+// osEnv is the environment cfg was loaded with: what cfg.Env inherited
+// from it is not the cluster's own.
+func Procfile(cfg *procfile.Config, osEnv []string) (text string, lost []string, err error) {
 	var sb, body strings.Builder
+	own, skipped, err := inlineEnv(cfg, osEnv)
+	if err != nil {
+		return "", nil, err
+	}
+	if len(own)+len(skipped) > 0 {
+		names := skipped
+		for _, kv := range own {
+			names = append(names, kv[0])
+		}
+		sort.Strings(names)
+		lost = append(lost, fmt.Sprintf("[env]: no place in a Procfile for %s (set them in .env)", strings.Join(names, ", ")))
+	}
+	for _, f := range cfg.EnvFiles {
+		if filepath.Clean(f) != ".env" {
+			lost = append(lost, fmt.Sprintf("env_file %s: foreman reads .env alone (foreman start -e %s)", f, f))
+		}
+	}
+	global := map[string]bool{}
+	for _, kv := range cfg.Env {
+		global[kv] = true
+	}
 	for _, p := range cfg.Processes {
 		var keys []string
+		var env []string
+		for _, kv := range p.Env {
+			if k, _, _ := strings.Cut(kv, "="); !global[kv] && k != "PYTHONUNBUFFERED" {
+				env = append(env, k)
+			}
+		}
+		if len(env) > 0 {
+			keys = append(keys, "env ("+strings.Join(env, ", ")+")")
+		}
 		if p.Workers != 1 {
 			keys = append(keys, "workers="+strconv.Itoa(p.Workers))
 		}
@@ -42,11 +76,7 @@ func Procfile(cfg *procfile.Config) (text string, lost []string) {
 		if p.Dir != cfg.Dir {
 			keys = append(keys, "dir")
 		}
-		cmd := p.Command
-		if p.Shell {
-			cmd = "sh -c " + strconv.Quote(p.Command)
-		}
-		fmt.Fprintf(&body, "%s: %s\n", p.Name, cmd)
+		fmt.Fprintf(&body, "%s: %s\n", p.Name, procfileCommand(p))
 		if len(keys) > 0 {
 			lost = append(lost, fmt.Sprintf("%s: no place in a Procfile for %s", p.Name, strings.Join(keys, ", ")))
 		}
@@ -56,5 +86,106 @@ func Procfile(cfg *procfile.Config) (text string, lost []string) {
 		fmt.Fprintf(&sb, "# %s\n", l)
 	}
 	sb.WriteString(body.String())
-	return sb.String(), lost
+	return sb.String(), lost, nil
+}
+
+// procfileCommand is p's command as a Procfile line that runs the same
+// program with the same arguments.
+//
+// A shell command becomes `sh -c 'COMMAND'`: single quotes, so that the
+// Procfile's own shell expands nothing the inner one should. A line break
+// cannot be in a Procfile line: such a command becomes
+// `sh -c "$(printf 'FORMAT')"`, whose printf writes the line breaks back.
+//
+// A command without a shell is written as it is, except that an unquoted
+// $VAR is quoted ("$VAR"): a Clusterfile keeps an expanded value as one
+// word, a Procfile line splits it, as foreman's sh does.
+func procfileCommand(p *procfile.Process) string {
+	c := p.Command
+	if p.Shell {
+		if !strings.ContainsFunc(c, isControl) {
+			return "sh -c " + shQuote(c)
+		}
+		var f strings.Builder
+		for i := 0; i < len(c); i++ {
+			switch ch := c[i]; {
+			case ch == '\\' || ch == '%':
+				f.WriteByte(ch)
+				f.WriteByte(ch)
+			case ch == '\n':
+				f.WriteString(`\n`)
+			case ch == '\t':
+				f.WriteByte(ch)
+			case ch < ' ' || ch == 0x7f:
+				fmt.Fprintf(&f, `\%03o`, ch)
+			default:
+				f.WriteByte(ch)
+			}
+		}
+		return `sh -c "$(printf ` + shQuote(f.String()) + `)"`
+	}
+	// Without a shell, load refused control characters outside quotes.
+	var b strings.Builder
+	quote := byte(0)
+	for i := 0; i < len(c); i++ {
+		ch := c[i]
+		switch {
+		case ch == '\\' && quote != '\'' && i+1 < len(c):
+			b.WriteByte(ch)
+			b.WriteByte(c[i+1])
+			i++
+			continue
+		case (ch == '\'' || ch == '"') && quote == 0:
+			quote = ch
+		case ch == quote:
+			quote = 0
+		case ch == '$' && quote == 0:
+			if n := expansionLen(c[i:]); n > 0 {
+				b.WriteByte('"')
+				b.WriteString(c[i : i+n])
+				b.WriteByte('"')
+				i += n - 1
+				continue
+			}
+		}
+		b.WriteByte(ch)
+	}
+	return b.String()
+}
+
+// isControl: a character a Procfile line cannot hold as it is (a tab can).
+func isControl(r rune) bool { return r < ' ' && r != '\t' || r == 0x7f }
+
+// expansionLen is the length of the $NAME or ${...} (without quotes inside)
+// at the start of s, or 0.
+func expansionLen(s string) int {
+	if strings.HasPrefix(s, "${") {
+		depth := 0
+		for i := 1; i < len(s); i++ {
+			switch s[i] {
+			case '{':
+				depth++
+			case '}':
+				if depth--; depth == 0 {
+					return i + 1
+				}
+			case '\'', '"', '\\', '`':
+				return 0
+			}
+		}
+		return 0
+	}
+	i := 1
+	for i < len(s) && (s[i] == '_' || s[i] >= 'a' && s[i] <= 'z' || s[i] >= 'A' && s[i] <= 'Z' || i > 1 && s[i] >= '0' && s[i] <= '9') {
+		i++
+	}
+	if i == 1 {
+		return 0
+	}
+	return i
+}
+
+// shQuote single-quotes s for a POSIX shell.
+func shQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -22,8 +22,11 @@ func (p *Process) Argv(env []string) ([]string, error) {
 }
 
 func splitCommand(command string, env []string, fieldSplit bool) ([]string, error) {
-	// In a default, a backslash quotes the next character, as in sh.
-	x := &expander{get: lookupIn(env), unescape: func(c byte) (string, bool) { return string(c), true }}
+	// In a default, a backslash quotes the next character, as in sh; in
+	// double quotes only the characters it quotes there.
+	get := lookupIn(env)
+	bare := &expander{get: get, unescape: func(c byte) (string, bool) { return string(c), true }}
+	quoted := &expander{get: get, unescape: func(c byte) (string, bool) { return string(c), c == '"' || c == '`' }}
 	// Expand first, escaping what the expansion produced so shellwords keeps
 	// it literal in whatever quoting context it landed.
 	var sb strings.Builder
@@ -32,15 +35,32 @@ func splitCommand(command string, env []string, fieldSplit bool) ([]string, erro
 		c := command[i]
 		switch {
 		case c == '\\' && quote != '\'' && i+1 < len(command):
-			sb.WriteByte(c)
-			sb.WriteByte(command[i+1])
+			// shellwords drops every backslash and makes \t and \n a tab
+			// and a line break; sh keeps one in double quotes unless it
+			// quotes $ ` " \, and drops a backslash-newline.
+			d := command[i+1]
 			i++
+			switch {
+			case d == '\n':
+			case quote == '"' && strings.IndexByte("$`\"\\", d) < 0:
+				sb.WriteString(`\\`)
+				sb.WriteByte(d)
+			case quote == 0 && (d == 't' || d == 'n'):
+				sb.WriteByte(d)
+			default:
+				sb.WriteByte(c)
+				sb.WriteByte(d)
+			}
 			continue
 		case c == '\'' && quote == 0, c == '"' && quote == 0:
 			quote = c
 		case c == quote:
 			quote = 0
 		case c == '$' && quote != '\'':
+			x := bare
+			if quote == '"' {
+				x = quoted
+			}
 			v, n, err := x.expandAt(command[i:], 0)
 			if err != nil {
 				return nil, err

@@ -1,6 +1,7 @@
 package procfile
 
 import (
+	"os/exec"
 	"strings"
 	"testing"
 )
@@ -103,5 +104,39 @@ func TestArgvDefaults(t *testing.T) {
 	_, err := load(t, "Clusterfile", "[process.web]\ncommand = \"app ${A:-${B}\"\n")
 	if err == nil || !strings.Contains(err.Error(), `Clusterfile:2: process.web.command: unterminated "${A:-${B}"`) {
 		t.Errorf("Load: %v", err)
+	}
+}
+
+// A command without a shell splits into the words sh would give: in double
+// quotes a backslash stays before any character but $ ` " \ and a line
+// break, and outside quotes it drops, so \t is a "t", never a tab.
+func TestArgvBackslashesAsSh(t *testing.T) {
+	env := []string{"V=a b", "E="}
+	for _, cmd := range []string{
+		`printf "a\nb"`,
+		`grep -E "foo\.bar" "x\ty" "c\\d" "e\$f" "g\"h" 'i\j' k\l a\tb a\nb`,
+		`python3 -c "print('a\nb')"`,
+		`echo "$V\$V" "\$" "\\" "\'" \' \"`,
+		`echo "a\
+b" "x\\\y"`,
+		`echo pre"$V\q"post "${E:-d\e}" ${E:-d\e} '\\'`,
+		"echo \"a\\`b\" \"${E:-a\\\"b}\" ${E:-a\\ b} \"\\\\$V\" \"\\\\\\$V\"",
+	} {
+		p := &Process{Name: "p", Command: cmd}
+		got, err := p.Argv(env)
+		if err != nil {
+			t.Errorf("%s: %v", cmd, err)
+			continue
+		}
+		sh := exec.Command("/bin/sh", "-c", "set -- "+cmd+`; printf '%s\0' "$@"`)
+		sh.Env = env
+		out, err := sh.Output()
+		if err != nil {
+			t.Fatalf("sh: %s: %v", cmd, err)
+		}
+		want := strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00")
+		if strings.Join(got, "\x00") != strings.Join(want, "\x00") {
+			t.Errorf("%s:\n got %q\nwant %q", cmd, got, want)
+		}
 	}
 }
