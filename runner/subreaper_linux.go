@@ -12,6 +12,7 @@ package runner
 import (
 	"errors"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
 	"syscall"
@@ -37,6 +38,13 @@ func parentDeathSignal(sys *syscall.SysProcAttr) {
 // waitLoop is "all" mode (see reaper): it waits for any child without
 // reaping it, then reaps exactly that pid under mu.
 func (rp *reaper) waitLoop() {
+	// With no child at all, an orphan can still come to us: as PID 1, a
+	// process that `docker exec` (setns) started is re-parented to us when
+	// its parent exits, and no fork of ours announces it. SIGCHLD does.
+	// Notify is set before the first waitid, so one that arrives between an
+	// ECHILD and the receive below waits in the channel.
+	sigchld := make(chan os.Signal, 1)
+	signal.Notify(sigchld, syscall.SIGCHLD)
 	for {
 		var info unix.Siginfo
 		err := unix.Waitid(unix.P_ALL, 0, &info, unix.WEXITED|unix.WNOWAIT, nil)
@@ -44,7 +52,10 @@ func (rp *reaper) waitLoop() {
 			continue
 		}
 		if errors.Is(err, syscall.ECHILD) {
-			<-rp.kick // no children at all: sleep until the next fork
+			select { // no children at all: sleep until a fork or an orphan
+			case <-rp.kick:
+			case <-sigchld:
+			}
 			continue
 		}
 		if err != nil {
