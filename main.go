@@ -286,6 +286,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		bad = "--watch and --no-watch contradict each other"
 	case dashes && len(command) == 0:
 		bad = "-- needs a COMMAND"
+	case f.watch && len(command) > 0:
+		bad = "--watch does not go with -- COMMAND: the cluster runs until COMMAND exits, without reloads"
 	}
 	if bad != "" {
 		usageError(stderr, "run", "%s", bad)
@@ -296,6 +298,16 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	cfg, ok := f.load(stderr)
 	if !ok {
 		return 2
+	}
+	cmdPath := ""
+	if len(command) > 0 {
+		// COMMAND is found in the cluster's PATH, as `cluster exec` finds
+		// it, and before any worker starts. It runs in this directory.
+		var err error
+		if cmdPath, err = runner.LookPath(command[0], ".", cfg.Env); err != nil {
+			fmt.Fprintf(stderr, "cluster: %v\n", err)
+			return 127
+		}
 	}
 	color := useColor(f.color, stdout)
 	mux := logmux.New(stdout, logmux.Options{
@@ -429,7 +441,11 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	}
 	cmdStatus := -1
 	if len(command) > 0 {
-		cmdStatus = runCommand(r, cfg, command, cancel, runErr, cmdSignals, mux, stderr, onReady)
+		stoppedBy := func() (int, bool) {
+			sig, _ := stopSignal.Load().(os.Signal)
+			return stopStatus(sig)
+		}
+		cmdStatus = runCommand(r, cfg, cmdPath, command, cancel, stoppedBy, runErr, cmdSignals, mux, stderr, onReady)
 	} else if notify != nil {
 		go func() {
 			if err := <-r.Ready(); err == nil {
@@ -716,7 +732,7 @@ func (o *releaseOutput) tail() []string {
 // runCommand waits for every worker to be ready, runs COMMAND with the
 // cluster's env and the terminal's stdio, then stops the cluster. It returns
 // COMMAND's status, or 1 when the cluster never became ready.
-func runCommand(r *runner.Runner, cfg *procfile.Config, command []string, stop func(), runErr chan error, sigs <-chan os.Signal, mux *logmux.Mux, stderr io.Writer, onReady func()) int {
+func runCommand(r *runner.Runner, cfg *procfile.Config, path string, command []string, stop func(), stoppedBy func() (int, bool), runErr chan error, sigs <-chan os.Signal, mux *logmux.Mux, stderr io.Writer, onReady func()) int {
 	defer stop()
 	select {
 	case err := <-r.Ready():
@@ -731,6 +747,9 @@ func runCommand(r *runner.Runner, cfg *procfile.Config, command []string, stop f
 			} else {
 				fmt.Fprintf(stderr, "cluster: not running %q: the cluster stopped before it was ready\n", strings.Join(command, " "))
 			}
+			if code, ok := stoppedBy(); ok {
+				return code // Ctrl-C or SIGTERM while it started: 130, 143
+			}
 			return 1
 		}
 	case err := <-runErr:
@@ -740,7 +759,7 @@ func runCommand(r *runner.Runner, cfg *procfile.Config, command []string, stop f
 	}
 	onReady()
 	mux.Printf("every worker is ready: running %s", strings.Join(command, " "))
-	status, err := r.Exec(command, cfg.Env, sigs)
+	status, err := r.Exec(path, command, cfg.Env, sigs)
 	if err != nil {
 		fmt.Fprintf(stderr, "cluster: %s: %v\n", command[0], err)
 		return 127

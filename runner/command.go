@@ -104,26 +104,42 @@ func (r *Runner) noteNotReady(s *slot, why string) {
 	r.readyResult <- &NotReadyError{Worker: s.name, Why: why, Lines: s.tail.get()}
 }
 
-// Exec runs a command in the foreground with the given env and this
+// Exec runs a command (path, or argv[0] found in this process's PATH when
+// path is "") in the foreground with the given env and this
 // process's stdin, stdout and stderr, and returns its exit status (128+N
 // when signal N killed it). It forks through the reaper, the one place that
 // waits for children; the command stays in the runner's process group, so a
-// Ctrl-C at the terminal reaches it too.
-func (r *Runner) Exec(argv []string, env []string, signals <-chan os.Signal) (int, error) {
+// Ctrl-C at the terminal reaches it too, and is not passed on a second time.
+// signals are passed on otherwise.
+func (r *Runner) Exec(path string, argv []string, env []string, signals <-chan os.Signal) (int, error) {
 	if len(argv) == 0 {
 		return 0, errors.New("no command")
 	}
-	path, err := exec.LookPath(argv[0])
-	if err != nil {
-		return 0, err
+	if path == "" {
+		var err error
+		if path, err = exec.LookPath(argv[0]); err != nil {
+			return 0, err
+		}
 	}
 	sys := &syscall.SysProcAttr{}
 	parentDeathSignal(sys)
 	attr := &syscall.ProcAttr{Env: env, Files: []uintptr{0, 1, 2}, Sys: sys}
+	// The cluster may end before the command (its types all one-shots):
+	// the command is not one of its leftovers.
+	r.execMu.Lock()
 	pid, done, err := getReaper(r.opts.ReapAll).start(path, argv, attr)
+	if err == nil {
+		r.execPid = pid
+	}
+	r.execMu.Unlock()
 	if err != nil {
 		return 0, err
 	}
+	defer func() {
+		r.execMu.Lock()
+		r.execPid = 0
+		r.execMu.Unlock()
+	}()
 	for {
 		select {
 		case st := <-done:
@@ -132,7 +148,11 @@ func (r *Runner) Exec(argv []string, env []string, signals <-chan os.Signal) (in
 			}
 			return st.Code, nil
 		case sig := <-signals:
-			if s, ok := sig.(syscall.Signal); ok {
+			s, ok := sig.(syscall.Signal)
+			if ok && (s == syscall.SIGINT || s == syscall.SIGQUIT) && terminalSentToUs() {
+				ok = false // Ctrl-C at the terminal: the command has its own
+			}
+			if ok {
 				syscall.Kill(pid, s)
 			}
 		}

@@ -453,3 +453,16 @@ func Shim(args []string) int {
 	}
 	return 126
 }
+
+// terminalSentToUs reports whether this process is in the foreground group
+// of its controlling terminal: then a SIGINT or SIGQUIT typed there reached
+// every process of the group, a `-- COMMAND` in it included.
+func terminalSentToUs() bool {
+	f, err := os.Open("/dev/tty")
+	if err != nil {
+		return false // no controlling terminal
+	}
+	defer f.Close()
+	pg, err := unix.IoctlGetInt(int(f.Fd()), unix.TIOCGPGRP)
+	return err == nil && pg == unix.Getpgrp()
+}

@@ -101,6 +101,11 @@ type Runner struct {
 	killed   atomic.Bool // some process had to be SIGKILLed at stop
 	halting  atomic.Bool // the cluster is stopping (stop ran): a SIGKILL now counts
 
+	// execMu guards execPid, the running `-- COMMAND` (Exec): not a
+	// leftover when the cluster ends before it.
+	execMu  sync.Mutex
+	execPid int
+
 	exits    chan exitReport
 	slotDone chan *slot
 	readyCh  chan *slot
@@ -500,6 +505,12 @@ func (r *Runner) Run(ctx context.Context) error {
 		r.halting.Store(true)
 		result = reason
 		r.failWaits("the cluster is stopping: the reload did not finish")
+		if r.readyPending != nil {
+			// Stopped before it was ready: it never will be, and a
+			// worker stopped now must not count as the last one awaited.
+			r.readyPending = nil
+			r.readyResult <- ErrNotRunning
+		}
 		r.stopInOrder()
 		shutdownTimer = time.After(r.shutdownTimeout)
 		r.startBudget()

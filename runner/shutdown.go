@@ -2,6 +2,7 @@ package runner
 
 import (
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -111,7 +112,13 @@ func (r *Runner) leftovers() []int {
 	if !r.rp.all {
 		return nil
 	}
-	return children()
+	r.execMu.Lock()
+	defer r.execMu.Unlock()
+	left := children()
+	if r.execPid != 0 {
+		left = slices.DeleteFunc(left, func(pid int) bool { return pid == r.execPid })
+	}
+	return left
 }
 
 // killDescendants SIGKILLs every child of ours and its group until none is

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// sigCount is the `-- COMMAND` of TestCtrlCReachesCommandOnce: it writes a
+// line to ints.txt per SIGINT it gets, and exits 0 once the file "stop"
+// appears.
+func sigCount() {
+	ints := make(chan os.Signal, 8)
+	signal.Notify(ints, syscall.SIGINT)
+	os.WriteFile("cmd.ready", []byte("1"), 0o644)
+	f, err := os.OpenFile("ints.txt", os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		os.Exit(3)
+	}
+	tick := time.NewTicker(10 * time.Millisecond)
+	for {
+		select {
+		case <-ints:
+			f.WriteString("INT\n")
+		case <-tick.C:
+			if _, err := os.Stat("stop"); err == nil {
+				os.Exit(0)
+			}
+		}
+	}
+}
+
+// One Ctrl-C at the terminal is one SIGINT for `-- COMMAND`: the terminal
+// sends it to the whole foreground group, the command included, so the
+// runner does not pass its own copy on. (Many tools take a second SIGINT
+// as "abort now, skip the clean-up".)
+func TestCtrlCReachesCommandOnce(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "bin")
+	os.Mkdir(bin, 0o755)
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"cluster", "sigcount"} {
+		if err := os.Symlink(self, filepath.Join(bin, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.WriteFile(filepath.Join(dir, "Clusterfile"), []byte("[process.web]\ncommand = \"sleep 1000\"\nworkers = 1\n"), 0o644)
+	master, slave := openPTY(t)
+	scr := &screen{}
+	go scr.read(master)
+	cmd := exec.Command(filepath.Join(bin, "cluster"), "run", "--color", "never", "--", "sigcount")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"))
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	defer func() {
+		cmd.Process.Kill()
+		<-done
+	}()
+	wait := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(15 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %s within 15s; the terminal shows %q", what, scr.String())
+			}
+		}
+	}
+	exists := func(name string) func() bool {
+		return func() bool { _, err := os.Stat(filepath.Join(dir, name)); return err == nil }
+	}
+	wait("cmd.ready", exists("cmd.ready"))
+	master.Write([]byte{3}) // Ctrl-C
+	// The runner stops the cluster on it: web.1's exit comes after the
+	// runner saw the signal and would have passed it on.
+	wait("web.1's exit", func() bool { return strings.Contains(scr.String(), "web.1 exited") })
+	wait("a SIGINT", exists("ints.txt"))
+	os.WriteFile(filepath.Join(dir, "stop"), nil, 0o644)
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		t.Fatalf("the runner did not exit; the terminal shows %q", scr.String())
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "ints.txt"))
+	if n := strings.Count(string(b), "INT"); n != 1 {
+		t.Errorf("COMMAND got %d SIGINTs for one Ctrl-C; the terminal shows %q", n, scr.String())
+	}
+}
