@@ -373,7 +373,7 @@ func (l *loader) process(name string, t map[string]any, baseEnv []string) *Proce
 			p.WorkersAuto = false
 		case string:
 			if x != "auto" {
-				l.errf(l.line(k), "%s: %q: want an integer or \"auto\"", k, x)
+				l.errf(l.line(k), "%s: %s: want an integer or \"auto\"", k, tomlValue(x))
 			}
 		default:
 			l.errf(l.line(k), "%s: want an integer or \"auto\"", k)
@@ -423,7 +423,7 @@ func (l *loader) process(name string, t map[string]any, baseEnv []string) *Proce
 		case SocketInherit, SocketProxy:
 			p.Socket = SocketMode(s)
 		default:
-			l.errf(l.line(k), "%s: %q: want \"inherit\" or \"proxy\"", k, v)
+			l.errf(l.line(k), "%s: %s: want \"inherit\" or \"proxy\"", k, tomlValue(v))
 		}
 		if len(p.Listen) == 0 {
 			l.errf(l.line(k), "%s: set without listen (a socket mode needs a shared socket)", k)
@@ -435,7 +435,7 @@ func (l *loader) process(name string, t map[string]any, baseEnv []string) *Proce
 		case RestartAlways, RestartOnFailure, RestartNever:
 			p.Restart = RestartPolicy(s)
 		default:
-			l.errf(l.line(k), "%s: %q: want \"always\", \"on-failure\" or \"never\"", k, v)
+			l.errf(l.line(k), "%s: %s: want \"always\", \"on-failure\" or \"never\"", k, tomlValue(v))
 		}
 	}
 	if v, k, ok := at("max_restarts"); ok {
@@ -465,7 +465,7 @@ func (l *loader) process(name string, t map[string]any, baseEnv []string) *Proce
 		case KillGroup, KillMixed:
 			p.KillMode = KillMode(s)
 		default:
-			l.errf(l.line(k), "%s: %q: want \"group\" or \"mixed\"", k, v)
+			l.errf(l.line(k), "%s: %s: want \"group\" or \"mixed\"", k, tomlValue(v))
 		}
 	}
 	if len(p.Listen) > 0 && p.Socket != SocketProxy && !p.Shell && expandsPort(p) {
@@ -608,16 +608,21 @@ func (l *loader) ready(p *Process, t map[string]any) Ready {
 			r.Kind = ReadyTCP
 		}
 	case "log":
-		s, _ := m["log"].(string)
+		s, ok := m["log"].(string)
 		re, err := regexp.Compile(s)
-		if s == "" || err != nil {
+		switch {
+		case !ok:
+			l.errf(l.line(k), "%s: %s: want a string", k, tomlValue(m["log"]))
+		case s == "":
+			l.errf(l.line(k), "%s: \"\": want a regular expression that is not empty", k)
+		case err != nil:
 			l.errf(l.line(k), "%s: want a regular expression: %v", k, err)
 		}
 		r.Kind, r.Log = ReadyLog, re
 	case "http":
 		s, _ := m["http"].(string)
 		if !strings.HasPrefix(s, "/") {
-			l.errf(l.line(k), "%s: %q: want a path such as \"/healthz\"", k, m["http"])
+			l.errf(l.line(k), "%s: %s: want a path such as \"/healthz\"", k, tomlValue(m["http"]))
 		}
 		r.Kind, r.HTTP = ReadyHTTP, s
 	case "delay":

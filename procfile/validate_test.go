@@ -133,6 +133,37 @@ watch_ignore = ["ok/**", "a/[b-/c", "x\\", "", "../up/*.go", "a//b"]
 			`Clusterfile:4: process.web.watch_ignore: "a//b": empty path segment`,
 		}},
 
+		// Values of the wrong type, written as TOML writes them.
+		{"wrong types", []string{"Clusterfile", `[process.web]
+command = "x"
+listen = ":8080"
+socket = 65
+restart = 3
+kill_mode = true
+[process.api]
+command = "x"
+listen = ":8081"
+socket = "proxy"
+ready = { http = 5 }
+[process.jobs]
+command = "x"
+ready = { log = 5 }
+[process.mail]
+command = "x"
+ready = { log = "" }
+[process.cron]
+command = "x"
+workers = "many"
+`}, []string{
+			`Clusterfile:4: process.web.socket: 65: want "inherit" or "proxy"`,
+			`Clusterfile:5: process.web.restart: 3: want "always", "on-failure" or "never"`,
+			`Clusterfile:6: process.web.kill_mode: true: want "group" or "mixed"`,
+			`Clusterfile:11: process.api.ready.http: 5: want a path such as "/healthz"`,
+			`Clusterfile:14: process.jobs.ready.log: 5: want a string`,
+			`Clusterfile:17: process.mail.ready.log: "": want a regular expression that is not empty`,
+			`Clusterfile:20: process.cron.workers: "many": want an integer or "auto"`,
+		}},
+
 		// Worker counts.
 		{"workers over MaxWorkers", []string{"Clusterfile", "[process.web]\ncommand = \"x\"\nworkers = 4294967297\n[process.jobs]\ncommand = \"x\"\nworkers = 1025\n"},
 			[]string{`Clusterfile:3: process.web.workers: 4294967297 is over the limit of 1024 workers per type`,
