@@ -34,8 +34,14 @@ func keyLines(src string) map[string]int {
 		if strings.HasPrefix(t, "[") {
 			h := strings.Trim(t, "[]")
 			table = normKey(h)
-			if _, ok := lines[table]; !ok {
-				lines[table] = n
+			// [a.b] defines a too.
+			for k := table; ; k = k[:strings.LastIndexByte(k, '.')] {
+				if _, ok := lines[k]; !ok {
+					lines[k] = n
+				}
+				if !strings.Contains(k, ".") {
+					break
+				}
 			}
 			continue
 		}

@@ -164,6 +164,13 @@ workers = "many"
 			`Clusterfile:20: process.cron.workers: "many": want an integer or "auto"`,
 		}},
 
+		// Lines: a table header defines its parents; text inside strings
+		// defines no key, wherever the string opens and however it ends.
+		{"header of a misspelt table", []string{"Clusterfile", "[process.web]\ncommand = \"x\"\n\n[proces.api]\ncommand = \"y\"\n"},
+			[]string{`Clusterfile:4: unknown key "proces" at the top level (did you mean "process"?)`}},
+		{"process defined by its env table", []string{"Clusterfile", "[process.web]\ncommand = \"x\"\n[process.api.env]\nA = \"1\"\n"},
+			[]string{`Clusterfile:3: process.api.command: missing`}},
+
 		// Worker counts.
 		{"workers over MaxWorkers", []string{"Clusterfile", "[process.web]\ncommand = \"x\"\nworkers = 4294967297\n[process.jobs]\ncommand = \"x\"\nworkers = 1025\n"},
 			[]string{`Clusterfile:3: process.web.workers: 4294967297 is over the limit of 1024 workers per type`,
