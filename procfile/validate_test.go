@@ -170,6 +170,35 @@ workers = "many"
 			[]string{`Clusterfile:4: unknown key "proces" at the top level (did you mean "process"?)`}},
 		{"process defined by its env table", []string{"Clusterfile", "[process.web]\ncommand = \"x\"\n[process.api.env]\nA = \"1\"\n"},
 			[]string{`Clusterfile:3: process.api.command: missing`}},
+		{"escaped quotes in a multi-line string", []string{"Clusterfile", `[process.web]
+shell = true
+command = """echo \"""
+workers = 2
+"""
+workers = -1
+`}, []string{`Clusterfile:6: process.web.workers: -1: want 0 or more`}},
+		{"multi-line string in an inline table", []string{"Clusterfile", `[process.web]
+command = "x"
+env = { NOTE = """
+workers = 2
+""" }
+workers = -1
+`}, []string{`Clusterfile:6: process.web.workers: -1: want 0 or more`}},
+		{"multi-line literal string in an array", []string{"Clusterfile", `[process.web]
+command = "x"
+watch = ["src/*", '''
+stop_signal = 1''']
+stop_signal = "HUPP"
+`}, []string{`Clusterfile:5: process.web.stop_signal: unknown signal "HUPP"`}},
+		{"quotes ending a multi-line string", []string{"Clusterfile", `[process.web]
+command = "x"
+env = { A = """a"""", B = '''b''''' }
+[process.web.ready]
+log = """
+[process.api]
+"""
+timeout = "1"
+`}, []string{`Clusterfile:8: process.web.ready.timeout: "1": want a duration`}},
 
 		// Worker counts.
 		{"workers over MaxWorkers", []string{"Clusterfile", "[process.web]\ncommand = \"x\"\nworkers = 4294967297\n[process.jobs]\ncommand = \"x\"\nworkers = 1025\n"},
