@@ -473,10 +473,10 @@ func (l *loader) process(name string, t map[string]any, baseEnv []string) *Proce
 	}
 	p.Ready = l.ready(p, t)
 	if v, k, ok := at("watch"); ok {
-		p.Watch = l.globs(k, v)
+		p.Watch = l.globs(k, v, p.Dir)
 	}
 	if v, k, ok := at("watch_ignore"); ok {
-		p.WatchIgnore = l.globs(k, v)
+		p.WatchIgnore = l.globs(k, v, p.Dir)
 	}
 	if v, k, ok := at("watch_poll"); ok {
 		p.WatchPoll = l.duration(k, v, "polling needs an interval; leave watch_poll out to use inotify")
@@ -691,14 +691,47 @@ func (l *loader) boolean(k string, v any) bool {
 }
 
 // globs reads watch or watch_ignore and checks each glob (see checkGlob).
-func (l *loader) globs(k string, v any) []string {
+// The watcher matches paths relative to dir, so an absolute glob under dir
+// is made relative to it, and one elsewhere, which could never match, is an
+// error.
+func (l *loader) globs(k string, v any, dir string) []string {
 	list := l.stringList(k, v)
-	for _, g := range list {
-		if err := checkGlob(g); err != nil {
-			l.errf(l.line(k), "%s: %v", k, err)
+	for i, g := range list {
+		if !strings.HasPrefix(g, "/") {
+			if err := checkGlob(g); err != nil {
+				l.errf(l.line(k), "%s: %v", k, err)
+			}
+			continue
 		}
+		rel, ok := relGlob(g, dir)
+		if !ok {
+			l.errf(l.line(k), "%s: %s: globs are relative to dir (%s), and this one is outside it", k, tomlValue(g), dir)
+			continue
+		}
+		if err := checkGlob(rel); err != nil {
+			l.errf(l.line(k), "%s: %s: %v", k, tomlValue(g), err)
+		}
+		list[i] = rel
 	}
 	return list
+}
+
+// relGlob is the absolute glob g relative to dir, if it starts with dir (as
+// written, or with dir's symlinks resolved).
+func relGlob(g, dir string) (string, bool) {
+	dirs := []string{dir}
+	if real, err := filepath.EvalSymlinks(dir); err == nil && real != dir {
+		dirs = append(dirs, real)
+	}
+	for _, d := range dirs {
+		if g == d {
+			return "", true
+		}
+		if rel, ok := strings.CutPrefix(g, strings.TrimSuffix(d, "/")+"/"); ok {
+			return rel, true
+		}
+	}
+	return "", false
 }
 
 func (l *loader) stringList(k string, v any) []string {

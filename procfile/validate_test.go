@@ -282,7 +282,7 @@ workers = 1024
 stop_timeout = "0s"
 ready = { delay = "0s", timeout = "1ns" }
 max_memory = "8589934591GiB"
-watch = ["src/**/*.js", "**", "[]a]", "[a-]", "[!a-z]*.go", "[^x]", "\\[lit", "a\\*b", "/abs/x", "./src/**", "dist/", "*.{js,ts}", "é?[é-ü]", "[\\]]", "a**b"]
+watch = ["src/**/*.js", "**", "[]a]", "[a-]", "[!a-z]*.go", "[^x]", "\\[lit", "a\\*b", "././x", "./src/**", "dist/", "*.{js,ts}", "é?[é-ü]", "[\\]]", "a**b"]
 [process.jobs]
 command = "x"
 workers = 1024
@@ -476,5 +476,64 @@ func TestCheckGlobMirrorsWatch(t *testing.T) {
 		if err := checkGlob(g); err == nil {
 			t.Errorf("checkGlob(%q) accepted it", g)
 		}
+	}
+}
+
+// An absolute watch or watch_ignore glob under the type's dir is made
+// relative to it, as the watcher matches paths relative to dir; one outside
+// dir could never match, and is an error naming file, line and key.
+func TestAbsoluteGlobs(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "app"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("app", filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	real, err := filepath.EvalSymlinks(dir) // written as the link's target
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, dir, "Clusterfile", fmt.Sprintf(`[process.web]
+command = "x"
+watch = [%q, %q, "lib/*"]
+watch_ignore = [%q]
+[process.api]
+command = "x"
+dir = "app"
+watch = [%q]
+[process.link]
+command = "x"
+dir = "link"
+watch = [%q]
+`, dir+"/src/*.js", dir+"/**", dir+"/src/gen/**", dir+"/app/x/*.go", real+"/app/y"))
+	cfg, err := LoadWith(filepath.Join(dir, "Clusterfile"), nil, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	web, api, link := cfg.Processes[0], cfg.Processes[1], cfg.Processes[2]
+	if !slices.Equal(web.Watch, []string{"src/*.js", "**", "lib/*"}) || !slices.Equal(web.WatchIgnore, []string{"src/gen/**"}) ||
+		!slices.Equal(api.Watch, []string{"x/*.go"}) || !slices.Equal(link.Watch, []string{"y"}) {
+		t.Errorf("web watch %q ignore %q, api watch %q, link watch %q", web.Watch, web.WatchIgnore, api.Watch, link.Watch)
+	}
+
+	write(t, dir, "Clusterfile", fmt.Sprintf(`[process.web]
+command = "x"
+watch = ["/elsewhere/src/*.js", "src/*.js"]
+watch_ignore = [%q]
+[process.api]
+command = "x"
+dir = "app"
+watch = [%q, %q]
+`, dir+"/src/[x", dir+"/src/*.js", dir+"/app"))
+	_, err = LoadWith(filepath.Join(dir, "Clusterfile"), nil, 1)
+	want := []string{
+		`Clusterfile:3: process.web.watch: "/elsewhere/src/*.js": globs are relative to dir (` + dir + `), and this one is outside it`,
+		`Clusterfile:4: process.web.watch_ignore: "` + dir + `/src/[x": "src/[x": unclosed character class in "[x" (write \[ for a literal [)`,
+		`Clusterfile:8: process.api.watch: "` + dir + `/src/*.js": globs are relative to dir (` + dir + `/app), and this one is outside it`,
+		`Clusterfile:8: process.api.watch: "` + dir + `/app": "": an empty glob matches nothing`,
+	}
+	if err == nil || err.Error() != strings.Join(want, "\n") {
+		t.Errorf("error\n%v\nwant\n%s", err, strings.Join(want, "\n"))
 	}
 }
