@@ -450,9 +450,12 @@ func (l *loader) process(name string, t map[string]any, baseEnv []string) *Proce
 	}
 	if v, k, ok := at("stop_signal"); ok {
 		sig, err := parseSignal(v)
-		if err != nil {
+		switch {
+		case err != nil:
 			l.errf(l.line(k), "%s: %v", k, err)
-		} else {
+		case jobControl(sig):
+			l.errf(l.line(k), "%s: %s is a job-control signal: it pauses or resumes a worker but never ends it, so workers could never stop gracefully; use \"TERM\" (the default), \"INT\", \"QUIT\" or another signal the app exits on", k, tomlValue(v))
+		default:
 			p.StopSignal = sig
 		}
 	}
@@ -871,6 +874,16 @@ var signalsByName = map[string]syscall.Signal{
 	"USR1": syscall.SIGUSR1, "USR2": syscall.SIGUSR2, "TERM": syscall.SIGTERM, "WINCH": syscall.SIGWINCH,
 	"ABRT": syscall.SIGABRT, "ALRM": syscall.SIGALRM, "CONT": syscall.SIGCONT, "STOP": syscall.SIGSTOP,
 	"TSTP": syscall.SIGTSTP, "TTIN": syscall.SIGTTIN, "TTOU": syscall.SIGTTOU,
+}
+
+// jobControl reports whether sig only pauses or resumes a process: it can
+// be sent (cluster signal), but not used to stop one.
+func jobControl(sig syscall.Signal) bool {
+	switch sig {
+	case syscall.SIGSTOP, syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU, syscall.SIGCONT:
+		return true
+	}
+	return false
 }
 
 // ParseSignal reads a signal as the Clusterfile writes it: "TERM",
