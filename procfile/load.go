@@ -471,7 +471,7 @@ func (l *loader) process(name string, t map[string]any, baseEnv []string) *Proce
 			l.errf(l.line(k), "%s: %s: want \"group\" or \"mixed\"", k, tomlValue(v))
 		}
 	}
-	if len(p.Listen) > 0 && p.Socket != SocketProxy && !p.Shell && expandsPort(p) {
+	if len(p.Listen) > 0 && p.Socket != SocketProxy && (p.Shell && shellExpandsPort(p.Command) || !p.Shell && expandsPort(p)) {
 		l.errf(l.line(key+".command"), "%s.command: uses $PORT, but in inherit mode the shared socket is fd 3 (LISTEN_FDS) and PORT is not set; take fd 3, or set socket = \"proxy\" to get a $PORT", key)
 	}
 	p.Ready = l.ready(p, t)
