@@ -11,7 +11,8 @@ import (
 // (watch/match.go; procfile may not import it): per '/'-separated segment,
 // '*', '?', '\' quoting the next character, and classes "[abc]", "[a-z]",
 // "[!a-z]", "[^a-z]" (a ']' first in a class is a member); a segment "**"
-// matches any number of segments; a leading "./" or "/" is dropped. Where the
+// matches any number of segments; a leading "./" or "/" is dropped (the
+// loader has already made an absolute glob relative to dir). Where the
 // watcher falls back to matching literally (an unclosed class, a trailing
 // lone '\') or can never match (an empty glob, an empty, "." or ".."
 // segment: watched paths are clean and below dir), this is an error instead

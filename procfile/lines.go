@@ -3,39 +3,38 @@ package procfile
 import "strings"
 
 // keyLines maps every dotted key of a TOML document to the line where it is
-// defined (tables to their header line), so that every error, not only the
-// first one the decoder meets, can name its line. It understands headers,
-// dotted and quoted keys, inline tables (their keys map to the line of the
-// table's key) and skips multi-line strings and arrays.
+// defined (tables to their header line, and the parents of a table or of a
+// dotted key to the first line that defines them), so that every error, not
+// only the first one the decoder meets, can name its line. It understands
+// headers, dotted and quoted keys, and inline tables (their keys map to the
+// line of the table's key); it follows strings of every kind (escapes in
+// basic ones) and open brackets across lines, so that nothing inside a value
+// is taken for a key, wherever a multi-line value opens.
 func keyLines(src string) map[string]int {
 	lines := map[string]int{}
+	define := func(key string, n int) {
+		for k := key; ; k = k[:strings.LastIndexByte(k, '.')] {
+			if _, ok := lines[k]; !ok {
+				lines[k] = n
+			}
+			if !strings.Contains(k, ".") {
+				return
+			}
+		}
+	}
 	table := ""
-	inString := "" // `"""` or `'''` while inside a multi-line string
-	depth := 0     // open [ of a multi-line array
+	var v valueScan
 	for i, raw := range strings.Split(src, "\n") {
 		n := i + 1
-		s := raw
-		if inString != "" {
-			j := strings.Index(s, inString)
-			if j < 0 {
-				continue
-			}
-			s = s[j+3:]
-			inString = ""
-		}
-		t := strings.TrimSpace(stripComment(s))
-		if t == "" {
+		if v.open() {
+			v.scan(raw)
 			continue
 		}
-		if depth > 0 {
-			depth += bracketDepth(t)
-			continue
-		}
+		t := strings.TrimSpace(raw)
 		if strings.HasPrefix(t, "[") {
-			h := strings.Trim(t, "[]")
-			table = normKey(h)
-			if _, ok := lines[table]; !ok {
-				lines[table] = n
+			if h, ok := header(t); ok {
+				table = normKey(h)
+				define(table, n) // [a.b] defines a too
 			}
 			continue
 		}
@@ -43,32 +42,86 @@ func keyLines(src string) map[string]int {
 		if eq < 0 {
 			continue
 		}
-		key := normKey(t[:eq])
-		full := key
+		full := normKey(t[:eq])
 		if table != "" {
-			full = table + "." + key
+			full = table + "." + full
 		}
-		if _, ok := lines[full]; !ok {
-			lines[full] = n
-		}
-		// Parents of a dotted key (a.b = 1 defines a).
-		for k := full; strings.Contains(k, "."); {
-			k = k[:strings.LastIndexByte(k, '.')]
-			if _, ok := lines[k]; !ok {
-				lines[k] = n
-			}
-		}
-		val := strings.TrimSpace(t[eq+1:])
-		for _, q := range []string{`"""`, `'''`} {
-			if strings.HasPrefix(val, q) && strings.Count(val, q) == 1 {
-				inString = q
-			}
-		}
-		if strings.HasPrefix(val, "[") {
-			depth = bracketDepth(val)
-		}
+		define(full, n) // a.b = 1 defines a too
+		v.scan(t[eq+1:])
 	}
 	return lines
+}
+
+// header returns the key of a [table] or [[array]] header line.
+func header(t string) (string, bool) {
+	t = strings.TrimPrefix(t[1:], "[")
+	end := -1
+	outsideStrings(t, func(i int, c byte) bool {
+		if c == ']' {
+			end = i
+			return false
+		}
+		return true
+	})
+	if end < 0 {
+		return "", false
+	}
+	return t[:end], true
+}
+
+// valueScan follows a TOML value across lines: the delimiter of the string
+// it is inside (one or three double or single quotes; "" outside) and how
+// many [ and { are open outside strings.
+type valueScan struct {
+	quote string
+	depth int
+}
+
+// open reports whether the next line continues the value.
+func (v *valueScan) open() bool { return v.quote != "" || v.depth > 0 }
+
+// scan reads one line of the value.
+func (v *valueScan) scan(s string) {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch v.quote {
+		case "":
+			switch {
+			case strings.HasPrefix(s[i:], `"""`), strings.HasPrefix(s[i:], `'''`):
+				v.quote = s[i : i+3]
+				i += 2
+			case c == '"' || c == '\'':
+				v.quote = string(c)
+			case c == '#':
+				return // a comment
+			case c == '[' || c == '{':
+				v.depth++
+			case (c == ']' || c == '}') && v.depth > 0:
+				v.depth--
+			}
+		case `"`, `'`:
+			if c == '\\' && v.quote == `"` {
+				i++
+			} else if c == v.quote[0] {
+				v.quote = ""
+			}
+		default: // """ or '''
+			if c == '\\' && v.quote == `"""` {
+				i++ // an escaped character, or the backslash that ends a line
+			} else if strings.HasPrefix(s[i:], v.quote) {
+				// Up to two more quotes are content before the closing three.
+				j := i + 3
+				for j < len(s) && j < i+5 && s[j] == v.quote[0] {
+					j++
+				}
+				i = j - 1
+				v.quote = ""
+			}
+		}
+	}
+	if len(v.quote) == 1 {
+		v.quote = "" // a one-line string ends with its line (TOML rejected it otherwise)
+	}
 }
 
 // keyEnd finds the '=' that ends a key, outside quotes; -1 if none.
@@ -124,35 +177,6 @@ func splitDotted(k string) []string {
 		}
 	}
 	return append(parts, k[start:])
-}
-
-// bracketDepth is how many more '[' than ']' s has outside strings, so that
-// watch = ["[[["] is not taken for the start of a multi-line array.
-func bracketDepth(s string) int {
-	depth := 0
-	outsideStrings(s, func(i int, c byte) bool {
-		switch c {
-		case '[':
-			depth++
-		case ']':
-			depth--
-		}
-		return true
-	})
-	return depth
-}
-
-// stripComment removes a # comment that is not inside a string.
-func stripComment(s string) string {
-	end := len(s)
-	outsideStrings(s, func(i int, c byte) bool {
-		if c == '#' {
-			end = i
-			return false
-		}
-		return true
-	})
-	return s[:end]
 }
 
 // outsideStrings calls f for each byte of a TOML line that is not inside a

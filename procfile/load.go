@@ -373,7 +373,7 @@ func (l *loader) process(name string, t map[string]any, baseEnv []string) *Proce
 			p.WorkersAuto = false
 		case string:
 			if x != "auto" {
-				l.errf(l.line(k), "%s: %q: want an integer or \"auto\"", k, x)
+				l.errf(l.line(k), "%s: %s: want an integer or \"auto\"", k, tomlValue(x))
 			}
 		default:
 			l.errf(l.line(k), "%s: want an integer or \"auto\"", k)
@@ -423,7 +423,7 @@ func (l *loader) process(name string, t map[string]any, baseEnv []string) *Proce
 		case SocketInherit, SocketProxy:
 			p.Socket = SocketMode(s)
 		default:
-			l.errf(l.line(k), "%s: %q: want \"inherit\" or \"proxy\"", k, v)
+			l.errf(l.line(k), "%s: %s: want \"inherit\" or \"proxy\"", k, tomlValue(v))
 		}
 		if len(p.Listen) == 0 {
 			l.errf(l.line(k), "%s: set without listen (a socket mode needs a shared socket)", k)
@@ -435,7 +435,7 @@ func (l *loader) process(name string, t map[string]any, baseEnv []string) *Proce
 		case RestartAlways, RestartOnFailure, RestartNever:
 			p.Restart = RestartPolicy(s)
 		default:
-			l.errf(l.line(k), "%s: %q: want \"always\", \"on-failure\" or \"never\"", k, v)
+			l.errf(l.line(k), "%s: %s: want \"always\", \"on-failure\" or \"never\"", k, tomlValue(v))
 		}
 	}
 	if v, k, ok := at("max_restarts"); ok {
@@ -450,9 +450,12 @@ func (l *loader) process(name string, t map[string]any, baseEnv []string) *Proce
 	}
 	if v, k, ok := at("stop_signal"); ok {
 		sig, err := parseSignal(v)
-		if err != nil {
+		switch {
+		case err != nil:
 			l.errf(l.line(k), "%s: %v", k, err)
-		} else {
+		case jobControl(sig):
+			l.errf(l.line(k), "%s: %s is a job-control signal: it pauses or resumes a worker but never ends it, so workers could never stop gracefully; use \"TERM\" (the default), \"INT\", \"QUIT\" or another signal the app exits on", k, tomlValue(v))
+		default:
 			p.StopSignal = sig
 		}
 	}
@@ -465,18 +468,18 @@ func (l *loader) process(name string, t map[string]any, baseEnv []string) *Proce
 		case KillGroup, KillMixed:
 			p.KillMode = KillMode(s)
 		default:
-			l.errf(l.line(k), "%s: %q: want \"group\" or \"mixed\"", k, v)
+			l.errf(l.line(k), "%s: %s: want \"group\" or \"mixed\"", k, tomlValue(v))
 		}
 	}
-	if len(p.Listen) > 0 && p.Socket != SocketProxy && !p.Shell && expandsPort(p) {
+	if len(p.Listen) > 0 && p.Socket != SocketProxy && (p.Shell && shellExpandsPort(p.Command) || !p.Shell && expandsPort(p)) {
 		l.errf(l.line(key+".command"), "%s.command: uses $PORT, but in inherit mode the shared socket is fd 3 (LISTEN_FDS) and PORT is not set; take fd 3, or set socket = \"proxy\" to get a $PORT", key)
 	}
 	p.Ready = l.ready(p, t)
 	if v, k, ok := at("watch"); ok {
-		p.Watch = l.globs(k, v)
+		p.Watch = l.globs(k, v, p.Dir)
 	}
 	if v, k, ok := at("watch_ignore"); ok {
-		p.WatchIgnore = l.globs(k, v)
+		p.WatchIgnore = l.globs(k, v, p.Dir)
 	}
 	if v, k, ok := at("watch_poll"); ok {
 		p.WatchPoll = l.duration(k, v, "polling needs an interval; leave watch_poll out to use inotify")
@@ -608,16 +611,21 @@ func (l *loader) ready(p *Process, t map[string]any) Ready {
 			r.Kind = ReadyTCP
 		}
 	case "log":
-		s, _ := m["log"].(string)
+		s, ok := m["log"].(string)
 		re, err := regexp.Compile(s)
-		if s == "" || err != nil {
+		switch {
+		case !ok:
+			l.errf(l.line(k), "%s: %s: want a string", k, tomlValue(m["log"]))
+		case s == "":
+			l.errf(l.line(k), "%s: \"\": want a regular expression that is not empty", k)
+		case err != nil:
 			l.errf(l.line(k), "%s: want a regular expression: %v", k, err)
 		}
 		r.Kind, r.Log = ReadyLog, re
 	case "http":
 		s, _ := m["http"].(string)
 		if !strings.HasPrefix(s, "/") {
-			l.errf(l.line(k), "%s: %q: want a path such as \"/healthz\"", k, m["http"])
+			l.errf(l.line(k), "%s: %s: want a path such as \"/healthz\"", k, tomlValue(m["http"]))
 		}
 		r.Kind, r.HTTP = ReadyHTTP, s
 	case "delay":
@@ -686,14 +694,47 @@ func (l *loader) boolean(k string, v any) bool {
 }
 
 // globs reads watch or watch_ignore and checks each glob (see checkGlob).
-func (l *loader) globs(k string, v any) []string {
+// The watcher matches paths relative to dir, so an absolute glob under dir
+// is made relative to it, and one elsewhere, which could never match, is an
+// error.
+func (l *loader) globs(k string, v any, dir string) []string {
 	list := l.stringList(k, v)
-	for _, g := range list {
-		if err := checkGlob(g); err != nil {
-			l.errf(l.line(k), "%s: %v", k, err)
+	for i, g := range list {
+		if !strings.HasPrefix(g, "/") {
+			if err := checkGlob(g); err != nil {
+				l.errf(l.line(k), "%s: %v", k, err)
+			}
+			continue
 		}
+		rel, ok := relGlob(g, dir)
+		if !ok {
+			l.errf(l.line(k), "%s: %s: globs are relative to dir (%s), and this one is outside it", k, tomlValue(g), dir)
+			continue
+		}
+		if err := checkGlob(rel); err != nil {
+			l.errf(l.line(k), "%s: %s: %v", k, tomlValue(g), err)
+		}
+		list[i] = rel
 	}
 	return list
+}
+
+// relGlob is the absolute glob g relative to dir, if it starts with dir (as
+// written, or with dir's symlinks resolved).
+func relGlob(g, dir string) (string, bool) {
+	dirs := []string{dir}
+	if real, err := filepath.EvalSymlinks(dir); err == nil && real != dir {
+		dirs = append(dirs, real)
+	}
+	for _, d := range dirs {
+		if g == d {
+			return "", true
+		}
+		if rel, ok := strings.CutPrefix(g, strings.TrimSuffix(d, "/")+"/"); ok {
+			return rel, true
+		}
+	}
+	return "", false
 }
 
 func (l *loader) stringList(k string, v any) []string {
@@ -833,6 +874,16 @@ var signalsByName = map[string]syscall.Signal{
 	"USR1": syscall.SIGUSR1, "USR2": syscall.SIGUSR2, "TERM": syscall.SIGTERM, "WINCH": syscall.SIGWINCH,
 	"ABRT": syscall.SIGABRT, "ALRM": syscall.SIGALRM, "CONT": syscall.SIGCONT, "STOP": syscall.SIGSTOP,
 	"TSTP": syscall.SIGTSTP, "TTIN": syscall.SIGTTIN, "TTOU": syscall.SIGTTOU,
+}
+
+// jobControl reports whether sig only pauses or resumes a process: it can
+// be sent (cluster signal), but not used to stop one.
+func jobControl(sig syscall.Signal) bool {
+	switch sig {
+	case syscall.SIGSTOP, syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU, syscall.SIGCONT:
+		return true
+	}
+	return false
 }
 
 // ParseSignal reads a signal as the Clusterfile writes it: "TERM",

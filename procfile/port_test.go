@@ -6,8 +6,9 @@ import (
 	"testing"
 )
 
-// $PORT in the command of an inherit-mode type is an error naming the key;
-// proxy mode, a shell command and a type without listen may use it.
+// $PORT in the command of an inherit-mode type, as the command's own split
+// or sh would expand it, is an error naming the key; proxy mode and a type
+// without listen may use it.
 func TestPortInInheritMode(t *testing.T) {
 	for _, tt := range []struct {
 		name, body, want string
@@ -20,8 +21,24 @@ func TestPortInInheritMode(t *testing.T) {
 		{"inherit '$PORT'", "[process.web]\nlisten = \":8080\"\ncommand = \"app --help-text '$PORT'\"\n", ""},
 		{"inherit \\$PORT", "[process.web]\nlisten = \":8080\"\ncommand = 'app --help-text \\$PORT'\n", ""},
 		{"proxy", "[process.web]\nlisten = \":8080\"\nsocket = \"proxy\"\ncommand = \"app --port $PORT\"\n", ""},
-		{"shell", "[process.web]\nlisten = \":8080\"\nshell = true\ncommand = \"app --port ${PORT:-80}\"\n", ""},
 		{"no listen", "[process.web]\ncommand = \"app --port $PORT\"\n", ""},
+
+		// With shell = true, what sh would expand.
+		{"shell $PORT", "[process.web]\nlisten = \":8080\"\nshell = true\ncommand = \"cd app && exec app --port $PORT\"\n", `Clusterfile:4: process.web.command: uses $PORT, but in inherit mode the shared socket is fd 3`},
+		{"shell ${PORT:-}", "[process.web]\nlisten = \":8080\"\nshell = true\ncommand = \"app --port ${PORT:-80}\"\n", "uses $PORT"},
+		{"shell ${#PORT}", "[process.web]\nlisten = \":8080\"\nshell = true\ncommand = \"echo ${#PORT}\"\n", "uses $PORT"},
+		{"shell in double quotes", "[process.web]\nlisten = \":8080\"\nshell = true\ncommand = 'app \"--port=$PORT\"'\n", "uses $PORT"},
+		{"shell in a default", "[process.web]\nlisten = \":8080\"\nshell = true\ncommand = \"app ${NOPE:-$PORT}\"\n", "uses $PORT"},
+		{"shell '' in double quotes", "[process.web]\nlisten = \":8080\"\nshell = true\ncommand = \"app \\\"${NOPE:-'$PORT'}\\\"\"\n", "uses $PORT"},
+		{"shell after \\\\", "[process.web]\nlisten = \":8080\"\nshell = true\ncommand = 'app \\\\$PORT'\n", "uses $PORT"},
+		{"shell after a #", "[process.web]\nlisten = \":8080\"\nshell = true\ncommand = \"app a#$PORT\"\n", "uses $PORT"},
+		{"shell '$PORT'", "[process.web]\nlisten = \":8080\"\nshell = true\ncommand = \"echo '$PORT' && app\"\n", ""},
+		{"shell \\$PORT", "[process.web]\nlisten = \":8080\"\nshell = true\ncommand = 'echo \\$PORT \"\\$PORT\" && app'\n", ""},
+		{"shell $PORTS and $$", "[process.web]\nlisten = \":8080\"\nshell = true\ncommand = \"echo $PORTS $$PORT ${PORTS:-1} && app\"\n", ""},
+		{"shell quotes in $(...)", "[process.web]\nlisten = \":8080\"\nshell = true\ncommand = \"echo \\\"$(echo '$PORT')\\\" `echo '$PORT'` && app\"\n", ""},
+		{"shell comment", "[process.web]\nlisten = \":8080\"\nshell = true\ncommand = \"app # not $PORT: fd 3\"\n", ""},
+		{"shell proxy", "[process.web]\nlisten = \":8080\"\nsocket = \"proxy\"\nshell = true\ncommand = \"app --port $PORT\"\n", ""},
+		{"shell no listen", "[process.web]\nshell = true\ncommand = \"app --port $PORT\"\n", ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := load(t, "Clusterfile", tt.body)

@@ -1,6 +1,7 @@
 package procfile
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -391,5 +392,40 @@ func TestByteOrderMarkIsSkipped(t *testing.T) {
 	cfg, err := LoadWith(filepath.Join(dir, "Procfile"), []string{"PATH=/usr/bin:/bin"}, 2)
 	if err != nil || cfg.Processes[0].Name != "web" {
 		t.Errorf("Procfile: %v", err)
+	}
+}
+
+// A job-control signal pauses or resumes a worker and never ends it, so it
+// cannot be a stop_signal; `cluster signal` (ParseSignal) still sends it.
+func TestJobControlStopSignal(t *testing.T) {
+	body := ""
+	for i, sig := range []string{`"STOP"`, `"SIGTSTP"`, `"ttin"`, `"TTOU"`, `"CONT"`, fmt.Sprint(int(syscall.SIGSTOP)), `"TERM"`, `"USR2"`} {
+		body += fmt.Sprintf("[process.p%d]\ncommand = \"x\"\nstop_signal = %s\n", i, sig)
+	}
+	_, err := load(t, "Clusterfile", body)
+	var got []string
+	if err != nil {
+		got = strings.Split(err.Error(), "\n")
+	}
+	want := []string{
+		`Clusterfile:3: process.p0.stop_signal: "STOP" `,
+		`Clusterfile:6: process.p1.stop_signal: "SIGTSTP" `,
+		`Clusterfile:9: process.p2.stop_signal: "ttin" `,
+		`Clusterfile:12: process.p3.stop_signal: "TTOU" `,
+		`Clusterfile:15: process.p4.stop_signal: "CONT" `,
+		fmt.Sprintf(`Clusterfile:18: process.p5.stop_signal: %d `, int(syscall.SIGSTOP)),
+	}
+	if len(got) != len(want) {
+		t.Fatalf("want %d errors, got %v", len(want), err)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(got[i], w) || !strings.Contains(got[i], "never ends it") || !strings.Contains(got[i], `use "TERM"`) {
+			t.Errorf("error %q, want %q... never ends it... use \"TERM\"", got[i], w)
+		}
+	}
+	for _, s := range []string{"STOP", "SIGTSTP", "TTIN", "TTOU", "CONT"} {
+		if _, err := ParseSignal(s); err != nil {
+			t.Errorf("ParseSignal(%q): %v", s, err)
+		}
 	}
 }

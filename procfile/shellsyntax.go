@@ -146,3 +146,91 @@ func shellSyntaxHint(op, name string) string {
 	}
 	return fmt.Sprintf("contains %q: set shell = true or split it", op)
 }
+
+// shellExpandsPort reports whether sh -c cmd would expand PORT: $PORT,
+// ${PORT}, ${PORT:-...} and the like, ${#PORT}, unquoted or in double quotes,
+// also inside a default or a command substitution; not in single quotes,
+// after a backslash, in a # comment, nor $$PORT (the shell's PID, then text).
+func shellExpandsPort(cmd string) bool {
+	const (
+		plain    = iota // the command, or the inside of $(...)
+		dquoted         // "..."
+		backtick        // `...`
+	)
+	type frame struct{ kind, parens int }
+	stack := []frame{{kind: plain}}
+	wordStart := true
+	for i := 0; i < len(cmd); i++ {
+		c := cmd[i]
+		top := &stack[len(stack)-1]
+		atWord := wordStart
+		wordStart = false
+		switch {
+		case c == '\\':
+			i++ // the next character is literal (or a backslash-newline)
+		case c == '$':
+			rest := cmd[i+1:]
+			switch {
+			case portParam(rest):
+				return true
+			case strings.HasPrefix(rest, "$"):
+				i++
+			case strings.HasPrefix(rest, "("):
+				stack = append(stack, frame{kind: plain})
+				i++
+				wordStart = true
+			}
+		case c == '`':
+			if top.kind == backtick {
+				stack = stack[:len(stack)-1]
+			} else {
+				stack = append(stack, frame{kind: backtick})
+				wordStart = true
+			}
+		case top.kind == dquoted:
+			if c == '"' {
+				stack = stack[:len(stack)-1]
+			}
+		case c == '"':
+			stack = append(stack, frame{kind: dquoted})
+		case c == '\'':
+			j := strings.IndexByte(cmd[i+1:], '\'')
+			if j < 0 {
+				return false
+			}
+			i += j + 1
+		case c == '#' && atWord:
+			j := strings.IndexByte(cmd[i:], '\n')
+			if j < 0 {
+				return false
+			}
+			i += j
+			wordStart = true
+		case c == '(':
+			top.parens++
+			wordStart = true
+		case c == ')':
+			if top.parens > 0 {
+				top.parens--
+			} else if top.kind == plain && len(stack) > 1 {
+				stack = stack[:len(stack)-1] // the end of $(...)
+			}
+			wordStart = true
+		default:
+			wordStart = strings.IndexByte(" \t\n;&|<>", c) >= 0
+		}
+	}
+	return false
+}
+
+// portParam reports whether s, what follows a '$', starts a parameter
+// expansion of PORT.
+func portParam(s string) bool {
+	if t, ok := strings.CutPrefix(s, "{"); ok {
+		t = strings.TrimPrefix(t, "#")
+		rest, ok := strings.CutPrefix(t, "PORT")
+		return ok && rest != "" && strings.IndexByte("}:-=?+%#/^,", rest[0]) >= 0
+	}
+	rest, ok := strings.CutPrefix(s, "PORT")
+	return ok && (rest == "" || !(rest[0] == '_' || rest[0] >= 'a' && rest[0] <= 'z' || rest[0] >= 'A' && rest[0] <= 'Z' || rest[0] >= '0' && rest[0] <= '9'))
+}

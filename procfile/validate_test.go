@@ -133,6 +133,73 @@ watch_ignore = ["ok/**", "a/[b-/c", "x\\", "", "../up/*.go", "a//b"]
 			`Clusterfile:4: process.web.watch_ignore: "a//b": empty path segment`,
 		}},
 
+		// Values of the wrong type, written as TOML writes them.
+		{"wrong types", []string{"Clusterfile", `[process.web]
+command = "x"
+listen = ":8080"
+socket = 65
+restart = 3
+kill_mode = true
+[process.api]
+command = "x"
+listen = ":8081"
+socket = "proxy"
+ready = { http = 5 }
+[process.jobs]
+command = "x"
+ready = { log = 5 }
+[process.mail]
+command = "x"
+ready = { log = "" }
+[process.cron]
+command = "x"
+workers = "many"
+`}, []string{
+			`Clusterfile:4: process.web.socket: 65: want "inherit" or "proxy"`,
+			`Clusterfile:5: process.web.restart: 3: want "always", "on-failure" or "never"`,
+			`Clusterfile:6: process.web.kill_mode: true: want "group" or "mixed"`,
+			`Clusterfile:11: process.api.ready.http: 5: want a path such as "/healthz"`,
+			`Clusterfile:14: process.jobs.ready.log: 5: want a string`,
+			`Clusterfile:17: process.mail.ready.log: "": want a regular expression that is not empty`,
+			`Clusterfile:20: process.cron.workers: "many": want an integer or "auto"`,
+		}},
+
+		// Lines: a table header defines its parents; text inside strings
+		// defines no key, wherever the string opens and however it ends.
+		{"header of a misspelt table", []string{"Clusterfile", "[process.web]\ncommand = \"x\"\n\n[proces.api]\ncommand = \"y\"\n"},
+			[]string{`Clusterfile:4: unknown key "proces" at the top level (did you mean "process"?)`}},
+		{"process defined by its env table", []string{"Clusterfile", "[process.web]\ncommand = \"x\"\n[process.api.env]\nA = \"1\"\n"},
+			[]string{`Clusterfile:3: process.api.command: missing`}},
+		{"escaped quotes in a multi-line string", []string{"Clusterfile", `[process.web]
+shell = true
+command = """echo \"""
+workers = 2
+"""
+workers = -1
+`}, []string{`Clusterfile:6: process.web.workers: -1: want 0 or more`}},
+		{"multi-line string in an inline table", []string{"Clusterfile", `[process.web]
+command = "x"
+env = { NOTE = """
+workers = 2
+""" }
+workers = -1
+`}, []string{`Clusterfile:6: process.web.workers: -1: want 0 or more`}},
+		{"multi-line literal string in an array", []string{"Clusterfile", `[process.web]
+command = "x"
+watch = ["src/*", '''
+stop_signal = 1''']
+stop_signal = "HUPP"
+`}, []string{`Clusterfile:5: process.web.stop_signal: unknown signal "HUPP"`}},
+		{"quotes ending a multi-line string", []string{"Clusterfile", `[process.web]
+command = "x"
+env = { A = """a"""", B = '''b''''' }
+[process.web.ready]
+log = """
+[process.api]
+"""
+timeout = "1"
+`}, []string{`Clusterfile:8: process.web.ready.timeout: "1": want a duration`}},
+
 		// Worker counts.
 		{"workers over MaxWorkers", []string{"Clusterfile", "[process.web]\ncommand = \"x\"\nworkers = 4294967297\n[process.jobs]\ncommand = \"x\"\nworkers = 1025\n"},
 			[]string{`Clusterfile:3: process.web.workers: 4294967297 is over the limit of 1024 workers per type`,
@@ -215,7 +282,7 @@ workers = 1024
 stop_timeout = "0s"
 ready = { delay = "0s", timeout = "1ns" }
 max_memory = "8589934591GiB"
-watch = ["src/**/*.js", "**", "[]a]", "[a-]", "[!a-z]*.go", "[^x]", "\\[lit", "a\\*b", "/abs/x", "./src/**", "dist/", "*.{js,ts}", "é?[é-ü]", "[\\]]", "a**b"]
+watch = ["src/**/*.js", "**", "[]a]", "[a-]", "[!a-z]*.go", "[^x]", "\\[lit", "a\\*b", "././x", "./src/**", "dist/", "*.{js,ts}", "é?[é-ü]", "[\\]]", "a**b"]
 [process.jobs]
 command = "x"
 workers = 1024
@@ -409,5 +476,64 @@ func TestCheckGlobMirrorsWatch(t *testing.T) {
 		if err := checkGlob(g); err == nil {
 			t.Errorf("checkGlob(%q) accepted it", g)
 		}
+	}
+}
+
+// An absolute watch or watch_ignore glob under the type's dir is made
+// relative to it, as the watcher matches paths relative to dir; one outside
+// dir could never match, and is an error naming file, line and key.
+func TestAbsoluteGlobs(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "app"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("app", filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	real, err := filepath.EvalSymlinks(dir) // written as the link's target
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, dir, "Clusterfile", fmt.Sprintf(`[process.web]
+command = "x"
+watch = [%q, %q, "lib/*"]
+watch_ignore = [%q]
+[process.api]
+command = "x"
+dir = "app"
+watch = [%q]
+[process.link]
+command = "x"
+dir = "link"
+watch = [%q]
+`, dir+"/src/*.js", dir+"/**", dir+"/src/gen/**", dir+"/app/x/*.go", real+"/app/y"))
+	cfg, err := LoadWith(filepath.Join(dir, "Clusterfile"), nil, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	web, api, link := cfg.Processes[0], cfg.Processes[1], cfg.Processes[2]
+	if !slices.Equal(web.Watch, []string{"src/*.js", "**", "lib/*"}) || !slices.Equal(web.WatchIgnore, []string{"src/gen/**"}) ||
+		!slices.Equal(api.Watch, []string{"x/*.go"}) || !slices.Equal(link.Watch, []string{"y"}) {
+		t.Errorf("web watch %q ignore %q, api watch %q, link watch %q", web.Watch, web.WatchIgnore, api.Watch, link.Watch)
+	}
+
+	write(t, dir, "Clusterfile", fmt.Sprintf(`[process.web]
+command = "x"
+watch = ["/elsewhere/src/*.js", "src/*.js"]
+watch_ignore = [%q]
+[process.api]
+command = "x"
+dir = "app"
+watch = [%q, %q]
+`, dir+"/src/[x", dir+"/src/*.js", dir+"/app"))
+	_, err = LoadWith(filepath.Join(dir, "Clusterfile"), nil, 1)
+	want := []string{
+		`Clusterfile:3: process.web.watch: "/elsewhere/src/*.js": globs are relative to dir (` + dir + `), and this one is outside it`,
+		`Clusterfile:4: process.web.watch_ignore: "` + dir + `/src/[x": "src/[x": unclosed character class in "[x" (write \[ for a literal [)`,
+		`Clusterfile:8: process.api.watch: "` + dir + `/src/*.js": globs are relative to dir (` + dir + `/app), and this one is outside it`,
+		`Clusterfile:8: process.api.watch: "` + dir + `/app": "": an empty glob matches nothing`,
+	}
+	if err == nil || err.Error() != strings.Join(want, "\n") {
+		t.Errorf("error\n%v\nwant\n%s", err, strings.Join(want, "\n"))
 	}
 }
