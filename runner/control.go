@@ -39,6 +39,9 @@ type TypeStatus struct {
 	Reloads int    `json:"reloads"`
 	Failed  bool   `json:"failed"`
 	Stopped bool   `json:"stopped,omitempty"` // by `cluster stop TYPE`
+	// Completed: a one-shot type (restart "never" or "on-failure") whose
+	// workers all exited 0: nothing of it is left to be ready.
+	Completed bool `json:"completed,omitempty"`
 	// WaitingFor lists the dependencies a waiting type waits for
 	// ("migrate completed"); NotStarted says why it never will.
 	WaitingFor []string `json:"waiting_for,omitempty"`
@@ -82,6 +85,9 @@ func (r *Runner) Status() (Status, error) {
 			if t.waiting && !t.stopped {
 				ts.WaitingFor, _ = r.unmet(t)
 				ts.NotStarted = t.blocked
+			}
+			if t.count > 0 {
+				ts.Completed, _ = r.depState(t, procfile.ConditionCompleted)
 			}
 			types = append(types, ts)
 			order[t.p.Name] = i
