@@ -30,8 +30,9 @@ var defaultMetricsTimeouts = metricsTimeouts{
 	idle:       30 * time.Second, // keep-alive between scrapes
 }
 
-// listenMetrics binds --metrics: loopback unless the user wrote a host.
-func listenMetrics(addr string) (net.Listener, error) {
+// httpAddr is the address --metrics and --health bind: loopback unless the
+// user wrote a host ("9100" and ":9100" are "127.0.0.1:9100").
+func httpAddr(addr string) string {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		// A bare port means loopback.
@@ -40,7 +41,12 @@ func listenMetrics(addr string) (net.Listener, error) {
 	if host == "" {
 		host = "127.0.0.1"
 	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, port))
+	return net.JoinHostPort(host, port)
+}
+
+// listenMetrics binds --metrics (or --health) at httpAddr(addr).
+func listenMetrics(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", httpAddr(addr))
 	if err != nil {
 		return nil, err
 	}

@@ -320,3 +320,19 @@ func TestMetricsSlowlorisIsCut(t *testing.T) {
 		t.Fatalf("slowloris client after %v: %v; want the connection closed after the %v header timeout", time.Since(start).Round(time.Millisecond), err, shortMetricsTimeouts.readHeader)
 	}
 }
+
+// --metrics and --health name one server when their addresses are the same
+// once a missing host is read as loopback.
+func TestHTTPAddr(t *testing.T) {
+	for in, want := range map[string]string{
+		"9100":           "127.0.0.1:9100",
+		":9100":          "127.0.0.1:9100",
+		"127.0.0.1:9100": "127.0.0.1:9100",
+		"0.0.0.0:9100":   "0.0.0.0:9100",
+		"[::1]:9100":     "[::1]:9100",
+	} {
+		if got := httpAddr(in); got != want {
+			t.Errorf("httpAddr(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
