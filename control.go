@@ -210,6 +210,8 @@ func printStatus(w io.Writer, st *runner.Status) {
 			state = "waiting for " + strings.Join(t.WaitingFor, " and ")
 		} else if t.Failed {
 			state += ", failed"
+		} else if t.Completed {
+			state += ", completed"
 		}
 		last := ""
 		if t.LastExit != nil {

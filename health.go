@@ -53,7 +53,8 @@ func anyWorkers(st runner.Status) bool {
 }
 
 // serveHTTP starts what --metrics and --health ask for: one server when both
-// name the same address, two otherwise. Each listener is loopback unless the
+// name the same address (however written: ":9100" is "127.0.0.1:9100"), two
+// otherwise. Each listener is loopback unless the
 // address names a host, capped in connections and bounded in time.
 func serveHTTP(r *runner.Runner, metricsAddr, healthAddr string, out *logmux.Mux) (stop func(), err error) {
 	var servers []*http.Server
@@ -76,7 +77,7 @@ func serveHTTP(r *runner.Runner, metricsAddr, healthAddr string, out *logmux.Mux
 		return nil
 	}
 	switch {
-	case metricsAddr != "" && metricsAddr == healthAddr:
+	case metricsAddr != "" && healthAddr != "" && httpAddr(metricsAddr) == httpAddr(healthAddr):
 		h := healthHandler(r)
 		h.Handle("/metrics", metricsHandler(r))
 		err = serve("metrics", metricsAddr, h, "/metrics", "/livez", "/readyz")

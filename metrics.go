@@ -30,8 +30,9 @@ var defaultMetricsTimeouts = metricsTimeouts{
 	idle:       30 * time.Second, // keep-alive between scrapes
 }
 
-// listenMetrics binds --metrics: loopback unless the user wrote a host.
-func listenMetrics(addr string) (net.Listener, error) {
+// httpAddr is the address --metrics and --health bind: loopback unless the
+// user wrote a host ("9100" and ":9100" are "127.0.0.1:9100").
+func httpAddr(addr string) string {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		// A bare port means loopback.
@@ -40,7 +41,12 @@ func listenMetrics(addr string) (net.Listener, error) {
 	if host == "" {
 		host = "127.0.0.1"
 	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, port))
+	return net.JoinHostPort(host, port)
+}
+
+// listenMetrics binds --metrics (or --health) at httpAddr(addr).
+func listenMetrics(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", httpAddr(addr))
 	if err != nil {
 		return nil, err
 	}
@@ -85,32 +91,33 @@ func writeMetrics(w io.Writer, st *runner.Status) {
 	lbl := func(ws runner.WorkerStatus) string {
 		return fmt.Sprintf(`process="%s",worker="%d"`, escapeLabel(ws.Process), ws.Index)
 	}
+	workers := seriesWorkers(st.Workers)
 	family("cluster_worker_cpu_seconds_total", "counter", "CPU time of the worker's process group.")
-	for _, ws := range st.Workers {
+	for _, ws := range workers {
 		if ws.PID > 0 && !ws.UsageUnknown {
 			fmt.Fprintf(w, "cluster_worker_cpu_seconds_total{%s} %g\n", lbl(ws), ws.CPUSeconds)
 		}
 	}
 	family("cluster_worker_resident_memory_bytes", "gauge", "RSS of the worker's process group.")
-	for _, ws := range st.Workers {
+	for _, ws := range workers {
 		if ws.PID > 0 && !ws.UsageUnknown {
 			fmt.Fprintf(w, "cluster_worker_resident_memory_bytes{%s} %d\n", lbl(ws), ws.RSS)
 		}
 	}
 	family("cluster_worker_restarts_total", "counter", "Restarts of the worker slot.")
-	for _, ws := range st.Workers {
+	for _, ws := range workers {
 		fmt.Fprintf(w, "cluster_worker_restarts_total{%s} %d\n", lbl(ws), ws.Restarts)
 	}
 	family("cluster_worker_uptime_seconds", "gauge", "Seconds since the worker's process started.")
-	for _, ws := range st.Workers {
+	for _, ws := range workers {
 		fmt.Fprintf(w, "cluster_worker_uptime_seconds{%s} %g\n", lbl(ws), ws.UptimeSec)
 	}
 	family("cluster_worker_state", "gauge", "1 for the worker's current state.")
-	for _, ws := range st.Workers {
+	for _, ws := range workers {
 		fmt.Fprintf(w, "cluster_worker_state{%s,state=\"%s\"} 1\n", lbl(ws), ws.State)
 	}
 	family("cluster_worker_open_connections", "gauge", "Connections open through the proxy (proxy mode).")
-	for _, ws := range st.Workers {
+	for _, ws := range workers {
 		if ws.Conns != nil {
 			fmt.Fprintf(w, "cluster_worker_open_connections{%s} %d\n", lbl(ws), *ws.Conns)
 		}
@@ -127,6 +134,31 @@ func writeMetrics(w io.Writer, st *runner.Status) {
 	for _, t := range st.Types {
 		fmt.Fprintf(w, "cluster_process_reloads_total{process=\"%s\"} %d\n", escapeLabel(t.Name), t.Reloads)
 	}
+}
+
+// seriesWorkers keeps one worker per (process, index), as the format wants
+// one series per label set: the slot that holds the index, not a reload's
+// replacement still starting nor the old worker stopping after it (the
+// series moves to the replacement when it takes over, as after a restart).
+func seriesWorkers(all []runner.WorkerStatus) []runner.WorkerStatus {
+	type key struct {
+		process string
+		index   int
+	}
+	at := map[key]int{}
+	var out []runner.WorkerStatus
+	for _, ws := range all {
+		k := key{ws.Process, ws.Index}
+		if j, ok := at[k]; ok {
+			if out[j].Extra && !ws.Extra {
+				out[j] = ws
+			}
+			continue
+		}
+		at[k] = len(out)
+		out = append(out, ws)
+	}
+	return out
 }
 
 func escapeLabel(s string) string {

@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -18,9 +20,8 @@ import (
 	"github.com/cluster-run/cluster/runner"
 )
 
-// A small parser of the Prometheus text format (0.0.4): every sample's
-// family is declared by HELP and TYPE before it, names and labels are well
-// formed, values are numbers, and no series repeats.
+// The metrics of a status are well-formed Prometheus text (parseMetrics)
+// and carry its figures.
 func TestMetricsTextFormat(t *testing.T) {
 	conns := int64(3)
 	last := 1
@@ -31,14 +32,43 @@ func TestMetricsTextFormat(t *testing.T) {
 			{Name: "web.2", Process: "web", Index: 2, State: runner.StateBackoff, Restarts: 2, LastExit: &last},
 		},
 	}
+	values := parseMetrics(t, metricsText(st))
+	for series, want := range map[string]float64{
+		`cluster_worker_resident_memory_bytes{process="web",worker="1"}`: 1 << 20,
+		`cluster_worker_cpu_seconds_total{process="web",worker="1"}`:     0.25,
+		`cluster_worker_open_connections{process="web",worker="1"}`:      3,
+		`cluster_worker_restarts_total{process="web",worker="2"}`:        2,
+		`cluster_worker_state{process="web",worker="2",state="backoff"}`: 1,
+		`cluster_process_ready_workers{process="web"}`:                   1,
+		`cluster_process_reloads_total{process="web"}`:                   4,
+	} {
+		if got, ok := values[series]; !ok || got != want {
+			t.Errorf("%s = %v (present %v), want %v", series, got, ok, want)
+		}
+	}
+	if _, ok := values[`cluster_worker_resident_memory_bytes{process="web",worker="2"}`]; ok {
+		t.Errorf("a worker without a process reports RSS")
+	}
+}
+
+// metricsText is what /metrics serves for st.
+func metricsText(st *runner.Status) string {
 	var buf bytes.Buffer
 	writeMetrics(&buf, st)
+	return buf.String()
+}
+
+// parseMetrics checks text against the Prometheus text format (0.0.4)
+// and returns each series' value: every sample's family is declared by
+// HELP and TYPE before it, names and labels are well formed, values are
+// numbers, and no series repeats.
+func parseMetrics(t *testing.T, text string) map[string]float64 {
+	t.Helper()
 	sample := regexp.MustCompile(`^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*"(?:,[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*")*)\})? (\S+)$`)
 	types := map[string]string{}
 	helps := map[string]bool{}
-	seen := map[string]bool{}
 	values := map[string]float64{}
-	sc := bufio.NewScanner(&buf)
+	sc := bufio.NewScanner(strings.NewReader(text))
 	for sc.Scan() {
 		line := sc.Text()
 		if rest, ok := strings.CutPrefix(line, "# HELP "); ok {
@@ -64,28 +94,105 @@ func TestMetricsTextFormat(t *testing.T) {
 		if err != nil {
 			t.Errorf("value %q: %v", m[4], err)
 		}
-		if seen[m[1]+m[2]] {
+		if _, dup := values[m[1]+m[2]]; dup {
 			t.Errorf("duplicate series %s%s", m[1], m[2])
 		}
-		seen[m[1]+m[2]] = true
 		values[m[1]+m[2]] = v
 	}
-	for series, want := range map[string]float64{
-		`cluster_worker_resident_memory_bytes{process="web",worker="1"}`: 1 << 20,
-		`cluster_worker_cpu_seconds_total{process="web",worker="1"}`:     0.25,
-		`cluster_worker_open_connections{process="web",worker="1"}`:      3,
-		`cluster_worker_restarts_total{process="web",worker="2"}`:        2,
-		`cluster_worker_state{process="web",worker="2",state="backoff"}`: 1,
-		`cluster_process_ready_workers{process="web"}`:                   1,
-		`cluster_process_reloads_total{process="web"}`:                   4,
-	} {
-		if got, ok := values[series]; !ok || got != want {
-			t.Errorf("%s = %v (present %v), want %v", series, got, ok, want)
+	return values
+}
+
+// holdReady is a runner output that holds the second "ready" event of
+// web.1 (its replacement's) until release is closed: a slow output, as
+// back-pressure from the runner's stdout makes one. The replacement is then
+// ready, and the supervisor has not yet handed it the index.
+type holdReady struct {
+	readies atomic.Int32
+	held    chan struct{} // closed once it holds
+	release chan struct{}
+}
+
+func (h *holdReady) Stream(runner.Stream) io.WriteCloser { return nopWriteCloser{} }
+func (h *holdReady) Event(e runner.Event) {
+	if e.Event == "ready" && e.Worker == "web.1" && h.readies.Add(1) == 2 {
+		close(h.held)
+		<-h.release
+	}
+}
+
+// During a rolling restart the old and the new slot of web.1 both live:
+// /metrics has one series per worker index all the same (the slot that
+// holds the index), and the ready count never exceeds the wanted count.
+func TestMetricsDuringRollingRestart(t *testing.T) {
+	h := &holdReady{held: make(chan struct{}), release: make(chan struct{})}
+	r, _, _ := startCluster(t, `
+shutdown_timeout = "5s"
+[process.web]
+command = "sleep 1000"
+workers = 2
+ready = { delay = "300ms" }
+`, h)
+	var once sync.Once
+	release := func() { once.Do(func() { close(h.release) }) }
+	t.Cleanup(release) // runs before startCluster's, which waits for Run
+	select {
+	case err := <-r.Ready():
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("not ready within 10s")
+	}
+	status := func() *runner.Status {
+		t.Helper()
+		st, err := r.Status()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &st
+	}
+	// check says what is wrong with st: a duplicate series, more ready
+	// workers than wanted or not wantReady (-1: any), or web.1 not
+	// reported as ready.
+	check := func(when string, st *runner.Status, wantReady int) {
+		t.Helper()
+		values := parseMetrics(t, metricsText(st))
+		if got := st.Types[0].Ready; got > st.Types[0].Workers || (wantReady >= 0 && got != wantReady) {
+			t.Errorf("%s: %d ready workers (%s), want %d (-1: at most %d)", when, got, statusLine(*st), wantReady, st.Types[0].Workers)
+		}
+		if v := values[`cluster_worker_state{process="web",worker="1",state="ready"}`]; v != 1 {
+			t.Errorf("%s: web.1 not reported ready:\n%s", when, metricsText(st))
 		}
 	}
-	if _, ok := values[`cluster_worker_resident_memory_bytes{process="web",worker="2"}`]; ok {
-		t.Errorf("a worker without a process reports RSS")
+	if _, err := r.Restart("web.1"); err != nil {
+		t.Fatal(err)
 	}
+	deadline := time.Now().Add(10 * time.Second)
+	st := status()
+	for len(st.Workers) != 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the replacement of web.1 did not start within 10s: %+v", st.Workers)
+		}
+		time.Sleep(10 * time.Millisecond)
+		st = status()
+	}
+	check("replacement starting", st, 2)
+	select {
+	case <-h.held:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the replacement of web.1 was not ready within 10s")
+	}
+	check("replacement ready, not yet serving", status(), 2)
+	release()
+	deadline = time.Now().Add(10 * time.Second)
+	for st = status(); len(st.Workers) != 2 || st.Types[0].Ready != 2; st = status() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the restart of web.1 did not end within 10s: %s %+v", statusLine(*st), st.Workers)
+		}
+		check("old web.1 stopping", st, -1)
+		time.Sleep(10 * time.Millisecond)
+	}
+	check("restarted", st, 2)
 }
 
 // openFDs counts the test process's descriptors, the server's among them.
@@ -211,5 +318,21 @@ func TestMetricsSlowlorisIsCut(t *testing.T) {
 	// The server may answer 400 first; what matters is that it closes.
 	if _, err := io.Copy(io.Discard, conn); err != nil && !errors.Is(err, syscall.ECONNRESET) {
 		t.Fatalf("slowloris client after %v: %v; want the connection closed after the %v header timeout", time.Since(start).Round(time.Millisecond), err, shortMetricsTimeouts.readHeader)
+	}
+}
+
+// --metrics and --health name one server when their addresses are the same
+// once a missing host is read as loopback.
+func TestHTTPAddr(t *testing.T) {
+	for in, want := range map[string]string{
+		"9100":           "127.0.0.1:9100",
+		":9100":          "127.0.0.1:9100",
+		"127.0.0.1:9100": "127.0.0.1:9100",
+		"0.0.0.0:9100":   "0.0.0.0:9100",
+		"[::1]:9100":     "[::1]:9100",
+	} {
+		if got := httpAddr(in); got != want {
+			t.Errorf("httpAddr(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

@@ -125,6 +125,8 @@ func statusLine(st runner.Status) string {
 		p := fmt.Sprintf("%s %d/%d ready", t.Name, t.Ready, t.Workers)
 		if t.Failed {
 			p += " (failed)"
+		} else if t.Completed {
+			p += " (completed)"
 		}
 		parts = append(parts, p)
 	}
@@ -199,11 +201,12 @@ func watchdogInterval() (time.Duration, error) {
 	return time.Duration(us) * time.Microsecond, nil
 }
 
-// notReady lists the types that should have workers but have no ready one.
+// notReady lists the types that should have workers but have no ready one
+// (a one-shot type that completed has none left to be ready).
 func notReady(st runner.Status) []string {
 	var out []string
 	for _, t := range st.Types {
-		if t.Workers > 0 && t.Ready == 0 && !t.Stopped {
+		if t.Workers > 0 && t.Ready == 0 && !t.Stopped && !t.Completed {
 			out = append(out, t.Name)
 		}
 	}

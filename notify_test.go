@@ -189,3 +189,60 @@ ready = { delay = "1s" }
 	}
 	cancel()
 }
+
+// A one-shot type that completed (exited 0, restart "never") has nothing
+// left to be ready: once web is ready, /readyz is 200 and the status line
+// says migrate completed.
+func TestReadyzCompletedOneShot(t *testing.T) {
+	r, _, _ := startCluster(t, `
+[process.migrate]
+command = "true"
+workers = 1
+restart = "never"
+[process.web]
+command = "sleep 1000"
+workers = 1
+ready = { delay = "100ms" }
+depends_on = { migrate = "completed" }
+`, nil)
+	srv := httptest.NewServer(healthHandler(r))
+	defer srv.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	var st runner.Status
+	for {
+		var err error
+		if st, err = r.Status(); err != nil {
+			t.Fatal(err)
+		}
+		if len(st.Types) == 2 && st.Types[1].Ready == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("web not ready within 10s: %s", statusLine(st))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !st.Types[0].Completed {
+		t.Errorf("migrate: Completed is false once it exited 0: %+v", st.Types[0])
+	}
+	if got, want := statusLine(st), "migrate 0/1 ready (completed), web 1/1 ready"; got != want {
+		t.Errorf("status line %q, want %q", got, want)
+	}
+	resp, err := http.Get(srv.URL + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("/readyz with migrate completed and web ready = %d %q, want 200", resp.StatusCode, b)
+	}
+	select { // what sends sd_notify READY=1
+	case err := <-r.Ready():
+		if err != nil {
+			t.Errorf("Ready: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("Ready did not answer within 10s of web being ready")
+	}
+}

@@ -27,8 +27,12 @@ type WorkerStatus struct {
 	// they are 0 then, and status shows "-".
 	UsageUnknown bool   `json:"usage_unknown,omitempty"`
 	Conns        *int64 `json:"connections,omitempty"` // proxy mode
-	LastExit     *int   `json:"last_exit,omitempty"`
-	LastSignal   string `json:"last_signal,omitempty"` // "SIGKILL" when a signal ended it
+	// Extra: a second slot of its index, which another holds: a reload's
+	// replacement not yet ready, or a worker stopping after it was replaced
+	// (also one of a stopped or scaled-away index). Not in Ready counts.
+	Extra      bool   `json:"extra,omitempty"`
+	LastExit   *int   `json:"last_exit,omitempty"`
+	LastSignal string `json:"last_signal,omitempty"` // "SIGKILL" when a signal ended it
 }
 
 // TypeStatus is the per-type part of status and metrics.
@@ -39,6 +43,9 @@ type TypeStatus struct {
 	Reloads int    `json:"reloads"`
 	Failed  bool   `json:"failed"`
 	Stopped bool   `json:"stopped,omitempty"` // by `cluster stop TYPE`
+	// Completed: a one-shot type (restart "never" or "on-failure") whose
+	// workers all exited 0: nothing of it is left to be ready.
+	Completed bool `json:"completed,omitempty"`
 	// WaitingFor lists the dependencies a waiting type waits for
 	// ("migrate completed"); NotStarted says why it never will.
 	WaitingFor []string `json:"waiting_for,omitempty"`
@@ -70,18 +77,36 @@ func (r *Runner) ask(f func()) error {
 // from /proc on Linux and with one ps run elsewhere (at most once a second
 // per worker; a faster caller gets the last reading).
 func (r *Runner) Status() (Status, error) {
-	var slots []*slot
+	// Each worker's row is read on the supervisor goroutine, in one instant
+	// with which slot holds each index: a reload's replacement and the old
+	// worker it replaces are then never both counted ready.
+	type row struct {
+		s     *slot
+		info  WorkerInfo
+		extra bool // another slot holds its index
+	}
+	var rows []row
 	var types []TypeStatus
 	order := map[string]int{} // Apply may reorder r.types: read it here
 	err := r.ask(func() {
+		ready := map[*ptype]int{}
 		for s := range r.live {
-			slots = append(slots, s)
+			s.mu.Lock()
+			rw := row{s: s, info: s.info, extra: s.t.slots[s.index] != s}
+			s.mu.Unlock()
+			if !rw.extra && rw.info.State == StateReady {
+				ready[s.t]++
+			}
+			rows = append(rows, rw)
 		}
 		for i, t := range r.types {
-			ts := TypeStatus{Name: t.p.Name, Workers: t.count, Reloads: t.reloads, Failed: t.failed, Stopped: t.stopped}
+			ts := TypeStatus{Name: t.p.Name, Workers: t.count, Ready: ready[t], Reloads: t.reloads, Failed: t.failed, Stopped: t.stopped}
 			if t.waiting && !t.stopped {
 				ts.WaitingFor, _ = r.unmet(t)
 				ts.NotStarted = t.blocked
+			}
+			if t.count > 0 {
+				ts.Completed, _ = r.depState(t, procfile.ConditionCompleted)
 			}
 			types = append(types, ts)
 			order[t.p.Name] = i
@@ -92,22 +117,21 @@ func (r *Runner) Status() (Status, error) {
 	}
 	st := Status{Name: r.opts.Config.Name, Types: types}
 	pgids := map[int]bool{}
-	for _, s := range slots {
-		s.mu.Lock()
-		if s.info.PID > 0 {
-			pgids[s.info.PID] = true
+	for _, rw := range rows {
+		if rw.info.PID > 0 {
+			pgids[rw.info.PID] = true
 		}
-		s.mu.Unlock()
 	}
 	usages, known := groupUsages(r.rp, pgids)
 	now := time.Now()
-	for _, s := range slots {
+	for _, rw := range rows {
+		s, i := rw.s, rw.info
+		ws := WorkerStatus{Name: i.Name, Process: i.Process, Index: i.Index, PID: i.PID, State: i.State, Restarts: i.Restarts, LastExit: i.Last, LastSignal: i.LastSignal, Extra: rw.extra}
 		s.mu.Lock()
-		i := s.info
-		ws := WorkerStatus{Name: i.Name, Process: i.Process, Index: i.Index, PID: i.PID, State: i.State, Restarts: i.Restarts, LastExit: i.Last, LastSignal: i.LastSignal}
 		if i.PID > 0 {
 			ws.UptimeSec = now.Sub(i.Started).Seconds()
-			if known && (now.Sub(s.sampler.at) >= time.Second || s.sampler.at.IsZero()) {
+			// A process started since the row was read has a fresh sampler.
+			if known && s.info.PID == i.PID && (now.Sub(s.sampler.at) >= time.Second || s.sampler.at.IsZero()) {
 				s.cpu, s.rss, s.cpuSec = s.sampler.sample(usages[i.PID], now)
 			}
 			ws.UsageUnknown = s.sampler.at.IsZero()
@@ -120,13 +144,8 @@ func (r *Runner) Status() (Status, error) {
 		s.mu.Unlock()
 		st.Workers = append(st.Workers, ws)
 		for k := range st.Types {
-			if st.Types[k].Name == ws.Process {
-				if ws.State == StateReady {
-					st.Types[k].Ready++
-				}
-				if ws.LastExit != nil || ws.LastSignal != "" {
-					st.Types[k].LastExit, st.Types[k].LastSignal = ws.LastExit, ws.LastSignal
-				}
+			if st.Types[k].Name == ws.Process && (ws.LastExit != nil || ws.LastSignal != "") {
+				st.Types[k].LastExit, st.Types[k].LastSignal = ws.LastExit, ws.LastSignal
 			}
 		}
 	}
