@@ -11,10 +11,18 @@ import (
 // the old slot is stopped; then the next index. Capacity stays between N and
 // N+1. A replacement that fails before it is ready aborts the plan and is
 // killed; the old workers keep serving.
+//
+// Except where the old worker holds its foreman PORT (a type without
+// listen: that port is the index's own, and the replacement gets the same
+// one): two cannot both bind it, and a probe of it would reach the old one
+// and call the new one ready. That old worker is stopped first, and its
+// replacement starts once it is gone; a replacement that fails then is
+// restarted under the restart policy, since no old worker is left.
 type reloadPlan struct {
 	t       *ptype
 	pending []int // indexes still to replace
 	cur     *slot // the replacement starting, nil between steps
+	first   *slot // the old slot stopped before its replacement starts (PORT held)
 	old     *slot // the slot being stopped after cur became ready
 	again   bool  // a new request arrived: start over once this step ends
 	waits   []*Wait
@@ -189,9 +197,31 @@ func (r *Runner) stepReload() {
 	}
 	idx := pl.pending[0]
 	pl.pending = pl.pending[1:]
+	if old := pl.t.slots[idx]; old != nil && r.holdsPort(old) {
+		pl.first = old
+		r.event(old.name, "reloading", fmt.Sprintf("%s holds its PORT %d: stopping it before its replacement starts", old.name, old.foremanPort()), 0, nil)
+		old.requestStop()
+		return
+	}
+	r.startReplacement(pl, idx)
+}
+
+func (r *Runner) startReplacement(pl *reloadPlan, idx int) {
 	pl.cur = r.newSlot(pl.t, idx, true)
 	r.live[pl.cur] = true
 	go pl.cur.run()
+}
+
+// holdsPort reports whether old, a worker of a type without listen, accepts
+// connections on its foreman PORT, which its replacement would get too.
+func (r *Runner) holdsPort(old *slot) bool {
+	t := old.t
+	port := old.foremanPort()
+	if port == 0 || len(t.p.Listen) > 0 || r.opts.PortBase+100*t.fileIndex+old.index-1 != port {
+		return false // the replacement gets a port of its own
+	}
+	up, known := portAccepts(port)
+	return up && known
 }
 
 // onReady is told by a slot that its worker became ready.
@@ -218,19 +248,42 @@ func (r *Runner) onReady(s *slot) {
 
 // reloadSlotDone moves the plan on when the slot it was stopping is gone.
 func (r *Runner) reloadSlotDone(s *slot) {
-	if pl := r.plan; pl != nil && pl.old == s {
+	pl := r.plan
+	switch {
+	case pl == nil:
+	case pl.old == s:
 		pl.old = nil
 		r.stepReload()
+	case pl.first == s:
+		pl.first = nil
+		if r.stopping || s.index > pl.t.count || pl.t.stopped || pl.t.slots[s.index] != nil {
+			r.stepReload() // stopping, scaled away or stopped meanwhile: nothing to replace
+			return
+		}
+		r.startReplacement(pl, s.index)
 	}
 }
 
 // abortReload is called when the replacement exited before it was ready.
 func (r *Runner) abortReload(s *slot, why string) {
 	pl := r.plan
-	msg := fmt.Sprintf("reload of %s aborted: the new %s %s; the old workers keep serving", pl.t.p.Name, s.name, why)
+	t := pl.t
+	// Its old worker was stopped first (it held the PORT) when the index is
+	// empty: it runs the new settings under the restart policy.
+	empty := t.slots[s.index] == nil && s.index <= t.count && !t.stopped && !r.stopping
+	msg := fmt.Sprintf("reload of %s aborted: the new %s %s; the old workers keep serving", t.p.Name, s.name, why)
+	if empty {
+		msg = fmt.Sprintf("reload of %s aborted: the new %s %s; its old worker was stopped first (it held its PORT): %s restarts under its restart policy", t.p.Name, s.name, why, s.name)
+	}
 	r.event(s.name, "reload_aborted", msg, 0, nil)
 	r.plan = nil
 	failAll(pl.waits, msg)
+	if empty {
+		ns := r.newSlot(t, s.index, false)
+		t.slots[s.index] = ns
+		r.live[ns] = true
+		go ns.run()
+	}
 	if pl.again {
 		// A newer request (newer files) came in while this replacement
 		// started: it was not what failed, so it still runs.

@@ -546,3 +546,12 @@ func (l *loggedStream) Write(p []byte) (int, error) {
 	l.at.Store(time.Now().UnixNano())
 	return l.WriteCloser.Write(p)
 }
+
+// foremanPort is the PORT this slot's workers get when their type has no
+// listen (foreman's: base + 100 × the type's place + index − 1), else 0.
+func (s *slot) foremanPort() int {
+	if len(s.p.Listen) > 0 {
+		return 0
+	}
+	return s.r.opts.PortBase + 100*s.at.fileIndex + s.index - 1
+}

@@ -1,0 +1,77 @@
+package runner
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cluster-run/cluster/procfile"
+)
+
+// portWeb is the helper HTTP server as a type without listen: it binds its
+// foreman PORT (as a Procfile web process does), from a base port that was
+// free a moment ago.
+func portWeb(t *testing.T, dir string) (*procfile.Process, int) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	p := helperProc("web", procfile.SocketInherit, 1)
+	p.Listen, p.Dir = nil, dir
+	p.Ready = procfile.Ready{Kind: procfile.ReadyTCP, Timeout: 2 * time.Second}
+	return p, port
+}
+
+// A rolling reload of a type without listen whose worker holds its foreman
+// PORT stops that worker first: its replacement gets the same PORT, could
+// not bind it beside the old one, and a probe of it would reach the old
+// one. Before, the replacement was called ready at once (the old answered)
+// and then failed to bind; a broken release replaced a working one.
+func TestReloadOfWorkerHoldingItsPort(t *testing.T) {
+	dir := t.TempDir()
+	p, port := portWeb(t, dir)
+	rn := start(t, Options{Config: config(p), PortBase: port})
+	rn.rec.waitLine(t, "listening on", 15*time.Second)
+	before := rn.pids(t, "web")
+
+	w, err := rn.r.reload([]string{"web"}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := waitResult(t, rn, w); err != nil {
+		t.Fatalf("reload: %v; events %q", err, rn.rec.messages())
+	}
+	after := rn.pids(t, "web")
+	if len(after) != 1 || after[0] == before[0] {
+		t.Fatalf("web pids %v before, %v after the reload", before, after)
+	}
+	c, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		t.Fatalf("the new worker does not serve its PORT: %v; events %q", err, rn.rec.messages())
+	}
+	c.Close()
+	lines, _ := rn.rec.snapshot()
+	if out := strings.Join(lines, "\n"); strings.Contains(out, "address already in use") {
+		t.Fatalf("a replacement could not bind its PORT:\n%s", out)
+	}
+
+	// A broken release (it never listens): the reload is aborted, not
+	// called done, and the index runs under the restart policy.
+	os.WriteFile(filepath.Join(dir, "broken"), nil, 0o644)
+	w, err = rn.r.reload([]string{"web"}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := waitResult(t, rn, w); err == nil || !strings.Contains(err.Error(), "restarts under its restart policy") {
+		t.Fatalf("reload of a release that never listens: %v; events %q", err, rn.rec.messages())
+	}
+	os.Remove(filepath.Join(dir, "broken"))
+	rn.waitStatus(t, func(st Status) bool { return len(st.Workers) == 1 && st.Types[0].Ready == 1 }, "web.1 restarted and ready once fixed")
+}
