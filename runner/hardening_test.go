@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -106,6 +107,43 @@ func TestLeftoverGraceFollowsShutdownTimeout(t *testing.T) {
 	if !errors.Is(err, ErrKilled) || exists(pid) {
 		t.Errorf("Run = %v, leftover %d exists: %v", err, pid, exists(pid))
 	}
+}
+
+// A leftover gets its own type's stop_signal (found by CLUSTER_PROCESS in
+// its environment) and SIGKILL after that type's stop_timeout, not SIGTERM
+// and shutdown_timeout.
+func TestLeftoverGetsItsTypesStopSignalAndTimeout(t *testing.T) {
+	skipPortable(t, "a leftover that left its session is re-parented to init, out of reach")
+	t.Run("stop_signal", func(t *testing.T) {
+		p := shProc("web", `setsid sh -c 'trap "echo got-usr1; exit 0" USR1; trap "" TERM HUP; echo "left $$"; while :; do sleep 0.05; done' & echo up; wait`)
+		p.StopSignal = syscall.SIGUSR1
+		rn := start(t, Options{Config: config(p)})
+		rn.rec.waitLine(t, `left \d+`, 5*time.Second)
+		rn.cancel()
+		if err := rn.wait(t, 20*time.Second); err != nil {
+			t.Errorf("Run = %v, want a clean stop; events %q", err, rn.rec.messages())
+		}
+		if lines, _ := rn.rec.snapshot(); !slices.Contains(lines, "web.1 stdout: got-usr1") {
+			t.Errorf("the leftover did not get SIGUSR1, its type's stop_signal: %q", lines)
+		}
+	})
+	t.Run("stop_timeout", func(t *testing.T) {
+		p := shProc("web", `setsid sh -c 'trap "" TERM HUP; echo "left $$"; exec sleep 1000' & echo up; wait`)
+		p.StopTimeout = 300 * time.Millisecond
+		cfg := config(p)
+		cfg.ShutdownTimeout = 60 * time.Second
+		rn := start(t, Options{Config: cfg})
+		pid := pidsIn(t, rn.rec.waitLine(t, `left \d+`, 5*time.Second))[0]
+		t0 := time.Now()
+		rn.cancel()
+		err := rn.wait(t, 70*time.Second)
+		if took := time.Since(t0); took > 20*time.Second {
+			t.Errorf("stop took %s: the leftover waited for shutdown_timeout, not its type's stop_timeout", took)
+		}
+		if !errors.Is(err, ErrKilled) || exists(pid) {
+			t.Errorf("Run = %v, leftover %d exists: %v", err, pid, exists(pid))
+		}
+	})
 }
 
 // Scaling every type to 0 keeps the runner and its socket: a connection

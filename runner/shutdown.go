@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -70,8 +71,8 @@ func (r *Runner) waitBackground() {
 }
 
 // reapLeftovers stops descendants that outlived their workers (re-parented
-// to us as subreaper or PID 1): stop_signal grace until shutdown_timeout,
-// then SIGKILL, and waits for the reaper to collect them — when PID 1 exits,
+// to us as subreaper or PID 1): their type's stop_signal, SIGKILL after its
+// stop_timeout (shutdown_timeout at most), and waits for the reaper to collect them — when PID 1 exits,
 // the kernel SIGKILLs whatever is left with no grace at all.
 func (r *Runner) reapLeftovers() {
 	if !r.rp.all {
@@ -84,10 +85,17 @@ func (r *Runner) reapLeftovers() {
 	select {
 	case <-r.killAll:
 	default:
+		// Each gets its type's stop_signal (and SIGCONT, in case it was
+		// stopped), and SIGKILL after the longest stop_timeout among
+		// them, within shutdown_timeout.
+		grace := time.Duration(0)
 		for _, pid := range left {
-			signalTree(pid, sigTERM)
+			sig, timeout := r.leftoverStop(pid)
+			signalTree(pid, sig)
+			signalTree(pid, sigCONT)
+			grace = max(grace, timeout)
 		}
-		soft := time.NewTimer(time.Until(r.softAt))
+		soft := time.NewTimer(min(time.Until(r.softAt), grace))
 		defer soft.Stop()
 	wait:
 		for len(r.leftovers()) > 0 {
@@ -104,6 +112,20 @@ func (r *Runner) reapLeftovers() {
 		r.killed.Store(true)
 		r.killDescendants(r.hardStop)
 	}
+}
+
+// leftoverStop is how a leftover is stopped: with the stop_signal and
+// stop_timeout of the type it came from (CLUSTER_PROCESS in its
+// environment), else SIGTERM and the longest stop_timeout of any type.
+func (r *Runner) leftoverStop(pid int) (syscall.Signal, time.Duration) {
+	if t := r.typeByName(processTypeOf(pid)); t != nil {
+		return t.p.StopSignal, t.p.StopTimeout
+	}
+	longest := time.Duration(0)
+	for _, t := range r.types {
+		longest = max(longest, t.p.StopTimeout)
+	}
+	return sigTERM, longest
 }
 
 // leftovers lists our children, orphans re-parented to us included: only

@@ -207,3 +207,18 @@ func ppidOf(pid int) int {
 	}
 	return ppid
 }
+
+// processTypeOf reads CLUSTER_PROCESS from pid's environment as it was
+// exec'd (every worker's descendants have it unless they cleared it), or "".
+func processTypeOf(pid int) string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+	if err != nil {
+		return ""
+	}
+	for _, kv := range strings.Split(string(b), "\x00") {
+		if v, ok := strings.CutPrefix(kv, "CLUSTER_PROCESS="); ok {
+			return v
+		}
+	}
+	return ""
+}

@@ -36,3 +36,6 @@ func children() []int { return nil }
 
 // procName is asked only about what children lists: nothing here.
 func procName(int) (name string, zombie bool) { return "", true }
+
+// processTypeOf is asked only about what children lists: nothing here.
+func processTypeOf(int) string { return "" }
