@@ -71,6 +71,19 @@ func (rd *readiness) listenNotify() error {
 		os.RemoveAll(dir)
 		return err
 	}
+	if rd.p.User != "" {
+		// The worker runs as that user: the directory (0700) and the
+		// socket must be its own, or its sendto gets EACCES.
+		if cred, err := credential(rd.p.User); err == nil {
+			for _, f := range []string{dir, path} {
+				if err := os.Chown(f, int(cred.Uid), int(cred.Gid)); err != nil {
+					c.Close()
+					os.RemoveAll(dir)
+					return err
+				}
+			}
+		}
+	}
 	rd.notify, rd.sockDir = c, dir
 	rd.env = append(rd.env, "NOTIFY_SOCKET="+path)
 	go func() {

@@ -519,6 +519,11 @@ func (s *slot) start() (*worker, error) {
 	}
 	pr, err := spawn(s.r.rp, spec)
 	if err != nil {
+		if p.User != "" && errors.Is(err, syscall.EACCES) {
+			// The runner found the program; the user may not reach it (a
+			// PATH entry under root's home, say).
+			err = fmt.Errorf("%s: %w as user %s (dir %s)", path, err, p.User, p.Dir)
+		}
 		return fail(err)
 	}
 	now := time.Now()
