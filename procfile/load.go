@@ -17,6 +17,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/BurntSushi/toml"
 )
@@ -238,7 +239,15 @@ func (l *loader) clusterfile(src string) (*Config, error) {
 	if err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			return nil, fmt.Errorf("%s:%d:%d: %s", l.file, pe.Position.Line, pe.Position.Col, pe.Message)
+			line, col := pe.Position.Line, pe.Position.Col
+			if at := pe.Position.Start; at >= 0 && at <= len(src) {
+				// From the offset: the decoder's line is one too far when
+				// it stopped on a line's end ("[process.web" with no "]").
+				before := src[:at]
+				nl := strings.LastIndexByte(before, '\n')
+				line, col = strings.Count(before, "\n")+1, utf8.RuneCountInString(before[nl+1:])+1
+			}
+			return nil, fmt.Errorf("%s:%d:%d: %s", l.file, line, col, pe.Message)
 		}
 		return nil, fmt.Errorf("%s: %v", l.file, err)
 	}

@@ -31,6 +31,12 @@ func TestRejected(t *testing.T) {
 		files []string // Clusterfile or Procfile first, then other files
 		want  []string // one per line of the error, "…" for any text
 	}{
+		// TOML syntax errors name the line the error is on, also when the
+		// decoder stopped on that line's end.
+		{"unclosed table header", []string{"Clusterfile", "# c\nname = \"x\"\n\n[process.web\ncommand = \"sleep 1\"\n"},
+			[]string{`Clusterfile:4:13: expected '.' or ']' to end table name, but got '\n' instead`}},
+		{"unterminated string", []string{"Clusterfile", "[process.web]\ncommand = \"sleep 1\nworkers = 2\n"},
+			[]string{`Clusterfile:2:19: strings cannot contain newlines`}},
 		// NUL bytes and bad names in the environment.
 		{"NUL in [env] value", []string{"Clusterfile", "[env]\nA = \"x\\u0000y\"\n[process.web]\ncommand = \"x\"\n"},
 			[]string{`Clusterfile:2: env.A: the value contains a NUL byte`}},
