@@ -336,10 +336,12 @@ func processOrder(md toml.MetaData, procs map[string]any) []string {
 func (l *loader) process(name string, t map[string]any, baseEnv []string) *Process {
 	key := "process." + name
 	p := l.defaults(name, l.line(key))
+	p.keyLines = map[string]int{}
 	for k := range t {
 		if !contains(processKeys, k) {
 			l.unknown(k, key, processKeys)
 		}
+		p.keyLines[k] = l.line(key + "." + k)
 	}
 	at := func(k string) (any, string, bool) {
 		v, ok := t[k]

@@ -1,6 +1,8 @@
 package procfile
 
 import (
+	"fmt"
+	"path/filepath"
 	"regexp"
 	"syscall"
 	"time"
@@ -51,8 +53,9 @@ const (
 
 // Process is one [process.NAME] table (or one Procfile line), fully resolved.
 type Process struct {
-	Name    string
-	Line    int    // line of its table header / Procfile line, for messages
+	Name     string
+	Line     int            // line of its table header / Procfile line, for messages
+	keyLines map[string]int // line of each key of its table (Clusterfile)
 	Command string // as written
 	Shell   bool   // run as /bin/sh -c Command
 	// FieldSplit: an unquoted $VAR splits at blanks, as sh does (Procfile lines).
@@ -217,4 +220,18 @@ type Ready struct {
 	HTTP          string         // ReadyHTTP: the path, e.g. "/healthz"
 	Delay         time.Duration  // ReadyDelay; >= 0 (0: ready once spawned) and < Timeout
 	Timeout       time.Duration  // > 0
+}
+
+// Where names one key of p for a message, as load's errors do:
+// "Clusterfile:7: process.web.listen" (a Procfile: "Procfile:3: web").
+func (c *Config) Where(p *Process, key string) string {
+	file := filepath.Base(c.Path)
+	if c.Format == FormatProcfile {
+		return fmt.Sprintf("%s:%d: %s", file, p.Line, p.Name)
+	}
+	line, ok := p.keyLines[key]
+	if !ok {
+		line = p.Line
+	}
+	return fmt.Sprintf("%s:%d: process.%s.%s", file, line, p.Name, key)
 }

@@ -161,13 +161,17 @@ func credential(name string) (*syscall.Credential, error) {
 	}
 	u, err := user.Lookup(name)
 	if err != nil {
-		return nil, fmt.Errorf("user %q: %w", name, err)
+		var unknown user.UnknownUserError
+		if errors.As(err, &unknown) {
+			return nil, fmt.Errorf("%q: no such user", name)
+		}
+		return nil, fmt.Errorf("%q: %w", name, err)
 	}
 	if os.Getuid() != 0 {
 		if u.Uid == strconv.Itoa(os.Getuid()) {
 			return nil, nil
 		}
-		return nil, fmt.Errorf("user %q: switching user needs the runner to start as root", name)
+		return nil, fmt.Errorf("%q: switching user needs the runner to start as root", name)
 	}
 	uid, _ := strconv.ParseUint(u.Uid, 10, 32)
 	gid, _ := strconv.ParseUint(u.Gid, 10, 32)

@@ -77,28 +77,35 @@ func listenTCP(hostport string) (int, error) {
 	if err != nil || port < 0 || port > 65535 {
 		return -1, fmt.Errorf("bad port %q", portStr)
 	}
-	var ip netip.Addr
-	switch host {
-	case "":
-		ip = netip.IPv6Unspecified()
-	case "localhost":
-		ip = netip.MustParseAddr("127.0.0.1")
-	default:
-		ip, err = netip.ParseAddr(host)
-		if err != nil {
-			ips, lerr := net.LookupIP(host)
-			if lerr != nil || len(ips) == 0 {
-				return -1, fmt.Errorf("cannot resolve %q", host)
-			}
-			ip, _ = netip.AddrFromSlice(ips[0])
-		}
+	ip, err := listenIP(host)
+	if err != nil {
+		return -1, err
 	}
-	ip = ip.Unmap()
 	fd, err := bindTCP(ip, port)
 	if err != nil && host == "" && errors.Is(err, syscall.EAFNOSUPPORT) {
 		fd, err = bindTCP(netip.IPv4Unspecified(), port) // no IPv6 on this host
 	}
 	return fd, err
+}
+
+// listenIP is the address a listen host is bound on: every address for
+// "", 127.0.0.1 for localhost, a host name's first address.
+func listenIP(host string) (netip.Addr, error) {
+	switch host {
+	case "":
+		return netip.IPv6Unspecified(), nil
+	case "localhost":
+		return netip.MustParseAddr("127.0.0.1"), nil
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		ips, lerr := net.LookupIP(host)
+		if lerr != nil || len(ips) == 0 {
+			return netip.Addr{}, fmt.Errorf("cannot resolve %q", host)
+		}
+		ip, _ = netip.AddrFromSlice(ips[0])
+	}
+	return ip.Unmap(), nil
 }
 
 func bindTCP(ip netip.Addr, port int) (int, error) {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -300,15 +301,16 @@ func prepare(opts Options) (*Runner, error) {
 			errs = append(errs, fmt.Errorf("%s: %d workers is over the limit of %d per type", p.Name, t.count, procfile.MaxWorkers))
 		}
 		total += t.count
+		// Named as load names what it finds: file, line and key.
 		if _, err := r.resolve(t, 1); err != nil {
-			errs = append(errs, err)
+			errs = append(errs, fmt.Errorf("%s: %s", cfg.Where(p, "command"), strings.TrimPrefix(err.Error(), p.Name+": ")))
 		}
 		if _, err := credential(p.User); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", p.Name, err))
+			errs = append(errs, fmt.Errorf("%s: %w", cfg.Where(p, "user"), err))
 		}
 		r.types = append(r.types, t)
 	}
-	errs = append(errs, listenClashes(r.types)...)
+	errs = append(errs, listenClashes(cfg, r.types)...)
 	if total > procfile.MaxTotalWorkers {
 		errs = append(errs, fmt.Errorf("%d workers in all is over the limit of %d", total, procfile.MaxTotalWorkers))
 	}
@@ -325,7 +327,7 @@ func prepare(opts Options) (*Runner, error) {
 // address twice, or one port on a wildcard host ("", 0.0.0.0, [::]) and on
 // any other host (the kernel refuses it without SO_REUSEPORT). Preflight
 // finds them, so check says what run would fail on.
-func listenClashes(types []*ptype) []error {
+func listenClashes(cfg *procfile.Config, types []*ptype) []error {
 	type bound struct {
 		name, raw, host string
 	}
@@ -335,18 +337,29 @@ func listenClashes(types []*ptype) []error {
 		for _, a := range t.p.Listen {
 			key, host := a.Network+" "+a.Addr, ""
 			if a.Network != "unix" {
+				// Compared as they are bound: "localhost" is 127.0.0.1, a
+				// host name its address, "08080" port 8080.
 				h, port, err := net.SplitHostPort(a.Addr)
-				if err != nil || port == "0" {
+				if err != nil {
 					continue
 				}
-				key, host = a.Network+" "+port, h
-				if host == "0.0.0.0" || host == "::" {
+				ip, err := listenIP(h)
+				if err != nil {
+					errs = append(errs, fmt.Errorf("%s: %s: %v", cfg.Where(t.p, "listen"), a.Raw, err))
+					continue
+				}
+				n, err := strconv.Atoi(port)
+				if err != nil || n == 0 {
+					continue
+				}
+				key, host = a.Network+" "+strconv.Itoa(n), ip.String()
+				if ip.IsUnspecified() {
 					host = ""
 				}
 			}
 			for _, b := range byPort[key] {
 				if b.host == host || b.host == "" || host == "" {
-					errs = append(errs, fmt.Errorf("%s: listen %s: clashes with %s's listen %s (one socket cannot be bound twice)", t.p.Name, a.Raw, b.name, b.raw))
+					errs = append(errs, fmt.Errorf("%s: %s clashes with %s's listen %s (one socket cannot be bound twice)", cfg.Where(t.p, "listen"), a.Raw, b.name, b.raw))
 					break
 				}
 			}

@@ -494,7 +494,7 @@ func (s *slot) start() (*worker, error) {
 	}
 	cred, err := credential(p.User)
 	if err != nil {
-		return fail(err)
+		return fail(fmt.Errorf("user %w", err))
 	}
 	spec := spawnSpec{
 		self:      s.r.opts.Self,
