@@ -56,8 +56,8 @@ type Process struct {
 	Name     string
 	Line     int            // line of its table header / Procfile line, for messages
 	keyLines map[string]int // line of each key of its table (Clusterfile)
-	Command string // as written
-	Shell   bool   // run as /bin/sh -c Command
+	Command  string         // as written
+	Shell    bool           // run as /bin/sh -c Command
 	// FieldSplit: an unquoted $VAR splits at blanks, as sh does (Procfile lines).
 	FieldSplit bool
 
