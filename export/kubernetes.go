@@ -187,7 +187,9 @@ spec:
             value: "0"
 `)
 	}
-	command := []string{"cluster", "run", "-f", opt.ClusterfilePath, "--log-format", "json", "--health", "0.0.0.0:" + strconv.Itoa(opt.HealthPort)}
+	// --no-watch: PID 1 does not watch by default, but a wrapper (tini, sh -c)
+	// would make it; a pod never reloads on a file change.
+	command := []string{"cluster", "run", "-f", opt.ClusterfilePath, "--no-watch", "--log-format", "json", "--health", "0.0.0.0:" + strconv.Itoa(opt.HealthPort)}
 	quoted := make([]string, len(command))
 	for i, c := range command {
 		quoted[i] = q(c)

@@ -98,7 +98,7 @@ func TestExportKubernetesExample(t *testing.T) {
 	if d.Name != "demo" || c.Image != "demo:1" {
 		t.Errorf("name %q image %q", d.Name, c.Image)
 	}
-	if got := strings.Join(c.Command, " "); got != "cluster run -f /app/Clusterfile.example --log-format json --health 0.0.0.0:9102" {
+	if got := strings.Join(c.Command, " "); got != "cluster run -f /app/Clusterfile.example --no-watch --log-format json --health 0.0.0.0:9102" {
 		t.Errorf("command: %s", got)
 	}
 	if p := portsOf(c); p["web"] != 8080 || p["health"] != 9102 || len(p) != 2 {

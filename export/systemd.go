@@ -91,7 +91,10 @@ WantedBy=sockets.target
 	sb.WriteString("\n[Service]\n")
 	sb.WriteString("# notify: cluster sends READY=1 once every type is ready, RELOADING=1 and READY=1 around a reload, STOPPING=1.\n")
 	sb.WriteString("Type=notify\nNotifyAccess=main\n")
-	fmt.Fprintf(&sb, "ExecStart=%s run -f %s --color never\n", execArg(opt.Bin), execArg(cfg.Path))
+	// --no-watch: under systemd cluster is neither PID 1 nor in CI, so it would
+	// watch files; a failed type would then wait for an edit instead of
+	// exiting 1, and Restart=on-failure would never fire.
+	fmt.Fprintf(&sb, "ExecStart=%s run -f %s --no-watch --color never\n", execArg(opt.Bin), execArg(cfg.Path))
 	sb.WriteString("# SIGHUP: a rolling reload onto the re-read Clusterfile; no request is dropped.\n")
 	sb.WriteString("ExecReload=/bin/kill -HUP $MAINPID\n")
 	fmt.Fprintf(&sb, "WorkingDirectory=%s\n", unitText(cfg.Dir))

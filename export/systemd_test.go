@@ -29,7 +29,7 @@ command = "x"
 	}{
 		{"no watchdog", 0, []string{
 			`^Type=notify$`, `^NotifyAccess=main$`,
-			`^ExecStart=/bin/true run -f ".*/my app%%d/Clusterfile" --color never$`,
+			`^ExecStart=/bin/true run -f ".*/my app%%d/Clusterfile" --no-watch --color never$`,
 			`^ExecReload=/bin/kill -HUP \$MAINPID$`,
 			`^WorkingDirectory=.*/my app%%d$`,
 			`^KillMode=mixed$`, `^TimeoutStopSec=30$`, `^TimeoutStartSec=130$`,
