@@ -155,17 +155,20 @@ func listenStream(a procfile.Address) (stream, why string) {
 	if err != nil || n <= 0 || n > 65535 {
 		return "", "port 0 is any free port"
 	}
+	// The port as the number check read ("010080" is 10080): systemd would
+	// refuse the leading zero or read it as octal.
 	switch host {
 	case "":
-		return port, "" // every address, IPv6 and IPv4: what cluster binds for ":PORT"
+		return strconv.Itoa(n), "" // every address, IPv6 and IPv4: what cluster binds for ":PORT"
 	case "localhost":
-		return "127.0.0.1:" + port, "" // what cluster binds for localhost, and adopts in its place
+		return "127.0.0.1:" + strconv.Itoa(n), "" // what cluster binds for localhost, and adopts in its place
 	}
 	ip, err := netip.ParseAddr(host)
 	if err != nil {
 		return "", "systemd binds IP addresses, not host names"
 	}
-	return netip.AddrPortFrom(ip, uint16(n)).String(), ""
+	// Unmapped, as cluster binds ::ffff:127.0.0.1, and so looks for 127.0.0.1 among the passed sockets.
+	return netip.AddrPortFrom(ip.Unmap(), uint16(n)).String(), ""
 }
 
 // seconds rounds d up to whole seconds.

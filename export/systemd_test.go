@@ -100,3 +100,25 @@ func verify(t *testing.T, files map[string]string) {
 		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
 	}
 }
+
+// TestExportSystemdListenStream: ListenStream= is the address cluster binds
+// and then looks for among the sockets systemd passes, as check parsed it.
+func TestExportSystemdListenStream(t *testing.T) {
+	for _, tc := range []struct{ listen, stream, why string }{
+		{":8080", "8080", ""},
+		{":010080", "10080", ""}, // decimal, as check reads it; systemd would refuse it or read octal
+		{":010070", "10070", ""}, // not octal 4152
+		{"127.0.0.1:08080", "127.0.0.1:8080", ""},
+		{"localhost:0443", "127.0.0.1:443", ""},
+		{"[::ffff:127.0.0.1]:18090", "127.0.0.1:18090", ""}, // cluster binds it unmapped
+		{"[::1]:0080", "[::1]:80", ""},
+		{":0", "", "port 0 is any free port"},
+		{"myhost:80", "", "systemd binds IP addresses, not host names"},
+	} {
+		cfg := load(t, "app", "Clusterfile", "[process.web]\ncommand = \"x\"\nlisten = \""+tc.listen+"\"\n")
+		stream, why := listenStream(cfg.Processes[0].Listen[0])
+		if stream != tc.stream || why != tc.why {
+			t.Errorf("%s: ListenStream=%q (%q), want %q (%q)", tc.listen, stream, why, tc.stream, tc.why)
+		}
+	}
+}
