@@ -75,6 +75,14 @@ func cmdExport(args []string, stdout, stderr io.Writer) int {
 				return 2
 			}
 		}
+		// systemd takes an absolute path or a bare name it looks up itself,
+		// never "./bin/cluster".
+		if strings.ContainsRune(b, '/') && !filepath.IsAbs(b) {
+			if b, err = filepath.Abs(b); err != nil {
+				fmt.Fprintf(stderr, "cluster export: --bin: %v\n", err)
+				return 2
+			}
+		}
 		files, err = export.Systemd(cfg, export.SystemdOptions{Bin: b, Watchdog: *watchdog})
 	case "kubernetes":
 		files, err = export.Kubernetes(cfg, export.KubernetesOptions{
