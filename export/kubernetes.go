@@ -78,7 +78,7 @@ func Kubernetes(cfg *procfile.Config, opt KubernetesOptions) (map[string]string,
 	}
 	var ports []port
 	var services []service
-	portNames, serviceNames := newNames("port name"), newNames("Service name")
+	portNames, serviceNames := newNames("Kubernetes port name"), newNames("Kubernetes Service name")
 	portNames.add("health", "the health port (--health-port)")
 	lowPort := false
 	var errs []string

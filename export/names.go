@@ -77,10 +77,10 @@ func truncate(s, original string, max int) string {
 }
 
 // names records which process type asked for each name of one kind (Service
-// names, or port names in one container), so that two types that map to the
+// names, port names in one container, systemd units), so that two types that map to the
 // same name are an error that names both.
 type names struct {
-	kind  string            // "Service name", "port name"
+	kind  string            // "Kubernetes Service name", "systemd unit"
 	owner map[string]string // name -> the type (or "the runner's health port")
 	errs  []string
 }
@@ -90,7 +90,7 @@ func newNames(kind string) *names { return &names{kind: kind, owner: map[string]
 // add records name for owner, and reports a collision with an earlier owner.
 func (n *names) add(name, owner string) {
 	if prev, ok := n.owner[name]; ok && prev != owner {
-		n.errs = append(n.errs, fmt.Sprintf("%s and %s both become the Kubernetes %s %q: rename one", prev, owner, n.kind, name))
+		n.errs = append(n.errs, fmt.Sprintf("%s and %s both become the %s %q: rename one", prev, owner, n.kind, name))
 		return
 	}
 	n.owner[name] = owner

@@ -122,3 +122,76 @@ func TestExportSystemdListenStream(t *testing.T) {
 		}
 	}
 }
+
+// TestExportSystemdLongNames: unit names stay within systemd's 255 bytes
+// (and a file name's), distinct, and the service's references match them.
+func TestExportSystemdLongNames(t *testing.T) {
+	long := strings.Repeat("n", 250)
+	longType := strings.Repeat("t", 260)
+	cfg := load(t, "app", "Clusterfile", `name = "`+long+`"
+[process.web]
+command = "x"
+listen = [":18001", ":18002"]
+[process.`+longType+`]
+command = "x"
+listen = ":18003"
+`)
+	files, err := Systemd(cfg, SystemdOptions{Bin: "/bin/true"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var service string
+	for name, text := range files {
+		if len(name) > 255 {
+			t.Errorf("%d bytes: %s", len(name), name)
+		}
+		if strings.HasSuffix(name, ".service") {
+			service = name
+		}
+		if m := regexp.MustCompile(`(?m)^FileDescriptorName=(.*)$`).FindStringSubmatch(text); m != nil && len(m[1]) > 255 {
+			t.Errorf("%s: FileDescriptorName= of %d bytes", name, len(m[1]))
+		}
+	}
+	if len(files) != 4 || service == "" {
+		t.Fatalf("want a service and 3 sockets, got %d files", len(files))
+	}
+	for name, text := range files {
+		if strings.HasSuffix(name, ".socket") {
+			if !strings.Contains(text, "\nService="+service+"\n") || !strings.Contains(files[service], name) {
+				t.Errorf("%s and %s do not name each other", name, service)
+			}
+		}
+	}
+	// The same names on every export.
+	again, _ := Systemd(cfg, SystemdOptions{Bin: "/bin/true"})
+	for name := range files {
+		if _, ok := again[name]; !ok {
+			t.Errorf("%s: not written again", name)
+		}
+	}
+	verify(t, files)
+	// Where systemd-analyze is missing too: the files can be written.
+	dir := t.TempDir()
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// TestExportSystemdNameClash: two types whose socket units would have one
+// name are an error naming both, never one file over the other.
+func TestExportSystemdNameClash(t *testing.T) {
+	cfg := load(t, "app", "Clusterfile", `name = "shop"
+[process.web]
+command = "x"
+listen = [":18001", ":18002"]
+[process.web-1]
+command = "x"
+listen = ":18003"
+`)
+	_, err := Systemd(cfg, SystemdOptions{Bin: "/bin/true"})
+	if err == nil || !strings.Contains(err.Error(), `process "web" and process "web-1" both become the systemd unit "shop-web-1.socket": rename one`) {
+		t.Errorf("error %v", err)
+	}
+}
