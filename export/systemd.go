@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -46,12 +47,10 @@ func Systemd(cfg *procfile.Config, opt SystemdOptions) (map[string]string, error
 	units := newNames("systemd unit")
 	var sockets, notes []string
 	users := map[string]bool{}
-	startTimeout := systemdStartTimeout
 	for _, p := range cfg.Processes {
 		if p.User != "" {
 			users[p.User] = true
 		}
-		startTimeout = max(startTimeout, p.Ready.Timeout+Margin)
 		for i, a := range p.Listen {
 			stream, why := listenStream(a)
 			if why != "" {
@@ -106,8 +105,16 @@ WantedBy=sockets.target
 	fmt.Fprintf(&sb, "WorkingDirectory=%s\n", unitText(cfg.Dir))
 	sb.WriteString("# mixed: SIGTERM to cluster alone, which stops its workers gracefully; SIGKILL to what is left after TimeoutStopSec.\n")
 	sb.WriteString("KillMode=mixed\nKillSignal=SIGTERM\n")
-	fmt.Fprintf(&sb, "# The longest ready.timeout + %s, at least systemd's default.\n", Margin)
-	fmt.Fprintf(&sb, "TimeoutStartSec=%d\n", seconds(startTimeout))
+	if bound, chain, unbounded := startBound(cfg); unbounded != "" {
+		fmt.Fprintf(&sb, "# infinity: %s.\nTimeoutStartSec=infinity\n", oneLine(unbounded))
+	} else {
+		if len(chain) > 1 {
+			fmt.Fprintf(&sb, "# ready.timeout summed along the longest depends_on chain (%s: %s) + %s, at least systemd's default.\n", strings.Join(chain, ", "), bound, Margin)
+		} else {
+			fmt.Fprintf(&sb, "# The longest ready.timeout + %s, at least systemd's default.\n", Margin)
+		}
+		fmt.Fprintf(&sb, "TimeoutStartSec=%d\n", seconds(max(systemdStartTimeout, bound+Margin)))
+	}
 	fmt.Fprintf(&sb, "# shutdown_timeout + %s: cluster exits within shutdown_timeout + 2s.\n", Margin)
 	fmt.Fprintf(&sb, "TimeoutStopSec=%d\n", seconds(cfg.ShutdownTimeout+Margin))
 	if opt.Watchdog > 0 {
@@ -140,6 +147,75 @@ const maxUnitName = 255
 // that is the same on every export.
 func unitFile(base, suffix string) string {
 	return truncate(base, base, maxUnitName-len(suffix)) + suffix
+}
+
+// startBound is how long cluster may take to send READY=1: a type starts
+// once its depends_on have reached their condition (the others start at
+// once) and is ready within its ready.timeout after that, so the bound is
+// the longest chain of ready.timeout along depends_on; chain names its
+// types. unbounded says why there is no bound: a one-shot that must
+// complete first (a Procfile's release, a "completed" dependency) takes as
+// long as it takes. A type with 0 workers is met at once, as the runner has it.
+func startBound(cfg *procfile.Config) (bound time.Duration, chain []string, unbounded string) {
+	byName := map[string]*procfile.Process{}
+	for _, p := range cfg.Processes {
+		byName[p.Name] = p
+		if cfg.Format == procfile.FormatProcfile && p.Name == "release" && p.Workers > 0 {
+			unbounded = "a Procfile's release runs to completion before the other types start, as long as it takes"
+		}
+	}
+	type path struct {
+		d     time.Duration
+		names []string
+	}
+	ready := map[string]path{} // when each type is ready at the latest, and the chain that says so
+	var readyBy func(p *procfile.Process, seen map[string]bool) path
+	readyBy = func(p *procfile.Process, seen map[string]bool) path {
+		if r, ok := ready[p.Name]; ok {
+			return r
+		}
+		if p.Workers == 0 || seen[p.Name] { // a cycle: Load refuses it
+			return path{}
+		}
+		seen[p.Name] = true
+		var start path
+		for _, d := range p.DependsOn {
+			dep, ok := byName[d.Name]
+			if !ok || dep == p || dep.Workers == 0 {
+				continue
+			}
+			var at path
+			switch d.Condition {
+			case procfile.ConditionCompleted:
+				if unbounded == "" {
+					unbounded = fmt.Sprintf("%s waits for %s to complete (depends_on), which takes as long as it takes", p.Name, d.Name)
+				}
+				continue
+			case procfile.ConditionStarted:
+				if r := readyBy(dep, seen); len(r.names) > 0 {
+					at = path{r.d - dep.Ready.Timeout, r.names[:len(r.names)-1]} // when dep started
+				}
+			default:
+				at = readyBy(dep, seen)
+			}
+			if at.d > start.d {
+				start = at
+			}
+		}
+		r := path{start.d + p.Ready.Timeout, append(slices.Clone(start.names), p.Name)}
+		ready[p.Name] = r
+		return r
+	}
+	var longest path
+	for _, p := range cfg.StartOrder() {
+		if r := readyBy(p, map[string]bool{}); r.d > longest.d {
+			longest = r
+		}
+	}
+	if unbounded != "" {
+		return 0, nil, unbounded
+	}
+	return longest.d, longest.names, ""
 }
 
 // unitName is the cluster's name with what a unit name cannot hold as "-".

@@ -195,3 +195,68 @@ listen = ":18003"
 		t.Errorf("error %v", err)
 	}
 }
+
+// TestExportSystemdStartTimeout: types start one after another along
+// depends_on, so READY=1 may come after the sum of their ready.timeout; a
+// one-shot that must complete first has no bound.
+func TestExportSystemdStartTimeout(t *testing.T) {
+	const chain = `
+[process.db]
+command = "x"
+ready = { log = "accepting", timeout = "60s" }
+[process.web]
+command = "x"
+depends_on = ["db"]
+ready = { delay = "1s", timeout = "50s" }
+[process.mail]
+command = "x"
+ready = { delay = "1s", timeout = "70s" }
+`
+	for _, tc := range []struct {
+		name, file, text string
+		want             []string
+	}{
+		{"alone", "Clusterfile", "[process.web]\ncommand = \"x\"\nready = { delay = \"1s\", timeout = \"2m\" }\n",
+			[]string{`^TimeoutStartSec=130$`}},
+		{"default", "Clusterfile", "[process.web]\ncommand = \"x\"\n", []string{`^TimeoutStartSec=90$`}},
+		{"a chain", "Clusterfile", chain + `[process.worker]
+command = "x"
+depends_on = ["web"]
+ready = { delay = "1s", timeout = "40s" }
+`, []string{`^# ready.timeout summed along the longest depends_on chain \(db, web, worker: 2m30s\) \+ 10s, at least systemd's default\.$`, `^TimeoutStartSec=160$`}},
+		{"started only", "Clusterfile", chain + `[process.worker]
+command = "x"
+depends_on = { web = "started" }
+ready = { delay = "1s", timeout = "40s" }
+`, []string{`^TimeoutStartSec=120$`}}, // db 60 + web 50 = 110; worker starts with web: 60 + 40
+		{"started first", "Clusterfile", chain + `[process.worker]
+command = "x"
+depends_on = { db = "started" }
+ready = { delay = "1s", timeout = "40s" }
+`, []string{`^TimeoutStartSec=120$`}}, // db 60 + web 50 = 110; worker 40 from db's start
+		{"completed", "Clusterfile", chain + `[process.migrate]
+command = "x"
+restart = "never"
+[process.worker]
+command = "x"
+depends_on = { migrate = "completed", web = "ready" }
+`, []string{`^# infinity: worker waits for migrate to complete \(depends_on\), which takes as long as it takes\.$`, `^TimeoutStartSec=infinity$`}},
+		{"release", "Procfile", "release: ./migrate\nweb: x\n",
+			[]string{`^# infinity: a Procfile's release runs to completion before the other types start, as long as it takes\.$`, `^TimeoutStartSec=infinity$`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := load(t, "app", tc.file, tc.text)
+			files, err := Systemd(cfg, SystemdOptions{Bin: "/bin/true"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			svc := files["app.service"]
+			for _, w := range tc.want {
+				if !regexp.MustCompile(`(?m)` + w).MatchString(svc) {
+					t.Errorf("no line %s in\n%s", w, svc)
+				}
+			}
+			verify(t, files)
+		})
+	}
+}
