@@ -85,6 +85,7 @@ func Kubernetes(cfg *procfile.Config, opt KubernetesOptions) (map[string]string,
 	for _, p := range cfg.Processes {
 		owner := fmt.Sprintf("process %q", p.Name)
 		var svc service
+		listed := map[int]bool{} // a port once: the API server refuses a Service's (protocol, port) twice
 		for i, a := range p.Listen {
 			if a.Network == "unix" {
 				note("%s listens on %s: a unix socket gets no port and no Service.", p.Name, oneLine(a.Raw))
@@ -96,13 +97,18 @@ func Kubernetes(cfg *procfile.Config, opt KubernetesOptions) (map[string]string,
 				note("%s listens on %s: no fixed port, so no Service.", p.Name, oneLine(a.Raw))
 				continue
 			}
-			if isLoopback(host) {
-				note("%s listens on loopback (%s): a Service cannot reach it; listen on \":%d\" in the pod.", p.Name, oneLine(a.Raw), n)
-			}
 			if n == opt.HealthPort {
 				errs = append(errs, fmt.Sprintf("%s listens on %s, the health port: choose another with --health-port", owner, a.Raw))
 			}
 			lowPort = lowPort || n < 1024
+			if isLoopback(host) {
+				note("%s listens on loopback (%s): a Service cannot reach it, so no port and no Service; listen on \":%d\" in the pod.", p.Name, oneLine(a.Raw), n)
+				continue
+			}
+			if listed[n] {
+				continue // another address of the same port: the pod's IP is one of them
+			}
+			listed[n] = true
 			pn := portName(p.Name)
 			if len(p.Listen) > 1 {
 				pn = portName(p.Name, strconv.Itoa(i+1))
@@ -346,7 +352,7 @@ func isLoopback(host string) bool {
 		return true
 	}
 	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.IsLoopback()
+	return err == nil && ip.Unmap().IsLoopback()
 }
 
 // mebibytes rounds n bytes up to a Kubernetes quantity in Mi.

@@ -1,6 +1,7 @@
 package export
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -101,7 +102,7 @@ func TestExportKubernetesExample(t *testing.T) {
 	if got := strings.Join(c.Command, " "); got != "cluster run -f /app/Clusterfile.example --no-watch --log-format json --health 0.0.0.0:9102" {
 		t.Errorf("command: %s", got)
 	}
-	if p := portsOf(c); p["web"] != 8080 || p["health"] != 9102 || len(p) != 2 {
+	if p := portsOf(c); p["health"] != 9102 || len(p) != 1 {
 		t.Errorf("ports: %v", p)
 	}
 	for _, pr := range []struct {
@@ -129,11 +130,11 @@ func TestExportKubernetesExample(t *testing.T) {
 	if len(c.Env) != 1 || c.Env[0].Name != "GREETING" || c.Env[0].Value != "hello" {
 		t.Errorf("env: %v", c.Env)
 	}
-	if !strings.Contains(text, `web listens on loopback (127.0.0.1:8080)`) {
+	if !strings.Contains(text, `web listens on loopback (127.0.0.1:8080): a Service cannot reach it, so no port and no Service`) {
 		t.Errorf("no note about the loopback listen")
 	}
-	if names := serviceNames(m); len(names) != 1 || names[0] != "demo-web" {
-		t.Errorf("services %v", names)
+	if names := serviceNames(m); len(names) != 0 {
+		t.Errorf("services %v for a loopback listen", names)
 	}
 	checkHardening(t, d)
 }
@@ -228,7 +229,7 @@ user = "app"
 [process.1e3]
 command = "x"
 workers = 1
-listen = ["127.0.0.1:8081", "unix:app.sock"]
+listen = [":8081", "127.0.0.1:8082", "unix:app.sock"]
 `)
 			text, m := exportValid(t, cfg, KubernetesOptions{})
 			if got := len(m.services); got != 2 {
@@ -286,6 +287,45 @@ OWN = "1"
 	}
 	if strings.Contains(text, "no max_memory") {
 		t.Errorf("a note about missing max_memory when every type sets it")
+	}
+}
+
+// TestExportKubernetesSamePort: a port is listed once in the Service and the
+// container, however many addresses a type listens on with it, and a
+// loopback address, which no Service reaches, not at all.
+func TestExportKubernetesSamePort(t *testing.T) {
+	cfg := load(t, "shop", "Clusterfile", `name = "shop"
+[process.web]
+command = "x"
+workers = 1
+listen = ["127.0.0.1:8080", "[::1]:8080"]
+[process.api]
+command = "x"
+workers = 1
+listen = ["192.0.2.1:9000", "192.0.2.2:9000", "[::ffff:127.0.0.1]:9002", ":9001"]
+`)
+	text, m := exportValid(t, cfg, KubernetesOptions{})
+	if names := serviceNames(m); strings.Join(names, " ") != "shop-api" {
+		t.Fatalf("services %v, want shop-api alone", names)
+	}
+	var got []string
+	for _, p := range m.services[0].Spec.Ports {
+		got = append(got, fmt.Sprintf("%s=%d", p.Name, p.Port))
+	}
+	if strings.Join(got, " ") != "api-1=9000 api-4=9001" {
+		t.Errorf("Service ports %v, want api-1=9000 api-4=9001", got)
+	}
+	if p := portsOf(container(m.deployments[0])); len(p) != 3 || p["api-1"] != 9000 || p["api-4"] != 9001 {
+		t.Errorf("container ports %v", p)
+	}
+	for _, note := range []string{
+		"# web listens on loopback (127.0.0.1:8080): a Service cannot reach it, so no port and no Service",
+		"# web listens on loopback ([::1]:8080)",
+		"# api listens on loopback ([::ffff:127.0.0.1]:9002)",
+	} {
+		if !strings.Contains(text, note) {
+			t.Errorf("no note %q", note)
+		}
 	}
 }
 
@@ -402,6 +442,7 @@ func TestExportKubernetesValidatorCatches(t *testing.T) {
 		{`app: "shop"`, `app: "-shop"`, `Invalid value: "-shop"`},
 		{`mountPath: /tmp`, `mountPath: tmp`, `mountPath: Invalid value: "tmp"`},
 		{`replicas: 1`, `replicas: "one"`, `cannot unmarshal`},
+		{"      targetPort: \"web\"\n", "      targetPort: \"web\"\n    - name: \"web-2\"\n      port: 8080\n      targetPort: \"web\"\n", `Service/shop-web: spec.ports[1]: Duplicate value: "TCP/8080"`},
 	} {
 		bad := strings.Replace(good, tc.from, tc.to, 1)
 		if bad == good {

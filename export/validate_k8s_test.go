@@ -291,8 +291,18 @@ func validateService(s *corev1.Service) field.ErrorList {
 		errs = append(errs, field.Required(spec.Child("ports"), ""))
 	}
 	names := map[string]bool{}
+	ports := map[string]bool{} // "TCP/8080": the API server refuses a (protocol, port) twice
 	for i, p := range s.Spec.Ports {
 		pf := spec.Child("ports").Index(i)
+		proto := p.Protocol
+		if proto == "" {
+			proto = corev1.ProtocolTCP
+		}
+		if key := fmt.Sprintf("%s/%d", proto, p.Port); ports[key] {
+			errs = append(errs, field.Duplicate(pf, key))
+		} else {
+			ports[key] = true
+		}
 		if p.Name == "" && len(s.Spec.Ports) > 1 {
 			errs = append(errs, field.Required(pf.Child("name"), "when there are several ports"))
 		}
