@@ -82,6 +82,7 @@ func Kubernetes(cfg *procfile.Config, opt KubernetesOptions) (map[string]string,
 	portNames.add("health", "the health port (--health-port)")
 	lowPort := false
 	var errs []string
+	sockets := newSocketDirs(cfg, name, opt.ClusterfilePath)
 	for _, p := range cfg.Processes {
 		owner := fmt.Sprintf("process %q", p.Name)
 		var svc service
@@ -89,6 +90,9 @@ func Kubernetes(cfg *procfile.Config, opt KubernetesOptions) (map[string]string,
 		for i, a := range p.Listen {
 			if a.Network == "unix" {
 				note("%s listens on %s: a unix socket gets no port and no Service.", p.Name, oneLine(a.Raw))
+				if err := sockets.add(a); err != nil {
+					errs = append(errs, fmt.Sprintf("%s listens on %s: %v", owner, a.Raw, err))
+				}
 				continue
 			}
 			host, portText, err := net.SplitHostPort(a.Addr)
@@ -276,10 +280,17 @@ spec:
           volumeMounts:
             - name: tmp
               mountPath: /tmp
-      volumes:
-        - name: tmp
-          emptyDir: {}
 `, runAsUser, runAsUser)
+	if len(sockets.dirs) > 0 {
+		sb.WriteString("            # Where the unix sockets of listen go: cluster creates them, and the root filesystem is read-only.\n")
+	}
+	for _, d := range sockets.dirs {
+		fmt.Fprintf(&sb, "            - name: %s\n              mountPath: %s\n", q(d.volume), q(d.path))
+	}
+	sb.WriteString("      volumes:\n        - name: tmp\n          emptyDir: {}\n")
+	for _, d := range sockets.dirs {
+		fmt.Fprintf(&sb, "        - name: %s\n          emptyDir: {}\n", q(d.volume))
+	}
 
 	for _, s := range services {
 		fmt.Fprintf(&sb, `---
@@ -300,6 +311,75 @@ spec:
 		}
 	}
 	return map[string]string{name + ".yaml": sb.String()}, nil
+}
+
+// socketDirs are the directories in the pod where the unix sockets of
+// listen go, each an emptyDir: the root filesystem is read-only, and cluster
+// must create the socket. /tmp is one already.
+type socketDirs struct {
+	dirs    []socketDir
+	volumes map[string]bool // the volume names taken, "tmp" first
+	cluster string          // the cluster's object name, for the suggested path
+	podDir  string          // the Clusterfile's directory in the pod
+	hidden  [][2]string     // directories an emptyDir must not cover, and what they hold
+}
+
+type socketDir struct{ path, volume string }
+
+// systemDirs would lose what the image has there under an emptyDir, or
+// cannot be one at all (below /proc, /sys, /dev and /usr as well).
+var systemDirs = []string{"/bin", "/boot", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/sbin", "/var", "/dev", "/proc", "/sys", "/usr"}
+
+func newSocketDirs(cfg *procfile.Config, cluster, clusterfilePath string) *socketDirs {
+	s := &socketDirs{volumes: map[string]bool{"tmp": true}, cluster: cluster, podDir: path.Dir(clusterfilePath)}
+	s.hidden = append(s.hidden, [2]string{s.podDir, "the Clusterfile"})
+	for _, p := range cfg.Processes {
+		// A type's directory under the Clusterfile's is there in the pod too.
+		if rel, err := filepath.Rel(cfg.Dir, p.Dir); err == nil && rel != "." && !strings.HasPrefix(rel, "..") {
+			s.hidden = append(s.hidden, [2]string{path.Join(s.podDir, filepath.ToSlash(rel)), fmt.Sprintf("process %q's directory", p.Name)})
+		}
+	}
+	return s
+}
+
+// add records the directory of a unix listen address as cluster resolves
+// it in the pod (a relative path is relative to the Clusterfile there), or
+// says why an emptyDir cannot be mounted on it.
+func (s *socketDirs) add(a procfile.Address) error {
+	sock := strings.TrimPrefix(a.Raw, "unix:")
+	if !path.IsAbs(sock) {
+		sock = path.Join(s.podDir, sock)
+	}
+	dir := path.Dir(path.Clean(sock))
+	instead := fmt.Sprintf("put the socket in a directory of its own (unix:/run/%s/%s)", s.cluster, path.Base(sock))
+	if dir == "/" {
+		return fmt.Errorf("the socket's directory in the pod is /, which cannot be a volume; %s", instead)
+	}
+	for _, h := range s.hidden {
+		if h[0] == dir || strings.HasPrefix(h[0], dir+"/") {
+			return fmt.Errorf("the socket's directory in the pod is %s, which holds %s; an emptyDir there would hide it; %s", dir, h[1], instead)
+		}
+	}
+	for _, sys := range systemDirs {
+		if dir == sys || (sys == "/dev" || sys == "/proc" || sys == "/sys" || sys == "/usr") && strings.HasPrefix(dir, sys+"/") {
+			return fmt.Errorf("the socket's directory in the pod is %s, a system directory; an emptyDir there would hide what the image has; %s", dir, instead)
+		}
+	}
+	if dir == "/tmp" {
+		return nil
+	}
+	for _, d := range s.dirs {
+		if d.path == dir {
+			return nil
+		}
+	}
+	volume := objectName("sock", dir)
+	for i := 2; s.volumes[volume]; i++ {
+		volume = objectName("sock", dir, strconv.Itoa(i))
+	}
+	s.volumes[volume] = true
+	s.dirs = append(s.dirs, socketDir{dir, volume})
+	return nil
 }
 
 // envName is what Kubernetes accepts as an env var name (IsEnvVarName).

@@ -229,7 +229,7 @@ user = "app"
 [process.1e3]
 command = "x"
 workers = 1
-listen = [":8081", "127.0.0.1:8082", "unix:app.sock"]
+listen = [":8081", "127.0.0.1:8082", "unix:/run/app/app.sock"]
 `)
 			text, m := exportValid(t, cfg, KubernetesOptions{})
 			if got := len(m.services); got != 2 {
@@ -239,7 +239,7 @@ listen = [":8081", "127.0.0.1:8082", "unix:app.sock"]
 			if sc == nil || len(sc.Sysctls) != 1 || sc.Sysctls[0].Value != "0" {
 				t.Errorf("no unprivileged-port sysctl for :80: %+v", sc)
 			}
-			for _, want := range []string{`on sets user = "app"`, `unix:app.sock: a unix socket gets no port`} {
+			for _, want := range []string{`on sets user = "app"`, `unix:/run/app/app.sock: a unix socket gets no port`} {
 				if !strings.Contains(text, want) {
 					t.Errorf("no note %q", want)
 				}
@@ -287,6 +287,66 @@ OWN = "1"
 	}
 	if strings.Contains(text, "no max_memory") {
 		t.Errorf("a note about missing max_memory when every type sets it")
+	}
+}
+
+// TestExportKubernetesUnixSocket: the root filesystem is read-only, so each
+// directory a unix socket of listen goes to is an emptyDir, where the runner
+// can create the socket; /tmp already is one.
+func TestExportKubernetesUnixSocket(t *testing.T) {
+	cfg := load(t, "shop", "Clusterfile", `name = "shop"
+[process.web]
+command = "x"
+workers = 1
+listen = ["unix:/run/app.sock", "unix:/run/other.sock", "unix:run/c.sock", "unix:/tmp/d.sock", ":8080"]
+[process.jobs]
+command = "x"
+workers = 1
+listen = ["unix:/var/run/shop/b.sock", "unix:/run/jobs.sock"]
+`)
+	for _, tc := range []struct {
+		opt  KubernetesOptions
+		want []string // mount paths, /tmp first
+	}{
+		{KubernetesOptions{}, []string{"/tmp", "/run", "/app/run", "/var/run/shop"}},
+		{KubernetesOptions{ClusterfilePath: "/srv/shop/Clusterfile"}, []string{"/tmp", "/run", "/srv/shop/run", "/var/run/shop"}},
+	} {
+		_, m := exportValid(t, cfg, tc.opt)
+		d := m.deployments[0]
+		var got []string
+		for _, mt := range container(d).VolumeMounts {
+			got = append(got, mt.MountPath)
+			found := false
+			for _, v := range d.Spec.Template.Spec.Volumes {
+				found = found || v.Name == mt.Name && v.EmptyDir != nil
+			}
+			if !found {
+				t.Errorf("%s: no emptyDir %q", mt.MountPath, mt.Name)
+			}
+		}
+		if strings.Join(got, " ") != strings.Join(tc.want, " ") {
+			t.Errorf("-f %s: mounts %v, want %v", tc.opt.ClusterfilePath, got, tc.want)
+		}
+		checkHardening(t, d)
+	}
+
+	for _, tc := range []struct{ listen, dir, opt, want string }{
+		{"unix:/app.sock", "", "", `process "web" listens on unix:/app.sock: the socket's directory in the pod is /, which cannot be a volume; put the socket in a directory of its own (unix:/run/shop/app.sock)`},
+		{"unix:app.sock", "", "", `process "web" listens on unix:app.sock: the socket's directory in the pod is /app, which holds the Clusterfile; an emptyDir there would hide it; put the socket in a directory of its own (unix:/run/shop/app.sock)`},
+		{"unix:/srv/x.sock", "", "/srv/shop/Clusterfile", `the socket's directory in the pod is /srv, which holds the Clusterfile`},
+		{"unix:/usr/local/x.sock", "", "", `the socket's directory in the pod is /usr/local, a system directory`},
+		{"unix:/etc/x.sock", "", "", `the socket's directory in the pod is /etc, a system directory`},
+		{"unix:code/x.sock", "code", "", `the socket's directory in the pod is /app/code, which holds process "web"'s directory`},
+	} {
+		file := "[process.web]\ncommand = \"x\"\nlisten = \"" + tc.listen + "\"\n"
+		if tc.dir != "" {
+			file += "dir = \"" + tc.dir + "\"\n"
+		}
+		cfg := load(t, "shop", "Clusterfile", file, "code/keep", "")
+		_, err := Kubernetes(cfg, KubernetesOptions{ClusterfilePath: tc.opt, OSEnv: testOSEnv})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v\nwant %s", tc.listen, err, tc.want)
+		}
 	}
 }
 
