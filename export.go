@@ -85,8 +85,9 @@ func cmdExport(args []string, stdout, stderr io.Writer) int {
 		}
 		files, err = export.Systemd(cfg, export.SystemdOptions{Bin: b, Watchdog: *watchdog})
 	case "kubernetes":
+		wd, _ := os.Getwd() // "": the Secret command names the env files by absolute path
 		files, err = export.Kubernetes(cfg, export.KubernetesOptions{
-			Image: *image, ClusterfilePath: *inPod, HealthPort: *healthPort, OSEnv: os.Environ(),
+			Image: *image, ClusterfilePath: *inPod, HealthPort: *healthPort, OSEnv: os.Environ(), WorkDir: wd,
 		})
 	case "procfile":
 		text, lost, err := export.Procfile(cfg, os.Environ())

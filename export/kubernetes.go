@@ -38,6 +38,10 @@ type KubernetesOptions struct {
 	ClusterfilePath string   // the file's path inside the image; default /app/ + its base name
 	HealthPort      int      // default DefaultHealthPort
 	OSEnv           []string // the environment the Config was loaded with: what cfg.Env inherited from it is not the cluster's
+	// WorkDir is where the user runs the kubectl command that makes the
+	// Secret (where cluster export ran): its --from-env-file paths are
+	// relative to it, or absolute outside it. "": all absolute.
+	WorkDir string
 }
 
 // Kubernetes returns NAME.yaml: a Deployment whose one container runs
@@ -223,7 +227,7 @@ spec:
 	if len(cfg.EnvFiles) > 0 {
 		secret := objectName(cfg.Name, "env")
 		var from []string
-		for _, f := range cfg.EnvFiles {
+		for _, f := range envFilePaths(cfg, opt.WorkDir) {
 			from = append(from, "--from-env-file="+shellWord(f))
 		}
 		fmt.Fprintf(&sb, `          # The values of %s are never written here: make the Secret from the same files,
@@ -380,6 +384,24 @@ func (s *socketDirs) add(a procfile.Address) error {
 	s.volumes[volume] = true
 	s.dirs = append(s.dirs, socketDir{dir, volume})
 	return nil
+}
+
+// envFilePaths are cfg.EnvFiles (relative to cfg.Dir) as kubectl finds them
+// when run in workDir: relative to it when inside it, else absolute.
+func envFilePaths(cfg *procfile.Config, workDir string) []string {
+	var out []string
+	for _, f := range cfg.EnvFiles {
+		if !filepath.IsAbs(f) {
+			f = filepath.Join(cfg.Dir, f)
+		}
+		if workDir != "" {
+			if rel, err := filepath.Rel(workDir, f); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+				f = rel
+			}
+		}
+		out = append(out, f)
+	}
+	return out
 }
 
 // envName is what Kubernetes accepts as an env var name (IsEnvVarName).

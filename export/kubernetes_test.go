@@ -275,8 +275,17 @@ OWN = "1"
 	if len(c.EnvFrom) != 1 || c.EnvFrom[0].SecretRef == nil || c.EnvFrom[0].SecretRef.Name != "shop-env" {
 		t.Errorf("envFrom %+v, want the Secret shop-env", c.EnvFrom)
 	}
-	if !strings.Contains(text, "kubectl create secret generic shop-env --from-env-file=.env --from-env-file=web.env\n") {
-		t.Errorf("no kubectl command for both files")
+	// The files as kubectl finds them from where cluster export ran.
+	for _, tc := range []struct{ workDir, want string }{
+		{cfg.Dir, "--from-env-file=.env --from-env-file=web.env"},
+		{filepath.Dir(cfg.Dir), "--from-env-file=shop/.env --from-env-file=shop/web.env"},
+		{filepath.Join(cfg.Dir, "sub"), "--from-env-file=" + filepath.Join(cfg.Dir, ".env") + " --from-env-file=" + filepath.Join(cfg.Dir, "web.env")},
+		{"", "--from-env-file=" + filepath.Join(cfg.Dir, ".env") + " --from-env-file=" + filepath.Join(cfg.Dir, "web.env")},
+	} {
+		text, _ := exportValid(t, cfg, KubernetesOptions{WorkDir: tc.workDir})
+		if want := "#   kubectl create secret generic shop-env " + tc.want + "\n"; !strings.Contains(text, want) {
+			t.Errorf("from %q: no line %q", tc.workDir, want)
+		}
 	}
 	// [env] stays inline, except a key an env file defines too.
 	if len(c.Env) != 1 || c.Env[0].Name != "LOG" || c.Env[0].Value != "info" {
