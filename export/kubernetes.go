@@ -144,6 +144,10 @@ func Kubernetes(cfg *procfile.Config, opt KubernetesOptions) (map[string]string,
 	if err != nil {
 		return nil, err
 	}
+	fileKeys, err := dotenvKeys(cfg)
+	if err != nil {
+		return nil, err
+	}
 	for _, k := range skipped {
 		note("[env] %q is not a valid Kubernetes variable name: not listed here (cluster still sets it from the Clusterfile).", k)
 	}
@@ -226,14 +230,21 @@ spec:
 	}
 	if len(cfg.EnvFiles) > 0 {
 		secret := objectName(cfg.Name, "env")
-		var from []string
-		for _, f := range envFilePaths(cfg, opt.WorkDir) {
-			from = append(from, "--from-env-file="+shellWord(f))
+		files, repeated := secretFiles(envFilePaths(cfg, opt.WorkDir), fileKeys)
+		words := make([]string, len(files))
+		for i, f := range files {
+			words[i] = shellWord(f)
 		}
-		fmt.Fprintf(&sb, `          # The values of %s are never written here: make the Secret from the same files,
-          #   kubectl create secret generic %s %s
-          # cluster passes them to every process, under [env] and each process's own env.
-`, oneLine(strings.Join(cfg.EnvFiles, ", ")), secret, oneLine(strings.Join(from, " ")))
+		fmt.Fprintf(&sb, "          # The values of %s are never written here: make the Secret from the same files,\n", oneLine(strings.Join(cfg.EnvFiles, ", ")))
+		if len(repeated) == 0 {
+			fmt.Fprintf(&sb, "          #   kubectl create secret generic %s --from-env-file=%s\n", secret, oneLine(strings.Join(words, " --from-env-file=")))
+		} else {
+			// kubectl refuses a key twice; awk keeps each key's last line, as
+			// kubectl reads one: KEY=value with leading blanks dropped, no comments.
+			fmt.Fprintf(&sb, "          # %s define %s more than once, and kubectl refuses a key twice: merge them first, the last value winning as in cluster:\n", oneLine(strings.Join(files, ", ")), strings.Join(repeated, ", "))
+			fmt.Fprintf(&sb, "          #   %s %s | kubectl create secret generic %s --from-env-file=/dev/stdin\n", mergeEnvFiles, oneLine(strings.Join(words, " ")), secret)
+		}
+		sb.WriteString("          # cluster passes them to every process, under [env] and each process's own env.\n")
 		if cfg.Format == procfile.FormatClusterfile {
 			sb.WriteString("          # The Clusterfile still names the files and a missing one is an error: the image needs them (empty is enough).\n")
 		}
@@ -404,6 +415,32 @@ func envFilePaths(cfg *procfile.Config, workDir string) []string {
 	return out
 }
 
+// mergeEnvFiles is the awk program that writes each key of the env files it
+// reads once, where it first appears, with the line that defines it last.
+const mergeEnvFiles = `awk -F= '/^[ \t]*(#|$)/ { next } { sub(/^[ \t]+/, ""); k = $1 } !(k in v) { o[++n] = k } { v[k] = $0 } END { for (i = 1; i <= n; i++) print v[o[i]] }'`
+
+// secretFiles are the env files for the Secret, each once (paths as
+// envFilePaths has them, keys as dotenvKeys does), and the keys that more
+// than one line among them define.
+func secretFiles(paths []string, keys [][]string) (files, repeated []string) {
+	seen := map[string]bool{}
+	count := map[string]int{}
+	for i, p := range paths {
+		if seen[p] {
+			continue
+		}
+		seen[p] = true
+		files = append(files, p)
+		for _, k := range keys[i] {
+			if count[k]++; count[k] == 2 {
+				repeated = append(repeated, k)
+			}
+		}
+	}
+	sort.Strings(repeated)
+	return files, repeated
+}
+
 // envName is what Kubernetes accepts as an env var name (IsEnvVarName).
 var envName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[-._a-zA-Z][-._a-zA-Z0-9]*$`) })
 
@@ -417,22 +454,14 @@ func inlineEnv(cfg *procfile.Config, osEnv []string) (env [][2]string, skipped [
 	for _, kv := range osEnv {
 		inherited[kv] = true
 	}
+	fileKeys, err := dotenvKeys(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
 	fromFiles := map[string]bool{}
-	for _, f := range cfg.EnvFiles {
-		p := f
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(cfg.Dir, f)
-		}
-		src, err := os.ReadFile(p)
-		if err != nil {
-			return nil, nil, err
-		}
-		pairs, err := procfile.ParseDotenv(bytes.NewReader(src), f, nil)
-		if err != nil {
-			return nil, nil, err
-		}
-		for _, kv := range pairs {
-			fromFiles[kv[0]] = true
+	for _, keys := range fileKeys {
+		for _, k := range keys {
+			fromFiles[k] = true
 		}
 	}
 	for _, kv := range cfg.Env {
@@ -447,6 +476,32 @@ func inlineEnv(cfg *procfile.Config, osEnv []string) (env [][2]string, skipped [
 	}
 	sort.Slice(env, func(i, j int) bool { return env[i][0] < env[j][0] })
 	return env, skipped, nil
+}
+
+// dotenvKeys are the keys each of cfg.EnvFiles defines, in order, a key
+// as often as the file defines it.
+func dotenvKeys(cfg *procfile.Config) ([][]string, error) {
+	var out [][]string
+	for _, f := range cfg.EnvFiles {
+		p := f
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(cfg.Dir, f)
+		}
+		src, err := os.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		pairs, err := procfile.ParseDotenv(bytes.NewReader(src), f, nil)
+		if err != nil {
+			return nil, err
+		}
+		keys := make([]string, len(pairs))
+		for i, kv := range pairs {
+			keys[i] = kv[0]
+		}
+		out = append(out, keys)
+	}
+	return out, nil
 }
 
 func isLoopback(host string) bool {

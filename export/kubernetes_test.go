@@ -3,6 +3,7 @@ package export
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -395,6 +396,71 @@ listen = ["192.0.2.1:9000", "192.0.2.2:9000", "[::ffff:127.0.0.1]:9002", ":9001"
 		if !strings.Contains(text, note) {
 			t.Errorf("no note %q", note)
 		}
+	}
+}
+
+// TestExportKubernetesRepeatedKeys: kubectl refuses a key twice among its
+// --from-env-file files, though dotenv layers them (the last value wins).
+func TestExportKubernetesRepeatedKeys(t *testing.T) {
+	const clusterfile = `name = "shop"
+env_file = [".env"]
+[process.web]
+command = "x"
+workers = 1
+env_file = [%s]
+[process.jobs]
+command = "x"
+workers = 1
+env_file = ".env"
+`
+	for _, tc := range []struct {
+		name, files, webEnv string
+		command, note       string // "": none
+		merged              string // what the pipeline gives kubectl
+	}{
+		{"one file twice", `"./.env"`, "", "kubectl create secret generic shop-env --from-env-file=.env\n", "", ""},
+		{"no repeats", `"web.env"`, "WEB=1\n", "kubectl create secret generic shop-env --from-env-file=.env --from-env-file=web.env\n", "", ""},
+		{"a key in two files", `"web.env"`, "# web's\nDB=from-web\n  TOKEN=t2\nWEB=1\n",
+			"kubectl create secret generic shop-env --from-env-file=/dev/stdin\n",
+			"# .env, web.env define DB, TOKEN more than once, and kubectl refuses a key twice: merge them first, the last value winning as in cluster:",
+			"DB=from-web\nSHARED=x\nTOKEN=t2\nWEB=1\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := load(t, "shop", "Clusterfile", fmt.Sprintf(clusterfile, tc.files),
+				".env", "DB=from-dotenv\nSHARED=x\nTOKEN=t1\n", "web.env", tc.webEnv)
+			text, _ := exportValid(t, cfg, KubernetesOptions{WorkDir: cfg.Dir})
+			for _, secret := range []string{"from-dotenv", "from-web", "t1", "t2"} {
+				if strings.Contains(text, secret) {
+					t.Errorf("the export holds %q", secret)
+				}
+			}
+			if !strings.Contains(text, tc.command) {
+				t.Errorf("no %q in\n%s", tc.command, text)
+			}
+			if tc.note == "" {
+				if strings.Contains(text, "more than once") {
+					t.Errorf("a note about repeated keys:\n%s", text)
+				}
+				return
+			}
+			if !strings.Contains(text, tc.note) {
+				t.Errorf("no note %q", tc.note)
+			}
+			// The pipeline keeps each key once, with its last value.
+			line := regexp.MustCompile(`(?m)^ +#   (.*) \| kubectl create secret`).FindStringSubmatch(text)
+			if line == nil {
+				t.Fatalf("no pipeline")
+			}
+			if _, err := exec.LookPath("awk"); err != nil {
+				t.Skip("no awk: the merge is not run")
+			}
+			cmd := exec.Command("sh", "-c", line[1])
+			cmd.Dir = cfg.Dir
+			out, err := cmd.CombinedOutput()
+			if err != nil || string(out) != tc.merged {
+				t.Errorf("%s: %v\n%s\nwant\n%s", line[1], err, out, tc.merged)
+			}
+		})
 	}
 }
 
