@@ -51,7 +51,7 @@ type KubernetesOptions struct {
 // shutdown_timeout + Margin; the memory limit is max_memory × workers summed,
 // plus RunnerMemory. The root filesystem is read-only, with an emptyDir at
 // /tmp (where cluster's control socket goes when the Clusterfile's directory
-// is not writable). Values of [env] are written; values of env files never
+// is not writable) and at the directory of each unix listen socket. Values of [env] are written; values of env files never
 // are: the container takes them from the Secret NAME-env.
 func Kubernetes(cfg *procfile.Config, opt KubernetesOptions) (map[string]string, error) {
 	name := objectName(cfg.Name)
@@ -366,6 +366,9 @@ func (s *socketDirs) add(a procfile.Address) error {
 		sock = path.Join(s.podDir, sock)
 	}
 	dir := path.Dir(path.Clean(sock))
+	if !path.IsAbs(dir) {
+		return fmt.Errorf("the socket's directory in the pod is %s, relative to the container's working directory: give --clusterfile-path as an absolute path", dir)
+	}
 	instead := fmt.Sprintf("put the socket in a directory of its own (unix:/run/%s/%s)", s.cluster, path.Base(sock))
 	if dir == "/" {
 		return fmt.Errorf("the socket's directory in the pod is /, which cannot be a volume; %s", instead)

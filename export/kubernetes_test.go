@@ -347,6 +347,7 @@ listen = ["unix:/var/run/shop/b.sock", "unix:/run/jobs.sock"]
 		{"unix:/usr/local/x.sock", "", "", `the socket's directory in the pod is /usr/local, a system directory`},
 		{"unix:/etc/x.sock", "", "", `the socket's directory in the pod is /etc, a system directory`},
 		{"unix:code/x.sock", "code", "", `the socket's directory in the pod is /app/code, which holds process "web"'s directory`},
+		{"unix:run/x.sock", "", "Clusterfile", `the socket's directory in the pod is run, relative to the container's working directory: give --clusterfile-path as an absolute path`},
 	} {
 		file := "[process.web]\ncommand = \"x\"\nlisten = \"" + tc.listen + "\"\n"
 		if tc.dir != "" {
