@@ -251,6 +251,9 @@ func (a activated) take(addr procfile.Address) (int, bool) {
 	if addr.Network == "unix" {
 		keys = []string{addr.Addr}
 	} else if host, port, err := net.SplitHostPort(addr.Addr); err == nil {
+		if n, err := strconv.Atoi(port); err == nil {
+			port = strconv.Itoa(n) // ":010080" is bound, and passed, as 10080
+		}
 		switch host {
 		case "":
 			keys = []string{"[::]:" + port, "0.0.0.0:" + port}

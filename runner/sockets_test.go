@@ -468,3 +468,19 @@ func TestPortAcceptsIgnoresSelfConnect(t *testing.T) {
 		}
 	}
 }
+
+// A socket passed by the service manager is found by the port as bound:
+// listen = ":010080" is port 10080, which systemd names "[::]:10080".
+func TestActivatedTakeReadsThePortAsANumber(t *testing.T) {
+	for _, tc := range []struct{ have, listen string }{
+		{"[::]:10080", ":010080"},
+		{"127.0.0.1:18453", "localhost:018453"},
+		{"127.0.0.1:18090", "[::ffff:127.0.0.1]:018090"},
+		{"[::1]:8080", "[::1]:8080"},
+	} {
+		a := activated{tc.have: 7}
+		if fd, ok := a.take(procfile.Address{Network: "tcp", Addr: tc.listen, Raw: tc.listen}); !ok || fd != 7 {
+			t.Errorf("listen %s: the passed socket %s not taken", tc.listen, tc.have)
+		}
+	}
+}
