@@ -460,17 +460,18 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	if cmdStatus >= 0 {
 		return cmdStatus
 	}
+	sig, _ := stopSignal.Load().(os.Signal)
 	switch {
+	case errors.Is(err, runner.ErrKilled) && sig == syscall.SIGQUIT:
+		return 131 // SIGQUIT stops at once: the kill is what it asked for
 	case errors.Is(err, runner.ErrFailed), errors.Is(err, runner.ErrKilled):
 		return 1
 	case err != nil:
 		fmt.Fprintf(stderr, "cluster: %v\n", err)
 		return 1
 	}
-	if sig, ok := stopSignal.Load().(os.Signal); ok {
-		if code, ok := stopStatus(sig); ok {
-			return code
-		}
+	if code, ok := stopStatus(sig); ok {
+		return code
 	}
 	if lost {
 		return 1
