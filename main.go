@@ -71,22 +71,34 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "attach":
 		return cmdAttach(rest, stdin, stdout, stderr)
 	case "-h", "--help", "-help", "help":
-		if len(rest) == 1 && cmd == "help" && commandSummary(rest[0]) != "" {
-			return run([]string{rest[0], "-h"}, stdin, stdout, stderr)
+		switch {
+		case len(rest) == 0 || len(rest) == 1 && slices.Contains([]string{"-h", "--help", "-help", "help"}, rest[0]):
+			fmt.Fprint(stdout, topUsage())
+			return 0
+		case commandSummary(rest[0]) == "":
+			fmt.Fprintf(stderr, "cluster %s: %s; see cluster -h\n", cmd, unknownCommand(rest[0]))
+			return 2
+		case len(rest) > 1:
+			fmt.Fprintf(stderr, "cluster %s: unexpected argument %q; see cluster -h\n", cmd, rest[1])
+			return 2
 		}
-		fmt.Fprint(stdout, topUsage())
-		return 0
+		return run([]string{rest[0], "-h"}, stdin, stdout, stderr)
 	}
 	if strings.HasPrefix(cmd, "-") {
 		fmt.Fprintf(stderr, "cluster: unknown flag %s; flags go after the command; see cluster -h\n", cmd)
 		return 2
 	}
+	fmt.Fprintf(stderr, "cluster: %s; see cluster -h\n", unknownCommand(cmd))
+	return 2
+}
+
+// unknownCommand says that cmd is no command, with the one it may be a typo of.
+func unknownCommand(cmd string) string {
 	msg := fmt.Sprintf("unknown command %q", cmd)
 	if s := suggest(cmd, commandNames()); s != "" {
 		msg += " (did you mean " + s + "?)"
 	}
-	fmt.Fprintf(stderr, "cluster: %s; see cluster -h\n", msg)
-	return 2
+	return msg
 }
 
 // configPath applies -f's default: Clusterfile in the current directory, else Procfile.
