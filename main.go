@@ -24,6 +24,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/mattn/go-isatty"
 	"golang.org/x/sys/unix"
@@ -379,7 +380,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "cluster: %v\n", err)
 		return 2
 	}
-	defer ctl.Close()
+	defer ctl.Shutdown(controlGrace)
 	go ctl.Serve(r)
 	stopHTTP, err := serveHTTP(r, f.metrics, f.health, mux)
 	if err != nil {
@@ -490,6 +491,11 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	}
 	return 0
 }
+
+// controlGrace bounds how long a run that has ended still answers the
+// control requests it is answering (the `cluster stop` that ended it): well
+// inside the 2 s that README allows past shutdown_timeout.
+const controlGrace = 500 * time.Millisecond
 
 // notifyRunSignals asks for the signals `cluster run` handles, on a
 // goroutine of its own: each signal.Notify of a new signal waits for a

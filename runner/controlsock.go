@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -73,6 +74,13 @@ type ControlServer struct {
 	// The limits above; fields so that tests can shorten them before Serve.
 	readTimeout, writeTimeout, heartbeat time.Duration
 	maxRequest                           int
+
+	// The connections being answered, for Shutdown; a mutex, as they are
+	// shared by nature between Serve, their handlers and Shutdown.
+	mu       sync.Mutex
+	active   map[net.Conn]struct{}
+	shutting bool          // Shutdown began: no new connection is answered
+	drained  chan struct{} // closed when shutting and the last active one is done
 }
 
 // ListenControl creates the control socket at path with mode 0600; it is
@@ -125,6 +133,8 @@ func ListenControl(path string) (*ControlServer, error) {
 		writeTimeout: controlWriteTimeout,
 		heartbeat:    controlHeartbeat,
 		maxRequest:   controlMaxRequest,
+		active:       map[net.Conn]struct{}{},
+		drained:      make(chan struct{}),
 	}, nil
 }
 
@@ -139,6 +149,53 @@ func (c *ControlServer) Close() error {
 		os.Remove(c.path)
 	}
 	return err
+}
+
+// Shutdown stops accepting connections and removes the socket file, as
+// Close does, then gives the requests being answered up to grace to finish
+// (http.Server's Shutdown): the runner has usually ended by then, and the
+// answer to the `cluster stop` that ended it must still reach its client,
+// not an EOF. Connections still open after grace are closed.
+func (c *ControlServer) Shutdown(grace time.Duration) error {
+	c.mu.Lock()
+	c.shutting = true
+	busy := len(c.active) > 0
+	c.mu.Unlock()
+	err := c.Close()
+	if busy {
+		t := time.NewTimer(grace)
+		select {
+		case <-c.drained:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	c.mu.Lock()
+	for conn := range c.active {
+		conn.Close()
+	}
+	c.mu.Unlock()
+	return err
+}
+
+// track registers a connection to answer; false once Shutdown began.
+func (c *ControlServer) track(conn net.Conn) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.shutting {
+		return false
+	}
+	c.active[conn] = struct{}{}
+	return true
+}
+
+func (c *ControlServer) untrack(conn net.Conn) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.active, conn)
+	if c.shutting && len(c.active) == 0 {
+		close(c.drained) // once: none is added after shutting
+	}
 }
 
 // lockDir takes an exclusive flock on dir and returns its release; a
@@ -174,7 +231,14 @@ func (c *ControlServer) Serve(r *Runner) {
 			continue
 		}
 		pause = 0
-		go c.handle(r, conn)
+		if !c.track(conn) {
+			conn.Close()
+			continue
+		}
+		go func() {
+			defer c.untrack(conn)
+			c.handle(r, conn)
+		}()
 	}
 }
 
