@@ -28,7 +28,7 @@ type Request struct {
 
 	// logs: the last N kept lines (nil: all kept), and with Follow the new
 	// ones until the client hangs up or the cluster ends. The answer is a
-	// Response, then one LogLine per line.
+	// Response (with More), then one LogLine per line, then one with End.
 	N      *int `json:"n,omitempty"`
 	Follow bool `json:"follow,omitempty"`
 
@@ -45,7 +45,8 @@ type Response struct {
 	Status *Status  `json:"status,omitempty"`
 	// More: not the last line. A waiting request is answered with the
 	// accepted line, a heartbeat line every few seconds while the work
-	// runs (Lines empty), then the last line: OK, or Error with why.
+	// runs (Lines empty), then the last line: OK, or Error with why. A
+	// logs answer: LogLines follow, the last with End.
 	More bool `json:"more,omitempty"`
 }
 
@@ -389,11 +390,14 @@ func (c *ControlServer) attach(r *Runner, conn net.Conn, req Request, answer *js
 }
 
 // serveLogs answers `cluster logs`: the kept lines, then with Follow every
-// new line until the client hangs up or the runner ends. While following,
-// the connection has no idle timeout and its writes no deadline (a reader
-// paused in a pager falls behind and is told how many lines it missed, it
-// is not cut); a client that hangs up is noticed at once, and once the
-// runner ends each remaining write has the usual deadline.
+// new line until the client hangs up or the runner ends, then a last line
+// that says the answer is complete (LogLine.End). While the runner runs,
+// the writes have no deadline and a following connection no idle timeout:
+// a reader paused in a pager gets every kept line when it reads on (the
+// history is bounded), and a follower falls behind and is told how many
+// lines it missed, it is not cut; a client that hangs up is noticed at
+// once. Once the runner ends, what is left must be written within the
+// usual deadline (and Shutdown's grace).
 func (c *ControlServer) serveLogs(r *Runner, conn net.Conn, answer *json.Encoder, req Request) {
 	feed, err := r.OpenLogs(req.Args, req.Follow)
 	if err != nil {
@@ -401,22 +405,35 @@ func (c *ControlServer) serveLogs(r *Runner, conn net.Conn, answer *json.Encoder
 		return
 	}
 	defer feed.Close()
-	if req.Follow {
-		done, ok := c.stream(conn)
-		if !ok {
-			answer.Encode(Response{Error: errTooManyStreams})
-			return
-		}
+	// A stream slot, so that readers in pagers do not lock out other
+	// commands; one that finds none keeps its connection slot, unless it
+	// follows (a follower may stay for hours).
+	if done, ok := c.stream(conn); ok {
 		defer done()
+	} else if req.Follow {
+		answer.Encode(Response{Error: errTooManyStreams})
+		return
 	}
-	if answer.Encode(Response{OK: true, Lines: feed.Labels}) != nil {
+	// More: the lines end with an End line (a client may tell a complete
+	// answer from one cut off).
+	if answer.Encode(Response{OK: true, Lines: feed.Labels, More: true}) != nil {
 		return
 	}
 	n := -1
 	if req.N != nil {
 		n = max(*req.N, 0)
 	}
-	bw := bufio.NewWriterSize(deadlineWriter{conn, c.writeTimeout}, 32<<10)
+	conn.SetWriteDeadline(time.Time{})
+	served := make(chan struct{})
+	defer close(served)
+	go func() {
+		select {
+		case <-served:
+		case <-r.finished:
+			conn.SetWriteDeadline(time.Now().Add(c.writeTimeout))
+		}
+	}()
+	bw := bufio.NewWriterSize(conn, 32<<10)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
 	send := func(lines []LogLine) error {
@@ -427,7 +444,11 @@ func (c *ControlServer) serveLogs(r *Runner, conn net.Conn, answer *json.Encoder
 		}
 		return bw.Flush()
 	}
-	if send(feed.History(n)) != nil || !req.Follow {
+	if send(feed.History(n)) != nil {
+		return
+	}
+	if !req.Follow {
+		send([]LogLine{{End: true}})
 		return
 	}
 	gone := make(chan struct{})
@@ -436,17 +457,12 @@ func (c *ControlServer) serveLogs(r *Runner, conn net.Conn, answer *json.Encoder
 		io.Copy(io.Discard, conn) // ends when the client hangs up, or at our Close
 		close(gone)
 	}()
-	bw.Reset(conn)
-	conn.SetWriteDeadline(time.Time{})
-	go func() {
-		select {
-		case <-gone:
-		case <-r.finished:
-			conn.SetWriteDeadline(time.Now().Add(c.writeTimeout))
-		}
-	}()
 	for {
 		lines, err := feed.Next(gone)
+		if errors.Is(err, io.EOF) {
+			send([]LogLine{{End: true}}) // the runner ended and every line was sent
+			return
+		}
 		if err != nil || send(lines) != nil {
 			return
 		}
@@ -653,9 +669,15 @@ func Call(path string, req Request) (Response, error) {
 	return resp, nil
 }
 
+// ErrLogsCut: the answer to a logs request ended before its last line:
+// the cluster stopped (or was killed) while lines were still to be sent
+// to a reader that was behind.
+var ErrLogsCut = errors.New("cut off: the cluster stopped before this reader had read every line")
+
 // CallLogs sends a logs request and calls each for every line of the
 // answer, until the cluster has sent them all (or, following, has ended)
-// or stop is closed, which are not errors, or each fails (its error).
+// or stop is closed, which are not errors, or each fails (its error). An
+// answer that ends before its last line is ErrLogsCut.
 // The cluster's first answer (its Lines: the labels of every worker) goes
 // to start.
 func CallLogs(path string, req Request, stop <-chan struct{}, start func(Response), each func(LogLine) error) error {
@@ -698,10 +720,16 @@ func CallLogs(path string, req Request, stop <-chan struct{}, start func(Respons
 				return nil
 			default:
 			}
-			if errors.Is(err, io.EOF) {
-				return nil
+			switch {
+			case errors.Is(err, io.EOF) && !resp.More:
+				return nil // a runner that sends no End line
+			case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET):
+				return ErrLogsCut
 			}
-			return fmt.Errorf("control socket %s: %w", path, err)
+			return fmt.Errorf("%w (control socket %s: %v)", ErrLogsCut, path, err)
+		}
+		if l.End {
+			return nil
 		}
 		if err := each(l); err != nil {
 			return err
