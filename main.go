@@ -339,7 +339,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 			mux.SetNames(labels(cfg, selected, f.workers)...)
 			opts := f.runnerOptions(cfg, nil)
 			opts.Color = color
-			return runRelease(opts, muxOutput{m: mux}, stderr)
+			return runRelease(opts, muxOutput{m: mux}, stderr, nil, nil)
 		}
 		release = len(only) > 0
 	}
@@ -397,9 +397,21 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		mux.Printf("cannot become a child subreaper (%v): orphaned grandchildren will not be reaped", err)
 	}
 	if release {
+		// The control socket answers for the release meanwhile: r has not
+		// started, and a `cluster stop` ends the release and the run.
 		ropts := opts
 		ropts.Output = muxOutput{m: mux, trim: trim}
-		if status := runRelease(ropts, ropts.Output, stderr); status != 0 {
+		stopReq := make(chan struct{}, 1)
+		serve := func(rel *runner.Runner) {
+			ctl.ServeRelease(rel, r, func() {
+				select {
+				case stopReq <- struct{}{}:
+				default:
+				}
+			})
+		}
+		status := runRelease(ropts, ropts.Output, stderr, serve, stopReq)
+		if stopped := ctl.EndRelease(); status != 0 || stopped {
 			r.Close()
 			return status
 		}
@@ -628,7 +640,11 @@ func withoutRelease(cfg *procfile.Config, only []string) []string {
 // own: one worker, restart never, ready once started, no watching. It
 // returns 0 when it exited 0, else its status (128+N for signal N), with its
 // last lines on stderr; 130/143/131 when SIGINT/SIGTERM/SIGQUIT stopped it.
-func runRelease(opts runner.Options, out runner.Output, stderr io.Writer) int {
+// serve (nil: none) is given the release's runner before it starts, for the
+// control socket; a value on stopReq (`cluster stop`) stops it gracefully,
+// and it returns 0 then (1 when a worker had to be killed): the caller
+// learns from the control socket that the run must end.
+func runRelease(opts runner.Options, out runner.Output, stderr io.Writer, serve func(*runner.Runner), stopReq <-chan struct{}) int {
 	cfg := *opts.Config
 	cfg.Processes = slices.Clone(cfg.Processes)
 	for i, p := range cfg.Processes {
@@ -651,11 +667,21 @@ func runRelease(opts runner.Options, out runner.Output, stderr io.Writer) int {
 	defer signal.Stop(sigs)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	if serve != nil {
+		serve(r)
+	}
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
 	var stopped os.Signal
+	byControl := false
 	for {
 		select {
+		case <-stopReq:
+			if stopped == nil && !byControl {
+				byControl = true
+				go r.Stop() // as cancel, with the event saying why: "stopping (cluster stop)"
+			}
+			continue
 		case s := <-sigs:
 			switch {
 			case stopped == nil && s != syscall.SIGQUIT:
@@ -672,6 +698,12 @@ func runRelease(opts runner.Options, out runner.Output, stderr io.Writer) int {
 	}
 	if code, ok := stopStatus(stopped); ok {
 		return code
+	}
+	if byControl {
+		if errors.Is(err, runner.ErrKilled) {
+			return 1
+		}
+		return 0
 	}
 	status := capture.status()
 	if err == nil && status == 0 {

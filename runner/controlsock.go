@@ -82,6 +82,8 @@ type ControlServer struct {
 	active   map[net.Conn]struct{}
 	shutting bool          // Shutdown began: no new connection is answered
 	drained  chan struct{} // closed when shutting and the last active one is done
+
+	release *releasePhase // while a Procfile's release runs first (controlrelease.go); mu
 }
 
 // ListenControl creates the control socket at path with mode 0600; it is
@@ -301,7 +303,11 @@ func (c *ControlServer) handle(r *Runner, conn net.Conn) {
 	var req Request
 	var resp Response
 	var w *Wait
-	if err := json.Unmarshal(sc.Bytes(), &req); err != nil {
+	err := json.Unmarshal(sc.Bytes(), &req)
+	if ph := c.releasing(); err == nil && ph != nil && c.answerRelease(ph, conn, req, answer) {
+		return
+	}
+	if err != nil {
 		resp.Error = "bad request: " + err.Error()
 	} else if req.Cmd == "attach" {
 		c.attach(r, conn, req, answer)
