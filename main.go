@@ -410,8 +410,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 				}
 			})
 		}
-		status := runRelease(ropts, ropts.Output, stderr, serve, stopReq)
-		if stopped := ctl.EndRelease(); status != 0 || stopped {
+		if status := runRelease(ropts, ropts.Output, stderr, serve, stopReq); status != 0 || ctl.EndRelease() {
 			r.Close()
 			return status
 		}

@@ -37,17 +37,21 @@ func (c *ControlServer) ServeRelease(rel, cluster *Runner, stop func()) {
 	c.mu.Unlock()
 }
 
-// EndRelease ends the release phase: requests go to the cluster's runner
-// from now on. stopped reports that `cluster stop` came during it: the run
-// must then end as a stop ends it, without starting the other types.
+// EndRelease ends the release phase once the release exited 0: requests
+// go to the cluster's runner from now on, which must start. Unless
+// `cluster stop` came during it: stopped is true, and the run must end as a
+// stop ends it, without starting the other types; the phase then stays, so
+// that requests until the exit get the release's runner's answer (it is
+// not running), not one from a runner that will never run. A run whose
+// release failed does not call it, for the same reason.
 func (c *ControlServer) EndRelease() (stopped bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.release != nil {
-		stopped = c.release.stopped
+	if c.release != nil && c.release.stopped {
+		return true
 	}
 	c.release = nil
-	return stopped
+	return false
 }
 
 // releasing returns the release phase in force, or nil.
