@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -51,6 +52,14 @@ func scaleArg(a string) bool {
 	return ok && procfile.ValidName(name) && digits(n)
 }
 
+// scaleInRange: N of a scaleArg is within the runner's limit per type (the
+// runner would refuse more; a number too long for an int is no count).
+func scaleInRange(a string) bool {
+	_, n, _ := strings.Cut(a, "=")
+	count, err := strconv.Atoi(n)
+	return err == nil && count <= procfile.MaxWorkers
+}
+
 func digits(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {
@@ -81,6 +90,8 @@ func controlUsage(cmd string, pos []string) string {
 			return fmt.Sprintf("%q is not PROCESS or PROCESS.N", a)
 		case cmd == "scale" && !scaleArg(a):
 			return fmt.Sprintf("%q is not PROCESS=N with N >= 0", a)
+		case cmd == "scale" && !scaleInRange(a):
+			return fmt.Sprintf("%q: over the limit of %d workers per type", a, procfile.MaxWorkers)
 		case cmd == "signal" && i == 1:
 			if _, err := runner.ParseSignal(a); err != nil {
 				return err.Error()

@@ -20,7 +20,8 @@ const logsSynopsis = `[PROCESS[.N] ...] [-n N] [-f | --follow] [--json] [--times
 // last 1,000 or 1 MiB per type), as `run` prints them; -f follows. -f is
 // follow here, as in docker, kubectl and tail: the Clusterfile is --file.
 // Exit status: 0 done (and on Ctrl-C while following, or when the cluster
-// ends); 1 the cluster is not running or refused; 2 usage.
+// ends); 1 the cluster is not running or refused, or stopped before this
+// reader had read every line; 2 usage.
 func cmdLogs(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("logs", logsSynopsis, stdout)
 	var follow, asJSON, timestamps bool
@@ -112,7 +113,7 @@ func cmdLogs(args []string, stdout, stderr io.Writer) int {
 	switch {
 	case err == nil:
 		return 0
-	case errors.Is(err, runner.ErrNotRunning):
+	case errors.Is(err, runner.ErrNotRunning), errors.Is(err, runner.ErrLogsCut):
 		fmt.Fprintf(stderr, "cluster logs: %v\n", err)
 	case errors.As(err, &refused) && refused.Reason == runner.ErrNotRunning.Error():
 		fmt.Fprintf(stderr, "cluster logs: %s (it is stopping)\n", refused.Reason)

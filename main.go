@@ -24,6 +24,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/mattn/go-isatty"
 	"golang.org/x/sys/unix"
@@ -71,22 +72,34 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "attach":
 		return cmdAttach(rest, stdin, stdout, stderr)
 	case "-h", "--help", "-help", "help":
-		if len(rest) == 1 && cmd == "help" && commandSummary(rest[0]) != "" {
-			return run([]string{rest[0], "-h"}, stdin, stdout, stderr)
+		switch {
+		case len(rest) == 0 || len(rest) == 1 && slices.Contains([]string{"-h", "--help", "-help", "help"}, rest[0]):
+			fmt.Fprint(stdout, topUsage())
+			return 0
+		case commandSummary(rest[0]) == "":
+			fmt.Fprintf(stderr, "cluster %s: %s; see cluster -h\n", cmd, unknownCommand(rest[0]))
+			return 2
+		case len(rest) > 1:
+			fmt.Fprintf(stderr, "cluster %s: unexpected argument %q; see cluster -h\n", cmd, rest[1])
+			return 2
 		}
-		fmt.Fprint(stdout, topUsage())
-		return 0
+		return run([]string{rest[0], "-h"}, stdin, stdout, stderr)
 	}
 	if strings.HasPrefix(cmd, "-") {
 		fmt.Fprintf(stderr, "cluster: unknown flag %s; flags go after the command; see cluster -h\n", cmd)
 		return 2
 	}
+	fmt.Fprintf(stderr, "cluster: %s; see cluster -h\n", unknownCommand(cmd))
+	return 2
+}
+
+// unknownCommand says that cmd is no command, with the one it may be a typo of.
+func unknownCommand(cmd string) string {
 	msg := fmt.Sprintf("unknown command %q", cmd)
 	if s := suggest(cmd, commandNames()); s != "" {
 		msg += " (did you mean " + s + "?)"
 	}
-	fmt.Fprintf(stderr, "cluster: %s; see cluster -h\n", msg)
-	return 2
+	return msg
 }
 
 // configPath applies -f's default: Clusterfile in the current directory, else Procfile.
@@ -326,7 +339,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 			mux.SetNames(labels(cfg, selected, f.workers)...)
 			opts := f.runnerOptions(cfg, nil)
 			opts.Color = color
-			return runRelease(opts, muxOutput{m: mux}, stderr)
+			return runRelease(opts, muxOutput{m: mux}, stderr, nil, nil)
 		}
 		release = len(only) > 0
 	}
@@ -367,7 +380,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "cluster: %v\n", err)
 		return 2
 	}
-	defer ctl.Close()
+	defer ctl.Shutdown(controlGrace)
 	go ctl.Serve(r)
 	stopHTTP, err := serveHTTP(r, f.metrics, f.health, mux)
 	if err != nil {
@@ -384,9 +397,20 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		mux.Printf("cannot become a child subreaper (%v): orphaned grandchildren will not be reaped", err)
 	}
 	if release {
+		// The control socket answers for the release meanwhile: r has not
+		// started, and a `cluster stop` ends the release and the run.
 		ropts := opts
 		ropts.Output = muxOutput{m: mux, trim: trim}
-		if status := runRelease(ropts, ropts.Output, stderr); status != 0 {
+		stopReq := make(chan struct{}, 1)
+		serve := func(rel *runner.Runner) {
+			ctl.ServeRelease(rel, r, func() {
+				select {
+				case stopReq <- struct{}{}:
+				default:
+				}
+			})
+		}
+		if status := runRelease(ropts, ropts.Output, stderr, serve, stopReq); status != 0 || ctl.EndRelease() {
 			r.Close()
 			return status
 		}
@@ -460,23 +484,29 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	if cmdStatus >= 0 {
 		return cmdStatus
 	}
+	sig, _ := stopSignal.Load().(os.Signal)
 	switch {
+	case errors.Is(err, runner.ErrKilled) && sig == syscall.SIGQUIT:
+		return 131 // SIGQUIT stops at once: the kill is what it asked for
 	case errors.Is(err, runner.ErrFailed), errors.Is(err, runner.ErrKilled):
 		return 1
 	case err != nil:
 		fmt.Fprintf(stderr, "cluster: %v\n", err)
 		return 1
 	}
-	if sig, ok := stopSignal.Load().(os.Signal); ok {
-		if code, ok := stopStatus(sig); ok {
-			return code
-		}
+	if code, ok := stopStatus(sig); ok {
+		return code
 	}
 	if lost {
 		return 1
 	}
 	return 0
 }
+
+// controlGrace bounds how long a run that has ended still answers the
+// control requests it is answering (the `cluster stop` that ended it): well
+// inside the 2 s that README allows past shutdown_timeout.
+const controlGrace = 500 * time.Millisecond
 
 // notifyRunSignals asks for the signals `cluster run` handles, on a
 // goroutine of its own: each signal.Notify of a new signal waits for a
@@ -609,7 +639,11 @@ func withoutRelease(cfg *procfile.Config, only []string) []string {
 // own: one worker, restart never, ready once started, no watching. It
 // returns 0 when it exited 0, else its status (128+N for signal N), with its
 // last lines on stderr; 130/143/131 when SIGINT/SIGTERM/SIGQUIT stopped it.
-func runRelease(opts runner.Options, out runner.Output, stderr io.Writer) int {
+// serve (nil: none) is given the release's runner before it starts, for the
+// control socket; a value on stopReq (`cluster stop`) stops it gracefully,
+// and it returns 0 then (1 when a worker had to be killed): the caller
+// learns from the control socket that the run must end.
+func runRelease(opts runner.Options, out runner.Output, stderr io.Writer, serve func(*runner.Runner), stopReq <-chan struct{}) int {
 	cfg := *opts.Config
 	cfg.Processes = slices.Clone(cfg.Processes)
 	for i, p := range cfg.Processes {
@@ -632,11 +666,21 @@ func runRelease(opts runner.Options, out runner.Output, stderr io.Writer) int {
 	defer signal.Stop(sigs)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	if serve != nil {
+		serve(r)
+	}
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
 	var stopped os.Signal
+	byControl := false
 	for {
 		select {
+		case <-stopReq:
+			if stopped == nil && !byControl {
+				byControl = true
+				go r.Stop() // as cancel, with the event saying why: "stopping (cluster stop)"
+			}
+			continue
 		case s := <-sigs:
 			switch {
 			case stopped == nil && s != syscall.SIGQUIT:
@@ -653,6 +697,12 @@ func runRelease(opts runner.Options, out runner.Output, stderr io.Writer) int {
 	}
 	if code, ok := stopStatus(stopped); ok {
 		return code
+	}
+	if byControl {
+		if errors.Is(err, runner.ErrKilled) {
+			return 1
+		}
+		return 0
 	}
 	status := capture.status()
 	if err == nil && status == 0 {

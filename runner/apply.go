@@ -218,6 +218,9 @@ func (r *Runner) applyTypes(cfg *procfile.Config, next []*ptype, roll []string, 
 		}
 		types = append(types, t)
 		name := t.p.Name
+		if slices.Contains(roll, name) {
+			failStopped(t, w)
+		}
 		relistened := rebinds[t] != nil
 		if relistened {
 			r.switchListeners(t, rebinds[t])

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -27,7 +28,7 @@ type Request struct {
 
 	// logs: the last N kept lines (nil: all kept), and with Follow the new
 	// ones until the client hangs up or the cluster ends. The answer is a
-	// Response, then one LogLine per line.
+	// Response (with More), then one LogLine per line, then one with End.
 	N      *int `json:"n,omitempty"`
 	Follow bool `json:"follow,omitempty"`
 
@@ -44,7 +45,8 @@ type Response struct {
 	Status *Status  `json:"status,omitempty"`
 	// More: not the last line. A waiting request is answered with the
 	// accepted line, a heartbeat line every few seconds while the work
-	// runs (Lines empty), then the last line: OK, or Error with why.
+	// runs (Lines empty), then the last line: OK, or Error with why. A
+	// logs answer: LogLines follow, the last with End.
 	More bool `json:"more,omitempty"`
 }
 
@@ -73,6 +75,15 @@ type ControlServer struct {
 	// The limits above; fields so that tests can shorten them before Serve.
 	readTimeout, writeTimeout, heartbeat time.Duration
 	maxRequest                           int
+
+	// The connections being answered, for Shutdown; a mutex, as they are
+	// shared by nature between Serve, their handlers and Shutdown.
+	mu       sync.Mutex
+	active   map[net.Conn]struct{}
+	shutting bool          // Shutdown began: no new connection is answered
+	drained  chan struct{} // closed when shutting and the last active one is done
+
+	release *releasePhase // while a Procfile's release runs first (controlrelease.go); mu
 }
 
 // ListenControl creates the control socket at path with mode 0600; it is
@@ -125,6 +136,8 @@ func ListenControl(path string) (*ControlServer, error) {
 		writeTimeout: controlWriteTimeout,
 		heartbeat:    controlHeartbeat,
 		maxRequest:   controlMaxRequest,
+		active:       map[net.Conn]struct{}{},
+		drained:      make(chan struct{}),
 	}, nil
 }
 
@@ -139,6 +152,53 @@ func (c *ControlServer) Close() error {
 		os.Remove(c.path)
 	}
 	return err
+}
+
+// Shutdown stops accepting connections and removes the socket file, as
+// Close does, then gives the requests being answered up to grace to finish
+// (http.Server's Shutdown): the runner has usually ended by then, and the
+// answer to the `cluster stop` that ended it must still reach its client,
+// not an EOF. Connections still open after grace are closed.
+func (c *ControlServer) Shutdown(grace time.Duration) error {
+	c.mu.Lock()
+	c.shutting = true
+	busy := len(c.active) > 0
+	c.mu.Unlock()
+	err := c.Close()
+	if busy {
+		t := time.NewTimer(grace)
+		select {
+		case <-c.drained:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	c.mu.Lock()
+	for conn := range c.active {
+		conn.Close()
+	}
+	c.mu.Unlock()
+	return err
+}
+
+// track registers a connection to answer; false once Shutdown began.
+func (c *ControlServer) track(conn net.Conn) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.shutting {
+		return false
+	}
+	c.active[conn] = struct{}{}
+	return true
+}
+
+func (c *ControlServer) untrack(conn net.Conn) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.active, conn)
+	if c.shutting && len(c.active) == 0 {
+		close(c.drained) // once: none is added after shutting
+	}
 }
 
 // lockDir takes an exclusive flock on dir and returns its release; a
@@ -174,7 +234,14 @@ func (c *ControlServer) Serve(r *Runner) {
 			continue
 		}
 		pause = 0
-		go c.handle(r, conn)
+		if !c.track(conn) {
+			conn.Close()
+			continue
+		}
+		go func() {
+			defer c.untrack(conn)
+			c.handle(r, conn)
+		}()
 	}
 }
 
@@ -236,7 +303,11 @@ func (c *ControlServer) handle(r *Runner, conn net.Conn) {
 	var req Request
 	var resp Response
 	var w *Wait
-	if err := json.Unmarshal(sc.Bytes(), &req); err != nil {
+	err := json.Unmarshal(sc.Bytes(), &req)
+	if ph := c.releasing(); err == nil && ph != nil && c.answerRelease(ph, conn, req, answer) {
+		return
+	}
+	if err != nil {
 		resp.Error = "bad request: " + err.Error()
 	} else if req.Cmd == "attach" {
 		c.attach(r, conn, req, answer)
@@ -325,11 +396,14 @@ func (c *ControlServer) attach(r *Runner, conn net.Conn, req Request, answer *js
 }
 
 // serveLogs answers `cluster logs`: the kept lines, then with Follow every
-// new line until the client hangs up or the runner ends. While following,
-// the connection has no idle timeout and its writes no deadline (a reader
-// paused in a pager falls behind and is told how many lines it missed, it
-// is not cut); a client that hangs up is noticed at once, and once the
-// runner ends each remaining write has the usual deadline.
+// new line until the client hangs up or the runner ends, then a last line
+// that says the answer is complete (LogLine.End). While the runner runs,
+// the writes have no deadline and a following connection no idle timeout:
+// a reader paused in a pager gets every kept line when it reads on (the
+// history is bounded), and a follower falls behind and is told how many
+// lines it missed, it is not cut; a client that hangs up is noticed at
+// once. Once the runner ends, what is left must be written within the
+// usual deadline (and Shutdown's grace).
 func (c *ControlServer) serveLogs(r *Runner, conn net.Conn, answer *json.Encoder, req Request) {
 	feed, err := r.OpenLogs(req.Args, req.Follow)
 	if err != nil {
@@ -337,22 +411,35 @@ func (c *ControlServer) serveLogs(r *Runner, conn net.Conn, answer *json.Encoder
 		return
 	}
 	defer feed.Close()
-	if req.Follow {
-		done, ok := c.stream(conn)
-		if !ok {
-			answer.Encode(Response{Error: errTooManyStreams})
-			return
-		}
+	// A stream slot, so that readers in pagers do not lock out other
+	// commands; one that finds none keeps its connection slot, unless it
+	// follows (a follower may stay for hours).
+	if done, ok := c.stream(conn); ok {
 		defer done()
+	} else if req.Follow {
+		answer.Encode(Response{Error: errTooManyStreams})
+		return
 	}
-	if answer.Encode(Response{OK: true, Lines: feed.Labels}) != nil {
+	// More: the lines end with an End line (a client may tell a complete
+	// answer from one cut off).
+	if answer.Encode(Response{OK: true, Lines: feed.Labels, More: true}) != nil {
 		return
 	}
 	n := -1
 	if req.N != nil {
 		n = max(*req.N, 0)
 	}
-	bw := bufio.NewWriterSize(deadlineWriter{conn, c.writeTimeout}, 32<<10)
+	conn.SetWriteDeadline(time.Time{})
+	served := make(chan struct{})
+	defer close(served)
+	go func() {
+		select {
+		case <-served:
+		case <-r.finished:
+			conn.SetWriteDeadline(time.Now().Add(c.writeTimeout))
+		}
+	}()
+	bw := bufio.NewWriterSize(conn, 32<<10)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
 	send := func(lines []LogLine) error {
@@ -363,7 +450,11 @@ func (c *ControlServer) serveLogs(r *Runner, conn net.Conn, answer *json.Encoder
 		}
 		return bw.Flush()
 	}
-	if send(feed.History(n)) != nil || !req.Follow {
+	if send(feed.History(n)) != nil {
+		return
+	}
+	if !req.Follow {
+		send([]LogLine{{End: true}})
 		return
 	}
 	gone := make(chan struct{})
@@ -372,17 +463,12 @@ func (c *ControlServer) serveLogs(r *Runner, conn net.Conn, answer *json.Encoder
 		io.Copy(io.Discard, conn) // ends when the client hangs up, or at our Close
 		close(gone)
 	}()
-	bw.Reset(conn)
-	conn.SetWriteDeadline(time.Time{})
-	go func() {
-		select {
-		case <-gone:
-		case <-r.finished:
-			conn.SetWriteDeadline(time.Now().Add(c.writeTimeout))
-		}
-	}()
 	for {
 		lines, err := feed.Next(gone)
+		if errors.Is(err, io.EOF) {
+			send([]LogLine{{End: true}}) // the runner ended and every line was sent
+			return
+		}
 		if err != nil || send(lines) != nil {
 			return
 		}
@@ -589,9 +675,15 @@ func Call(path string, req Request) (Response, error) {
 	return resp, nil
 }
 
+// ErrLogsCut: the answer to a logs request ended before its last line:
+// the cluster stopped (or was killed) while lines were still to be sent
+// to a reader that was behind.
+var ErrLogsCut = errors.New("cut off: the cluster stopped before this reader had read every line")
+
 // CallLogs sends a logs request and calls each for every line of the
 // answer, until the cluster has sent them all (or, following, has ended)
-// or stop is closed, which are not errors, or each fails (its error).
+// or stop is closed, which are not errors, or each fails (its error). An
+// answer that ends before its last line is ErrLogsCut.
 // The cluster's first answer (its Lines: the labels of every worker) goes
 // to start.
 func CallLogs(path string, req Request, stop <-chan struct{}, start func(Response), each func(LogLine) error) error {
@@ -634,10 +726,16 @@ func CallLogs(path string, req Request, stop <-chan struct{}, start func(Respons
 				return nil
 			default:
 			}
-			if errors.Is(err, io.EOF) {
-				return nil
+			switch {
+			case errors.Is(err, io.EOF) && !resp.More:
+				return nil // a runner that sends no End line
+			case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET):
+				return ErrLogsCut
 			}
-			return fmt.Errorf("control socket %s: %w", path, err)
+			return fmt.Errorf("%w (control socket %s: %v)", ErrLogsCut, path, err)
+		}
+		if l.End {
+			return nil
 		}
 		if err := each(l); err != nil {
 			return err

@@ -115,7 +115,13 @@
 // readiness, a type stopped or removed, the cluster stopping) ends it with
 // the reason. Requests still coalesce: a Wait joins the plan that does its
 // work. The control socket answers a waiting client with heartbeat lines
-// until the Wait ends.
+// until the Wait ends. A named type that is stopped fails the Wait at once.
+//
+// The control socket (controlsock.go) answers for one runner. While a
+// Procfile's release runs first on a runner of its own, it answers for that
+// one (controlrelease.go): status, logs and stop; the rest is refused.
+// Shutdown lets the answers in flight finish (bounded) before the process
+// exits, so the `cluster stop` that ended a run gets its answer.
 //
 // # Invariants
 //
@@ -135,4 +141,6 @@
 //     `cluster logs`: at most 1,000 lines and 1 MiB of text per type, and no
 //     allocation per line once grown. Readers (LogFeed) never hold back a
 //     writer: they read by sequence number and are told what they missed.
+//     A logs client is never cut off for reading slowly while the runner
+//     runs; its answer ends with an End line, so a cut is told from the end.
 package runner

@@ -71,6 +71,9 @@ type LogLine struct {
 	Stream  string    `json:"stream"`
 	Line    string    `json:"line"`
 	Skipped uint64    `json:"skipped,omitempty"`
+	// End: the last line of a logs answer, which carries nothing else
+	// (CallLogs tells a complete answer from one cut off by it).
+	End bool `json:"end,omitempty"`
 }
 
 func newLogRing(process string) *logRing {

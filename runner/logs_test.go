@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -237,5 +238,47 @@ func TestLogsStuckFollower(t *testing.T) {
 			t.Fatalf("%d followers left after both hung up", followers())
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A reader of `cluster logs` that pauses (a pager on its first page, a
+// pipe into a slow command) gets every kept line however long it pauses:
+// the history is bounded, and the write deadline that cuts a stuck client
+// of other commands does not apply to it.
+func TestLogsSlowReaderGetsEveryLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), ".cluster.sock")
+	// 1,000 lines of 1,000 bytes: far more than the socket buffers hold.
+	burst := shProc("burst", `pad=$(printf '%0990d' 0); i=1; while [ $i -le 1000 ]; do echo "$(printf '%04d' $i) $pad"; i=$((i+1)); done; echo done; exec sleep 1000`)
+	rn := start(t, Options{Config: config(burst)})
+	ctl, err := ListenControl(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctl.writeTimeout = 100 * time.Millisecond
+	go ctl.Serve(rn.r)
+	defer ctl.Close()
+	rn.rec.waitLine(t, `burst.1 stdout: done`, 30*time.Second)
+
+	var got []string
+	err = CallLogs(path, Request{Cmd: "logs"}, nil, nil, func(l LogLine) error {
+		if len(got) == 0 {
+			// Paused well past the write deadline, as a pager is: the
+			// runner's writes wait meanwhile.
+			time.Sleep(5 * ctl.writeTimeout)
+		}
+		got = append(got, l.Line)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("logs with a reader that paused after %d lines: %v", len(got), err)
+	}
+	if len(got) < 2 || got[len(got)-1] != "done" {
+		t.Fatalf("got %d lines, the last %q; want every kept line, then done", len(got), got[len(got)-1:])
+	}
+	first, _ := strconv.Atoi(strings.Fields(got[0])[0])
+	for i, l := range got[:len(got)-1] {
+		if n, _ := strconv.Atoi(strings.Fields(l)[0]); n != first+i {
+			t.Fatalf("line %d is %.10q, want line %04d", i, l, first+i)
+		}
 	}
 }

@@ -72,12 +72,23 @@ func (r *Runner) requestReload(names []string, w *Wait) error {
 			return fmt.Errorf("unknown process type %q", n)
 		}
 		ts = append(ts, t)
+		failStopped(t, w)
 	}
 	for _, t := range ts {
 		r.queueReload(t, nil, w)
 	}
 	r.nextReload()
 	return nil
+}
+
+// failStopped ends w when t, named in its request, is stopped (cluster stop
+// TYPE): none of its workers can be replaced, so the reload cannot finish.
+// A reload of every type passes over a stopped one.
+func failStopped(t *ptype, w *Wait) {
+	if t.stopped {
+		n := t.p.Name
+		w.fail(fmt.Sprintf("reload of %s aborted: %s is stopped (cluster stop %s); cluster start %s first", n, n, n, n))
+	}
 }
 
 // reloadReq is a queued rolling replacement: idx nil means every worker.
