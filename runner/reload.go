@@ -3,6 +3,8 @@ package runner
 import (
 	"fmt"
 	"slices"
+
+	"github.com/cluster-run/cluster/procfile"
 )
 
 // reloadPlan is the rolling reload of one process type, driven by the
@@ -23,6 +25,7 @@ type reloadPlan struct {
 	pending []int // indexes still to replace
 	cur     *slot // the replacement starting, nil between steps
 	first   *slot // the old slot stopped before its replacement starts (PORT held)
+	emptied int   // the index whose old slot was stopped first, until its replacement is ready
 	old     *slot // the slot being stopped after cur became ready
 	again   bool  // a new request arrived: start over once this step ends
 	waits   []*Wait
@@ -155,6 +158,16 @@ func (r *Runner) nextReload() {
 			finishAll(q.waits) // no worker to replace
 			continue
 		}
+		if done, _ := r.depState(t, procfile.ConditionCompleted); done && t.p.Restart != procfile.RestartAlways {
+			// A one-shot type that completed has no worker to replace:
+			// it runs again (its code may have changed), as a deploy
+			// runs its release step; the Waits follow its new workers.
+			r.event(t.p.Name, "reloading", fmt.Sprintf("running %s again (%s)", t.p.Name, plural(t.count, "worker")), 0, nil)
+			t.failed, t.crashes = false, nil
+			t.startWaits = append(t.startWaits, q.waits...)
+			r.launch(t)
+			continue
+		}
 		t.failed = false
 		t.crashes = nil
 		pending := q.idx
@@ -242,7 +255,7 @@ func (r *Runner) onReady(s *slot) {
 		return
 	}
 	t := pl.t
-	pl.cur = nil
+	pl.cur, pl.emptied = nil, 0
 	if s.index > t.count || t.stopped {
 		s.requestStop() // its index was scaled away (or the type stopped) while it started
 		r.stepReload()
@@ -267,6 +280,7 @@ func (r *Runner) reloadSlotDone(s *slot) {
 		r.stepReload()
 	case pl.first == s:
 		pl.first = nil
+		pl.emptied = s.index
 		if r.stopping || s.index > pl.t.count || pl.t.stopped || pl.t.slots[s.index] != nil {
 			r.stepReload() // stopping, scaled away or stopped meanwhile: nothing to replace
 			return
@@ -281,7 +295,7 @@ func (r *Runner) abortReload(s *slot, why string) {
 	t := pl.t
 	// Its old worker was stopped first (it held the PORT) when the index is
 	// empty: it runs the new settings under the restart policy.
-	empty := t.slots[s.index] == nil && s.index <= t.count && !t.stopped && !r.stopping
+	empty := pl.emptied == s.index && t.slots[s.index] == nil && s.index <= t.count && !t.stopped && !r.stopping
 	msg := fmt.Sprintf("reload of %s aborted: the new %s %s; the old workers keep serving", t.p.Name, s.name, why)
 	if empty {
 		msg = fmt.Sprintf("reload of %s aborted: the new %s %s; its old worker was stopped first (it held its PORT): %s restarts under its restart policy", t.p.Name, s.name, why, s.name)

@@ -75,3 +75,57 @@ func TestReloadOfWorkerHoldingItsPort(t *testing.T) {
 	os.Remove(filepath.Join(dir, "broken"))
 	rn.waitStatus(t, func(st Status) bool { return len(st.Workers) == 1 && st.Types[0].Ready == 1 }, "web.1 restarted and ready once fixed")
 }
+
+// A reload of a one-shot type (restart = "on-failure") is done, not
+// aborted: one that completed runs again (its code may have changed), and
+// a running one's replacement that exits 0 did its work. Before, both
+// ended in "exited before it was ready (status 0)" and reload --wait
+// failed.
+func TestReloadOfOneShot(t *testing.T) {
+	dir := t.TempDir()
+	p := shProc("migrate", `echo "run $(cat `+dir+`/n 2>/dev/null)"; [ -f `+dir+`/long ] && exec sleep 1000; exit 0`)
+	p.Restart = procfile.RestartOnFailure
+	// The default of a type without listen: ready once its PORT accepts
+	// or after 2 s, so a quick one-shot exits before it is ready.
+	p.Ready = procfile.Ready{Kind: procfile.ReadyStarted, PortOrStarted: true, Timeout: time.Minute}
+	keep := shProc("web", "exec sleep 1000") // holds the cluster while migrate is done
+	rn := start(t, Options{Config: config(p, keep)})
+	rn.waitEvents(t, "migrate.1 exited (status 0)", 1, 15*time.Second)
+
+	os.WriteFile(filepath.Join(dir, "n"), []byte("2"), 0o644)
+	w, err := rn.r.reload([]string{"migrate"}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := waitResult(t, rn, w); err != nil {
+		t.Fatalf("reload of a completed one-shot: %v; events %q", err, rn.rec.messages())
+	}
+	rn.rec.waitLine(t, "run 2$", 15*time.Second)
+
+	// Now it runs (long): its replacement completes at once.
+	os.WriteFile(filepath.Join(dir, "long"), nil, 0o644)
+	if w, err = rn.r.reload([]string{"migrate"}, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitResult(t, rn, w); err != nil {
+		t.Fatalf("reload to start the long run: %v; events %q", err, rn.rec.messages())
+	}
+	rn.rec.waitLine(t, "run 2$", 15*time.Second)
+	os.Remove(filepath.Join(dir, "long"))
+	os.WriteFile(filepath.Join(dir, "n"), []byte("3"), 0o644)
+	if w, err = rn.r.reload([]string{"migrate"}, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitResult(t, rn, w); err != nil {
+		t.Fatalf("reload of a running one-shot whose replacement completes: %v; events %q", err, rn.rec.messages())
+	}
+	rn.rec.waitLine(t, "run 3$", 15*time.Second)
+	rn.waitStatus(t, func(st Status) bool {
+		for _, ty := range st.Types {
+			if ty.Name == "migrate" {
+				return ty.Completed
+			}
+		}
+		return false
+	}, "migrate completed, its old long run stopped")
+}

@@ -723,6 +723,14 @@ func (r *Runner) decide(rep exitReport) decision {
 	t := rep.s.t
 	p := t.p
 	if r.plan != nil && r.plan.cur == rep.s {
+		if rep.status.success() && p.Restart != procfile.RestartAlways {
+			// A one-shot's replacement that completed did its work: it
+			// takes its index (the old worker stops) and counts as done.
+			t.lastExit = rep.status
+			t.succeeded++
+			r.onReady(rep.s)
+			return decision{}
+		}
 		why := "exited before it was ready (" + rep.status.String() + ")"
 		if rep.notReady != nil {
 			why = rep.notReady.Error() + " and was killed"
