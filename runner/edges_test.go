@@ -169,3 +169,25 @@ func TestSocketCheckForAnInheritTypeAddedByApply(t *testing.T) {
 	}
 	rn.waitEvents(t, "stopped listening (a worker called shutdown() on it); re-created it", 1, 10*time.Second)
 }
+
+// Once a type fails for good in watch mode, its workers that wait to
+// restart do not start again: it waits for a file change. Before, each one
+// in backoff started (and crashed) once more.
+func TestFailedTypeStartsNoWorkerInBackoff(t *testing.T) {
+	p := shProc("web", "exit 1")
+	p.Workers, p.Restart, p.MaxRestarts = 3, procfile.RestartAlways, 2
+	rn := start(t, Options{Config: config(p), Watch: true})
+	rn.waitEvents(t, "web failed after", 1, 30*time.Second)
+	rn.waitStatus(t, func(st Status) bool { return len(st.Workers) == 0 }, "no worker of the failed type left")
+	msgs := rn.rec.messages()
+	for i, m := range msgs {
+		if strings.HasPrefix(m, "web failed after") {
+			for _, later := range msgs[i+1:] {
+				if strings.Contains(later, " started (pid ") {
+					t.Fatalf("%q after the type failed; events %q", later, msgs)
+				}
+			}
+			return
+		}
+	}
+}

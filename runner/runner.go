@@ -753,6 +753,7 @@ func (r *Runner) decide(rep exitReport) decision {
 	case !ok && p.Restart == procfile.RestartNever:
 		t.failed = true
 		r.event(p.Name, "failed", fmt.Sprintf("%s failed (restart = \"never\")", p.Name), 0, nil)
+		r.stopBackoffs(t)
 		return decision{stopCluster: !r.opts.Watch, failed: true}
 	}
 	if ok {
@@ -773,9 +774,24 @@ func (r *Runner) decide(rep exitReport) decision {
 			msg += "; waiting for a file change"
 		}
 		r.event(p.Name, "failed", msg, 0, map[string]any{"crashes": len(t.crashes)})
+		r.stopBackoffs(t)
 		return decision{stopCluster: !r.opts.Watch, failed: true}
 	}
 	return decision{restart: true}
+}
+
+// stopBackoffs ends t's workers that wait to restart once t failed for
+// good: they do not start again (in watch mode the type waits for a file
+// change; otherwise the cluster stops). Running ones are left as they are.
+func (r *Runner) stopBackoffs(t *ptype) {
+	for _, s := range t.slots {
+		s.mu.Lock()
+		backoff := s.info.State == StateBackoff
+		s.mu.Unlock()
+		if backoff {
+			s.requestStop()
+		}
+	}
 }
 
 type discardOutput struct{}
