@@ -191,6 +191,7 @@ func pollPause() { time.Sleep(pollInterval) }
 const (
 	sigTERM = syscall.SIGTERM
 	sigKILL = syscall.SIGKILL
+	sigCONT = syscall.SIGCONT
 )
 
 // signalTree signals an orphan and, when it leads a process group, the group.

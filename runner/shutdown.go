@@ -86,6 +86,7 @@ func (r *Runner) reapLeftovers() {
 	default:
 		for _, pid := range left {
 			signalTree(pid, sigTERM)
+			signalTree(pid, sigCONT) // a stopped one would wait for the SIGKILL
 		}
 		soft := time.NewTimer(time.Until(r.softAt))
 		defer soft.Stop()

@@ -297,11 +297,7 @@ func (s *slot) terminate(w *worker) exitStatus {
 		w.backend.settle(grace.C, s.r.killAll)
 		grace.Stop()
 	}
-	if p.KillMode == procfile.KillMixed {
-		syscall.Kill(w.pid, p.StopSignal)
-	} else {
-		signalGroup(w.pid, p.StopSignal)
-	}
+	s.signalStop(w.pid, p.KillMode != procfile.KillMixed)
 	deadline := time.NewTimer(p.StopTimeout)
 	defer deadline.Stop()
 	var st exitStatus
@@ -340,6 +336,23 @@ func (s *slot) terminate(w *worker) exitStatus {
 		}
 	}
 	return st
+}
+
+// signalStop sends stop_signal to the worker's group (or to pid alone),
+// then SIGCONT, as systemd does: a stopped worker (`cluster signal web
+// STOP`, a debugger) would otherwise get it only when it is SIGKILLed.
+func (s *slot) signalStop(pid int, group bool) {
+	send := func(sig syscall.Signal) {
+		if group {
+			signalGroup(pid, sig)
+		} else {
+			syscall.Kill(pid, sig)
+		}
+	}
+	send(s.p.StopSignal)
+	if s.p.StopSignal != syscall.SIGCONT && s.p.StopSignal != syscall.SIGKILL {
+		send(syscall.SIGCONT)
+	}
 }
 
 // report waits (boundedly) for the worker's last output, prints its exit
@@ -391,7 +404,7 @@ func (s *slot) report(w *worker, st exitStatus) {
 // Kill).
 func (s *slot) stopGroup(w *worker) {
 	if groupAlive(w.pid) {
-		signalGroup(w.pid, s.p.StopSignal)
+		s.signalStop(w.pid, true)
 		deadline := time.NewTimer(s.p.StopTimeout)
 	wait:
 		for groupAlive(w.pid) {
