@@ -17,29 +17,80 @@ import (
 // (all of them restarting) before it is closed.
 const proxyWait = 30 * time.Second
 
+// settleMax bounds the wait, before a proxy-mode worker's stop_signal, for
+// the requests already sent to it to be answered (see backend.settle).
+const settleMax = time.Second
+
 // backend is one ready worker of a proxy-mode type.
 type backend struct {
 	name string
 	addr string // 127.0.0.1:PORT
 	open atomic.Int64
-	// waiting counts connections that reached the worker but got no byte back
+	out  atomic.Bool // drained: it gets no new connection
+	// waiting counts requests sent to the worker that got no byte back
 	// yet: they may sit unaccepted in its private backlog, which the kernel
-	// resets when the worker closes its listener. A drained worker is
-	// signalled only once this is 0.
+	// resets when the worker closes its listener. A connection on which
+	// the client sent nothing is not counted: it can still move to another
+	// worker (see forward).
 	waiting atomic.Int64
+
+	mu      sync.Mutex
+	closing bool          // settled: its stop_signal is sent, no request goes to it any more
+	idle    chan struct{} // closed when waiting drops to 0 while settle waits
 }
 
-// settle waits until no connection of b is waiting for its first answer,
-// or until stop fires or kill closes.
-func (b *backend) settle(stop <-chan time.Time, kill <-chan struct{}) {
-	for b.waiting.Load() > 0 {
-		select {
-		case <-stop:
+// send counts a request about to be sent to the worker; false once the
+// worker is being stopped: the connection goes to another one then.
+func (b *backend) send() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closing {
+		return false
+	}
+	b.waiting.Add(1)
+	return true
+}
+
+// answered is called once a counted request got its first byte back (or
+// its connection ended).
+func (b *backend) answered() {
+	b.mu.Lock()
+	if b.waiting.Add(-1) == 0 && b.idle != nil {
+		close(b.idle)
+		b.idle = nil
+	}
+	b.mu.Unlock()
+}
+
+// settle waits, before a drained worker's stop_signal, until every request
+// sent to it has its first byte back, for at most max or until kill closes,
+// so that none is reset unread in its backlog. From then on nothing more is
+// sent to it.
+func (b *backend) settle(max time.Duration, kill <-chan struct{}) {
+	t := time.NewTimer(max)
+	defer t.Stop()
+	for {
+		b.mu.Lock()
+		if b.waiting.Load() == 0 {
+			b.closing = true // under the lock send takes: nothing is sent after this
+			b.mu.Unlock()
 			return
-		case <-kill:
-			return
-		case <-time.After(2 * time.Millisecond):
 		}
+		if b.idle == nil {
+			b.idle = make(chan struct{})
+		}
+		idle := b.idle
+		b.mu.Unlock()
+		select {
+		case <-idle:
+			continue
+		case <-t.C:
+		case <-kill:
+		}
+		b.mu.Lock()
+		b.closing = true
+		b.mu.Unlock()
+		return
 	}
 }
 
@@ -69,6 +120,7 @@ func (p *pool) add(b *backend) {
 
 // drain removes b: it gets no new connection; its open ones go on.
 func (p *pool) drain(b *backend) {
+	b.out.Store(true)
 	p.mu.Lock()
 	for i, x := range p.backends {
 		if x == b {
@@ -82,10 +134,7 @@ func (p *pool) drain(b *backend) {
 
 // pick returns the backend with the fewest open connections, round-robin
 // among equals, skipping those in tried; or a channel closed at the next
-// change when there is none. The connection is counted as open and waiting
-// on the backend here, under the lock drain takes: a worker drained after
-// this pick is not signalled (settle) while the connection is still being
-// dialled to it.
+// change when there is none. The connection is counted as open here.
 func (p *pool) pick(tried map[*backend]bool) (*backend, <-chan struct{}) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -105,7 +154,6 @@ func (p *pool) pick(tried map[*backend]bool) (*backend, <-chan struct{}) {
 	}
 	p.next++
 	best.open.Add(1)
-	best.waiting.Add(1)
 	return best, nil
 }
 
@@ -129,11 +177,65 @@ func (r *Runner) serveProxy(ln net.Listener, p *pool) {
 	}
 }
 
+// forward carries one client connection to a ready worker. Until the
+// client's first bytes are sent to a worker (they are held meanwhile)
+// nothing was exchanged, so the connection moves on to another worker when
+// one refuses it, resets it unaccepted (its listener closed), closes it
+// while it stops, or is being stopped when those bytes arrive.
 func (r *Runner) forward(c net.Conn, p *pool) {
 	defer c.Close()
+	req := make(chan chunk, 1)
+	go readChunk(c, req)
+	var first *chunk // the client's first read, once it is in
 	tried := map[*backend]bool{}
 	deadline := time.NewTimer(proxyWait)
 	defer deadline.Stop()
+	for {
+		b, bc := r.connect(p, tried, deadline.C)
+		if b == nil {
+			return
+		}
+		ans := make(chan chunk, 1)
+		go readChunk(bc, ans)
+		if first == nil {
+			select {
+			case a := <-ans: // the worker spoke first (a greeting), or closed
+				if len(a.b) == 0 {
+					bc.Close()
+					b.open.Add(-1)
+					if a.err != io.EOF || b.out.Load() {
+						tried[b] = true
+						continue
+					}
+					return // the app closed it: so does the client's
+				}
+				splice(c, bc, req, have(a), nil)
+				b.open.Add(-1)
+				return
+			case ch := <-req:
+				first = &ch
+			}
+		}
+		if len(first.b) == 0 && first.err != io.EOF {
+			bc.Close()
+			b.open.Add(-1)
+			return // the client is gone
+		}
+		if !b.send() {
+			bc.Close()
+			b.open.Add(-1)
+			tried[b] = true
+			continue
+		}
+		splice(c, bc, have(*first), ans, b.answered)
+		b.open.Add(-1)
+		return
+	}
+}
+
+// connect picks a ready worker and connects to it, waiting while there is
+// none; nil when the cluster stops or deadline fires first.
+func (r *Runner) connect(p *pool, tried map[*backend]bool, deadline <-chan time.Time) (*backend, net.Conn) {
 	for {
 		b, wait := p.pick(tried)
 		if b == nil {
@@ -143,49 +245,71 @@ func (r *Runner) forward(c net.Conn, p *pool) {
 			select {
 			case <-wait:
 				continue
-			case <-deadline.C:
-				return
+			case <-deadline:
+				return nil, nil
 			case <-r.loopDone:
-				return
+				return nil, nil
 			}
 		}
-		// Nothing has been read from the client yet, so a refused connect is
-		// safe to retry on another worker.
 		bc, err := net.DialTimeout("tcp", b.addr, 5*time.Second)
 		if err != nil {
-			b.waiting.Add(-1)
 			b.open.Add(-1)
 			tried[b] = true
 			continue
 		}
-		splice(c, bc, &b.waiting)
-		b.open.Add(-1)
-		return
+		return b, bc
 	}
 }
 
-// splice copies both ways; io.Copy between *net.TCPConn uses splice(2) on
-// Linux. Each direction's EOF is passed on as a half-close. waiting is
-// decremented once the backend b sent its first bytes (or closed).
-func splice(a, b net.Conn, waiting *atomic.Int64) {
+// chunk is the first read from one side of a connection.
+type chunk struct {
+	b   []byte
+	err error
+}
+
+func readChunk(c net.Conn, to chan<- chunk) {
+	buf := make([]byte, 4096)
+	n, err := c.Read(buf)
+	to <- chunk{buf[:n], err}
+}
+
+func have(ch chunk) <-chan chunk {
+	c := make(chan chunk, 1)
+	c <- ch
+	return c
+}
+
+// splice copies both ways, each starting with that side's first read (up:
+// the client's, down: the worker's), which may still be coming; io.Copy
+// between *net.TCPConn uses splice(2) on Linux. Each direction's EOF is
+// passed on as a half-close. answered, when set, runs once the worker's
+// first read is in.
+func splice(c, bc net.Conn, up, down <-chan chunk, answered func()) {
 	done := make(chan struct{})
 	go func() {
-		io.Copy(b, a)
-		closeWrite(b)
+		pipe(bc, c, <-up)
 		close(done)
 	}()
-	var first [4096]byte
-	n, err := b.Read(first[:])
-	waiting.Add(-1)
-	if n > 0 {
-		_, err = a.Write(first[:n])
+	first := <-down
+	if answered != nil {
+		answered()
 	}
-	if err == nil {
-		io.Copy(a, b)
-	}
-	closeWrite(a)
+	pipe(c, bc, first)
 	<-done
-	b.Close()
+	bc.Close()
+}
+
+// pipe writes first to dst, copies the rest of src after it, then
+// half-closes dst.
+func pipe(dst, src net.Conn, first chunk) {
+	var err error
+	if len(first.b) > 0 {
+		_, err = dst.Write(first.b)
+	}
+	if err == nil && first.err == nil {
+		io.Copy(dst, src)
+	}
+	closeWrite(dst)
 }
 
 func closeWrite(c net.Conn) {

@@ -288,18 +288,18 @@ func (s *slot) supervise(w *worker) (st exitStatus, stopped bool) {
 	}
 }
 
-// terminate stops a running worker: stop_signal per kill_mode, then after
-// stop_timeout SIGKILL to the whole group.
+// terminate stops a running worker: stop_signal per kill_mode, then
+// SIGKILL to the whole group stop_timeout after the stop began. In proxy
+// mode the requests already sent to it get a short moment to be answered
+// (accepted) first, within the same stop_timeout.
 func (s *slot) terminate(w *worker) exitStatus {
 	p := s.p
-	if w.backend != nil {
-		grace := time.NewTimer(p.StopTimeout)
-		w.backend.settle(grace.C, s.r.killAll)
-		grace.Stop()
-	}
-	s.signalStop(w.pid, p.KillMode != procfile.KillMixed)
 	deadline := time.NewTimer(p.StopTimeout)
 	defer deadline.Stop()
+	if w.backend != nil {
+		w.backend.settle(min(settleMax, p.StopTimeout/2), s.r.killAll)
+	}
+	s.signalStop(w.pid, p.KillMode != procfile.KillMixed)
 	var st exitStatus
 	select {
 	case st = <-w.done:
