@@ -13,9 +13,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// proxyWait bounds how long an accepted connection waits for a ready worker
-// (all of them restarting) before it is closed.
-const proxyWait = 30 * time.Second
+// proxyPending bounds the connections one proxy-mode socket has accepted
+// that are not yet connected to a worker: past it, as while no worker is
+// ready at all, new ones wait in the socket's queue (the kernel's backlog),
+// which costs the runner nothing.
+const proxyPending = 1024
 
 // settleMax bounds the wait, before a proxy-mode worker's stop_signal, for
 // the requests already sent to it to be answered (see backend.settle).
@@ -157,12 +159,66 @@ func (p *pool) pick(tried map[*backend]bool) (*backend, <-chan struct{}) {
 	return best, nil
 }
 
+// state reports whether no worker is ready, and a channel closed at the
+// next change.
+func (p *pool) state() (empty bool, changed <-chan struct{}) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.backends) == 0, p.changed
+}
+
 // serveProxy accepts on a shared socket and forwards each connection to a
-// ready worker until the listener is closed.
-func (r *Runner) serveProxy(ln net.Listener, p *pool) {
+// ready worker until quit closes (with the listener). It accepts only
+// while some worker is ready and fewer than proxyPending connections wait
+// for one: the others wait in the socket's queue, as in inherit mode, for
+// as long as it takes (a slow start, every worker restarting, scaled to 0).
+func (r *Runner) serveProxy(ln net.Listener, p *pool, quit <-chan struct{}) {
+	// An Accept already waiting when the last worker goes is woken by a
+	// deadline in the past, so that it does not take one connection more.
+	dl, _ := ln.(interface{ SetDeadline(time.Time) error })
+	var expired atomic.Bool // a past deadline may be set: clear it before the next Accept
+	if dl != nil {
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		wg.Go(func() {
+			for {
+				empty, changed := p.state()
+				if empty {
+					dl.SetDeadline(time.Unix(1, 0))
+					expired.Store(true) // after the deadline: see the Swap below
+				}
+				select {
+				case <-changed:
+				case <-quit:
+					return
+				}
+			}
+		})
+	}
+	pending := make(chan struct{}, proxyPending)
 	for {
+		if expired.Swap(false) {
+			dl.SetDeadline(time.Time{})
+		}
+		for {
+			empty, changed := p.state()
+			if !empty {
+				break
+			}
+			select {
+			case <-changed:
+			case <-quit:
+				return
+			}
+		}
+		select {
+		case pending <- struct{}{}:
+		case <-quit:
+			return
+		}
 		c, err := ln.Accept()
 		if err != nil {
+			<-pending
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
@@ -173,7 +229,7 @@ func (r *Runner) serveProxy(ln net.Listener, p *pool) {
 			time.Sleep(10 * time.Millisecond) // EMFILE and friends: do not spin
 			continue
 		}
-		go r.forward(c, p)
+		go r.forward(c, p, sync.OnceFunc(func() { <-pending }))
 	}
 }
 
@@ -182,19 +238,20 @@ func (r *Runner) serveProxy(ln net.Listener, p *pool) {
 // nothing was exchanged, so the connection moves on to another worker when
 // one refuses it, resets it unaccepted (its listener closed), closes it
 // while it stops, or is being stopped when those bytes arrive.
-func (r *Runner) forward(c net.Conn, p *pool) {
+// placed is called once the connection reached a worker (or ended).
+func (r *Runner) forward(c net.Conn, p *pool, placed func()) {
 	defer c.Close()
+	defer placed()
 	req := make(chan chunk, 1)
 	go readChunk(c, req)
 	var first *chunk // the client's first read, once it is in
 	tried := map[*backend]bool{}
-	deadline := time.NewTimer(proxyWait)
-	defer deadline.Stop()
 	for {
-		b, bc := r.connect(p, tried, deadline.C)
+		b, bc := r.connect(p, tried)
 		if b == nil {
 			return
 		}
+		placed()
 		ans := make(chan chunk, 1)
 		go readChunk(bc, ans)
 		if first == nil {
@@ -234,8 +291,8 @@ func (r *Runner) forward(c net.Conn, p *pool) {
 }
 
 // connect picks a ready worker and connects to it, waiting while there is
-// none; nil when the cluster stops or deadline fires first.
-func (r *Runner) connect(p *pool, tried map[*backend]bool, deadline <-chan time.Time) (*backend, net.Conn) {
+// none; nil when the cluster stops first.
+func (r *Runner) connect(p *pool, tried map[*backend]bool) (*backend, net.Conn) {
 	for {
 		b, wait := p.pick(tried)
 		if b == nil {
@@ -245,8 +302,6 @@ func (r *Runner) connect(p *pool, tried map[*backend]bool, deadline <-chan time.
 			select {
 			case <-wait:
 				continue
-			case <-deadline:
-				return nil, nil
 			case <-r.loopDone:
 				return nil, nil
 			}

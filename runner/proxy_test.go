@@ -114,3 +114,25 @@ func TestProxyStopTimeoutIsOneDeadline(t *testing.T) {
 		t.Errorf("stop took %s: SIGKILL must come stop_timeout (%s) after the stop", took.Round(time.Millisecond), p.StopTimeout)
 	}
 }
+
+// A connection made while no worker is ready waits for one, however long
+// it takes (here a start of 32s, past the 30s after which the proxy used to
+// reset it).
+func TestProxyConnectionOutwaitsASlowStart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes 32s")
+	}
+	p := helperProc("web", procfile.SocketProxy, 1)
+	p.Env = append(p.Env, "HELPER_DELAY=32s")
+	p.Ready.Timeout = time.Minute
+	rn := start(t, Options{Config: config(p)})
+	c, err := net.Dial("tcp", rn.addr(t, "web"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	status, err := get(c, 50*time.Second)
+	if err != nil || !strings.Contains(status, "200") {
+		t.Fatalf("request made during a slow start: %q, %v; events %q", status, err, rn.rec.messages())
+	}
+}

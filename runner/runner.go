@@ -669,10 +669,11 @@ func (r *Runner) startProxyOn(t *ptype, listeners []*Listener) error {
 	for i, ln := range lns {
 		stop := make(chan struct{})
 		t.proxyStop[listeners[i]] = stop
+		quit := make(chan struct{})
 		r.background.Add(2)
 		go func() {
 			defer r.background.Done()
-			r.serveProxy(ln, t.pool)
+			r.serveProxy(ln, t.pool, quit)
 		}()
 		go func() {
 			defer r.background.Done()
@@ -682,6 +683,7 @@ func (r *Runner) startProxyOn(t *ptype, listeners []*Listener) error {
 			case <-stop:
 			}
 			ln.Close()
+			close(quit)
 		}()
 	}
 	return nil
