@@ -168,11 +168,12 @@ func (p *pool) state() (empty bool, changed <-chan struct{}) {
 }
 
 // serveProxy accepts on a shared socket and forwards each connection to a
-// ready worker until quit closes (with the listener). It accepts only
+// ready worker until quit closes (with the listener); gone closes when the
+// type is removed. It accepts only
 // while some worker is ready and fewer than proxyPending connections wait
 // for one: the others wait in the socket's queue, as in inherit mode, for
 // as long as it takes (a slow start, every worker restarting, scaled to 0).
-func (r *Runner) serveProxy(ln net.Listener, p *pool, quit <-chan struct{}) {
+func (r *Runner) serveProxy(ln net.Listener, p *pool, gone, quit <-chan struct{}) {
 	// An Accept already waiting when the last worker goes is woken by a
 	// deadline in the past, so that it does not take one connection more.
 	dl, _ := ln.(interface{ SetDeadline(time.Time) error })
@@ -229,7 +230,7 @@ func (r *Runner) serveProxy(ln net.Listener, p *pool, quit <-chan struct{}) {
 			time.Sleep(10 * time.Millisecond) // EMFILE and friends: do not spin
 			continue
 		}
-		go r.forward(c, p, sync.OnceFunc(func() { <-pending }))
+		go r.forward(c, p, gone, sync.OnceFunc(func() { <-pending }))
 	}
 }
 
@@ -239,7 +240,7 @@ func (r *Runner) serveProxy(ln net.Listener, p *pool, quit <-chan struct{}) {
 // one refuses it, resets it unaccepted (its listener closed), closes it
 // while it stops, or is being stopped when those bytes arrive.
 // placed is called once the connection reached a worker (or ended).
-func (r *Runner) forward(c net.Conn, p *pool, placed func()) {
+func (r *Runner) forward(c net.Conn, p *pool, gone <-chan struct{}, placed func()) {
 	defer c.Close()
 	defer placed()
 	req := make(chan chunk, 1)
@@ -247,7 +248,7 @@ func (r *Runner) forward(c net.Conn, p *pool, placed func()) {
 	var first *chunk // the client's first read, once it is in
 	tried := map[*backend]bool{}
 	for {
-		b, bc := r.connect(p, tried)
+		b, bc := r.connect(p, tried, gone)
 		if b == nil {
 			return
 		}
@@ -291,8 +292,8 @@ func (r *Runner) forward(c net.Conn, p *pool, placed func()) {
 }
 
 // connect picks a ready worker and connects to it, waiting while there is
-// none; nil when the cluster stops first.
-func (r *Runner) connect(p *pool, tried map[*backend]bool) (*backend, net.Conn) {
+// none; nil when the cluster stops or the type is removed first.
+func (r *Runner) connect(p *pool, tried map[*backend]bool, gone <-chan struct{}) (*backend, net.Conn) {
 	for {
 		b, wait := p.pick(tried)
 		if b == nil {
@@ -303,6 +304,8 @@ func (r *Runner) connect(p *pool, tried map[*backend]bool) (*backend, net.Conn) 
 			case <-wait:
 				continue
 			case <-r.loopDone:
+				return nil, nil
+			case <-gone:
 				return nil, nil
 			}
 		}

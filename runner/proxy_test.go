@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -135,4 +136,34 @@ func TestProxyConnectionOutwaitsASlowStart(t *testing.T) {
 	if err != nil || !strings.Contains(status, "200") {
 		t.Fatalf("request made during a slow start: %q, %v; events %q", status, err, rn.rec.messages())
 	}
+}
+
+// A type removed from the file stops accepting at once: a new connection
+// is refused (or closed) instead of waiting for a worker that never comes,
+// while the old worker takes its time to stop.
+func TestProxyRemovedTypeStopsAcceptingAtOnce(t *testing.T) {
+	web := helperProc("web", procfile.SocketProxy, 1)
+	web.StopSignal = syscall.SIGWINCH // ignored: it stops only at stop_timeout
+	web.StopTimeout = 20 * time.Second
+	keep := shProc("keep", `echo up; exec sleep 1000`)
+	rn := start(t, Options{Config: config(web, keep)})
+	rn.waitEvents(t, "web.1 ready", 1, 20*time.Second)
+	addr := rn.addr(t, "web")
+	if _, err := rn.r.Apply(config(keep), nil); err != nil {
+		t.Fatal(err)
+	}
+	rn.waitEvents(t, "stopping web: removed from the file", 1, 5*time.Second)
+	t0 := time.Now()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Logf("not connected: %v", err)
+		return
+	}
+	defer c.Close()
+	status, err := get(c, 5*time.Second)
+	var ne net.Error
+	if err == nil || (errors.As(err, &ne) && ne.Timeout()) {
+		t.Fatalf("connection to the removed type after %s: %q, %v; want it refused or closed at once", time.Since(t0).Round(time.Millisecond), status, err)
+	}
+	t.Logf("closed: %v", err)
 }
