@@ -1,13 +1,14 @@
 package runner
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
 	"os"
-	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -26,7 +27,8 @@ const settleMax = time.Second
 // backend is one ready worker of a proxy-mode type.
 type backend struct {
 	name string
-	addr string // 127.0.0.1:PORT
+	port string      // its private port, on 127.0.0.1 or [::1] (see dialLoopback)
+	v6   atomic.Bool // it answered on [::1]: tried first
 	open atomic.Int64
 	out  atomic.Bool // drained: it gets no new connection
 	// waiting counts requests sent to the worker that got no byte back
@@ -309,7 +311,10 @@ func (r *Runner) connect(p *pool, tried map[*backend]bool, gone <-chan struct{})
 				return nil, nil
 			}
 		}
-		bc, err := net.DialTimeout("tcp", b.addr, 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		bc, v6, err := dialLoopback(ctx, b.port, b.v6.Load())
+		cancel()
+		b.v6.Store(v6)
 		if err != nil {
 			b.open.Add(-1)
 			tried[b] = true
@@ -426,4 +431,21 @@ func proxyListener(l *Listener) (net.Listener, error) {
 	return net.FileListener(f)
 }
 
-func loopback(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
+// dialLoopback connects to port on 127.0.0.1, or on [::1] when nothing
+// listens there: an app told to listen on "localhost" may get ::1 alone
+// (Node 17+ resolves it so). v6 tries [::1] first; on6 says which answered.
+func dialLoopback(ctx context.Context, port string, v6 bool) (c net.Conn, on6 bool, err error) {
+	hosts := [2]string{"127.0.0.1", "::1"}
+	if v6 {
+		hosts[0], hosts[1] = hosts[1], hosts[0]
+	}
+	var d net.Dialer
+	if c, err = d.DialContext(ctx, "tcp", net.JoinHostPort(hosts[0], port)); err == nil || !errors.Is(err, syscall.ECONNREFUSED) {
+		return c, v6, err
+	}
+	c, err2 := d.DialContext(ctx, "tcp", net.JoinHostPort(hosts[1], port))
+	if err2 != nil {
+		return nil, v6, err // the first refusal says it best (no IPv6 here, say)
+	}
+	return c, !v6, nil
+}

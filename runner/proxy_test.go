@@ -167,3 +167,35 @@ func TestProxyRemovedTypeStopsAcceptingAtOnce(t *testing.T) {
 	}
 	t.Logf("closed: %v", err)
 }
+
+// A worker that listens on localhost as ::1 (Node 17+'s listen(PORT,
+// 'localhost')) becomes ready and is proxied to, with the tcp and the http
+// readiness probe.
+func TestProxyWorkerOnIPv6Localhost(t *testing.T) {
+	if ln, err := net.Listen("tcp", "[::1]:0"); err != nil {
+		t.Skipf("no IPv6 loopback here: %v", err)
+	} else {
+		ln.Close()
+	}
+	for _, ready := range []procfile.Ready{
+		{Kind: procfile.ReadyTCP, Timeout: 10 * time.Second},
+		{Kind: procfile.ReadyHTTP, HTTP: "/", Timeout: 10 * time.Second},
+	} {
+		t.Run(string(ready.Kind), func(t *testing.T) {
+			p := helperProc("web", procfile.SocketProxy, 1)
+			p.Env = append(p.Env, "HELPER_HOST=::1")
+			p.Ready = ready
+			rn := start(t, Options{Config: config(p)})
+			rn.waitEvents(t, "web.1 ready", 1, 20*time.Second)
+			c, err := net.Dial("tcp", rn.addr(t, "web"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			status, err := get(c, 10*time.Second)
+			if err != nil || !strings.Contains(status, "200") {
+				t.Fatalf("request to a worker on [::1]: %q, %v", status, err)
+			}
+		})
+	}
+}

@@ -477,7 +477,7 @@ func (s *slot) start() (*worker, error) {
 	env = append(env, rd.env...)
 	w := &worker{port: port, cleanup: rd.close}
 	if port != 0 {
-		w.backend = &backend{name: s.name, addr: loopback(port)}
+		w.backend = &backend{name: s.name, port: strconv.Itoa(port)}
 	}
 	onLine := func(line []byte) {
 		s.tail.add(line)

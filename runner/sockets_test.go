@@ -479,3 +479,19 @@ func TestPortAcceptsIgnoresSelfConnect(t *testing.T) {
 		}
 	}
 }
+
+// portAccepts answers for a port that only [::1] listens on too.
+func TestPortAcceptsOnIPv6Loopback(t *testing.T) {
+	ln, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback here: %v", err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	if up, known := portAccepts(port); !up || !known {
+		t.Errorf("port %d with a listener on [::1]: up=%v known=%v, want true true", port, up, known)
+	}
+	ln.Close()
+	if up, known := portAccepts(port); up || !known {
+		t.Errorf("port %d without one: up=%v known=%v, want false true", port, up, known)
+	}
+}
