@@ -13,7 +13,7 @@ import (
 // Diff is what Apply did to the running cluster.
 type Diff struct {
 	Added   []string // types that started
-	Removed []string // types that are stopping (their sockets close after their last worker)
+	Removed []string // types that are stopping (their sockets close after their last worker; proxy mode: at once)
 	Changed []string // types whose settings changed (rolled onto them)
 	Scaled  []string // "web: 2 -> 4"
 	Rolled  []string // every type a rolling reload was queued for
@@ -435,9 +435,14 @@ func (d Diff) String() string {
 }
 
 // removeType stops every worker of a type gone from the file; its sockets
-// close once the last one is gone (removedSlotDone). Supervisor goroutine.
+// close once the last one is gone (removedSlotDone), or at once in proxy
+// mode: its workers do not hold them, and a connection must not wait for a
+// worker that never comes. Supervisor goroutine.
 func (r *Runner) removeType(t *ptype) {
 	t.removed = true
+	if t.proxy() {
+		t.unbind()
+	}
 	delete(r.readyWaiting, t)
 	r.dropReloads(t, fmt.Sprintf("reload of %s aborted: the type was removed from the file", t.p.Name))
 	failAll(t.startWaits, fmt.Sprintf("%s was removed from the file before it started", t.p.Name))
@@ -469,8 +474,7 @@ func (r *Runner) removedSlotDone(s *slot) {
 }
 
 func (r *Runner) closeRemoved(t *ptype) {
-	close(t.gone)
-	t.closeListeners()
+	t.unbind()
 	r.event(t.p.Name, "type_removed", fmt.Sprintf("%s stopped and removed", t.p.Name), 0, nil)
 }
 

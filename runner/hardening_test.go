@@ -474,3 +474,41 @@ func TestKillEndsTheWaitForAProxiedRequest(t *testing.T) {
 		t.Errorf("Run returned %s after Kill, want at once (stop_timeout is %s)", took.Round(time.Millisecond), p.StopTimeout)
 	}
 }
+
+// A stopped worker (SIGSTOP, `cluster signal web STOP`) gets SIGCONT after
+// its stop_signal, so it stops gracefully instead of being SIGKILLed at
+// stop_timeout.
+func TestStoppedWorkerIsContinuedAtStop(t *testing.T) {
+	p := shProc("web", `echo "pid $$"; exec sleep 1000`)
+	p.StopTimeout = 15 * time.Second
+	rn := start(t, Options{Config: config(p)})
+	pid := pidsIn(t, rn.rec.waitLine(t, `pid \d+`, 5*time.Second))[0]
+	if _, err := rn.r.Signal("web", syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); procState(pid) != "T"; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("worker %d not stopped: state %q", pid, procState(pid))
+		}
+	}
+	t0 := time.Now()
+	rn.cancel()
+	err := rn.wait(t, 20*time.Second)
+	t.Logf("stop took %s", time.Since(t0).Round(time.Millisecond))
+	if err != nil {
+		t.Errorf("Run = %v, want nil: the stopped worker must get SIGCONT with its stop_signal; events %q", err, rn.rec.messages())
+	}
+}
+
+// procState is the state letter of pid in /proc ("R", "S", "T", ...).
+func procState(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return ""
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 || i+3 > len(b) {
+		return ""
+	}
+	return string(b[i+2 : i+3])
+}

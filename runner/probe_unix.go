@@ -8,16 +8,35 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// portAccepts asks whether something listens on 127.0.0.1:port with a
-// non-blocking connect and a poll of at most 50 ms, which loopback answers
-// in microseconds: refused means no, connected means yes. It needs no
+// portAccepts asks whether something listens on 127.0.0.1:port, or on
+// [::1]:port when 127.0.0.1 refuses (an app that listens on "localhost" may
+// get ::1 alone, as Node 17+ does), with a non-blocking connect and a poll
+// of at most 50 ms, which loopback answers in microseconds: refused means
+// no, connected means yes. It needs no
 // poller registration, goroutine or timer, so probing the PORT of hundreds
 // of starting workers that never listen stays cheap (net.Dial costs several
 // times as much per probe). known is false when there is no answer in that
 // time (a full backlog, a filter) or the socket failed: the caller then
 // dials, with its own timeout and without holding a thread.
 func portAccepts(port int) (up, known bool) {
-	fd, err := socketCloexec(unix.AF_INET, unix.SOCK_STREAM)
+	up, known = portAcceptsOn(port, false)
+	if known && !up {
+		if up6, known6 := portAcceptsOn(port, true); known6 {
+			return up6, true
+		} // no IPv6, say: 127.0.0.1's refusal is the answer
+	}
+	return up, known
+}
+
+// portAcceptsOn is portAccepts on 127.0.0.1 alone, or on [::1] alone.
+func portAcceptsOn(port int, v6 bool) (up, known bool) {
+	family := unix.AF_INET
+	var sa unix.Sockaddr = &unix.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}}
+	if v6 {
+		family = unix.AF_INET6
+		sa = &unix.SockaddrInet6{Port: port, Addr: [16]byte{15: 1}}
+	}
+	fd, err := socketCloexec(family, unix.SOCK_STREAM)
 	if err != nil {
 		return false, false
 	}
@@ -25,7 +44,7 @@ func portAccepts(port int) (up, known bool) {
 	if unix.SetNonblock(fd, true) != nil {
 		return false, false
 	}
-	switch err := unix.Connect(fd, &unix.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}}); err {
+	switch err := unix.Connect(fd, sa); err {
 	case nil:
 		return connectedTo(fd, port)
 	case unix.ECONNREFUSED:
@@ -70,10 +89,15 @@ func connectedTo(fd, port int) (up, known bool) {
 	if _, err := unix.Getpeername(fd); err != nil {
 		return false, false // not connected after all
 	}
-	if sa, err := unix.Getsockname(fd); err != nil {
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
 		return false, false
-	} else if in, ok := sa.(*unix.SockaddrInet4); ok && in.Port == port {
-		return false, true
+	}
+	switch in := sa.(type) {
+	case *unix.SockaddrInet4:
+		return in.Port != port, true
+	case *unix.SockaddrInet6:
+		return in.Port != port, true
 	}
 	return true, true
 }

@@ -1,45 +1,100 @@
 package runner
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
 	"os"
-	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
 
-// proxyWait bounds how long an accepted connection waits for a ready worker
-// (all of them restarting) before it is closed.
-const proxyWait = 30 * time.Second
+// proxyPending bounds the connections one proxy-mode socket has accepted
+// that are not yet connected to a worker: past it, as while no worker is
+// ready at all, new ones wait in the socket's queue (the kernel's backlog),
+// which costs the runner nothing.
+const proxyPending = 1024
+
+// settleMax bounds the wait, before a proxy-mode worker's stop_signal, for
+// the requests already sent to it to be answered (see backend.settle).
+const settleMax = time.Second
 
 // backend is one ready worker of a proxy-mode type.
 type backend struct {
 	name string
-	addr string // 127.0.0.1:PORT
+	port string      // its private port, on 127.0.0.1 or [::1] (see dialLoopback)
+	v6   atomic.Bool // it answered on [::1]: tried first
 	open atomic.Int64
-	// waiting counts connections that reached the worker but got no byte back
+	out  atomic.Bool // drained: it gets no new connection
+	// waiting counts requests sent to the worker that got no byte back
 	// yet: they may sit unaccepted in its private backlog, which the kernel
-	// resets when the worker closes its listener. A drained worker is
-	// signalled only once this is 0.
+	// resets when the worker closes its listener. A connection on which
+	// the client sent nothing is not counted: it can still move to another
+	// worker (see forward).
 	waiting atomic.Int64
+
+	mu      sync.Mutex
+	closing bool          // settled: its stop_signal is sent, no request goes to it any more
+	idle    chan struct{} // closed when waiting drops to 0 while settle waits
 }
 
-// settle waits until no connection of b is waiting for its first answer,
-// or until stop fires or kill closes.
-func (b *backend) settle(stop <-chan time.Time, kill <-chan struct{}) {
-	for b.waiting.Load() > 0 {
-		select {
-		case <-stop:
+// send counts a request about to be sent to the worker; false once the
+// worker is being stopped: the connection goes to another one then.
+func (b *backend) send() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closing {
+		return false
+	}
+	b.waiting.Add(1)
+	return true
+}
+
+// answered is called once a counted request got its first byte back (or
+// its connection ended).
+func (b *backend) answered() {
+	b.mu.Lock()
+	if b.waiting.Add(-1) == 0 && b.idle != nil {
+		close(b.idle)
+		b.idle = nil
+	}
+	b.mu.Unlock()
+}
+
+// settle waits, before a drained worker's stop_signal, until every request
+// sent to it has its first byte back, for at most max or until kill closes,
+// so that none is reset unread in its backlog. From then on nothing more is
+// sent to it.
+func (b *backend) settle(max time.Duration, kill <-chan struct{}) {
+	t := time.NewTimer(max)
+	defer t.Stop()
+	for {
+		b.mu.Lock()
+		if b.waiting.Load() == 0 {
+			b.closing = true // under the lock send takes: nothing is sent after this
+			b.mu.Unlock()
 			return
-		case <-kill:
-			return
-		case <-time.After(2 * time.Millisecond):
 		}
+		if b.idle == nil {
+			b.idle = make(chan struct{})
+		}
+		idle := b.idle
+		b.mu.Unlock()
+		select {
+		case <-idle:
+			continue
+		case <-t.C:
+		case <-kill:
+		}
+		b.mu.Lock()
+		b.closing = true
+		b.mu.Unlock()
+		return
 	}
 }
 
@@ -69,6 +124,7 @@ func (p *pool) add(b *backend) {
 
 // drain removes b: it gets no new connection; its open ones go on.
 func (p *pool) drain(b *backend) {
+	b.out.Store(true)
 	p.mu.Lock()
 	for i, x := range p.backends {
 		if x == b {
@@ -82,10 +138,7 @@ func (p *pool) drain(b *backend) {
 
 // pick returns the backend with the fewest open connections, round-robin
 // among equals, skipping those in tried; or a channel closed at the next
-// change when there is none. The connection is counted as open and waiting
-// on the backend here, under the lock drain takes: a worker drained after
-// this pick is not signalled (settle) while the connection is still being
-// dialled to it.
+// change when there is none. The connection is counted as open here.
 func (p *pool) pick(tried map[*backend]bool) (*backend, <-chan struct{}) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -105,16 +158,70 @@ func (p *pool) pick(tried map[*backend]bool) (*backend, <-chan struct{}) {
 	}
 	p.next++
 	best.open.Add(1)
-	best.waiting.Add(1)
 	return best, nil
 }
 
+// state reports whether no worker is ready, and a channel closed at the
+// next change.
+func (p *pool) state() (empty bool, changed <-chan struct{}) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.backends) == 0, p.changed
+}
+
 // serveProxy accepts on a shared socket and forwards each connection to a
-// ready worker until the listener is closed.
-func (r *Runner) serveProxy(ln net.Listener, p *pool) {
+// ready worker until quit closes (with the listener); gone closes when the
+// type is removed. It accepts only
+// while some worker is ready and fewer than proxyPending connections wait
+// for one: the others wait in the socket's queue, as in inherit mode, for
+// as long as it takes (a slow start, every worker restarting, scaled to 0).
+func (r *Runner) serveProxy(ln net.Listener, p *pool, gone, quit <-chan struct{}) {
+	// An Accept already waiting when the last worker goes is woken by a
+	// deadline in the past, so that it does not take one connection more.
+	dl, _ := ln.(interface{ SetDeadline(time.Time) error })
+	var expired atomic.Bool // a past deadline may be set: clear it before the next Accept
+	if dl != nil {
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		wg.Go(func() {
+			for {
+				empty, changed := p.state()
+				if empty {
+					dl.SetDeadline(time.Unix(1, 0))
+					expired.Store(true) // after the deadline: see the Swap below
+				}
+				select {
+				case <-changed:
+				case <-quit:
+					return
+				}
+			}
+		})
+	}
+	pending := make(chan struct{}, proxyPending)
 	for {
+		if expired.Swap(false) {
+			dl.SetDeadline(time.Time{})
+		}
+		for {
+			empty, changed := p.state()
+			if !empty {
+				break
+			}
+			select {
+			case <-changed:
+			case <-quit:
+				return
+			}
+		}
+		select {
+		case pending <- struct{}{}:
+		case <-quit:
+			return
+		}
 		c, err := ln.Accept()
 		if err != nil {
+			<-pending
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
@@ -125,15 +232,70 @@ func (r *Runner) serveProxy(ln net.Listener, p *pool) {
 			time.Sleep(10 * time.Millisecond) // EMFILE and friends: do not spin
 			continue
 		}
-		go r.forward(c, p)
+		go r.forward(c, p, gone, sync.OnceFunc(func() { <-pending }))
 	}
 }
 
-func (r *Runner) forward(c net.Conn, p *pool) {
+// forward carries one client connection to a ready worker. Until the
+// client's first bytes are sent to a worker (they are held meanwhile)
+// nothing was exchanged, so the connection moves on to another worker when
+// one refuses it, resets it unaccepted (its listener closed), closes it
+// while it stops, or is being stopped when those bytes arrive.
+// placed is called once the connection reached a worker (or ended).
+func (r *Runner) forward(c net.Conn, p *pool, gone <-chan struct{}, placed func()) {
 	defer c.Close()
+	defer placed()
+	req := make(chan chunk, 1)
+	go readChunk(c, req)
+	var first *chunk // the client's first read, once it is in
 	tried := map[*backend]bool{}
-	deadline := time.NewTimer(proxyWait)
-	defer deadline.Stop()
+	for {
+		b, bc := r.connect(p, tried, gone)
+		if b == nil {
+			return
+		}
+		placed()
+		ans := make(chan chunk, 1)
+		go readChunk(bc, ans)
+		if first == nil {
+			select {
+			case a := <-ans: // the worker spoke first (a greeting), or closed
+				if len(a.b) == 0 {
+					bc.Close()
+					b.open.Add(-1)
+					if a.err != io.EOF || b.out.Load() {
+						tried[b] = true
+						continue
+					}
+					return // the app closed it: so does the client's
+				}
+				splice(c, bc, req, have(a), nil)
+				b.open.Add(-1)
+				return
+			case ch := <-req:
+				first = &ch
+			}
+		}
+		if len(first.b) == 0 && first.err != io.EOF {
+			bc.Close()
+			b.open.Add(-1)
+			return // the client is gone
+		}
+		if !b.send() {
+			bc.Close()
+			b.open.Add(-1)
+			tried[b] = true
+			continue
+		}
+		splice(c, bc, have(*first), ans, b.answered)
+		b.open.Add(-1)
+		return
+	}
+}
+
+// connect picks a ready worker and connects to it, waiting while there is
+// none; nil when the cluster stops or the type is removed first.
+func (r *Runner) connect(p *pool, tried map[*backend]bool, gone <-chan struct{}) (*backend, net.Conn) {
 	for {
 		b, wait := p.pick(tried)
 		if b == nil {
@@ -143,49 +305,74 @@ func (r *Runner) forward(c net.Conn, p *pool) {
 			select {
 			case <-wait:
 				continue
-			case <-deadline.C:
-				return
 			case <-r.loopDone:
-				return
+				return nil, nil
+			case <-gone:
+				return nil, nil
 			}
 		}
-		// Nothing has been read from the client yet, so a refused connect is
-		// safe to retry on another worker.
-		bc, err := net.DialTimeout("tcp", b.addr, 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		bc, v6, err := dialLoopback(ctx, b.port, b.v6.Load())
+		cancel()
+		b.v6.Store(v6)
 		if err != nil {
-			b.waiting.Add(-1)
 			b.open.Add(-1)
 			tried[b] = true
 			continue
 		}
-		splice(c, bc, &b.waiting)
-		b.open.Add(-1)
-		return
+		return b, bc
 	}
 }
 
-// splice copies both ways; io.Copy between *net.TCPConn uses splice(2) on
-// Linux. Each direction's EOF is passed on as a half-close. waiting is
-// decremented once the backend b sent its first bytes (or closed).
-func splice(a, b net.Conn, waiting *atomic.Int64) {
+// chunk is the first read from one side of a connection.
+type chunk struct {
+	b   []byte
+	err error
+}
+
+func readChunk(c net.Conn, to chan<- chunk) {
+	buf := make([]byte, 4096)
+	n, err := c.Read(buf)
+	to <- chunk{buf[:n], err}
+}
+
+func have(ch chunk) <-chan chunk {
+	c := make(chan chunk, 1)
+	c <- ch
+	return c
+}
+
+// splice copies both ways, each starting with that side's first read (up:
+// the client's, down: the worker's), which may still be coming; io.Copy
+// between *net.TCPConn uses splice(2) on Linux. Each direction's EOF is
+// passed on as a half-close. answered, when set, runs once the worker's
+// first read is in.
+func splice(c, bc net.Conn, up, down <-chan chunk, answered func()) {
 	done := make(chan struct{})
 	go func() {
-		io.Copy(b, a)
-		closeWrite(b)
+		pipe(bc, c, <-up)
 		close(done)
 	}()
-	var first [4096]byte
-	n, err := b.Read(first[:])
-	waiting.Add(-1)
-	if n > 0 {
-		_, err = a.Write(first[:n])
+	first := <-down
+	if answered != nil {
+		answered()
 	}
-	if err == nil {
-		io.Copy(a, b)
-	}
-	closeWrite(a)
+	pipe(c, bc, first)
 	<-done
-	b.Close()
+	bc.Close()
+}
+
+// pipe writes first to dst, copies the rest of src after it, then
+// half-closes dst.
+func pipe(dst, src net.Conn, first chunk) {
+	var err error
+	if len(first.b) > 0 {
+		_, err = dst.Write(first.b)
+	}
+	if err == nil && first.err == nil {
+		io.Copy(dst, src)
+	}
+	closeWrite(dst)
 }
 
 func closeWrite(c net.Conn) {
@@ -244,4 +431,21 @@ func proxyListener(l *Listener) (net.Listener, error) {
 	return net.FileListener(f)
 }
 
-func loopback(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
+// dialLoopback connects to port on 127.0.0.1, or on [::1] when nothing
+// listens there: an app told to listen on "localhost" may get ::1 alone
+// (Node 17+ resolves it so). v6 tries [::1] first; on6 says which answered.
+func dialLoopback(ctx context.Context, port string, v6 bool) (c net.Conn, on6 bool, err error) {
+	hosts := [2]string{"127.0.0.1", "::1"}
+	if v6 {
+		hosts[0], hosts[1] = hosts[1], hosts[0]
+	}
+	var d net.Dialer
+	if c, err = d.DialContext(ctx, "tcp", net.JoinHostPort(hosts[0], port)); err == nil || !errors.Is(err, syscall.ECONNREFUSED) {
+		return c, v6, err
+	}
+	c, err2 := d.DialContext(ctx, "tcp", net.JoinHostPort(hosts[1], port))
+	if err2 != nil {
+		return nil, v6, err // the first refusal says it best (no IPv6 here, say)
+	}
+	return c, !v6, nil
+}

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -182,9 +183,20 @@ const portGrace = 2 * time.Second
 // portProbeMax is the longest pause between two probes of such a PORT.
 const portProbeMax = 200 * time.Millisecond
 
-var probeClient = &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+var probeClient = &http.Client{Timeout: time.Second, Transport: &http.Transport{
+	DisableKeepAlives: true,
+	// The worker's port on 127.0.0.1, or on [::1] (see dialLoopback).
+	DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
+		_, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, err
+		}
+		c, _, err := dialLoopback(ctx, port, false)
+		return c, err
+	},
+}}
 
-// probe tries the worker's own port once.
+// probe tries the worker's own port once, on 127.0.0.1 or [::1].
 func (rd *readiness) probe() bool {
 	if rd.port == "" {
 		return false
@@ -196,7 +208,9 @@ func (rd *readiness) probe() bool {
 				return up
 			}
 		}
-		c, err := net.DialTimeout("tcp", addr, time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		c, _, err := dialLoopback(ctx, rd.port, false)
 		if err != nil {
 			return false
 		}

@@ -169,8 +169,8 @@ type ptype struct {
 	retired   []*Listener
 	proxyStop map[*Listener]chan struct{} // proxy mode: ends one socket's accept loop
 
-	removed bool          // gone from the file (Apply): its sockets close after its last worker
-	gone    chan struct{} // closed with its sockets: ends its proxy's accept loop
+	removed bool          // gone from the file (Apply): its sockets close after its last worker (proxy mode: at once)
+	gone    chan struct{} // closed with its sockets (unbind): ends its proxy's accept loops and waiting connections
 
 	logs *logRing // the last lines of its workers (made by ring)
 }
@@ -437,6 +437,17 @@ func (r *Runner) closeListeners() {
 	}
 }
 
+// unbind closes a removed type's sockets, once.
+func (t *ptype) unbind() {
+	select {
+	case <-t.gone:
+		return
+	default:
+	}
+	close(t.gone)
+	t.closeListeners()
+}
+
 func (t *ptype) closeListeners() {
 	for _, l := range t.listeners {
 		l.Close()
@@ -682,10 +693,11 @@ func (r *Runner) startProxyOn(t *ptype, listeners []*Listener) error {
 	for i, ln := range lns {
 		stop := make(chan struct{})
 		t.proxyStop[listeners[i]] = stop
+		quit := make(chan struct{})
 		r.background.Add(2)
 		go func() {
 			defer r.background.Done()
-			r.serveProxy(ln, t.pool)
+			r.serveProxy(ln, t.pool, t.gone, quit)
 		}()
 		go func() {
 			defer r.background.Done()
@@ -695,6 +707,7 @@ func (r *Runner) startProxyOn(t *ptype, listeners []*Listener) error {
 			case <-stop:
 			}
 			ln.Close()
+			close(quit)
 		}()
 	}
 	return nil

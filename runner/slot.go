@@ -288,22 +288,18 @@ func (s *slot) supervise(w *worker) (st exitStatus, stopped bool) {
 	}
 }
 
-// terminate stops a running worker: stop_signal per kill_mode, then after
-// stop_timeout SIGKILL to the whole group.
+// terminate stops a running worker: stop_signal per kill_mode, then
+// SIGKILL to the whole group stop_timeout after the stop began. In proxy
+// mode the requests already sent to it get a short moment to be answered
+// (accepted) first, within the same stop_timeout.
 func (s *slot) terminate(w *worker) exitStatus {
 	p := s.p
-	if w.backend != nil {
-		grace := time.NewTimer(p.StopTimeout)
-		w.backend.settle(grace.C, s.r.killAll)
-		grace.Stop()
-	}
-	if p.KillMode == procfile.KillMixed {
-		syscall.Kill(w.pid, p.StopSignal)
-	} else {
-		signalGroup(w.pid, p.StopSignal)
-	}
 	deadline := time.NewTimer(p.StopTimeout)
 	defer deadline.Stop()
+	if w.backend != nil {
+		w.backend.settle(min(settleMax, p.StopTimeout/2), s.r.killAll)
+	}
+	s.signalStop(w.pid, p.KillMode != procfile.KillMixed)
 	var st exitStatus
 	select {
 	case st = <-w.done:
@@ -340,6 +336,23 @@ func (s *slot) terminate(w *worker) exitStatus {
 		}
 	}
 	return st
+}
+
+// signalStop sends stop_signal to the worker's group (or to pid alone),
+// then SIGCONT, as systemd does: a stopped worker (`cluster signal web
+// STOP`, a debugger) would otherwise get it only when it is SIGKILLed.
+func (s *slot) signalStop(pid int, group bool) {
+	send := func(sig syscall.Signal) {
+		if group {
+			signalGroup(pid, sig)
+		} else {
+			syscall.Kill(pid, sig)
+		}
+	}
+	send(s.p.StopSignal)
+	if s.p.StopSignal != syscall.SIGCONT && s.p.StopSignal != syscall.SIGKILL {
+		send(syscall.SIGCONT)
+	}
 }
 
 // report waits (boundedly) for the worker's last output, prints its exit
@@ -391,7 +404,7 @@ func (s *slot) report(w *worker, st exitStatus) {
 // Kill).
 func (s *slot) stopGroup(w *worker) {
 	if groupAlive(w.pid) {
-		signalGroup(w.pid, s.p.StopSignal)
+		s.signalStop(w.pid, true)
 		deadline := time.NewTimer(s.p.StopTimeout)
 	wait:
 		for groupAlive(w.pid) {
@@ -464,7 +477,7 @@ func (s *slot) start() (*worker, error) {
 	env = append(env, rd.env...)
 	w := &worker{port: port, cleanup: rd.close}
 	if port != 0 {
-		w.backend = &backend{name: s.name, addr: loopback(port)}
+		w.backend = &backend{name: s.name, port: strconv.Itoa(port)}
 	}
 	onLine := func(line []byte) {
 		s.tail.add(line)

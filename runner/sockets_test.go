@@ -49,7 +49,16 @@ func helper(mode string) int {
 		}
 		ln, err = net.FileListener(os.NewFile(3, "listen"))
 	default:
-		ln, err = net.Listen("tcp", "127.0.0.1:"+os.Getenv("PORT"))
+		// HELPER_HOST: where to listen ("::1": what Node's listen(PORT,
+		// 'localhost') binds); HELPER_DELAY: a slow start before it.
+		if d, err := time.ParseDuration(os.Getenv("HELPER_DELAY")); err == nil {
+			time.Sleep(d)
+		}
+		host := os.Getenv("HELPER_HOST")
+		if host == "" {
+			host = "127.0.0.1"
+		}
+		ln, err = net.Listen("tcp", net.JoinHostPort(host, os.Getenv("PORT")))
 	}
 	if err != nil {
 		fmt.Println(err)
@@ -64,6 +73,7 @@ func helper(mode string) int {
 	srv := &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if d, err := time.ParseDuration(r.URL.Query().Get("sleep")); err == nil {
+				fmt.Println("sleeping", d)
 				time.Sleep(d)
 			}
 			fmt.Fprintf(w, "%s %d\n", name, os.Getpid())
@@ -87,6 +97,7 @@ func helper(mode string) int {
 	served := make(chan struct{}) // Serve returned: every accepted connection has passed its StateNew hook
 	go func() {
 		<-term
+		fmt.Println("got SIGTERM")
 		ln.Close()
 		<-served
 		for deadline := time.Now().Add(time.Second); unread.Load() > 0 && time.Now().Before(deadline); {
@@ -482,5 +493,21 @@ func TestActivatedTakeReadsThePortAsANumber(t *testing.T) {
 		if fd, ok := a.take(procfile.Address{Network: "tcp", Addr: tc.listen, Raw: tc.listen}); !ok || fd != 7 {
 			t.Errorf("listen %s: the passed socket %s not taken", tc.listen, tc.have)
 		}
+	}
+}
+
+// portAccepts answers for a port that only [::1] listens on too.
+func TestPortAcceptsOnIPv6Loopback(t *testing.T) {
+	ln, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback here: %v", err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	if up, known := portAccepts(port); !up || !known {
+		t.Errorf("port %d with a listener on [::1]: up=%v known=%v, want true true", port, up, known)
+	}
+	ln.Close()
+	if up, known := portAccepts(port); up || !known {
+		t.Errorf("port %d without one: up=%v known=%v, want false true", port, up, known)
 	}
 }
