@@ -5,7 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -189,5 +191,51 @@ func TestFailedTypeStartsNoWorkerInBackoff(t *testing.T) {
 			}
 			return
 		}
+	}
+}
+
+// ready.timeout bounds the HTTP probe of a server that accepts and never
+// answers: each probe is cut at the time left. Before, a probe blocked for
+// its full second past the timeout (and could win the select against it),
+// so "not ready" came at 2.05 s or later for a 1.2 s timeout.
+func TestReadyTimeoutBoundsABlockedProbe(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var held []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c) // read nothing, answer nothing
+			mu.Unlock()
+		}
+	}()
+	defer func() {
+		mu.Lock()
+		for _, c := range held {
+			c.Close()
+		}
+		mu.Unlock()
+	}()
+	p := shProc("web", "true")
+	p.Ready = procfile.Ready{Kind: procfile.ReadyHTTP, HTTP: "/healthz", Timeout: 1200 * time.Millisecond}
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	rd := newReadiness(p, []string{"PORT=" + port})
+	defer rd.close()
+	t0 := time.Now()
+	err = <-rd.wait(nil)
+	took := time.Since(t0)
+	if err == nil || !strings.Contains(err.Error(), "not ready after 1.2s") {
+		t.Fatalf("wait = %v, want not ready", err)
+	}
+	if took > 1900*time.Millisecond {
+		t.Errorf("not ready came %s after the start, for a 1.2s ready.timeout", took)
 	}
 }

@@ -114,6 +114,7 @@ func (rd *readiness) wait(_ <-chan exitStatus) <-chan error {
 		return res
 	}
 	go func() {
+		deadline := time.Now().Add(r.Timeout)
 		timeout := time.NewTimer(r.Timeout)
 		defer timeout.Stop()
 		var probe <-chan time.Time
@@ -165,7 +166,15 @@ func (rd *readiness) wait(_ <-chan exitStatus) <-chan error {
 				res <- nil
 				return
 			case <-probe:
-				if r.Kind == procfile.ReadyDelay || rd.probe() {
+				// ready.timeout is a bound: a probe that blocked (a server
+				// that accepts and never answers) must not win the select
+				// against the timeout, nor run past it.
+				left := time.Until(deadline)
+				if left <= 0 {
+					res <- fmt.Errorf("not ready after %s (ready.%s)", r.Timeout, r.Kind)
+					return
+				}
+				if r.Kind == procfile.ReadyDelay || rd.probe(min(left, time.Second)) {
 					res <- nil
 					return
 				}
@@ -196,11 +205,14 @@ var probeClient = &http.Client{Timeout: time.Second, Transport: &http.Transport{
 	},
 }}
 
-// probe tries the worker's own port once, on 127.0.0.1 or [::1].
-func (rd *readiness) probe() bool {
+// probe tries the worker's own port once, on 127.0.0.1 or [::1], for at
+// most limit.
+func (rd *readiness) probe(limit time.Duration) bool {
 	if rd.port == "" {
 		return false
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
 	addr := net.JoinHostPort("127.0.0.1", rd.port)
 	if rd.p.Ready.Kind != procfile.ReadyHTTP {
 		if port, err := strconv.Atoi(rd.port); err == nil && port > 0 && port < 65536 {
@@ -208,8 +220,6 @@ func (rd *readiness) probe() bool {
 				return up
 			}
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
 		c, _, err := dialLoopback(ctx, rd.port, false)
 		if err != nil {
 			return false
@@ -217,7 +227,11 @@ func (rd *readiness) probe() bool {
 		c.Close()
 		return true
 	}
-	resp, err := probeClient.Get("http://" + addr + rd.p.Ready.HTTP)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+rd.p.Ready.HTTP, nil)
+	if err != nil {
+		return false
+	}
+	resp, err := probeClient.Do(req)
 	if err != nil {
 		return false
 	}
