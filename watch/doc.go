@@ -39,8 +39,9 @@
 //     (*.swp, *.swx, vim's other swap files .*.swa to .*.swo, *~, 4913,
 //     .#*, #*#, JetBrains' ___jb_tmp___ and ___jb_old___, *.kate-swp), not
 //     ignored, and matches an Include glob (or Include is empty).
-//     Chmod-only events never count (so `touch` alone is no change with
-//     inotify; polling sees the new mtime).
+//     An attribute-only event (chmod, touch) counts when the file's size
+//     or mtime differs from the snapshot, so `touch` is a change with
+//     inotify as it is when polling, and a bare chmod is none in either.
 //   - Batch paths are root-relative, slash-separated, sorted and unique.
 //   - Running out of inotify watches or instances is never fatal: one
 //     warning line names the sysctl to raise and the watcher polls every

@@ -317,7 +317,13 @@ func (w *Watcher) process(ops map[string]fsnotify.Op) []string {
 		if !ok || isEditorTemp(name) {
 			continue // its directory is gone or was never watched
 		}
-		if name == ".gitignore" {
+		// An attribute change alone (chmod, touch) counts only when it moved
+		// the mtime of a known file: touch reloads, as a poll would see.
+		attrOnly := byRel[rel] == fsnotify.Chmod
+		if _, known := files[name]; attrOnly && !known {
+			continue
+		}
+		if name == ".gitignore" && !attrOnly {
 			gitignores = append(gitignores, dir)
 		}
 		abs := w.walker.abs(rel)
@@ -328,6 +334,8 @@ func (w *Watcher) process(ops map[string]fsnotify.Op) []string {
 				delete(files, name)
 				changed = append(changed, rel)
 			}
+		case attrOnly && info.IsDir():
+			continue
 		case info.IsDir():
 			if _, ok := w.tree[rel]; ok {
 				// Created where a directory is known: another one was
@@ -354,7 +362,11 @@ func (w *Watcher) process(ops map[string]fsnotify.Op) []string {
 			if !w.walker.filter.counts(rel) {
 				continue
 			}
-			files[name] = w.walker.state(abs, info)
+			st := w.walker.state(abs, info)
+			if attrOnly && files[name] == st {
+				continue
+			}
+			files[name] = st
 			changed = append(changed, rel)
 		}
 	}
@@ -469,18 +481,14 @@ func newInbox() *inbox {
 	return &inbox{ops: make(map[string]fsnotify.Op), kick: make(chan struct{}, 1)}
 }
 
-// drain only moves events and errors into the inbox. Chmod-only events
-// never count, so they are dropped here. It returns when fsnotify closes
-// its channels.
+// drain only moves events and errors into the inbox. It returns when
+// fsnotify closes its channels.
 func (b *inbox) drain(events <-chan fsnotify.Event, errs <-chan error) {
 	for events != nil || errs != nil {
 		select {
 		case ev, ok := <-events:
 			if !ok {
 				events = nil
-				continue
-			}
-			if ev.Op == fsnotify.Chmod {
 				continue
 			}
 			b.mu.Lock()

@@ -581,6 +581,24 @@ func TestChmodDoesNotCount(t *testing.T) {
 	}
 }
 
+// touch (a new mtime, nothing written) counts with inotify as it does when
+// polling, so both modes agree.
+func TestTouchCounts(t *testing.T) {
+	for _, poll := range []time.Duration{0, 20 * time.Millisecond} {
+		t.Run(map[bool]string{true: "poll", false: "notify"}[poll > 0], func(t *testing.T) {
+			root := t.TempDir()
+			file := filepath.Join(root, "a.js")
+			mustWrite(t, file, "x")
+			w := start(t, Options{Root: root, Poll: poll})
+			later := time.Now().Add(time.Minute)
+			if err := os.Chtimes(file, later, later); err != nil {
+				t.Fatal(err)
+			}
+			collect(t, w, "a.js")
+		})
+	}
+}
+
 func TestRootRemovedWarns(t *testing.T) {
 	root := filepath.Join(t.TempDir(), "root")
 	mustWrite(t, filepath.Join(root, "f"), "x")
