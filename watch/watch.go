@@ -23,6 +23,8 @@ const (
 	// FallbackPoll is the polling interval used when inotify runs out of
 	// watches or instances.
 	FallbackPoll = time.Second
+	// rootPoll is how often a removed root is looked for (one stat).
+	rootPoll = 200 * time.Millisecond
 )
 
 // Options configure a Watcher.
@@ -88,6 +90,9 @@ type Watcher struct {
 	budget int
 	cost   map[string]int
 	spent  int
+	// gone: the root was removed or moved away; it is looked for every
+	// rootPoll and walked again when it is back.
+	gone bool
 
 	// mu guards n, which Watches and Close read from other goroutines. The
 	// goroutine running New, then Run, is the only one that replaces it.
@@ -233,19 +238,30 @@ func (w *Watcher) Run(ctx context.Context) error {
 	if box != nil {
 		kick = box.kick
 	}
-	var ticker *time.Ticker
+	var ticker, rootTicker *time.Ticker
 	defer func() {
 		if ticker != nil {
 			ticker.Stop()
 		}
+		if rootTicker != nil {
+			rootTicker.Stop()
+		}
 	}()
 	for {
-		var tick <-chan time.Time
+		var tick, back <-chan time.Time
 		if w.poll > 0 {
 			if ticker == nil {
 				ticker = time.NewTicker(w.poll)
 			}
 			tick = ticker.C
+		} else if w.gone {
+			if rootTicker == nil {
+				rootTicker = time.NewTicker(rootPoll)
+			}
+			back = rootTicker.C
+		} else if rootTicker != nil {
+			rootTicker.Stop()
+			rootTicker = nil
 		}
 		var c change
 		select {
@@ -264,6 +280,8 @@ func (w *Watcher) Run(ctx context.Context) error {
 		case <-tick:
 			w.rescan("", &c.paths)
 			c.flush = true
+		case <-back:
+			w.lookForRoot(&c.paths)
 		}
 		if len(c.paths) == 0 && !c.rescan {
 			continue
@@ -283,14 +301,21 @@ func (w *Watcher) Run(ctx context.Context) error {
 func (w *Watcher) process(ops map[string]fsnotify.Op) []string {
 	byRel := make(map[string]fsnotify.Op, len(ops))
 	rels := make([]string, 0, len(ops))
+	var changed []string
 	for name, op := range ops {
 		rel, ok := w.rel(name)
 		if !ok {
 			continue
 		}
 		if rel == "" {
-			if op.Has(fsnotify.Remove) || op.Has(fsnotify.Rename) {
-				w.warn(fmt.Sprintf("watch: %s was removed or moved; its changes are no longer seen", w.root))
+			if (op.Has(fsnotify.Remove) || op.Has(fsnotify.Rename)) && !w.gone {
+				// Whatever else happened is below a root that went: its
+				// files are gone, and what is there when it is back counts.
+				w.warn(fmt.Sprintf("watch: %s was removed or moved; watching it again when it is back", w.root))
+				w.dropDir("", &changed)
+				w.gone = true
+				w.lookForRoot(&changed)
+				return changed
 			}
 			continue
 		}
@@ -301,7 +326,6 @@ func (w *Watcher) process(ops map[string]fsnotify.Op) []string {
 	}
 	slices.Sort(rels) // parents before children
 
-	var changed []string
 	for _, rel := range rels {
 		if byRel[rel].Has(fsnotify.Remove) || byRel[rel].Has(fsnotify.Rename) {
 			if _, ok := w.tree[rel]; ok {
@@ -377,6 +401,19 @@ func (w *Watcher) process(ops map[string]fsnotify.Op) []string {
 		}
 	}
 	return changed
+}
+
+// lookForRoot walks the root again once it is back after being removed,
+// watching it anew; the files it holds count as changed.
+func (w *Watcher) lookForRoot(changed *[]string) {
+	if fi, err := os.Stat(w.root); err != nil || !fi.IsDir() {
+		return
+	}
+	w.gone = false
+	w.rescan("", changed)
+	if _, ok := w.tree[""]; !ok {
+		w.gone = true // removed again while it was read
+	}
 }
 
 // rescan walks sub again (adding watches to new directories), appends what

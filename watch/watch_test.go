@@ -614,6 +614,46 @@ func TestRootRemovedWarns(t *testing.T) {
 	})
 }
 
+// A root deleted and made again (rm -rf dist && build) is watched again:
+// the files found in it count, and so do later edits, in both modes.
+func TestRootRecreated(t *testing.T) {
+	for _, poll := range []time.Duration{0, 20 * time.Millisecond} {
+		t.Run(map[bool]string{true: "poll", false: "notify"}[poll > 0], func(t *testing.T) {
+			root := filepath.Join(t.TempDir(), "root")
+			mustWrite(t, filepath.Join(root, "f"), "x")
+			var warns warnings
+			w := start(t, Options{Root: root, Poll: poll, Warn: warns.warn})
+			if err := os.RemoveAll(root); err != nil {
+				t.Fatal(err)
+			}
+			collect(t, w, "f")
+			// Made aside and moved in, and made in place.
+			aside := filepath.Join(filepath.Dir(root), "aside")
+			mustWrite(t, filepath.Join(aside, "sub", "g"), "x")
+			if err := os.Rename(aside, root); err != nil {
+				t.Fatal(err)
+			}
+			collect(t, w, "sub/g")
+			mustWrite(t, filepath.Join(root, "sub", "g"), "edited")
+			mustWrite(t, filepath.Join(root, "h"), "new")
+			collect(t, w, "sub/g", "h")
+
+			// And again, the other way: removed, then made in place.
+			if err := os.RemoveAll(root); err != nil {
+				t.Fatal(err)
+			}
+			collect(t, w, "sub/g", "h")
+			mustWrite(t, filepath.Join(root, "i"), "x")
+			collect(t, w, "i")
+			mustWrite(t, filepath.Join(root, "i"), "edited")
+			collect(t, w, "i")
+			if poll == 0 {
+				eventually(t, "the root watched again", func() bool { return w.Watches() == 1 })
+			}
+		})
+	}
+}
+
 // renameAfterAdd is fsnotify with one twist: right after it watches the
 // directory at, it renames from to to, as a tool that makes a directory
 // tree and publishes it by rename can do between the watch and the read.
