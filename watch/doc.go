@@ -53,7 +53,11 @@
 //   - Only the walking goroutine touches the snapshot, watches and filter;
 //     the other two exchange data through the inbox and channels.
 //
-// Symbolic links are not followed. Gitignore negations cannot re-include a
+// A symbolic link to a directory is followed, inside the root or out of
+// it, and its files count under the link's name; one that leads back to a
+// directory it lies in (by real path) is not, so walks end. A directory
+// known by several names has one inotify watch, whose events count under
+// every name. Gitignore negations cannot re-include a
 // file below an ignored directory (as in git); a pattern ending in "/**"
 // also prunes the directory itself (see Match).
 package watch

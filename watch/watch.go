@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -93,6 +94,9 @@ type Watcher struct {
 	// gone: the root was removed or moved away; it is looked for every
 	// rootPoll and walked again when it is back.
 	gone bool
+	// rootReal is the root's real path, which followed symlinks are
+	// compared with.
+	rootReal string
 
 	// mu guards n, which Watches and Close read from other goroutines. The
 	// goroutine running New, then Run, is the only one that replaces it.
@@ -142,7 +146,9 @@ func New(opts Options) (*Watcher, error) {
 		seed:    maphash.MakeSeed(),
 		visit:   w.addWatch,
 		unvisit: w.unwatch,
+		links:   map[string]string{},
 	}
+	w.rootReal, _ = filepath.EvalSymlinks(root)
 	if w.poll <= 0 {
 		newNotifier := opts.newNotifier
 		if newNotifier == nil {
@@ -324,6 +330,24 @@ func (w *Watcher) process(ops map[string]fsnotify.Op) []string {
 		}
 		byRel[rel] |= op
 	}
+	// A directory known by several names (symlinks) is watched once, and
+	// its events come under one of them: they count under each.
+	if len(w.walker.links) > 0 {
+		for _, rel := range slices.Clone(rels) {
+			dir, name := path.Split(rel)
+			dir = strings.TrimSuffix(dir, "/")
+			if _, ok := w.tree[dir]; !ok {
+				continue
+			}
+			for _, a := range w.walker.aliases(dir, w.rootReal, w.tree) {
+				arel := join(a, name)
+				if _, dup := byRel[arel]; !dup {
+					rels = append(rels, arel)
+				}
+				byRel[arel] |= byRel[rel]
+			}
+		}
+	}
 	slices.Sort(rels) // parents before children
 
 	for _, rel := range rels {
@@ -352,15 +376,17 @@ func (w *Watcher) process(ops map[string]fsnotify.Op) []string {
 		}
 		abs := w.walker.abs(rel)
 		info, err := os.Lstat(abs)
+		// A symlink to a directory is one (walk follows it or not).
+		isDir := err == nil && (info.IsDir() || info.Mode()&fs.ModeSymlink != 0 && isDirPath(abs))
 		switch {
 		case err != nil:
 			if _, known := files[name]; known {
 				delete(files, name)
 				changed = append(changed, rel)
 			}
-		case attrOnly && info.IsDir():
+		case attrOnly && isDir:
 			continue
-		case info.IsDir():
+		case isDir:
 			if _, ok := w.tree[rel]; ok {
 				// Created where a directory is known: another one was
 				// renamed over it (rename(2) onto an empty directory), and
@@ -383,6 +409,9 @@ func (w *Watcher) process(ops map[string]fsnotify.Op) []string {
 				}
 			}
 		default:
+			if _, ok := w.tree[rel]; ok {
+				w.dropDir(rel, &changed) // a link to a directory now to a file
+			}
 			if !w.walker.filter.counts(rel) {
 				continue
 			}
@@ -410,6 +439,7 @@ func (w *Watcher) lookForRoot(changed *[]string) {
 		return
 	}
 	w.gone = false
+	w.rootReal, _ = filepath.EvalSymlinks(w.root)
 	w.rescan("", changed)
 	if _, ok := w.tree[""]; !ok {
 		w.gone = true // removed again while it was read
@@ -435,6 +465,11 @@ func (w *Watcher) rescan(sub string, changed *[]string) {
 	for d, files := range fresh {
 		w.tree[d] = files
 	}
+	for l := range w.walker.links {
+		if _, ok := fresh[l]; !ok && isWithin(l, sub) {
+			delete(w.walker.links, l)
+		}
+	}
 }
 
 // dropDir forgets the directory rel and everything below it, reporting its
@@ -444,6 +479,7 @@ func (w *Watcher) dropDir(rel string, changed *[]string) {
 		w.unwatch(d)
 	}
 	w.walker.filter.forget(rel)
+	w.walker.forgetLinks(rel)
 }
 
 // addWatch is the walker's visit: the watch comes before the directory is
@@ -483,8 +519,16 @@ func (w *Watcher) unwatch(rel string) {
 		return
 	}
 	// An error means the kernel already dropped the watch (the directory
-	// was deleted), which is the outcome wanted.
-	_ = w.n.Remove(w.walker.abs(rel))
+	// was deleted), which is the outcome wanted, or that the directory is
+	// watched under another of its names.
+	if w.n.Remove(w.walker.abs(rel)) != nil {
+		return
+	}
+	// The kernel watches a directory once, whatever its names: one still
+	// known by another name (a symlink) needs its watch back.
+	for _, a := range w.walker.aliases(rel, w.rootReal, w.tree) {
+		_ = w.n.Add(w.walker.abs(a))
+	}
 }
 
 // rel turns an event's absolute name into a root-relative slash path.

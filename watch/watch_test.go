@@ -654,6 +654,73 @@ func TestRootRecreated(t *testing.T) {
 	}
 }
 
+// A symlink to a directory is followed, wherever it points (ln -s
+// /tmp/sharedlib src/shared): its files count under the link's name, in
+// both modes, and links that loop back are not followed twice.
+func TestSymlinkedDirectories(t *testing.T) {
+	for _, poll := range []time.Duration{0, 20 * time.Millisecond} {
+		t.Run(map[bool]string{true: "poll", false: "notify"}[poll > 0], func(t *testing.T) {
+			root := t.TempDir()
+			outside := t.TempDir()
+			mustWrite(t, filepath.Join(outside, "lib.js"), "x")
+			mustWrite(t, filepath.Join(outside, "deep", "d.js"), "x")
+			mustWrite(t, filepath.Join(root, "src", "app.js"), "x")
+			mustWrite(t, filepath.Join(root, "lib", "l.js"), "x")
+			symlink(t, outside, filepath.Join(root, "src", "shared"))
+			// lib by two more names, one walked before it, one after.
+			symlink(t, "lib", filepath.Join(root, "alib"))
+			symlink(t, "../lib", filepath.Join(root, "src", "inside"))
+			// Loops: to the root, to an ancestor, and two links into each other.
+			symlink(t, "..", filepath.Join(root, "src", "up"))
+			symlink(t, root, filepath.Join(outside, "back"))
+			mustMkdir(t, filepath.Join(root, "a"))
+			mustMkdir(t, filepath.Join(root, "b"))
+			symlink(t, "../b", filepath.Join(root, "a", "tob"))
+			symlink(t, "../a", filepath.Join(root, "b", "toa"))
+
+			w := start(t, Options{Root: root, Poll: poll, Include: []string{"**/*.js"}})
+			mustWrite(t, filepath.Join(outside, "lib.js"), "edited")
+			mustWrite(t, filepath.Join(outside, "deep", "d.js"), "edited")
+			mustWrite(t, filepath.Join(outside, "new", "n.js"), "new")
+			collect(t, w, "src/shared/lib.js", "src/shared/deep/d.js", "src/shared/new/n.js")
+			// The same directory by three names: an edit counts under each.
+			mustWrite(t, filepath.Join(root, "lib", "l.js"), "edited")
+			collect(t, w, "lib/l.js", "alib/l.js", "src/inside/l.js")
+
+			// A link made while running is followed too; one removed is dropped.
+			other := t.TempDir()
+			mustWrite(t, filepath.Join(other, "o.js"), "x")
+			symlink(t, other, filepath.Join(root, "src", "later"))
+			collect(t, w, "src/later/o.js")
+			mustWrite(t, filepath.Join(other, "o.js"), "edited")
+			collect(t, w, "src/later/o.js")
+			// Removing a link leaves the directory's other names watched
+			// (inotify watched it once, under the first name walked).
+			if err := os.Remove(filepath.Join(root, "alib")); err != nil {
+				t.Fatal(err)
+			}
+			collect(t, w, "alib/l.js")
+			mustWrite(t, filepath.Join(root, "lib", "l.js"), "again")
+			collect(t, w, "lib/l.js", "src/inside/l.js")
+
+			// Links that loop are not followed: a/tob/toa is a again.
+			mustWrite(t, filepath.Join(root, "a", "x.js"), "x")
+			for _, p := range allPaths(collect(t, w, "a/x.js", "b/toa/x.js")) {
+				if strings.Contains(p, "up/") || strings.Contains(p, "back/") || strings.Contains(p, "tob/toa/") {
+					t.Errorf("%s: a looping link was followed", p)
+				}
+			}
+		})
+	}
+}
+
+func symlink(t *testing.T, target, link string) {
+	t.Helper()
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // renameAfterAdd is fsnotify with one twist: right after it watches the
 // directory at, it renames from to to, as a tool that makes a directory
 // tree and publishes it by rename can do between the watch and the read.
