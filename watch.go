@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"os"
+	"path"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -254,7 +255,9 @@ func startWatchers(ctx context.Context, cfg *procfile.Config, only []string, r *
 			opts.Ignore = append(opts.Ignore, p.WatchIgnore...)
 		}
 		if len(ps) > 1 {
-			opts.Ignore = nil // an ignore of one type must not hide a file from another; filtered per type below
+			// An ignore of one type must not hide a file from another: only
+			// those of every type prune; matches applies each type's own.
+			opts.Ignore = commonIgnores(ps)
 		}
 		w, err := watch.New(opts)
 		if err != nil {
@@ -295,23 +298,45 @@ func startWatchers(ctx context.Context, cfg *procfile.Config, only []string, r *
 	}, nil
 }
 
-// matches: some path matches one of p's watch globs and none of its ignores.
+// commonIgnores: the watch_ignore globs every one of ps has.
+func commonIgnores(ps []*procfile.Process) []string {
+	var out []string
+	for _, g := range ps[0].WatchIgnore {
+		all := true
+		for _, p := range ps[1:] {
+			all = all && slices.Contains(p.WatchIgnore, g)
+		}
+		if all {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// matches: some path matches one of p's watch globs, and neither it nor a
+// directory above it matches one of its ignores (an ignore that matches a
+// directory covers what is below it, as when the watcher prunes it).
 func matches(p *procfile.Process, paths []string) bool {
 	for _, path := range paths {
-		in := false
-		for _, g := range p.Watch {
-			if watch.Match(g, path) {
-				in = true
-				break
-			}
+		if matchAny(p.Watch, path) && !ignored(p.WatchIgnore, path) {
+			return true
 		}
-		for _, g := range p.WatchIgnore {
-			if watch.Match(g, path) {
-				in = false
-				break
-			}
+	}
+	return false
+}
+
+func ignored(globs []string, file string) bool {
+	for p := path.Clean(file); p != "." && p != "/"; p = path.Dir(p) {
+		if matchAny(globs, p) {
+			return true
 		}
-		if in {
+	}
+	return false
+}
+
+func matchAny(globs []string, path string) bool {
+	for _, g := range globs {
+		if watch.Match(g, path) {
 			return true
 		}
 	}
