@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/cluster-run/cluster/logmux"
 	"github.com/cluster-run/cluster/procfile"
@@ -62,18 +63,17 @@ func startWatching(ctx context.Context, cfg *procfile.Config, extraEnv []string,
 		cancel()
 		return nil, err
 	}
-	stopCode := func() {}
-	if codeWatched(cfg, only) {
-		if stopCode, err = startWatchers(ctx, cfg, only, r, mux); err != nil {
-			files.stop()
-			cancel()
-			return nil, err
-		}
+	plan := watchPlan(cfg, only)
+	code, err := startWatchers(ctx, plan, r, mux)
+	if err != nil {
+		files.stop()
+		cancel()
+		return nil, err
 	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		defer func() { stopCode() }()
+		defer func() { code.stop() }()
 		for {
 			select {
 			case <-ctx.Done():
@@ -95,18 +95,9 @@ func startWatching(ctx context.Context, cfg *procfile.Config, extraEnv []string,
 						files = nf
 					}
 				}
-				if !sameWatching(cfg, next, only) {
-					stopCode()
-					stopCode = func() {}
-					if codeWatched(next, only) {
-						s, err := startWatchers(ctx, next, only, r, mux)
-						if err != nil {
-							mux.Printf("file watching is off: %v", err)
-						} else {
-							stopCode = s
-							mux.Printf("watch settings changed: watching with the new ones")
-						}
-					}
+				if nextPlan := watchPlan(next, only); !reflect.DeepEqual(plan, nextPlan) {
+					code = replaceWatchers(ctx, code, nextPlan, r, mux)
+					plan = nextPlan
 				}
 				cfg = next
 			}
@@ -117,6 +108,22 @@ func startWatching(ctx context.Context, cfg *procfile.Config, extraEnv []string,
 		<-done
 		files.stop()
 	}, nil
+}
+
+// replaceWatchers starts the watchers of plan, then finishes old ones: a
+// change made before the new ones had read it is still sent by the old ones
+// (see watch.Watcher.Finish), so no save is lost in between.
+func replaceWatchers(ctx context.Context, old *codeWatchers, plan []watchGroup, r *runner.Runner, mux *logmux.Mux) *codeWatchers {
+	fresh, err := startWatchers(ctx, plan, r, mux)
+	switch {
+	case err != nil:
+		mux.Printf("file watching is off: %v", err)
+		fresh, _ = startWatchers(ctx, nil, r, mux)
+	case len(plan) > 0:
+		mux.Printf("watch settings changed: watching with the new ones")
+	}
+	old.finish()
+	return fresh
 }
 
 // appliedConfigs hands the latest configuration the runner put in force
@@ -198,81 +205,91 @@ func describePaths(dir string, paths []string) string {
 	return strings.Join(names, ", ")
 }
 
-func codeWatched(cfg *procfile.Config, only []string) bool {
-	for _, p := range selected(cfg, only) {
-		if len(p.Watch) > 0 {
-			return true
-		}
-	}
-	return false
+// watchedType is what a code watcher needs of a type.
+type watchedType struct {
+	name          string
+	watch, ignore []string
 }
 
-// sameWatching: the code watchers of a and b would be the same.
-func sameWatching(a, b *procfile.Config, only []string) bool {
-	type w struct {
-		name, dir     string
-		watch, ignore []string
-		poll          int64
-	}
-	list := func(cfg *procfile.Config) []w {
-		var out []w
-		for _, p := range selected(cfg, only) {
-			out = append(out, w{p.Name, p.Dir, p.Watch, p.WatchIgnore, int64(p.WatchPoll)})
-		}
-		return out
-	}
-	return reflect.DeepEqual(list(a), list(b))
+// watchGroup is one code watcher: the selected types that declare watch and
+// share a dir and a watch_poll.
+type watchGroup struct {
+	dir   string
+	poll  time.Duration
+	types []watchedType
 }
 
-// startWatchers runs one watcher per distinct (dir, poll) of the watched
-// types, with the union of their globs, and turns each batch into one rolling
-// reload of every type whose own globs match a changed path.
-func startWatchers(ctx context.Context, cfg *procfile.Config, only []string, r *runner.Runner, mux *logmux.Mux) (func(), error) {
-	type key struct {
-		dir  string
-		poll int64
-	}
-	groups := map[key][]*procfile.Process{}
-	var order []key
+// watchPlan is the code watchers cfg calls for, in file order: all that
+// they depend on, so that a file whose plan is the same needs no new ones
+// (a new type without watch, a changed command).
+func watchPlan(cfg *procfile.Config, only []string) []watchGroup {
+	var plan []watchGroup
 	for _, p := range selected(cfg, only) {
 		if len(p.Watch) == 0 {
 			continue
 		}
-		k := key{p.Dir, int64(p.WatchPoll)}
-		if _, ok := groups[k]; !ok {
-			order = append(order, k)
+		i := slices.IndexFunc(plan, func(g watchGroup) bool { return g.dir == p.Dir && g.poll == p.WatchPoll })
+		if i < 0 {
+			plan = append(plan, watchGroup{dir: p.Dir, poll: p.WatchPoll})
+			i = len(plan) - 1
 		}
-		groups[k] = append(groups[k], p)
+		plan[i].types = append(plan[i].types, watchedType{p.Name, p.Watch, p.WatchIgnore})
 	}
+	return plan
+}
+
+// codeWatchers are the running watchers of one plan, and the goroutines
+// that turn their batches into reloads.
+type codeWatchers struct {
+	ws     []*watch.Watcher
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// stop ends them at once, dropping what waits for quiet (shutdown).
+func (c *codeWatchers) stop() {
+	c.cancel()
+	c.wg.Wait()
+}
+
+// finish ends them once what they saw is sent on and reloaded.
+func (c *codeWatchers) finish() {
+	for _, w := range c.ws {
+		w.Finish()
+	}
+	c.wg.Wait()
+	c.cancel()
+}
+
+// startWatchers runs one watcher per group of plan, with the union of its
+// types' globs, and turns each batch into one rolling reload of every type
+// whose own globs match a changed path.
+func startWatchers(ctx context.Context, plan []watchGroup, r *runner.Runner, mux *logmux.Mux) (*codeWatchers, error) {
 	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{}, len(order))
-	started := 0
-	for _, k := range order {
-		ps := groups[k]
-		opts := watch.Options{Root: k.dir, Poll: ps[0].WatchPoll, Warn: func(s string) { mux.Printf("%s", s) }}
-		for _, p := range ps {
-			opts.Include = append(opts.Include, p.Watch...)
-			opts.Ignore = append(opts.Ignore, p.WatchIgnore...)
+	c := &codeWatchers{cancel: cancel}
+	for _, g := range plan {
+		opts := watch.Options{Root: g.dir, Poll: g.poll, Warn: func(s string) { mux.Printf("%s", s) }}
+		for _, t := range g.types {
+			opts.Include = append(opts.Include, t.watch...)
 		}
-		if len(ps) > 1 {
-			// An ignore of one type must not hide a file from another: only
-			// those of every type prune; matches applies each type's own.
-			opts.Ignore = commonIgnores(ps)
-		}
+		// An ignore of one type must not hide a file from another: only
+		// those of every type prune; matches applies each type's own.
+		opts.Ignore = commonIgnores(g.types)
 		w, err := watch.New(opts)
 		if err != nil {
-			cancel()
+			c.stop()
 			return nil, err
 		}
-		started++
+		c.ws = append(c.ws, w)
+		c.wg.Add(1)
 		go func() {
-			defer func() { done <- struct{}{} }()
+			defer c.wg.Done()
 			go w.Run(ctx)
 			for b := range w.Batches() {
 				var reload []string
-				for _, p := range ps {
-					if b.Rescan || matches(p, b.Paths) {
-						reload = append(reload, p.Name)
+				for _, t := range g.types {
+					if b.Rescan || matches(t, b.Paths) {
+						reload = append(reload, t.name)
 					}
 				}
 				if len(reload) == 0 {
@@ -290,21 +307,16 @@ func startWatchers(ctx context.Context, cfg *procfile.Config, only []string, r *
 			}
 		}()
 	}
-	return func() {
-		cancel()
-		for range started {
-			<-done
-		}
-	}, nil
+	return c, nil
 }
 
-// commonIgnores: the watch_ignore globs every one of ps has.
-func commonIgnores(ps []*procfile.Process) []string {
+// commonIgnores: the watch_ignore globs every one of ts has.
+func commonIgnores(ts []watchedType) []string {
 	var out []string
-	for _, g := range ps[0].WatchIgnore {
+	for _, g := range ts[0].ignore {
 		all := true
-		for _, p := range ps[1:] {
-			all = all && slices.Contains(p.WatchIgnore, g)
+		for _, t := range ts[1:] {
+			all = all && slices.Contains(t.ignore, g)
 		}
 		if all {
 			out = append(out, g)
@@ -313,12 +325,12 @@ func commonIgnores(ps []*procfile.Process) []string {
 	return out
 }
 
-// matches: some path matches one of p's watch globs, and neither it nor a
+// matches: some path matches one of t's watch globs, and neither it nor a
 // directory above it matches one of its ignores (an ignore that matches a
 // directory covers what is below it, as when the watcher prunes it).
-func matches(p *procfile.Process, paths []string) bool {
+func matches(t watchedType, paths []string) bool {
 	for _, path := range paths {
-		if matchAny(p.Watch, path) && !ignored(p.WatchIgnore, path) {
+		if matchAny(t.watch, path) && !ignored(t.ignore, path) {
 			return true
 		}
 	}

@@ -2,14 +2,12 @@ package main
 
 import (
 	"testing"
-
-	"github.com/cluster-run/cluster/procfile"
 )
 
 // A type's watch_ignore holds for the directories above a path too, as the
 // watcher's own pruning does: "dist" ignores dist/b.js.
 func TestMatchesIgnoresDirectories(t *testing.T) {
-	p := &procfile.Process{Watch: []string{"**/*.js"}, WatchIgnore: []string{"dist", "gen/**", "**/*.test.js"}}
+	p := watchedType{watch: []string{"**/*.js"}, ignore: []string{"dist", "gen/**", "**/*.test.js"}}
 	for path, want := range map[string]bool{
 		"src/a.js":       true,
 		"dist/b.js":      false,

@@ -27,6 +27,12 @@
 // set. In polling mode (Options.Poll, for mounts that deliver no events) the
 // same rescan runs at each interval instead of inotify.
 //
+// Cancelling Run's context drops a batch not sent yet. Finish ends it
+// without losing anything: the pending batch goes out at once, with the
+// events not yet taken and what a last walk finds changed, so a caller
+// that replaces a watcher (new settings) starts the new one first and
+// finishes the old one: every change is in one batch or the other.
+//
 // # Invariants
 //
 //   - A watch is added before its directory is read; nothing created in

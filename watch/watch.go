@@ -97,6 +97,9 @@ type Watcher struct {
 	// rootReal is the root's real path, which followed symlinks are
 	// compared with.
 	rootReal string
+	// finish is closed by Finish.
+	finish     chan struct{}
+	finishOnce sync.Once
 
 	// mu guards n, which Watches and Close read from other goroutines. The
 	// goroutine running New, then Run, is the only one that replaces it.
@@ -130,6 +133,7 @@ func New(opts Options) (*Watcher, error) {
 		poll:    opts.Poll,
 		tree:    make(tree),
 		batches: make(chan Batch),
+		finish:  make(chan struct{}),
 		budget:  descriptorBudget,
 		cost:    map[string]int{},
 	}
@@ -203,8 +207,18 @@ func (w *Watcher) Close() error {
 	return n.Close()
 }
 
-// Run sends batches on Batches until ctx is done, then closes the channel
-// and returns nil. Run is called once.
+// Finish makes Run end as cancelling its context does, but only once it
+// has sent what is pending: the changes waiting for quiet, the events not
+// yet taken, and what a last walk finds changed since the snapshot (an
+// event the kernel has not handed over yet). A caller that replaces a
+// watcher makes the new one first, then finishes the old one and reads its
+// Batches until closed: a change made in between is in one or the other.
+func (w *Watcher) Finish() {
+	w.finishOnce.Do(func() { close(w.finish) })
+}
+
+// Run sends batches on Batches until ctx is done or Finish is called, then
+// closes the channel and returns nil. Run is called once.
 func (w *Watcher) Run(ctx context.Context) error {
 	defer close(w.batches)
 	ctx, cancel := context.WithCancel(ctx)
@@ -288,6 +302,11 @@ func (w *Watcher) Run(ctx context.Context) error {
 			c.flush = true
 		case <-back:
 			w.lookForRoot(&c.paths)
+		case <-w.finish:
+			w.last(box, changes, ctx.Done())
+			close(changes)
+			<-debounced // the last batch is sent
+			return nil
 		}
 		if len(c.paths) == 0 && !c.rescan {
 			continue
@@ -297,6 +316,28 @@ func (w *Watcher) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		}
+	}
+}
+
+// last hands debounce what Finish must not lose: the events in the inbox,
+// then what a walk finds changed (without watching anything anew).
+func (w *Watcher) last(box *inbox, changes chan<- change, done <-chan struct{}) {
+	var c change
+	if box != nil {
+		ops, _, _ := box.take()
+		c.paths = w.process(ops)
+	}
+	walker := w.walker
+	walker.visit, walker.unvisit = nil, nil
+	fresh := make(tree)
+	walker.walk("", fresh)
+	diff(w.tree, fresh, "", &c.paths)
+	if len(c.paths) == 0 {
+		return
+	}
+	select {
+	case changes <- c:
+	case <-done:
 	}
 }
 

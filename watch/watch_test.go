@@ -581,6 +581,45 @@ func TestChmodDoesNotCount(t *testing.T) {
 	}
 }
 
+// Finish sends what is pending before Batches closes: a change still
+// waiting for quiet, and one the watcher has not been told of yet (the
+// last rescan finds it), so a watcher replaced by another loses nothing.
+func TestFinishSendsPending(t *testing.T) {
+	for _, poll := range []time.Duration{0, time.Hour} {
+		t.Run(map[bool]string{true: "poll", false: "notify"}[poll > 0], func(t *testing.T) {
+			root := t.TempDir()
+			mustWrite(t, filepath.Join(root, "a"), "x")
+			w, err := New(Options{Root: root, Poll: poll, Quiet: time.Hour, MaxWait: time.Hour})
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- w.Run(context.Background()) }()
+			mustWrite(t, filepath.Join(root, "a"), "edited")
+			mustWrite(t, filepath.Join(root, "d", "b"), "new")
+			w.Finish()
+			var got []string
+			deadline := time.After(10 * time.Second)
+			for open := true; open; {
+				select {
+				case b, ok := <-w.Batches():
+					got = append(got, b.Paths...)
+					open = ok
+				case <-deadline:
+					t.Fatalf("Batches not closed; got %v", got)
+				}
+			}
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+			slices.Sort(got)
+			if want := []string{"a", "d/b"}; !slices.Equal(slices.Compact(got), want) {
+				t.Errorf("paths = %v, want %v", got, want)
+			}
+		})
+	}
+}
+
 // touch (a new mtime, nothing written) counts with inotify as it does when
 // polling, so both modes agree.
 func TestTouchCounts(t *testing.T) {
