@@ -63,7 +63,7 @@ func startWatching(ctx context.Context, cfg *procfile.Config, extraEnv []string,
 		cancel()
 		return nil, err
 	}
-	plan := watchPlan(cfg, only)
+	plan := watchPlan(cfg, extraEnv, only)
 	code, err := startWatchers(ctx, plan, r, mux)
 	if err != nil {
 		files.stop()
@@ -95,8 +95,8 @@ func startWatching(ctx context.Context, cfg *procfile.Config, extraEnv []string,
 						files = nf
 					}
 				}
-				if nextPlan := watchPlan(next, only); !reflect.DeepEqual(plan, nextPlan) {
-					code = replaceWatchers(ctx, code, nextPlan, r, mux)
+				if nextPlan := watchPlan(next, extraEnv, only); !reflect.DeepEqual(plan, nextPlan) {
+					code = replaceWatchers(ctx, code, plan, nextPlan, r, mux)
 					plan = nextPlan
 				}
 				cfg = next
@@ -113,13 +113,13 @@ func startWatching(ctx context.Context, cfg *procfile.Config, extraEnv []string,
 // replaceWatchers starts the watchers of plan, then finishes old ones: a
 // change made before the new ones had read it is still sent by the old ones
 // (see watch.Watcher.Finish), so no save is lost in between.
-func replaceWatchers(ctx context.Context, old *codeWatchers, plan []watchGroup, r *runner.Runner, mux *logmux.Mux) *codeWatchers {
+func replaceWatchers(ctx context.Context, old *codeWatchers, was, plan []watchGroup, r *runner.Runner, mux *logmux.Mux) *codeWatchers {
 	fresh, err := startWatchers(ctx, plan, r, mux)
 	switch {
 	case err != nil:
 		mux.Printf("file watching is off: %v", err)
 		fresh, _ = startWatchers(ctx, nil, r, mux)
-	case len(plan) > 0:
+	case len(plan) > 0 && !sameSettings(was, plan):
 		mux.Printf("watch settings changed: watching with the new ones")
 	}
 	old.finish()
@@ -217,12 +217,16 @@ type watchGroup struct {
 	dir   string
 	poll  time.Duration
 	types []watchedType
+	// config: the Clusterfile and env files below dir, as globs. They are
+	// left to the config watcher, which rolls only the types whose
+	// settings a save changed.
+	config []string
 }
 
 // watchPlan is the code watchers cfg calls for, in file order: all that
 // they depend on, so that a file whose plan is the same needs no new ones
 // (a new type without watch, a changed command).
-func watchPlan(cfg *procfile.Config, only []string) []watchGroup {
+func watchPlan(cfg *procfile.Config, extraEnv, only []string) []watchGroup {
 	var plan []watchGroup
 	for _, p := range selected(cfg, only) {
 		if len(p.Watch) == 0 {
@@ -235,7 +239,58 @@ func watchPlan(cfg *procfile.Config, only []string) []watchGroup {
 		}
 		plan[i].types = append(plan[i].types, watchedType{p.Name, p.Watch, p.WatchIgnore})
 	}
+	for i := range plan {
+		plan[i].config = configGlobs(plan[i].dir, configPaths(cfg, extraEnv))
+	}
 	return plan
+}
+
+// sameSettings: a and b differ at most in their config files.
+func sameSettings(a, b []watchGroup) bool {
+	strip := func(plan []watchGroup) []watchGroup {
+		out := slices.Clone(plan)
+		for i := range out {
+			out[i].config = nil
+		}
+		return out
+	}
+	return reflect.DeepEqual(strip(a), strip(b))
+}
+
+// configGlobs: the files among paths that lie below dir, as globs matching
+// each alone, and where a symlink among them (.env -> .env.development)
+// points, when that is below dir too.
+func configGlobs(dir string, paths []string) []string {
+	var out []string
+	for _, p := range paths {
+		names := []string{p}
+		if t, err := os.Readlink(p); err == nil {
+			if !filepath.IsAbs(t) {
+				t = filepath.Join(filepath.Dir(p), t)
+			}
+			names = append(names, filepath.Clean(t))
+		}
+		for _, n := range names {
+			rel, err := filepath.Rel(dir, n)
+			if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+				continue
+			}
+			out = append(out, quoteGlob(filepath.ToSlash(rel)))
+		}
+	}
+	return out
+}
+
+// quoteGlob is the glob that matches the path p and nothing else.
+func quoteGlob(p string) string {
+	var b strings.Builder
+	for _, r := range p {
+		if strings.ContainsRune(`*?[\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // codeWatchers are the running watchers of one plan, and the goroutines
@@ -274,7 +329,7 @@ func startWatchers(ctx context.Context, plan []watchGroup, r *runner.Runner, mux
 		}
 		// An ignore of one type must not hide a file from another: only
 		// those of every type prune; matches applies each type's own.
-		opts.Ignore = commonIgnores(g.types)
+		opts.Ignore = append(commonIgnores(g.types), g.config...)
 		w, err := watch.New(opts)
 		if err != nil {
 			c.stop()
