@@ -25,7 +25,9 @@
 // When the kernel reports a queue overflow, the tree is rescanned against
 // the snapshot and the differences go out at once as one batch with Rescan
 // set. In polling mode (Options.Poll, for mounts that deliver no events) the
-// same rescan runs at each interval instead of inotify.
+// same rescan runs at each interval instead of inotify. A root that is
+// removed or moved away is looked for every 200 ms (one stat); once it is
+// back it is walked and watched again, and the files in it count as changed.
 //
 // Cancelling Run's context drops a batch not sent yet. Finish ends it
 // without losing anything: the pending batch goes out at once, with the
