@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"os"
+	"path"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/cluster-run/cluster/logmux"
 	"github.com/cluster-run/cluster/procfile"
@@ -61,18 +63,17 @@ func startWatching(ctx context.Context, cfg *procfile.Config, extraEnv []string,
 		cancel()
 		return nil, err
 	}
-	stopCode := func() {}
-	if codeWatched(cfg, only) {
-		if stopCode, err = startWatchers(ctx, cfg, only, r, mux); err != nil {
-			files.stop()
-			cancel()
-			return nil, err
-		}
+	plan := watchPlan(cfg, extraEnv, only)
+	code, err := startWatchers(ctx, plan, r, mux)
+	if err != nil {
+		files.stop()
+		cancel()
+		return nil, err
 	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		defer func() { stopCode() }()
+		defer func() { code.stop() }()
 		for {
 			select {
 			case <-ctx.Done():
@@ -94,18 +95,9 @@ func startWatching(ctx context.Context, cfg *procfile.Config, extraEnv []string,
 						files = nf
 					}
 				}
-				if !sameWatching(cfg, next, only) {
-					stopCode()
-					stopCode = func() {}
-					if codeWatched(next, only) {
-						s, err := startWatchers(ctx, next, only, r, mux)
-						if err != nil {
-							mux.Printf("file watching is off: %v", err)
-						} else {
-							stopCode = s
-							mux.Printf("watch settings changed: watching with the new ones")
-						}
-					}
+				if nextPlan := watchPlan(next, extraEnv, only); !reflect.DeepEqual(plan, nextPlan) {
+					code = replaceWatchers(ctx, code, plan, nextPlan, r, mux)
+					plan = nextPlan
 				}
 				cfg = next
 			}
@@ -116,6 +108,22 @@ func startWatching(ctx context.Context, cfg *procfile.Config, extraEnv []string,
 		<-done
 		files.stop()
 	}, nil
+}
+
+// replaceWatchers starts the watchers of plan, then finishes old ones: a
+// change made before the new ones had read it is still sent by the old ones
+// (see watch.Watcher.Finish), so no save is lost in between.
+func replaceWatchers(ctx context.Context, old *codeWatchers, was, plan []watchGroup, r *runner.Runner, mux *logmux.Mux) *codeWatchers {
+	fresh, err := startWatchers(ctx, plan, r, mux)
+	switch {
+	case err != nil:
+		mux.Printf("file watching is off: %v", err)
+		fresh, _ = startWatchers(ctx, nil, r, mux)
+	case len(plan) > 0 && !sameSettings(was, plan):
+		mux.Printf("watch settings changed: watching with the new ones")
+	}
+	old.finish()
+	return fresh
 }
 
 // appliedConfigs hands the latest configuration the runner put in force
@@ -197,79 +205,146 @@ func describePaths(dir string, paths []string) string {
 	return strings.Join(names, ", ")
 }
 
-func codeWatched(cfg *procfile.Config, only []string) bool {
-	for _, p := range selected(cfg, only) {
-		if len(p.Watch) > 0 {
-			return true
-		}
-	}
-	return false
+// watchedType is what a code watcher needs of a type.
+type watchedType struct {
+	name          string
+	watch, ignore []string
 }
 
-// sameWatching: the code watchers of a and b would be the same.
-func sameWatching(a, b *procfile.Config, only []string) bool {
-	type w struct {
-		name, dir     string
-		watch, ignore []string
-		poll          int64
-	}
-	list := func(cfg *procfile.Config) []w {
-		var out []w
-		for _, p := range selected(cfg, only) {
-			out = append(out, w{p.Name, p.Dir, p.Watch, p.WatchIgnore, int64(p.WatchPoll)})
-		}
-		return out
-	}
-	return reflect.DeepEqual(list(a), list(b))
+// watchGroup is one code watcher: the selected types that declare watch and
+// share a dir and a watch_poll.
+type watchGroup struct {
+	dir   string
+	poll  time.Duration
+	types []watchedType
+	// config: the Clusterfile and env files below dir, as globs. They are
+	// left to the config watcher, which rolls only the types whose
+	// settings a save changed.
+	config []string
 }
 
-// startWatchers runs one watcher per distinct (dir, poll) of the watched
-// types, with the union of their globs, and turns each batch into one rolling
-// reload of every type whose own globs match a changed path.
-func startWatchers(ctx context.Context, cfg *procfile.Config, only []string, r *runner.Runner, mux *logmux.Mux) (func(), error) {
-	type key struct {
-		dir  string
-		poll int64
-	}
-	groups := map[key][]*procfile.Process{}
-	var order []key
+// watchPlan is the code watchers cfg calls for, in file order: all that
+// they depend on, so that a file whose plan is the same needs no new ones
+// (a new type without watch, a changed command).
+func watchPlan(cfg *procfile.Config, extraEnv, only []string) []watchGroup {
+	var plan []watchGroup
 	for _, p := range selected(cfg, only) {
 		if len(p.Watch) == 0 {
 			continue
 		}
-		k := key{p.Dir, int64(p.WatchPoll)}
-		if _, ok := groups[k]; !ok {
-			order = append(order, k)
+		i := slices.IndexFunc(plan, func(g watchGroup) bool { return g.dir == p.Dir && g.poll == p.WatchPoll })
+		if i < 0 {
+			plan = append(plan, watchGroup{dir: p.Dir, poll: p.WatchPoll})
+			i = len(plan) - 1
 		}
-		groups[k] = append(groups[k], p)
+		plan[i].types = append(plan[i].types, watchedType{p.Name, p.Watch, p.WatchIgnore})
 	}
+	for i := range plan {
+		plan[i].config = configGlobs(plan[i].dir, configPaths(cfg, extraEnv))
+	}
+	return plan
+}
+
+// sameSettings: a and b differ at most in their config files.
+func sameSettings(a, b []watchGroup) bool {
+	strip := func(plan []watchGroup) []watchGroup {
+		out := slices.Clone(plan)
+		for i := range out {
+			out[i].config = nil
+		}
+		return out
+	}
+	return reflect.DeepEqual(strip(a), strip(b))
+}
+
+// configGlobs: the files among paths that lie below dir, as globs matching
+// each alone, and where a symlink among them (.env -> .env.development)
+// points, when that is below dir too.
+func configGlobs(dir string, paths []string) []string {
+	var out []string
+	for _, p := range paths {
+		names := []string{p}
+		if t, err := os.Readlink(p); err == nil {
+			if !filepath.IsAbs(t) {
+				t = filepath.Join(filepath.Dir(p), t)
+			}
+			names = append(names, filepath.Clean(t))
+		}
+		for _, n := range names {
+			rel, err := filepath.Rel(dir, n)
+			if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+				continue
+			}
+			out = append(out, quoteGlob(filepath.ToSlash(rel)))
+		}
+	}
+	return out
+}
+
+// quoteGlob is the glob that matches the path p and nothing else.
+func quoteGlob(p string) string {
+	var b strings.Builder
+	for _, r := range p {
+		if strings.ContainsRune(`*?[\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// codeWatchers are the running watchers of one plan, and the goroutines
+// that turn their batches into reloads.
+type codeWatchers struct {
+	ws     []*watch.Watcher
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// stop ends them at once, dropping what waits for quiet (shutdown).
+func (c *codeWatchers) stop() {
+	c.cancel()
+	c.wg.Wait()
+}
+
+// finish ends them once what they saw is sent on and reloaded.
+func (c *codeWatchers) finish() {
+	for _, w := range c.ws {
+		w.Finish()
+	}
+	c.wg.Wait()
+	c.cancel()
+}
+
+// startWatchers runs one watcher per group of plan, with the union of its
+// types' globs, and turns each batch into one rolling reload of every type
+// whose own globs match a changed path.
+func startWatchers(ctx context.Context, plan []watchGroup, r *runner.Runner, mux *logmux.Mux) (*codeWatchers, error) {
 	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{}, len(order))
-	started := 0
-	for _, k := range order {
-		ps := groups[k]
-		opts := watch.Options{Root: k.dir, Poll: ps[0].WatchPoll, Warn: func(s string) { mux.Printf("%s", s) }}
-		for _, p := range ps {
-			opts.Include = append(opts.Include, p.Watch...)
-			opts.Ignore = append(opts.Ignore, p.WatchIgnore...)
+	c := &codeWatchers{cancel: cancel}
+	for _, g := range plan {
+		opts := watch.Options{Root: g.dir, Poll: g.poll, Warn: func(s string) { mux.Printf("%s", s) }}
+		for _, t := range g.types {
+			opts.Include = append(opts.Include, t.watch...)
 		}
-		if len(ps) > 1 {
-			opts.Ignore = nil // an ignore of one type must not hide a file from another; filtered per type below
-		}
+		// An ignore of one type must not hide a file from another: only
+		// those of every type prune; matches applies each type's own.
+		opts.Ignore = append(commonIgnores(g.types), g.config...)
 		w, err := watch.New(opts)
 		if err != nil {
-			cancel()
+			c.stop()
 			return nil, err
 		}
-		started++
+		c.ws = append(c.ws, w)
+		c.wg.Add(1)
 		go func() {
-			defer func() { done <- struct{}{} }()
+			defer c.wg.Done()
 			go w.Run(ctx)
 			for b := range w.Batches() {
 				var reload []string
-				for _, p := range ps {
-					if b.Rescan || matches(p, b.Paths) {
-						reload = append(reload, p.Name)
+				for _, t := range g.types {
+					if b.Rescan || matches(t, b.Paths) {
+						reload = append(reload, t.name)
 					}
 				}
 				if len(reload) == 0 {
@@ -287,31 +362,48 @@ func startWatchers(ctx context.Context, cfg *procfile.Config, only []string, r *
 			}
 		}()
 	}
-	return func() {
-		cancel()
-		for range started {
-			<-done
-		}
-	}, nil
+	return c, nil
 }
 
-// matches: some path matches one of p's watch globs and none of its ignores.
-func matches(p *procfile.Process, paths []string) bool {
+// commonIgnores: the watch_ignore globs every one of ts has.
+func commonIgnores(ts []watchedType) []string {
+	var out []string
+	for _, g := range ts[0].ignore {
+		all := true
+		for _, t := range ts[1:] {
+			all = all && slices.Contains(t.ignore, g)
+		}
+		if all {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// matches: some path matches one of t's watch globs, and neither it nor a
+// directory above it matches one of its ignores (an ignore that matches a
+// directory covers what is below it, as when the watcher prunes it).
+func matches(t watchedType, paths []string) bool {
 	for _, path := range paths {
-		in := false
-		for _, g := range p.Watch {
-			if watch.Match(g, path) {
-				in = true
-				break
-			}
+		if matchAny(t.watch, path) && !ignored(t.ignore, path) {
+			return true
 		}
-		for _, g := range p.WatchIgnore {
-			if watch.Match(g, path) {
-				in = false
-				break
-			}
+	}
+	return false
+}
+
+func ignored(globs []string, file string) bool {
+	for p := path.Clean(file); p != "." && p != "/"; p = path.Dir(p) {
+		if matchAny(globs, p) {
+			return true
 		}
-		if in {
+	}
+	return false
+}
+
+func matchAny(globs []string, path string) bool {
+	for _, g := range globs {
+		if watch.Match(g, path) {
 			return true
 		}
 	}

@@ -488,6 +488,9 @@ func (l *loader) process(name string, t map[string]any, baseEnv []string) *Proce
 	p.Ready = l.ready(p, t)
 	if v, k, ok := at("watch"); ok {
 		p.Watch = l.globs(k, v, p.Dir)
+		for i, g := range p.Watch {
+			p.Watch[i] = dirGlob(g, p.Dir)
+		}
 	}
 	if v, k, ok := at("watch_ignore"); ok {
 		p.WatchIgnore = l.globs(k, v, p.Dir)
@@ -728,6 +731,32 @@ func (l *loader) globs(k string, v any, dir string) []string {
 		list[i] = rel
 	}
 	return list
+}
+
+// dirGlob: a watch entry that names a directory means everything below it,
+// as nodemon, air and watchexec take it, since only files change: one that
+// ends in "/" ("./lib/"), or one with no wildcard that is a directory below
+// dir ("src"), becomes "lib/**", "src/**". Anything else is left as written.
+func dirGlob(g, dir string) string {
+	c := g
+	for strings.HasPrefix(c, "./") {
+		c = c[2:]
+	}
+	c = strings.TrimLeft(c, "/")
+	trailing := strings.HasSuffix(c, "/")
+	c = strings.TrimRight(c, "/")
+	switch {
+	case c == "" || c == ".":
+		return g
+	case trailing:
+		return c + "/**"
+	case strings.ContainsAny(c, `*?[\`):
+		return g
+	}
+	if fi, err := os.Stat(filepath.Join(dir, filepath.FromSlash(c))); err == nil && fi.IsDir() {
+		return c + "/**"
+	}
+	return g
 }
 
 // relGlob is the absolute glob g relative to dir, if it starts with dir (as

@@ -543,3 +543,41 @@ watch = [%q, %q]
 		t.Errorf("error\n%v\nwant\n%s", err, strings.Join(want, "\n"))
 	}
 }
+
+// A watch entry that names a directory means everything below it ("src" is
+// "src/**"), as nodemon, air and watchexec take it: one ending in "/", or
+// one with no wildcard that is a directory below dir. watch_ignore is left
+// as written (an ignore matching a directory already covers what is below).
+func TestWatchDirectoryMeansBelowIt(t *testing.T) {
+	dir := t.TempDir()
+	for _, d := range []string{"src", "lib", "app/src", "a[1]"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(t, dir, "package.json", "{}")
+	write(t, dir, "Clusterfile", fmt.Sprintf(`[process.web]
+command = "x"
+watch = ["src", "./lib/", "gen/", "package.json", "missing", "src/*.js", %q, "a[1]", "**/"]
+watch_ignore = ["src", "dist/"]
+[process.api]
+command = "x"
+dir = "app"
+watch = ["src"]
+`, dir+"/lib"))
+	cfg, err := LoadWith(filepath.Join(dir, "Clusterfile"), nil, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	web, api := cfg.Processes[0], cfg.Processes[1]
+	want := []string{"src/**", "lib/**", "gen/**", "package.json", "missing", "src/*.js", "lib/**", "a[1]", "**/**"}
+	if !slices.Equal(web.Watch, want) {
+		t.Errorf("web watch = %q, want %q", web.Watch, want)
+	}
+	if !slices.Equal(web.WatchIgnore, []string{"src", "dist/"}) {
+		t.Errorf("web watch_ignore = %q, want it as written", web.WatchIgnore)
+	}
+	if !slices.Equal(api.Watch, []string{"src/**"}) {
+		t.Errorf("api watch = %q, want [src/**]", api.Watch)
+	}
+}

@@ -21,7 +21,8 @@ type change struct {
 // goroutine, which lets testing/synctest drive its timers. A due batch that
 // out does not take yet keeps absorbing new paths, so a slow consumer gets
 // fewer, larger batches and never blocks the sender. It returns when ctx is
-// done or in is closed, dropping an unsent batch.
+// done, dropping an unsent batch, or when in is closed, once what is
+// pending has been sent (at once, without waiting for quiet).
 func debounce(ctx context.Context, in <-chan change, out chan<- Batch, quiet, maxWait time.Duration) {
 	pending := make(map[string]struct{})
 	rescan := false
@@ -52,6 +53,10 @@ func debounce(ctx context.Context, in <-chan change, out chan<- Batch, quiet, ma
 			return
 		case c, ok := <-in:
 			if !ok {
+				if len(pending) > 0 || rescan {
+					ready, dirty, in = true, true, nil
+					continue
+				}
 				return
 			}
 			if len(c.paths) == 0 && !c.rescan {
@@ -78,6 +83,9 @@ func debounce(ctx context.Context, in <-chan change, out chan<- Batch, quiet, ma
 		case <-timer.C:
 			ready = true
 		case send <- due:
+			if in == nil {
+				return // closed, and what was pending is sent
+			}
 			clear(pending)
 			rescan = false
 			first = time.Time{}

@@ -132,3 +132,24 @@ func TestDebounceSlowConsumer(t *testing.T) {
 		}
 	})
 }
+
+// Closing in sends what is pending at once, then debounce returns: a
+// watcher that is replaced hands its last changes on instead of dropping them.
+func TestDebounceClosedSendsPending(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		in := make(chan change)
+		out := make(chan Batch)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			debounce(t.Context(), in, out, time.Hour, time.Hour)
+		}()
+		in <- change{paths: []string{"b", "a"}}
+		close(in)
+		b := <-out
+		if want := []string{"a", "b"}; !slices.Equal(b.Paths, want) {
+			t.Errorf("batch = %+v, want paths %v", b, want)
+		}
+		<-done
+	})
+}

@@ -25,7 +25,15 @@
 // When the kernel reports a queue overflow, the tree is rescanned against
 // the snapshot and the differences go out at once as one batch with Rescan
 // set. In polling mode (Options.Poll, for mounts that deliver no events) the
-// same rescan runs at each interval instead of inotify.
+// same rescan runs at each interval instead of inotify. A root that is
+// removed or moved away is looked for every 200 ms (one stat); once it is
+// back it is walked and watched again, and the files in it count as changed.
+//
+// Cancelling Run's context drops a batch not sent yet. Finish ends it
+// without losing anything: the pending batch goes out at once, with the
+// events not yet taken and what a last walk finds changed, so a caller
+// that replaces a watcher (new settings) starts the new one first and
+// finishes the old one: every change is in one batch or the other.
 //
 // # Invariants
 //
@@ -39,8 +47,9 @@
 //     (*.swp, *.swx, vim's other swap files .*.swa to .*.swo, *~, 4913,
 //     .#*, #*#, JetBrains' ___jb_tmp___ and ___jb_old___, *.kate-swp), not
 //     ignored, and matches an Include glob (or Include is empty).
-//     Chmod-only events never count (so `touch` alone is no change with
-//     inotify; polling sees the new mtime).
+//     An attribute-only event (chmod, touch) counts when the file's size
+//     or mtime differs from the snapshot, so `touch` is a change with
+//     inotify as it is when polling, and a bare chmod is none in either.
 //   - Batch paths are root-relative, slash-separated, sorted and unique.
 //   - Running out of inotify watches or instances is never fatal: one
 //     warning line names the sysctl to raise and the watcher polls every
@@ -52,7 +61,11 @@
 //   - Only the walking goroutine touches the snapshot, watches and filter;
 //     the other two exchange data through the inbox and channels.
 //
-// Symbolic links are not followed. Gitignore negations cannot re-include a
+// A symbolic link to a directory is followed, inside the root or out of
+// it, and its files count under the link's name; one that leads back to a
+// directory it lies in (by real path) is not, so walks end. A directory
+// known by several names has one inotify watch, whose events count under
+// every name. Gitignore negations cannot re-include a
 // file below an ignored directory (as in git); a pattern ending in "/**"
 // also prunes the directory itself (see Match).
 package watch

@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 )
 
 // fileState is what a rescan or a poll compares: size and mtime, and a
@@ -84,12 +86,30 @@ type walker struct {
 	visit  func(abs, rel string)
 	// unvisit undoes visit for a directory that could not be read.
 	unvisit func(rel string)
+	// links maps each symlink to a directory that was walked (by its
+	// root-relative path) to that directory's real path. The watcher
+	// forgets the ones below what it drops or walks again.
+	links map[string]string
 }
 
 // walk reads rel and everything below it that is not pruned into t. rel is
 // not checked against the filter: the caller decided to walk it. A
-// directory that cannot be read (it vanished, no permission) is skipped.
+// directory that cannot be read (it vanished, no permission) is skipped;
+// so is a symlink that dirLink does not follow.
 func (w *walker) walk(rel string, t tree) {
+	if rel != "" {
+		if fi, err := os.Lstat(w.abs(rel)); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			real, ok := w.dirLink(rel)
+			if !ok {
+				return
+			}
+			w.links[rel] = real
+		}
+	}
+	w.walkDir(rel, t)
+}
+
+func (w *walker) walkDir(rel string, t tree) {
 	abs := w.abs(rel)
 	if w.visit != nil {
 		w.visit(abs, rel)
@@ -110,11 +130,20 @@ func (w *walker) walk(rel string, t tree) {
 	t[rel] = files
 	for _, e := range entries {
 		crel := join(rel, e.Name())
+		if e.Type()&fs.ModeSymlink != 0 && isDirPath(filepath.Join(abs, e.Name())) {
+			if !w.filter.prune(crel) {
+				if real, ok := w.dirLink(crel); ok {
+					w.links[crel] = real
+					w.walkDir(crel, t)
+				}
+			}
+			continue
+		}
 		if e.IsDir() {
 			if w.filter.prune(crel) {
 				continue
 			}
-			w.walk(crel, t)
+			w.walkDir(crel, t)
 			continue
 		}
 		if !w.filter.counts(crel) {
@@ -125,6 +154,113 @@ func (w *walker) walk(rel string, t tree) {
 			continue // removed since ReadDir
 		}
 		files[e.Name()] = w.state(filepath.Join(abs, e.Name()), info)
+	}
+}
+
+// isDirPath reports whether abs is a directory or a symlink to one.
+func isDirPath(abs string) bool {
+	fi, err := os.Stat(abs)
+	return err == nil && fi.IsDir()
+}
+
+// dirLink reports whether the symlink rel to a directory is one to follow:
+// the directory (inside the root or not) is neither one of rel's
+// ancestors, as reached through the links on the way, nor above one, where
+// walking it would come back to rel for ever. It returns the directory's
+// real path. (A link to a file counts as a file, a dangling one too.)
+func (w *walker) dirLink(rel string) (string, bool) {
+	abs := w.abs(rel)
+	if !isDirPath(abs) {
+		return "", false
+	}
+	real, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return "", false
+	}
+	for p := rel; p != ""; {
+		p = parentDir(p)
+		up, err := filepath.EvalSymlinks(w.abs(p))
+		if err != nil || withinPath(up, real) {
+			return "", false
+		}
+	}
+	return real, true
+}
+
+// parentDir is the root-relative directory holding rel ("" for the root).
+func parentDir(rel string) string {
+	if i := strings.LastIndexByte(rel, '/'); i >= 0 {
+		return rel[:i]
+	}
+	return ""
+}
+
+// withinPath reports whether the real path p is dir or below it.
+func withinPath(p, dir string) bool {
+	return p == dir || strings.HasPrefix(p, strings.TrimSuffix(dir, string(filepath.Separator))+string(filepath.Separator))
+}
+
+// realDir is the real path of the walked directory rel, from the links
+// followed on the way to it ("" when the root's own is unknown).
+func (w *walker) realDir(rel, rootReal string) string {
+	best := ""
+	for l := range w.links {
+		if isWithin(rel, l) && len(l) > len(best) {
+			best = l
+		}
+	}
+	if best == "" {
+		if rootReal == "" {
+			return ""
+		}
+		return filepath.Join(rootReal, filepath.FromSlash(rel))
+	}
+	return filepath.Join(w.links[best], filepath.FromSlash(strings.TrimPrefix(rel[len(best):], "/")))
+}
+
+// aliases lists the other names under which the walked directory rel is in
+// t: a directory reached both directly and through a symlink, or through
+// two. inotify watches it once, under one of them.
+func (w *walker) aliases(rel, rootReal string, t tree) []string {
+	if len(w.links) == 0 {
+		return nil
+	}
+	real := w.realDir(rel, rootReal)
+	if real == "" {
+		return nil
+	}
+	var out []string
+	add := func(base, target string) {
+		if !withinPath(real, target) {
+			return
+		}
+		rest, err := filepath.Rel(target, real)
+		if err != nil {
+			return
+		}
+		a := base
+		if rest != "." {
+			a = join(base, filepath.ToSlash(rest))
+		}
+		if _, ok := t[a]; ok && a != rel && !slices.Contains(out, a) && w.realDir(a, rootReal) == real {
+			out = append(out, a)
+		}
+	}
+	if rootReal != "" {
+		add("", rootReal)
+	}
+	for l, target := range w.links {
+		add(l, target)
+	}
+	return out
+}
+
+// forgetLinks drops the links at rel and below it.
+func (w *walker) forgetLinks(rel string) {
+	for l := range w.links {
+		if isWithin(l, rel) {
+			delete(w.links, l)
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -23,6 +24,8 @@ const (
 	// FallbackPoll is the polling interval used when inotify runs out of
 	// watches or instances.
 	FallbackPoll = time.Second
+	// rootPoll is how often a removed root is looked for (one stat).
+	rootPoll = 200 * time.Millisecond
 )
 
 // Options configure a Watcher.
@@ -88,6 +91,15 @@ type Watcher struct {
 	budget int
 	cost   map[string]int
 	spent  int
+	// gone: the root was removed or moved away; it is looked for every
+	// rootPoll and walked again when it is back.
+	gone bool
+	// rootReal is the root's real path, which followed symlinks are
+	// compared with.
+	rootReal string
+	// finish is closed by Finish.
+	finish     chan struct{}
+	finishOnce sync.Once
 
 	// mu guards n, which Watches and Close read from other goroutines. The
 	// goroutine running New, then Run, is the only one that replaces it.
@@ -121,6 +133,7 @@ func New(opts Options) (*Watcher, error) {
 		poll:    opts.Poll,
 		tree:    make(tree),
 		batches: make(chan Batch),
+		finish:  make(chan struct{}),
 		budget:  descriptorBudget,
 		cost:    map[string]int{},
 	}
@@ -137,7 +150,9 @@ func New(opts Options) (*Watcher, error) {
 		seed:    maphash.MakeSeed(),
 		visit:   w.addWatch,
 		unvisit: w.unwatch,
+		links:   map[string]string{},
 	}
+	w.rootReal, _ = filepath.EvalSymlinks(root)
 	if w.poll <= 0 {
 		newNotifier := opts.newNotifier
 		if newNotifier == nil {
@@ -192,8 +207,18 @@ func (w *Watcher) Close() error {
 	return n.Close()
 }
 
-// Run sends batches on Batches until ctx is done, then closes the channel
-// and returns nil. Run is called once.
+// Finish makes Run end as cancelling its context does, but only once it
+// has sent what is pending: the changes waiting for quiet, the events not
+// yet taken, and what a last walk finds changed since the snapshot (an
+// event the kernel has not handed over yet). A caller that replaces a
+// watcher makes the new one first, then finishes the old one and reads its
+// Batches until closed: a change made in between is in one or the other.
+func (w *Watcher) Finish() {
+	w.finishOnce.Do(func() { close(w.finish) })
+}
+
+// Run sends batches on Batches until ctx is done or Finish is called, then
+// closes the channel and returns nil. Run is called once.
 func (w *Watcher) Run(ctx context.Context) error {
 	defer close(w.batches)
 	ctx, cancel := context.WithCancel(ctx)
@@ -233,19 +258,30 @@ func (w *Watcher) Run(ctx context.Context) error {
 	if box != nil {
 		kick = box.kick
 	}
-	var ticker *time.Ticker
+	var ticker, rootTicker *time.Ticker
 	defer func() {
 		if ticker != nil {
 			ticker.Stop()
 		}
+		if rootTicker != nil {
+			rootTicker.Stop()
+		}
 	}()
 	for {
-		var tick <-chan time.Time
+		var tick, back <-chan time.Time
 		if w.poll > 0 {
 			if ticker == nil {
 				ticker = time.NewTicker(w.poll)
 			}
 			tick = ticker.C
+		} else if w.gone {
+			if rootTicker == nil {
+				rootTicker = time.NewTicker(rootPoll)
+			}
+			back = rootTicker.C
+		} else if rootTicker != nil {
+			rootTicker.Stop()
+			rootTicker = nil
 		}
 		var c change
 		select {
@@ -264,6 +300,13 @@ func (w *Watcher) Run(ctx context.Context) error {
 		case <-tick:
 			w.rescan("", &c.paths)
 			c.flush = true
+		case <-back:
+			w.lookForRoot(&c.paths)
+		case <-w.finish:
+			w.last(box, changes, ctx.Done())
+			close(changes)
+			<-debounced // the last batch is sent
+			return nil
 		}
 		if len(c.paths) == 0 && !c.rescan {
 			continue
@@ -276,6 +319,28 @@ func (w *Watcher) Run(ctx context.Context) error {
 	}
 }
 
+// last hands debounce what Finish must not lose: the events in the inbox,
+// then what a walk finds changed (without watching anything anew).
+func (w *Watcher) last(box *inbox, changes chan<- change, done <-chan struct{}) {
+	var c change
+	if box != nil {
+		ops, _, _ := box.take()
+		c.paths = w.process(ops)
+	}
+	walker := w.walker
+	walker.visit, walker.unvisit = nil, nil
+	fresh := make(tree)
+	walker.walk("", fresh)
+	diff(w.tree, fresh, "", &c.paths)
+	if len(c.paths) == 0 {
+		return
+	}
+	select {
+	case changes <- c:
+	case <-done:
+	}
+}
+
 // process applies one round of drained events to the tree and returns the
 // paths that changed. Removals go first: a directory that was deleted or
 // moved away takes its watches and its files with it before a directory of
@@ -283,14 +348,21 @@ func (w *Watcher) Run(ctx context.Context) error {
 func (w *Watcher) process(ops map[string]fsnotify.Op) []string {
 	byRel := make(map[string]fsnotify.Op, len(ops))
 	rels := make([]string, 0, len(ops))
+	var changed []string
 	for name, op := range ops {
 		rel, ok := w.rel(name)
 		if !ok {
 			continue
 		}
 		if rel == "" {
-			if op.Has(fsnotify.Remove) || op.Has(fsnotify.Rename) {
-				w.warn(fmt.Sprintf("watch: %s was removed or moved; its changes are no longer seen", w.root))
+			if (op.Has(fsnotify.Remove) || op.Has(fsnotify.Rename)) && !w.gone {
+				// Whatever else happened is below a root that went: its
+				// files are gone, and what is there when it is back counts.
+				w.warn(fmt.Sprintf("watch: %s was removed or moved; watching it again when it is back", w.root))
+				w.dropDir("", &changed)
+				w.gone = true
+				w.lookForRoot(&changed)
+				return changed
 			}
 			continue
 		}
@@ -299,9 +371,26 @@ func (w *Watcher) process(ops map[string]fsnotify.Op) []string {
 		}
 		byRel[rel] |= op
 	}
+	// A directory known by several names (symlinks) is watched once, and
+	// its events come under one of them: they count under each.
+	if len(w.walker.links) > 0 {
+		for _, rel := range slices.Clone(rels) {
+			dir, name := path.Split(rel)
+			dir = strings.TrimSuffix(dir, "/")
+			if _, ok := w.tree[dir]; !ok {
+				continue
+			}
+			for _, a := range w.walker.aliases(dir, w.rootReal, w.tree) {
+				arel := join(a, name)
+				if _, dup := byRel[arel]; !dup {
+					rels = append(rels, arel)
+				}
+				byRel[arel] |= byRel[rel]
+			}
+		}
+	}
 	slices.Sort(rels) // parents before children
 
-	var changed []string
 	for _, rel := range rels {
 		if byRel[rel].Has(fsnotify.Remove) || byRel[rel].Has(fsnotify.Rename) {
 			if _, ok := w.tree[rel]; ok {
@@ -317,18 +406,28 @@ func (w *Watcher) process(ops map[string]fsnotify.Op) []string {
 		if !ok || isEditorTemp(name) {
 			continue // its directory is gone or was never watched
 		}
-		if name == ".gitignore" {
+		// An attribute change alone (chmod, touch) counts only when it moved
+		// the mtime of a known file: touch reloads, as a poll would see.
+		attrOnly := byRel[rel] == fsnotify.Chmod
+		if _, known := files[name]; attrOnly && !known {
+			continue
+		}
+		if name == ".gitignore" && !attrOnly {
 			gitignores = append(gitignores, dir)
 		}
 		abs := w.walker.abs(rel)
 		info, err := os.Lstat(abs)
+		// A symlink to a directory is one (walk follows it or not).
+		isDir := err == nil && (info.IsDir() || info.Mode()&fs.ModeSymlink != 0 && isDirPath(abs))
 		switch {
 		case err != nil:
 			if _, known := files[name]; known {
 				delete(files, name)
 				changed = append(changed, rel)
 			}
-		case info.IsDir():
+		case attrOnly && isDir:
+			continue
+		case isDir:
 			if _, ok := w.tree[rel]; ok {
 				// Created where a directory is known: another one was
 				// renamed over it (rename(2) onto an empty directory), and
@@ -351,10 +450,17 @@ func (w *Watcher) process(ops map[string]fsnotify.Op) []string {
 				}
 			}
 		default:
+			if _, ok := w.tree[rel]; ok {
+				w.dropDir(rel, &changed) // a link to a directory now to a file
+			}
 			if !w.walker.filter.counts(rel) {
 				continue
 			}
-			files[name] = w.walker.state(abs, info)
+			st := w.walker.state(abs, info)
+			if attrOnly && files[name] == st {
+				continue
+			}
+			files[name] = st
 			changed = append(changed, rel)
 		}
 	}
@@ -365,6 +471,20 @@ func (w *Watcher) process(ops map[string]fsnotify.Op) []string {
 		}
 	}
 	return changed
+}
+
+// lookForRoot walks the root again once it is back after being removed,
+// watching it anew; the files it holds count as changed.
+func (w *Watcher) lookForRoot(changed *[]string) {
+	if fi, err := os.Stat(w.root); err != nil || !fi.IsDir() {
+		return
+	}
+	w.gone = false
+	w.rootReal, _ = filepath.EvalSymlinks(w.root)
+	w.rescan("", changed)
+	if _, ok := w.tree[""]; !ok {
+		w.gone = true // removed again while it was read
+	}
 }
 
 // rescan walks sub again (adding watches to new directories), appends what
@@ -386,6 +506,11 @@ func (w *Watcher) rescan(sub string, changed *[]string) {
 	for d, files := range fresh {
 		w.tree[d] = files
 	}
+	for l := range w.walker.links {
+		if _, ok := fresh[l]; !ok && isWithin(l, sub) {
+			delete(w.walker.links, l)
+		}
+	}
 }
 
 // dropDir forgets the directory rel and everything below it, reporting its
@@ -395,6 +520,7 @@ func (w *Watcher) dropDir(rel string, changed *[]string) {
 		w.unwatch(d)
 	}
 	w.walker.filter.forget(rel)
+	w.walker.forgetLinks(rel)
 }
 
 // addWatch is the walker's visit: the watch comes before the directory is
@@ -434,8 +560,16 @@ func (w *Watcher) unwatch(rel string) {
 		return
 	}
 	// An error means the kernel already dropped the watch (the directory
-	// was deleted), which is the outcome wanted.
-	_ = w.n.Remove(w.walker.abs(rel))
+	// was deleted), which is the outcome wanted, or that the directory is
+	// watched under another of its names.
+	if w.n.Remove(w.walker.abs(rel)) != nil {
+		return
+	}
+	// The kernel watches a directory once, whatever its names: one still
+	// known by another name (a symlink) needs its watch back.
+	for _, a := range w.walker.aliases(rel, w.rootReal, w.tree) {
+		_ = w.n.Add(w.walker.abs(a))
+	}
 }
 
 // rel turns an event's absolute name into a root-relative slash path.
@@ -469,18 +603,14 @@ func newInbox() *inbox {
 	return &inbox{ops: make(map[string]fsnotify.Op), kick: make(chan struct{}, 1)}
 }
 
-// drain only moves events and errors into the inbox. Chmod-only events
-// never count, so they are dropped here. It returns when fsnotify closes
-// its channels.
+// drain only moves events and errors into the inbox. It returns when
+// fsnotify closes its channels.
 func (b *inbox) drain(events <-chan fsnotify.Event, errs <-chan error) {
 	for events != nil || errs != nil {
 		select {
 		case ev, ok := <-events:
 			if !ok {
 				events = nil
-				continue
-			}
-			if ev.Op == fsnotify.Chmod {
 				continue
 			}
 			b.mu.Lock()

@@ -581,6 +581,63 @@ func TestChmodDoesNotCount(t *testing.T) {
 	}
 }
 
+// Finish sends what is pending before Batches closes: a change still
+// waiting for quiet, and one the watcher has not been told of yet (the
+// last rescan finds it), so a watcher replaced by another loses nothing.
+func TestFinishSendsPending(t *testing.T) {
+	for _, poll := range []time.Duration{0, time.Hour} {
+		t.Run(map[bool]string{true: "poll", false: "notify"}[poll > 0], func(t *testing.T) {
+			root := t.TempDir()
+			mustWrite(t, filepath.Join(root, "a"), "x")
+			w, err := New(Options{Root: root, Poll: poll, Quiet: time.Hour, MaxWait: time.Hour})
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- w.Run(context.Background()) }()
+			mustWrite(t, filepath.Join(root, "a"), "edited")
+			mustWrite(t, filepath.Join(root, "d", "b"), "new")
+			w.Finish()
+			var got []string
+			deadline := time.After(10 * time.Second)
+			for open := true; open; {
+				select {
+				case b, ok := <-w.Batches():
+					got = append(got, b.Paths...)
+					open = ok
+				case <-deadline:
+					t.Fatalf("Batches not closed; got %v", got)
+				}
+			}
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+			slices.Sort(got)
+			if want := []string{"a", "d/b"}; !slices.Equal(slices.Compact(got), want) {
+				t.Errorf("paths = %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+// touch (a new mtime, nothing written) counts with inotify as it does when
+// polling, so both modes agree.
+func TestTouchCounts(t *testing.T) {
+	for _, poll := range []time.Duration{0, 20 * time.Millisecond} {
+		t.Run(map[bool]string{true: "poll", false: "notify"}[poll > 0], func(t *testing.T) {
+			root := t.TempDir()
+			file := filepath.Join(root, "a.js")
+			mustWrite(t, file, "x")
+			w := start(t, Options{Root: root, Poll: poll})
+			later := time.Now().Add(time.Minute)
+			if err := os.Chtimes(file, later, later); err != nil {
+				t.Fatal(err)
+			}
+			collect(t, w, "a.js")
+		})
+	}
+}
+
 func TestRootRemovedWarns(t *testing.T) {
 	root := filepath.Join(t.TempDir(), "root")
 	mustWrite(t, filepath.Join(root, "f"), "x")
@@ -594,6 +651,113 @@ func TestRootRemovedWarns(t *testing.T) {
 		lines := warns.get()
 		return len(lines) == 1 && strings.Contains(lines[0], "removed")
 	})
+}
+
+// A root deleted and made again (rm -rf dist && build) is watched again:
+// the files found in it count, and so do later edits, in both modes.
+func TestRootRecreated(t *testing.T) {
+	for _, poll := range []time.Duration{0, 20 * time.Millisecond} {
+		t.Run(map[bool]string{true: "poll", false: "notify"}[poll > 0], func(t *testing.T) {
+			root := filepath.Join(t.TempDir(), "root")
+			mustWrite(t, filepath.Join(root, "f"), "x")
+			var warns warnings
+			w := start(t, Options{Root: root, Poll: poll, Warn: warns.warn})
+			if err := os.RemoveAll(root); err != nil {
+				t.Fatal(err)
+			}
+			collect(t, w, "f")
+			// Made aside and moved in, and made in place.
+			aside := filepath.Join(filepath.Dir(root), "aside")
+			mustWrite(t, filepath.Join(aside, "sub", "g"), "x")
+			if err := os.Rename(aside, root); err != nil {
+				t.Fatal(err)
+			}
+			collect(t, w, "sub/g")
+			mustWrite(t, filepath.Join(root, "sub", "g"), "edited")
+			mustWrite(t, filepath.Join(root, "h"), "new")
+			collect(t, w, "sub/g", "h")
+
+			// And again, the other way: removed, then made in place.
+			if err := os.RemoveAll(root); err != nil {
+				t.Fatal(err)
+			}
+			collect(t, w, "sub/g", "h")
+			mustWrite(t, filepath.Join(root, "i"), "x")
+			collect(t, w, "i")
+			mustWrite(t, filepath.Join(root, "i"), "edited")
+			collect(t, w, "i")
+			if poll == 0 {
+				eventually(t, "the root watched again", func() bool { return w.Watches() == 1 })
+			}
+		})
+	}
+}
+
+// A symlink to a directory is followed, wherever it points (ln -s
+// /tmp/sharedlib src/shared): its files count under the link's name, in
+// both modes, and links that loop back are not followed twice.
+func TestSymlinkedDirectories(t *testing.T) {
+	for _, poll := range []time.Duration{0, 20 * time.Millisecond} {
+		t.Run(map[bool]string{true: "poll", false: "notify"}[poll > 0], func(t *testing.T) {
+			root := t.TempDir()
+			outside := t.TempDir()
+			mustWrite(t, filepath.Join(outside, "lib.js"), "x")
+			mustWrite(t, filepath.Join(outside, "deep", "d.js"), "x")
+			mustWrite(t, filepath.Join(root, "src", "app.js"), "x")
+			mustWrite(t, filepath.Join(root, "lib", "l.js"), "x")
+			symlink(t, outside, filepath.Join(root, "src", "shared"))
+			// lib by two more names, one walked before it, one after.
+			symlink(t, "lib", filepath.Join(root, "alib"))
+			symlink(t, "../lib", filepath.Join(root, "src", "inside"))
+			// Loops: to the root, to an ancestor, and two links into each other.
+			symlink(t, "..", filepath.Join(root, "src", "up"))
+			symlink(t, root, filepath.Join(outside, "back"))
+			mustMkdir(t, filepath.Join(root, "a"))
+			mustMkdir(t, filepath.Join(root, "b"))
+			symlink(t, "../b", filepath.Join(root, "a", "tob"))
+			symlink(t, "../a", filepath.Join(root, "b", "toa"))
+
+			w := start(t, Options{Root: root, Poll: poll, Include: []string{"**/*.js"}})
+			mustWrite(t, filepath.Join(outside, "lib.js"), "edited")
+			mustWrite(t, filepath.Join(outside, "deep", "d.js"), "edited")
+			mustWrite(t, filepath.Join(outside, "new", "n.js"), "new")
+			collect(t, w, "src/shared/lib.js", "src/shared/deep/d.js", "src/shared/new/n.js")
+			// The same directory by three names: an edit counts under each.
+			mustWrite(t, filepath.Join(root, "lib", "l.js"), "edited")
+			collect(t, w, "lib/l.js", "alib/l.js", "src/inside/l.js")
+
+			// A link made while running is followed too; one removed is dropped.
+			other := t.TempDir()
+			mustWrite(t, filepath.Join(other, "o.js"), "x")
+			symlink(t, other, filepath.Join(root, "src", "later"))
+			collect(t, w, "src/later/o.js")
+			mustWrite(t, filepath.Join(other, "o.js"), "edited")
+			collect(t, w, "src/later/o.js")
+			// Removing a link leaves the directory's other names watched
+			// (inotify watched it once, under the first name walked).
+			if err := os.Remove(filepath.Join(root, "alib")); err != nil {
+				t.Fatal(err)
+			}
+			collect(t, w, "alib/l.js")
+			mustWrite(t, filepath.Join(root, "lib", "l.js"), "again")
+			collect(t, w, "lib/l.js", "src/inside/l.js")
+
+			// Links that loop are not followed: a/tob/toa is a again.
+			mustWrite(t, filepath.Join(root, "a", "x.js"), "x")
+			for _, p := range allPaths(collect(t, w, "a/x.js", "b/toa/x.js")) {
+				if strings.Contains(p, "up/") || strings.Contains(p, "back/") || strings.Contains(p, "tob/toa/") {
+					t.Errorf("%s: a looping link was followed", p)
+				}
+			}
+		})
+	}
+}
+
+func symlink(t *testing.T, target, link string) {
+	t.Helper()
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // renameAfterAdd is fsnotify with one twist: right after it watches the

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"testing"
+
+	"github.com/cluster-run/cluster/procfile"
+	"github.com/cluster-run/cluster/watch"
+)
+
+// A type's watch_ignore holds for the directories above a path too, as the
+// watcher's own pruning does: "dist" ignores dist/b.js.
+func TestMatchesIgnoresDirectories(t *testing.T) {
+	p := watchedType{watch: []string{"**/*.js"}, ignore: []string{"dist", "gen/**", "**/*.test.js"}}
+	for path, want := range map[string]bool{
+		"src/a.js":       true,
+		"dist/b.js":      false,
+		"dist/sub/c.js":  false,
+		"distant/b.js":   true,
+		"gen/x.js":       false,
+		"src/gen/x.js":   true,
+		"src/a.test.js":  false,
+		"src/a.css":      false,
+		"sub/dist/b.js":  true,
+		"./dist/deep.js": false,
+	} {
+		if got := matches(p, []string{path}); got != want {
+			t.Errorf("matches(%q) = %v, want %v", path, got, want)
+		}
+	}
+}
+
+// The plan holds what the code watchers depend on and nothing else: a new
+// type without watch or a changed command keeps them; a changed glob, or
+// a type's new watch, replaces them.
+func TestWatchPlan(t *testing.T) {
+	dir := t.TempDir()
+	load := func(body string) []watchGroup {
+		t.Helper()
+		path := filepath.Join(dir, "Clusterfile")
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := procfile.LoadWith(path, []string{"PATH=/usr/bin:/bin"}, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return watchPlan(cfg, nil, nil)
+	}
+	base := load("[process.web]\ncommand = \"sleep 1\"\nwatch = [\"src/**\"]\n")
+	for _, c := range []struct {
+		file string
+		same bool
+	}{
+		{"[process.web]\ncommand = \"sleep 2\"\nwatch = [\"src/**\"]\n", true},
+		{"[process.web]\ncommand = \"sleep 1\"\nwatch = [\"src/**\"]\n[process.mail]\ncommand = \"sleep 1\"\n", true},
+		{"[process.web]\ncommand = \"sleep 1\"\nwatch = [\"src/**\"]\nworkers = 3\n", true},
+		{"[process.web]\ncommand = \"sleep 1\"\nwatch = [\"lib/**\"]\n", false},
+		{"[process.web]\ncommand = \"sleep 1\"\nwatch = [\"src/**\"]\nwatch_ignore = [\"x\"]\n", false},
+		{"[process.web]\ncommand = \"sleep 1\"\nwatch = [\"src/**\"]\nwatch_poll = \"1s\"\n", false},
+		{"[process.web]\ncommand = \"sleep 1\"\nwatch = [\"src/**\"]\n[process.mail]\ncommand = \"sleep 1\"\nwatch = [\"*.ok\"]\n", false},
+	} {
+		if same := reflect.DeepEqual(base, load(c.file)); same != c.same {
+			t.Errorf("same plan = %v, want %v, for\n%s", same, c.same, c.file)
+		}
+	}
+	if want := []string{".env", "Clusterfile"}; len(base) != 1 || !slices.Equal(base[0].config, want) {
+		t.Errorf("plan %+v: want one group leaving out %q", base, want)
+	}
+}
+
+// The config files are left out of a code watcher by globs that match them
+// alone, also where a linked one points, and only when they are below its dir.
+func TestConfigGlobs(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Symlink(".env.development", filepath.Join(dir, ".env")); err != nil {
+		t.Fatal(err)
+	}
+	paths := []string{filepath.Join(dir, ".env"), filepath.Join(dir, "a[1]*.env"), filepath.Join(dir, "Clusterfile"), "/elsewhere/x.env"}
+	got := configGlobs(dir, paths)
+	want := []string{".env", ".env.development", `a\[1]\*.env`, "Clusterfile"}
+	if !slices.Equal(got, want) {
+		t.Errorf("configGlobs = %q, want %q", got, want)
+	}
+	if !watch.Match(got[2], "a[1]*.env") || watch.Match(got[2], "a1x.env") {
+		t.Errorf("%q does not match its file alone", got[2])
+	}
+	if got := configGlobs(filepath.Join(dir, "sub"), paths); len(got) != 0 {
+		t.Errorf("configGlobs below sub = %q, want none", got)
+	}
+}
