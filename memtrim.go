@@ -5,6 +5,7 @@ import (
 	"io"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"sync/atomic"
 	"time"
 )
@@ -64,16 +65,19 @@ type trimLoop struct {
 }
 
 func newTrimLoop() *trimLoop {
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
 	return &trimLoop{
 		period:     trimEvery,
 		idlePeriod: trimIdleEvery,
 		allocs: func() uint64 {
-			// Not runtime/metrics: its package init alone costs 0.07 to
-			// 0.1 ms (95 allocations) of every start, and this loop reads
-			// once a second at most while output flows.
-			var ms runtime.MemStats
-			runtime.ReadMemStats(&ms)
-			return ms.TotalAlloc
+			// runtime/metrics, though its package init costs 0.07-0.1 ms
+			// of every start: runtime.ReadMemStats instead cost 0.3 MiB
+			// of idle RSS (32 idle workers, 2.80 against 3.10 MiB).
+			metrics.Read(s)
+			if s[0].Value.Kind() != metrics.KindUint64 {
+				return 0
+			}
+			return s[0].Value.Uint64()
 		},
 		trim: func() {
 			runtime.GC()
