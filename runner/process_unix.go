@@ -145,6 +145,9 @@ func spawn(rp *reaper, s spawnSpec) (*proc, error) {
 	if err != nil {
 		closeReadEnds()
 		closePTY(master, slave)
+		if argv0 == s.self {
+			err = shimError{s.self, err}
+		}
 		return nil, err
 	}
 	p := &proc{pid: pid, done: done, ttySlave: slave}
@@ -466,3 +469,14 @@ func terminalSentToUs() bool {
 	pg, err := unix.IoctlGetInt(int(f.Fd()), unix.TIOCGPGRP)
 	return err == nil && pg == unix.Getpgrp()
 }
+
+// shimError is a failed exec of the exec shim (the cluster binary itself),
+// which starts inherit-mode workers and, on the portable path, terminal
+// ones: the program was never reached.
+type shimError struct {
+	self string
+	err  error
+}
+
+func (e shimError) Error() string { return e.self + " (the exec shim): " + e.err.Error() }
+func (e shimError) Unwrap() error { return e.err }

@@ -532,7 +532,14 @@ func (s *slot) start() (*worker, error) {
 	}
 	pr, err := spawn(s.r.rp, spec)
 	if err != nil {
-		if p.User != "" && errors.Is(err, syscall.EACCES) {
+		var shim shimError
+		switch {
+		case p.User == "" || !errors.Is(err, syscall.EACCES):
+		case errors.As(err, &shim):
+			// The worker starts through the cluster binary itself: it
+			// must be where that user may run it.
+			err = fmt.Errorf("%s (the cluster binary, which starts this worker): %w as user %s: install cluster where that user may run it", shim.self, shim.err, p.User)
+		default:
 			// The runner found the program; the user may not reach it (a
 			// PATH entry under root's home, say).
 			err = fmt.Errorf("%s: %w as user %s (dir %s)", path, err, p.User, p.Dir)
