@@ -24,6 +24,20 @@ const proxyPending = 1024
 // the requests already sent to it to be answered (see backend.settle).
 const settleMax = time.Second
 
+// proxyGiveUp bounds how long a connection waits for a worker to take it
+// while some are ready (they refuse it, time out, reset it): past it, the
+// connection is closed and its place freed for another. Time with no worker
+// ready at all (a slow start, scaled to 0) does not count. A variable for
+// the tests.
+var proxyGiveUp = 30 * time.Second
+
+// proxyRetryMin and proxyRetryMax bound the pause before the ready workers
+// that all failed a connection are tried again (doubling from the first).
+const (
+	proxyRetryMin = 50 * time.Millisecond
+	proxyRetryMax = time.Second
+)
+
 // backend is one ready worker of a proxy-mode type.
 type backend struct {
 	name string
@@ -138,8 +152,9 @@ func (p *pool) drain(b *backend) {
 
 // pick returns the backend with the fewest open connections, round-robin
 // among equals, skipping those in tried; or a channel closed at the next
-// change when there is none. The connection is counted as open here.
-func (p *pool) pick(tried map[*backend]bool) (*backend, <-chan struct{}) {
+// change when there is none, and whether no worker is ready at all. The
+// connection is counted as open here.
+func (p *pool) pick(tried map[*backend]bool) (*backend, <-chan struct{}, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	n := len(p.backends)
@@ -154,11 +169,11 @@ func (p *pool) pick(tried map[*backend]bool) (*backend, <-chan struct{}) {
 		}
 	}
 	if best == nil {
-		return nil, p.changed
+		return nil, p.changed, n == 0
 	}
 	p.next++
 	best.open.Add(1)
-	return best, nil
+	return best, nil, false
 }
 
 // state reports whether no worker is ready, and a channel closed at the
@@ -248,9 +263,10 @@ func (r *Runner) forward(c net.Conn, p *pool, gone <-chan struct{}, placed func(
 	req := make(chan chunk, 1)
 	go readChunk(c, req)
 	var first *chunk // the client's first read, once it is in
-	tried := map[*backend]bool{}
+	w := &waiting{tried: map[*backend]bool{}, pause: proxyRetryMin}
+	tried := w.tried
 	for {
-		b, bc := r.connect(p, tried, gone)
+		b, bc := r.connect(p, w, gone, req, &first)
 		if b == nil {
 			return
 		}
@@ -293,29 +309,72 @@ func (r *Runner) forward(c net.Conn, p *pool, gone <-chan struct{}, placed func(
 	}
 }
 
+// waiting is what one connection's attempts to reach a worker share.
+type waiting struct {
+	tried map[*backend]bool // the ready workers that failed it since the last retry
+	spent time.Duration     // waited with some worker ready, none taking it
+	pause time.Duration     // before the next retry of those that failed
+}
+
 // connect picks a ready worker and connects to it, waiting while there is
-// none; nil when the cluster stops or the type is removed first.
-func (r *Runner) connect(p *pool, tried map[*backend]bool, gone <-chan struct{}) (*backend, net.Conn) {
+// none; nil when the cluster stops, the type is removed, the client leaves
+// meanwhile, or no ready worker took it within proxyGiveUp. When every ready
+// worker failed it they are tried again after a pause (50 ms, doubling to
+// 1 s), or at the next change. While it waits, the client's first read
+// (from req, until *first is set) is watched: nothing but an end or an
+// error means the client left; bytes are kept in *first for the worker.
+func (r *Runner) connect(p *pool, w *waiting, gone <-chan struct{}, req <-chan chunk, first **chunk) (*backend, net.Conn) {
+	if *first != nil {
+		req = nil
+	}
+	tried := w.tried
 	for {
-		b, wait := p.pick(tried)
+		b, wait, empty := p.pick(tried)
 		if b == nil {
-			if len(tried) > 0 {
-				clear(tried) // every ready worker refused: wait for a change, then retry them all
+			var retry <-chan time.Time
+			var timer *time.Timer
+			if empty {
+				clear(tried) // none ready: wait for one, as long as it takes
+			} else {
+				if w.spent >= proxyGiveUp {
+					return nil, nil
+				}
+				timer = time.NewTimer(min(w.pause, proxyGiveUp-w.spent))
+				retry = timer.C
 			}
+			t0 := time.Now()
 			select {
 			case <-wait:
-				continue
+				clear(tried) // a change: retry them all
+			case <-retry:
+				clear(tried)
+				w.pause = min(2*w.pause, proxyRetryMax)
+			case ch := <-req:
+				if len(ch.b) == 0 {
+					if timer != nil {
+						timer.Stop()
+					}
+					return nil, nil // the client left
+				}
+				*first, req = &ch, nil
 			case <-r.loopDone:
 				return nil, nil
 			case <-gone:
 				return nil, nil
 			}
+			if timer != nil {
+				timer.Stop()
+				w.spent += time.Since(t0)
+			}
+			continue
 		}
+		t0 := time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		bc, v6, err := dialLoopback(ctx, b.port, b.v6.Load())
 		cancel()
 		b.v6.Store(v6)
 		if err != nil {
+			w.spent += time.Since(t0)
 			b.open.Add(-1)
 			tried[b] = true
 			continue

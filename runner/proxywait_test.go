@@ -1,0 +1,246 @@
+package runner
+
+import (
+	"errors"
+	"io"
+	"net"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// frontProxy runs the proxy's accept loop for p on a fresh loopback socket
+// and returns its address; everything stops at the end of the test.
+func frontProxy(t *testing.T, p *pool) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Runner{loopDone: make(chan struct{})}
+	gone, quit := make(chan struct{}), make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		r.serveProxy(ln, p, gone, quit)
+		close(done)
+	}()
+	t.Cleanup(func() {
+		close(quit)
+		ln.Close()
+		close(r.loopDone)
+		<-done
+	})
+	return ln.Addr().String()
+}
+
+// freePort returns a loopback port nothing listens on (now).
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	return port
+}
+
+// A connection whose one ready worker failed it (here: reset it before a
+// byte) is retried on that same worker, with no change in the pool, instead
+// of waiting for the next change forever.
+func TestProxyRetriesTheWorkersThatFailed(t *testing.T) {
+	wl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wl.Close()
+	p := newPool()
+	p.add(&backend{name: "web.1", port: strconv.Itoa(wl.Addr().(*net.TCPAddr).Port)})
+	c, err := net.Dial("tcp", frontProxy(t, p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// The first connection the proxy makes is reset unread; the next one
+	// greets.
+	first, err := wl.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.(*net.TCPConn).SetLinger(0)
+	first.Close()
+	go func() {
+		w, err := wl.Accept()
+		if err != nil {
+			return
+		}
+		defer w.Close()
+		w.Write([]byte("hello\n"))
+		io.Copy(io.Discard, w)
+	}()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 6)
+	if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "hello\n" {
+		t.Fatalf("connection after its worker reset it once: %q, %v; want it retried", buf, err)
+	}
+}
+
+// A connection no ready worker takes (here the only one refuses every
+// time) is closed after proxyGiveUp, freeing its slot.
+func TestProxyGivesUpWhenReadyWorkersNeverAnswer(t *testing.T) {
+	defer func(d time.Duration) { proxyGiveUp = d }(proxyGiveUp)
+	proxyGiveUp = time.Second
+	p := newPool()
+	p.add(&backend{name: "web.1", port: strconv.Itoa(freePort(t))})
+	c, err := net.Dial("tcp", frontProxy(t, p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	t0 := time.Now()
+	c.SetReadDeadline(t0.Add(15 * time.Second))
+	n, err := c.Read(make([]byte, 1))
+	took := time.Since(t0)
+	var ne net.Error
+	if n > 0 || err == nil || (errors.As(err, &ne) && ne.Timeout()) {
+		t.Fatalf("connection to a worker that always refuses: %d bytes, %v after %s; want it closed after about %s", n, err, took.Round(time.Millisecond), proxyGiveUp)
+	}
+	if took < proxyGiveUp/2 {
+		t.Errorf("closed after %s, before proxyGiveUp (%s)", took, proxyGiveUp)
+	}
+	t.Logf("closed after %s: %v", took.Round(time.Millisecond), err)
+}
+
+// The give-up time counts only while some worker is ready: with none (a
+// slow start, scaled to 0) a connection waits however long it takes.
+func TestProxyNoGiveUpWhileNoWorkerIsReady(t *testing.T) {
+	defer func(d time.Duration) { proxyGiveUp = d }(proxyGiveUp)
+	proxyGiveUp = 200 * time.Millisecond
+	port := freePort(t)
+	b := &backend{name: "web.1", port: strconv.Itoa(port)}
+	p := newPool()
+	p.add(b)
+	c, err := net.Dial("tcp", frontProxy(t, p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// Accepted while web.1 is ready, then it goes before the proxy gives up
+	// on it (this runs well within proxyGiveUp: a loaded machine may miss
+	// it, then the wait below is skipped).
+	t0 := time.Now()
+	p.drain(b)
+	if time.Since(t0) > proxyGiveUp/2 {
+		t.Skip("too slow here to drain within the give-up time")
+	}
+	// Well past proxyGiveUp with no worker, the connection is still open.
+	c.SetReadDeadline(time.Now().Add(4 * proxyGiveUp))
+	if n, err := c.Read(make([]byte, 1)); n > 0 || !isTimeout(err) {
+		t.Fatalf("waiting connection with no worker ready: %d bytes, %v; want it still waiting", n, err)
+	}
+	wl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wl.Close()
+	go func() {
+		w, err := wl.Accept()
+		if err != nil {
+			return
+		}
+		defer w.Close()
+		w.Write([]byte("hello\n"))
+		io.Copy(io.Discard, w)
+	}()
+	p.add(&backend{name: "web.2", port: strconv.Itoa(wl.Addr().(*net.TCPAddr).Port)})
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 6)
+	if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "hello\n" {
+		t.Fatalf("connection once a worker is ready: %q, %v", buf, err)
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// A connection waiting for a worker whose client hangs up ends at once:
+// its socket and goroutines are not kept until a worker is ready.
+func TestProxyWaitingConnectionEndsWhenTheClientLeaves(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	r := &Runner{loopDone: make(chan struct{})}
+	defer close(r.loopDone)
+	p := newPool() // no worker ready: scaled to 0, say
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	sc, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		r.forward(sc, p, make(chan struct{}), func() {})
+		close(done)
+	}()
+	c.Close()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the connection still waits for a worker 10s after its client left")
+	}
+}
+
+// A waiting client that sends its request keeps waiting, and the request
+// goes to the worker that comes.
+func TestProxyWaitingConnectionKeepsItsRequest(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	r := &Runner{loopDone: make(chan struct{})}
+	defer close(r.loopDone)
+	p := newPool()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	sc, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	go r.forward(sc, p, make(chan struct{}), func() {})
+	c.Write([]byte("ping\n"))
+	c.(*net.TCPConn).CloseWrite()
+	wl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wl.Close()
+	p.add(&backend{name: "web.1", port: strconv.Itoa(wl.Addr().(*net.TCPAddr).Port)})
+	w, err := wl.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	w.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got, err := io.ReadAll(w)
+	if string(got) != "ping\n" {
+		t.Fatalf("worker got %q, %v; want the request sent while waiting", got, err)
+	}
+	w.Write([]byte("pong\n"))
+	w.(*net.TCPConn).CloseWrite()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if got, err := io.ReadAll(c); string(got) != "pong\n" {
+		t.Fatalf("client got %q, %v", got, err)
+	}
+}
