@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -41,8 +42,7 @@ const (
 // backend is one ready worker of a proxy-mode type.
 type backend struct {
 	name string
-	port string      // its private port, on 127.0.0.1 or [::1] (see dialLoopback)
-	v6   atomic.Bool // it answered on [::1]: tried first
+	port string // its private port, on 127.0.0.1 or [::1] (see dialLoopback)
 	open atomic.Int64
 	out  atomic.Bool // drained: it gets no new connection
 	// waiting counts requests sent to the worker that got no byte back
@@ -370,9 +370,8 @@ func (r *Runner) connect(p *pool, w *waiting, gone <-chan struct{}, req <-chan c
 		}
 		t0 := time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		bc, v6, err := dialLoopback(ctx, b.port, b.v6.Load())
+		bc, err := dialLoopback(ctx, b.port)
 		cancel()
-		b.v6.Store(v6)
 		if err != nil {
 			w.spent += time.Since(t0)
 			b.open.Add(-1)
@@ -456,18 +455,39 @@ func (ps *ports) get() (int, error) {
 		ps.used = map[int]bool{}
 	}
 	for range 100 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		port, err := loopbackPort()
 		if err != nil {
 			return 0, err
 		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		if !ps.used[port] {
+		if !ps.used[port] && !boundOnV6Loopback(port) {
 			ps.used[port] = true
 			return port, nil
 		}
 	}
 	return 0, errors.New("no free loopback port")
+}
+
+// loopbackPort returns a port free on 127.0.0.1 (a variable for the tests).
+var loopbackPort = func() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// boundOnV6Loopback reports whether some socket holds [::1]:port: the
+// worker's connections and probes fall back to [::1] while 127.0.0.1
+// refuses (see dialLoopback), so such a port could reach another program.
+// No IPv6 here: false.
+func boundOnV6Loopback(port int) bool {
+	l, err := net.Listen("tcp6", net.JoinHostPort("::1", strconv.Itoa(port)))
+	if err != nil {
+		return errors.Is(err, syscall.EADDRINUSE)
+	}
+	l.Close()
+	return false
 }
 
 func (ps *ports) put(port int) {
@@ -492,19 +512,18 @@ func proxyListener(l *Listener) (net.Listener, error) {
 
 // dialLoopback connects to port on 127.0.0.1, or on [::1] when nothing
 // listens there: an app told to listen on "localhost" may get ::1 alone
-// (Node 17+ resolves it so). v6 tries [::1] first; on6 says which answered.
-func dialLoopback(ctx context.Context, port string, v6 bool) (c net.Conn, on6 bool, err error) {
-	hosts := [2]string{"127.0.0.1", "::1"}
-	if v6 {
-		hosts[0], hosts[1] = hosts[1], hosts[0]
-	}
+// (Node 17+ resolves it so). 127.0.0.1 is tried first every time, so that a
+// worker that listens there again (after a restart) is not passed over for
+// whatever took [::1] at that port meanwhile.
+func dialLoopback(ctx context.Context, port string) (net.Conn, error) {
 	var d net.Dialer
-	if c, err = d.DialContext(ctx, "tcp", net.JoinHostPort(hosts[0], port)); err == nil || !errors.Is(err, syscall.ECONNREFUSED) {
-		return c, v6, err
+	c, err := d.DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", port))
+	if err == nil || !errors.Is(err, syscall.ECONNREFUSED) {
+		return c, err
 	}
-	c, err2 := d.DialContext(ctx, "tcp", net.JoinHostPort(hosts[1], port))
+	c, err2 := d.DialContext(ctx, "tcp", net.JoinHostPort("::1", port))
 	if err2 != nil {
-		return nil, v6, err // the first refusal says it best (no IPv6 here, say)
+		return nil, err // the first refusal says it best (no IPv6 here, say)
 	}
-	return c, !v6, nil
+	return c, nil
 }

@@ -244,3 +244,96 @@ func TestProxyWaitingConnectionKeepsItsRequest(t *testing.T) {
 		t.Fatalf("client got %q, %v", got, err)
 	}
 }
+
+// A private port is never one that [::1] listens on: a worker on 127.0.0.1
+// that is not listening yet (or restarting) would have its connections
+// and probes fall back to [::1], to that other program.
+func TestPortsSkipsAPortBoundOnIPv6Loopback(t *testing.T) {
+	l6, err := net.Listen("tcp6", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback here: %v", err)
+	}
+	defer l6.Close()
+	taken := l6.Addr().(*net.TCPAddr).Port
+	if l4, err := net.Listen("tcp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(taken))); err != nil {
+		t.Skipf("port %d is in use on 127.0.0.1 too: %v", taken, err)
+	} else {
+		l4.Close()
+	}
+	defer func(f func() (int, error)) { loopbackPort = f }(loopbackPort)
+	real, first := loopbackPort, true
+	loopbackPort = func() (int, error) { // the kernel offers the port [::1] holds first
+		if first {
+			first = false
+			return taken, nil
+		}
+		return real()
+	}
+	var ps ports
+	port, err := ps.get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if port == taken {
+		t.Fatalf("got port %d, which a program listens on at [::1]", port)
+	}
+}
+
+// A connection that fell back to [::1] once, while nothing listened on
+// 127.0.0.1 (the worker restarting, say), does not make [::1] the first
+// choice for that worker: once it listens on 127.0.0.1 again, connections
+// go there, not to whatever listens on [::1] at that port.
+func TestProxyDoesNotStickToIPv6Loopback(t *testing.T) {
+	l4, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(l4.Addr().(*net.TCPAddr).Port)
+	l6, err := net.Listen("tcp6", net.JoinHostPort("::1", port))
+	if err != nil {
+		l4.Close()
+		t.Skipf("no IPv6 loopback here, or the port is taken there: %v", err)
+	}
+	defer l6.Close()
+	greet := func(l net.Listener, what string) {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte(what))
+			c.Close()
+		}
+	}
+	go greet(l6, "foreign\n")
+	l4.Close() // the worker restarts
+	p := newPool()
+	p.add(&backend{name: "web.1", port: port})
+	front := frontProxy(t, p)
+	read := func() string {
+		t.Helper()
+		c, err := net.Dial("tcp", front)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		b, err := io.ReadAll(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	if got := read(); got != "foreign\n" {
+		t.Fatalf("with nothing on 127.0.0.1: %q, want the [::1] listener's answer", got)
+	}
+	l4, err = net.Listen("tcp4", net.JoinHostPort("127.0.0.1", port))
+	if err != nil {
+		t.Skipf("port %s taken on 127.0.0.1 meanwhile: %v", port, err)
+	}
+	defer l4.Close()
+	go greet(l4, "worker\n")
+	if got := read(); got != "worker\n" {
+		t.Fatalf("with the worker back on 127.0.0.1: %q, want the worker's answer", got)
+	}
+}

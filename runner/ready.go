@@ -200,8 +200,7 @@ var probeClient = &http.Client{Timeout: time.Second, Transport: &http.Transport{
 		if err != nil {
 			return nil, err
 		}
-		c, _, err := dialLoopback(ctx, port, false)
-		return c, err
+		return dialLoopback(ctx, port)
 	},
 }}
 
@@ -220,7 +219,7 @@ func (rd *readiness) probe(limit time.Duration) bool {
 				return up
 			}
 		}
-		c, _, err := dialLoopback(ctx, rd.port, false)
+		c, err := dialLoopback(ctx, rd.port)
 		if err != nil {
 			return false
 		}
