@@ -120,15 +120,16 @@ func TestProxyNoGiveUpWhileNoWorkerIsReady(t *testing.T) {
 	b := &backend{name: "web.1", port: strconv.Itoa(port)}
 	p := newPool()
 	p.add(b)
-	c, err := net.Dial("tcp", frontProxy(t, p))
+	front := frontProxy(t, p)
+	// Connected while web.1 is ready, then it goes before the proxy gives
+	// up on it (well within proxyGiveUp, but a loaded machine may miss
+	// that: the test is skipped then).
+	t0 := time.Now()
+	c, err := net.Dial("tcp", front)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	// Accepted while web.1 is ready, then it goes before the proxy gives up
-	// on it (this runs well within proxyGiveUp: a loaded machine may miss
-	// it, then the wait below is skipped).
-	t0 := time.Now()
 	p.drain(b)
 	if time.Since(t0) > proxyGiveUp/2 {
 		t.Skip("too slow here to drain within the give-up time")
