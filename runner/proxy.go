@@ -28,9 +28,9 @@ const settleMax = time.Second
 // proxyGiveUp bounds how long a connection waits for a worker to take it
 // while some are ready (they refuse it, time out, reset it): past it, the
 // connection is closed and its place freed for another. Time with no worker
-// ready at all (a slow start, scaled to 0) does not count. A variable for
-// the tests.
-var proxyGiveUp = 30 * time.Second
+// ready at all (a slow start, scaled to 0) does not count. Runner.giveUp
+// replaces it in the tests.
+const proxyGiveUp = 30 * time.Second
 
 // proxyRetryMin and proxyRetryMax bound the pause before the ready workers
 // that all failed a connection are tried again (doubling from the first).
@@ -263,7 +263,10 @@ func (r *Runner) forward(c net.Conn, p *pool, gone <-chan struct{}, placed func(
 	req := make(chan chunk, 1)
 	go readChunk(c, req)
 	var first *chunk // the client's first read, once it is in
-	w := &waiting{tried: map[*backend]bool{}, pause: proxyRetryMin}
+	w := &waiting{tried: map[*backend]bool{}, pause: proxyRetryMin, giveUp: proxyGiveUp}
+	if r.giveUp > 0 {
+		w.giveUp = r.giveUp
+	}
 	tried := w.tried
 	for {
 		b, bc := r.connect(p, w, gone, req, &first)
@@ -311,9 +314,10 @@ func (r *Runner) forward(c net.Conn, p *pool, gone <-chan struct{}, placed func(
 
 // waiting is what one connection's attempts to reach a worker share.
 type waiting struct {
-	tried map[*backend]bool // the ready workers that failed it since the last retry
-	spent time.Duration     // waited with some worker ready, none taking it
-	pause time.Duration     // before the next retry of those that failed
+	tried  map[*backend]bool // the ready workers that failed it since the last retry
+	spent  time.Duration     // waited with some worker ready, none taking it
+	pause  time.Duration     // before the next retry of those that failed
+	giveUp time.Duration     // proxyGiveUp
 }
 
 // connect picks a ready worker and connects to it, waiting while there is
@@ -336,10 +340,10 @@ func (r *Runner) connect(p *pool, w *waiting, gone <-chan struct{}, req <-chan c
 			if empty {
 				clear(tried) // none ready: wait for one, as long as it takes
 			} else {
-				if w.spent >= proxyGiveUp {
+				if w.spent >= w.giveUp {
 					return nil, nil
 				}
-				timer = time.NewTimer(min(w.pause, proxyGiveUp-w.spent))
+				timer = time.NewTimer(min(w.pause, w.giveUp-w.spent))
 				retry = timer.C
 			}
 			t0 := time.Now()

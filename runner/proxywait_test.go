@@ -11,13 +11,14 @@ import (
 
 // frontProxy runs the proxy's accept loop for p on a fresh loopback socket
 // and returns its address; everything stops at the end of the test.
-func frontProxy(t *testing.T, p *pool) string {
+// giveUp replaces proxyGiveUp when not 0.
+func frontProxy(t *testing.T, p *pool, giveUp time.Duration) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &Runner{loopDone: make(chan struct{})}
+	r := &Runner{loopDone: make(chan struct{}), giveUp: giveUp}
 	gone, quit := make(chan struct{}), make(chan struct{})
 	done := make(chan struct{})
 	go func() {
@@ -56,7 +57,7 @@ func TestProxyRetriesTheWorkersThatFailed(t *testing.T) {
 	defer wl.Close()
 	p := newPool()
 	p.add(&backend{name: "web.1", port: strconv.Itoa(wl.Addr().(*net.TCPAddr).Port)})
-	c, err := net.Dial("tcp", frontProxy(t, p))
+	c, err := net.Dial("tcp", frontProxy(t, p, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,11 +89,10 @@ func TestProxyRetriesTheWorkersThatFailed(t *testing.T) {
 // A connection no ready worker takes (here the only one refuses every
 // time) is closed after proxyGiveUp, freeing its slot.
 func TestProxyGivesUpWhenReadyWorkersNeverAnswer(t *testing.T) {
-	defer func(d time.Duration) { proxyGiveUp = d }(proxyGiveUp)
-	proxyGiveUp = time.Second
+	const giveUp = time.Second
 	p := newPool()
 	p.add(&backend{name: "web.1", port: strconv.Itoa(freePort(t))})
-	c, err := net.Dial("tcp", frontProxy(t, p))
+	c, err := net.Dial("tcp", frontProxy(t, p, giveUp))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,10 +103,10 @@ func TestProxyGivesUpWhenReadyWorkersNeverAnswer(t *testing.T) {
 	took := time.Since(t0)
 	var ne net.Error
 	if n > 0 || err == nil || (errors.As(err, &ne) && ne.Timeout()) {
-		t.Fatalf("connection to a worker that always refuses: %d bytes, %v after %s; want it closed after about %s", n, err, took.Round(time.Millisecond), proxyGiveUp)
+		t.Fatalf("connection to a worker that always refuses: %d bytes, %v after %s; want it closed after about %s", n, err, took.Round(time.Millisecond), giveUp)
 	}
-	if took < proxyGiveUp/2 {
-		t.Errorf("closed after %s, before proxyGiveUp (%s)", took, proxyGiveUp)
+	if took < giveUp/2 {
+		t.Errorf("closed after %s, before proxyGiveUp (%s)", took, giveUp)
 	}
 	t.Logf("closed after %s: %v", took.Round(time.Millisecond), err)
 }
@@ -114,13 +114,12 @@ func TestProxyGivesUpWhenReadyWorkersNeverAnswer(t *testing.T) {
 // The give-up time counts only while some worker is ready: with none (a
 // slow start, scaled to 0) a connection waits however long it takes.
 func TestProxyNoGiveUpWhileNoWorkerIsReady(t *testing.T) {
-	defer func(d time.Duration) { proxyGiveUp = d }(proxyGiveUp)
-	proxyGiveUp = 200 * time.Millisecond
+	const giveUp = 200 * time.Millisecond
 	port := freePort(t)
 	b := &backend{name: "web.1", port: strconv.Itoa(port)}
 	p := newPool()
 	p.add(b)
-	front := frontProxy(t, p)
+	front := frontProxy(t, p, giveUp)
 	// Connected while web.1 is ready, then it goes before the proxy gives
 	// up on it (well within proxyGiveUp, but a loaded machine may miss
 	// that: the test is skipped then).
@@ -131,11 +130,11 @@ func TestProxyNoGiveUpWhileNoWorkerIsReady(t *testing.T) {
 	}
 	defer c.Close()
 	p.drain(b)
-	if time.Since(t0) > proxyGiveUp/2 {
+	if time.Since(t0) > giveUp/2 {
 		t.Skip("too slow here to drain within the give-up time")
 	}
 	// Well past proxyGiveUp with no worker, the connection is still open.
-	c.SetReadDeadline(time.Now().Add(4 * proxyGiveUp))
+	c.SetReadDeadline(time.Now().Add(4 * giveUp))
 	if n, err := c.Read(make([]byte, 1)); n > 0 || !isTimeout(err) {
 		t.Fatalf("waiting connection with no worker ready: %d bytes, %v; want it still waiting", n, err)
 	}
@@ -310,7 +309,7 @@ func TestProxyDoesNotStickToIPv6Loopback(t *testing.T) {
 	l4.Close() // the worker restarts
 	p := newPool()
 	p.add(&backend{name: "web.1", port: port})
-	front := frontProxy(t, p)
+	front := frontProxy(t, p, 0)
 	read := func() string {
 		t.Helper()
 		c, err := net.Dial("tcp", front)

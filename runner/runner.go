@@ -134,6 +134,7 @@ type Runner struct {
 
 	ports    ports
 	loopDone chan struct{} // closed when the supervisor loop ends: no more requests
+	giveUp   time.Duration // proxyGiveUp when 0 (the tests shorten it)
 
 	background sync.WaitGroup // log copiers, leftover-group reapers, proxies
 
