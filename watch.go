@@ -343,7 +343,7 @@ func startWatchers(ctx context.Context, plan []watchGroup, r *runner.Runner, mux
 			for b := range w.Batches() {
 				var reload []string
 				for _, t := range g.types {
-					if b.Rescan || matches(t, b.Paths) {
+					if b.Rescan || matches(g.dir, t, b.Paths) {
 						reload = append(reload, t.name)
 					}
 				}
@@ -382,14 +382,41 @@ func commonIgnores(ts []watchedType) []string {
 
 // matches: some path matches one of t's watch globs, and neither it nor a
 // directory above it matches one of its ignores (an ignore that matches a
-// directory covers what is below it, as when the watcher prunes it).
-func matches(t watchedType, paths []string) bool {
-	for _, path := range paths {
-		if matchAny(t.watch, path) && !ignored(t.ignore, path) {
-			return true
+// directory covers what is below it, as when the watcher prunes it). A
+// path reached through a symlink into dir is ignored also when where it
+// leads is (watch_ignore = ["src/gen"], ln -s gen src/current).
+func matches(dir string, t watchedType, paths []string) bool {
+	for _, p := range paths {
+		if !matchAny(t.watch, p) || ignored(t.ignore, p) {
+			continue
 		}
+		if real, ok := resolvedRel(dir, p); ok && real != p && ignored(t.ignore, real) {
+			continue
+		}
+		return true
 	}
 	return false
+}
+
+// resolvedRel is the path p (relative to dir) with the symlinks in its
+// directories resolved, relative to dir's real path, when it lies below it.
+func resolvedRel(dir, p string) (string, bool) {
+	if dir == "" || !strings.Contains(p, "/") {
+		return "", false
+	}
+	realDir, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return "", false
+	}
+	parent, err := filepath.EvalSymlinks(filepath.Join(dir, filepath.FromSlash(path.Dir(p))))
+	if err != nil {
+		return "", false
+	}
+	rel, err := filepath.Rel(realDir, filepath.Join(parent, path.Base(p)))
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return "", false
+	}
+	return filepath.ToSlash(rel), true
 }
 
 func ignored(globs []string, file string) bool {

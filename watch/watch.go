@@ -59,6 +59,8 @@ type Options struct {
 	newNotifier func() (notifier, error)
 	// budget replaces descriptorBudget in tests.
 	budget int
+	// linkCap replaces linkCap in tests.
+	linkCap int
 }
 
 // Batch is one debounced set of changes.
@@ -151,8 +153,13 @@ func New(opts Options) (*Watcher, error) {
 		visit:   w.addWatch,
 		unvisit: w.unwatch,
 		links:   map[string]string{},
+		warn:    w.warn,
+		warned:  map[string]bool{},
+
+		maxLinkDirs: opts.linkCap,
 	}
 	w.rootReal, _ = filepath.EvalSymlinks(root)
+	w.walker.rootReal = w.rootReal
 	if w.poll <= 0 {
 		newNotifier := opts.newNotifier
 		if newNotifier == nil {
@@ -481,6 +488,7 @@ func (w *Watcher) lookForRoot(changed *[]string) {
 	}
 	w.gone = false
 	w.rootReal, _ = filepath.EvalSymlinks(w.root)
+	w.walker.rootReal = w.rootReal
 	w.rescan("", changed)
 	if _, ok := w.tree[""]; !ok {
 		w.gone = true // removed again while it was read
