@@ -2,6 +2,7 @@ package watch
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -134,6 +135,38 @@ func TestLinkIntoIgnoredDirectory(t *testing.T) {
 					t.Errorf("%s counted: the link re-watched an ignored directory", p)
 				}
 			}
+		})
+	}
+}
+
+// A root removed while something holds it open (a worker's cwd), which
+// keeps the kernel from sending the root's own removal, is noticed all the
+// same, with the warning, and watched again once made anew, in both modes.
+// (It was never watched again with inotify; polling did not warn.)
+func TestRootRemovedWhileHeldOpen(t *testing.T) {
+	for _, poll := range []time.Duration{0, 20 * time.Millisecond} {
+		t.Run(map[bool]string{true: "poll", false: "notify"}[poll > 0], func(t *testing.T) {
+			root := filepath.Join(t.TempDir(), "root")
+			mustWrite(t, filepath.Join(root, "f"), "x")
+			held, err := os.Open(root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer held.Close()
+			var warns warnings
+			w := start(t, Options{Root: root, Poll: poll, Warn: warns.warn})
+			if err := os.RemoveAll(root); err != nil {
+				t.Fatal(err)
+			}
+			collect(t, w, "f")
+			eventually(t, "the removal warning", func() bool {
+				lines := warns.get()
+				return len(lines) == 1 && strings.Contains(lines[0], "removed")
+			})
+			mustWrite(t, filepath.Join(root, "g"), "x")
+			collect(t, w, "g")
+			mustWrite(t, filepath.Join(root, "g"), "edited")
+			collect(t, w, "g")
 		})
 	}
 }
