@@ -468,7 +468,7 @@ func commonIgnores(ts []watchedType) []string {
 // leads is (watch_ignore = ["src/gen"], ln -s gen src/current).
 func matches(dir string, t watchedType, paths []string) bool {
 	for _, p := range paths {
-		if !matchAny(t.watch, p) || ignored(t.ignore, p) {
+		if !matchWatch(t.watch, p) || ignored(t.ignore, p) {
 			continue
 		}
 		if real, ok := resolvedRel(dir, p); ok && real != p && ignored(t.ignore, real) {
@@ -503,6 +503,16 @@ func resolvedRel(dir, p string) (string, bool) {
 func ignored(globs []string, file string) bool {
 	for p := path.Clean(file); p != "." && p != "/"; p = path.Dir(p) {
 		if matchAny(globs, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// matchWatch: path matches one of the watch globs (see watch.MatchWatch).
+func matchWatch(globs []string, path string) bool {
+	for _, g := range globs {
+		if watch.MatchWatch(g, path) {
 			return true
 		}
 	}

@@ -170,3 +170,24 @@ func TestRootRemovedWhileHeldOpen(t *testing.T) {
 		})
 	}
 }
+
+// A watch glob with no wildcard matches the path and what is below it,
+// whatever is on disk: "lib" counts lib/a.js even when lib is made after
+// the watcher started.
+func TestWatchEntryWithoutWildcard(t *testing.T) {
+	for pattern, paths := range map[string]map[string]bool{
+		"lib":          {"lib": true, "lib/a.js": true, "lib/sub/b.js": true, "library/a.js": false, "src/lib/a.js": false},
+		"package.json": {"package.json": true, "package.json.bak": false},
+		"lib/*.js":     {"lib/a.js": true, "lib/sub/b.js": false},
+	} {
+		for p, want := range paths {
+			if got := MatchWatch(pattern, p); got != want {
+				t.Errorf("MatchWatch(%q, %q) = %v, want %v", pattern, p, got, want)
+			}
+		}
+	}
+	root := t.TempDir()
+	w := start(t, Options{Root: root, Include: []string{"lib"}})
+	mustWrite(t, filepath.Join(root, "lib", "sub", "b.js"), "x")
+	collect(t, w, "lib/sub/b.js")
+}

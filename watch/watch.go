@@ -32,7 +32,8 @@ const (
 type Options struct {
 	// Root is the directory watched; globs and batch paths are relative to it.
 	Root string
-	// Include lists globs (see Match) a path must match one of to count; an
+	// Include lists globs (see MatchWatch: one with no wildcard also
+	// matches what is below it) a path must match one of to count; an
 	// empty list counts every path that is not ignored.
 	Include []string
 	// Ignore lists globs of paths that never count, added to the defaults
