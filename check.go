@@ -233,7 +233,7 @@ func printPlan(w io.Writer, opts runner.Options, asJSON bool) error {
 			if p.WatchPoll != "" {
 				poll = "poll every " + p.WatchPoll
 			}
-			fmt.Fprintf(tw, "  watch\t%s (%s; ignore %s)\n", strings.Join(p.Watch, " "), poll, strings.Join(p.WatchIgnore, " "))
+			fmt.Fprintf(tw, "  watch\t%s (%s; ignore %s)\n", strings.Join(watchShown(p.Watch), " "), poll, strings.Join(p.WatchIgnore, " "))
 		}
 		if p.MaxMemory > 0 {
 			fmt.Fprintf(tw, "  max_memory\t%d bytes\n", p.MaxMemory)
@@ -311,4 +311,17 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	return 0
+}
+
+// watchShown is a type's watch globs as check shows them: one with no
+// wildcard matches what is below it too (watch.MatchWatch).
+func watchShown(globs []string) []string {
+	out := make([]string, len(globs))
+	for i, g := range globs {
+		out[i] = g
+		if !strings.ContainsAny(g, `*?[\`) {
+			out[i] = g + " (and below)"
+		}
+	}
+	return out
 }

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cluster-run/cluster/logmux"
@@ -64,7 +65,8 @@ func startWatching(ctx context.Context, cfg *procfile.Config, extraEnv []string,
 		return nil, err
 	}
 	plan := watchPlan(cfg, extraEnv, only)
-	code, err := startWatchers(ctx, plan, r, mux)
+	reload := func(names ...string) { r.Reload(names...) }
+	code, err := startWatchers(ctx, plan, reload, mux, nil)
 	if err != nil {
 		files.stop()
 		cancel()
@@ -96,7 +98,7 @@ func startWatching(ctx context.Context, cfg *procfile.Config, extraEnv []string,
 					}
 				}
 				if nextPlan := watchPlan(next, extraEnv, only); !reflect.DeepEqual(plan, nextPlan) {
-					code = replaceWatchers(ctx, code, plan, nextPlan, r, mux)
+					code = replaceWatchers(ctx, code, plan, nextPlan, reload, mux)
 					plan = nextPlan
 				}
 				cfg = next
@@ -112,18 +114,86 @@ func startWatching(ctx context.Context, cfg *procfile.Config, extraEnv []string,
 
 // replaceWatchers starts the watchers of plan, then finishes old ones: a
 // change made before the new ones had read it is still sent by the old ones
-// (see watch.Watcher.Finish), so no save is lost in between.
-func replaceWatchers(ctx context.Context, old *codeWatchers, was, plan []watchGroup, r *runner.Runner, mux *logmux.Mux) *codeWatchers {
-	fresh, err := startWatchers(ctx, plan, r, mux)
+// (see watch.Watcher.Finish), so no save is lost in between. A change made
+// after the new ones had read it is seen by both: the handover lets only
+// the first report of each file state through.
+func replaceWatchers(ctx context.Context, old *codeWatchers, was, plan []watchGroup, reload func(...string), mux *logmux.Mux) *codeWatchers {
+	h := newHandover()
+	fresh, err := startWatchers(ctx, plan, reload, mux, h)
 	switch {
 	case err != nil:
 		mux.Printf("file watching is off: %v", err)
-		fresh, _ = startWatchers(ctx, nil, r, mux)
+		fresh, _ = startWatchers(ctx, nil, reload, mux, nil)
 	case len(plan) > 0 && !sameSettings(was, plan):
 		mux.Printf("watch settings changed: watching with the new ones")
 	}
+	if betweenWatchers != nil {
+		betweenWatchers()
+	}
+	old.handover.Store(h)
 	old.finish()
+	h.close(handoverGrace)
 	return fresh
+}
+
+// betweenWatchers runs, in tests, once the new watchers have read the tree
+// and before the old ones finish: a save then is seen by both.
+var betweenWatchers func()
+
+// handoverGrace is how long after the old watchers finished the new ones
+// still drop what the old ones reported: a batch waits for quiet up to
+// watch.DefaultMaxWait.
+const handoverGrace = 2 * watch.DefaultMaxWait
+
+// handover is shared by the watchers being replaced and their successors
+// while both run: each path they report is recorded with the state of its
+// file (size and mtime, or absent), and a report of a path whose file is
+// in the state already recorded is the same save seen twice.
+type handover struct {
+	mu    sync.Mutex
+	seen  map[string]fileStamp
+	until time.Time // zero until the old watchers finished
+}
+
+type fileStamp struct {
+	exists bool
+	size   int64
+	mtime  time.Time
+}
+
+func newHandover() *handover { return &handover{seen: map[string]fileStamp{}} }
+
+func (h *handover) close(grace time.Duration) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.until = time.Now().Add(grace)
+}
+
+// fresh is paths (relative to dir) without those reported already in the
+// state their files are in now. A nil or closed handover keeps them all.
+func (h *handover) fresh(dir string, paths []string) []string {
+	if h == nil {
+		return paths
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.until.IsZero() && time.Now().After(h.until) {
+		return paths
+	}
+	var out []string
+	for _, p := range paths {
+		abs := filepath.Join(dir, filepath.FromSlash(p))
+		var st fileStamp
+		if fi, err := os.Lstat(abs); err == nil {
+			st = fileStamp{true, fi.Size(), fi.ModTime()}
+		}
+		if prev, ok := h.seen[abs]; ok && prev == st {
+			continue
+		}
+		h.seen[abs] = st
+		out = append(out, p)
+	}
+	return out
 }
 
 // appliedConfigs hands the latest configuration the runner put in force
@@ -299,6 +369,8 @@ type codeWatchers struct {
 	ws     []*watch.Watcher
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	// handover is set on watchers being replaced, before they finish.
+	handover atomic.Pointer[handover]
 }
 
 // stop ends them at once, dropping what waits for quiet (shutdown).
@@ -318,8 +390,9 @@ func (c *codeWatchers) finish() {
 
 // startWatchers runs one watcher per group of plan, with the union of its
 // types' globs, and turns each batch into one rolling reload of every type
-// whose own globs match a changed path.
-func startWatchers(ctx context.Context, plan []watchGroup, r *runner.Runner, mux *logmux.Mux) (*codeWatchers, error) {
+// whose own globs match a changed path. h, when set, is the handover from
+// the watchers these replace.
+func startWatchers(ctx context.Context, plan []watchGroup, reload func(...string), mux *logmux.Mux, h *handover) (*codeWatchers, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	c := &codeWatchers{cancel: cancel}
 	for _, g := range plan {
@@ -341,13 +414,21 @@ func startWatchers(ctx context.Context, plan []watchGroup, r *runner.Runner, mux
 			defer c.wg.Done()
 			go w.Run(ctx)
 			for b := range w.Batches() {
-				var reload []string
+				hh := h
+				if old := c.handover.Load(); old != nil {
+					hh = old
+				}
+				b.Paths = hh.fresh(g.dir, b.Paths)
+				if len(b.Paths) == 0 && !b.Rescan {
+					continue
+				}
+				var names []string
 				for _, t := range g.types {
-					if b.Rescan || matches(t, b.Paths) {
-						reload = append(reload, t.name)
+					if b.Rescan || matches(g.dir, t, b.Paths) {
+						names = append(names, t.name)
 					}
 				}
-				if len(reload) == 0 {
+				if len(names) == 0 {
 					continue
 				}
 				what := "files changed"
@@ -357,8 +438,8 @@ func startWatchers(ctx context.Context, plan []watchGroup, r *runner.Runner, mux
 						what = b.Paths[0] + " and " + itoa(len(b.Paths)-1) + " more changed"
 					}
 				}
-				mux.Printf("%s: reloading %v", what, reload)
-				r.Reload(reload...)
+				mux.Printf("%s: reloading %v", what, names)
+				reload(names...)
 			}
 		}()
 	}
@@ -382,19 +463,56 @@ func commonIgnores(ts []watchedType) []string {
 
 // matches: some path matches one of t's watch globs, and neither it nor a
 // directory above it matches one of its ignores (an ignore that matches a
-// directory covers what is below it, as when the watcher prunes it).
-func matches(t watchedType, paths []string) bool {
-	for _, path := range paths {
-		if matchAny(t.watch, path) && !ignored(t.ignore, path) {
+// directory covers what is below it, as when the watcher prunes it). A
+// path reached through a symlink into dir is ignored also when where it
+// leads is (watch_ignore = ["src/gen"], ln -s gen src/current).
+func matches(dir string, t watchedType, paths []string) bool {
+	for _, p := range paths {
+		if !matchWatch(t.watch, p) || ignored(t.ignore, p) {
+			continue
+		}
+		if real, ok := resolvedRel(dir, p); ok && real != p && ignored(t.ignore, real) {
+			continue
+		}
+		return true
+	}
+	return false
+}
+
+// resolvedRel is the path p (relative to dir) with the symlinks in its
+// directories resolved, relative to dir's real path, when it lies below it.
+func resolvedRel(dir, p string) (string, bool) {
+	if dir == "" || !strings.Contains(p, "/") {
+		return "", false
+	}
+	realDir, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return "", false
+	}
+	parent, err := filepath.EvalSymlinks(filepath.Join(dir, filepath.FromSlash(path.Dir(p))))
+	if err != nil {
+		return "", false
+	}
+	rel, err := filepath.Rel(realDir, filepath.Join(parent, path.Base(p)))
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return "", false
+	}
+	return filepath.ToSlash(rel), true
+}
+
+func ignored(globs []string, file string) bool {
+	for p := path.Clean(file); p != "." && p != "/"; p = path.Dir(p) {
+		if matchAny(globs, p) {
 			return true
 		}
 	}
 	return false
 }
 
-func ignored(globs []string, file string) bool {
-	for p := path.Clean(file); p != "." && p != "/"; p = path.Dir(p) {
-		if matchAny(globs, p) {
+// matchWatch: path matches one of the watch globs (see watch.MatchWatch).
+func matchWatch(globs []string, path string) bool {
+	for _, g := range globs {
+		if watch.MatchWatch(g, path) {
 			return true
 		}
 	}

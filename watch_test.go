@@ -27,7 +27,35 @@ func TestMatchesIgnoresDirectories(t *testing.T) {
 		"sub/dist/b.js":  true,
 		"./dist/deep.js": false,
 	} {
-		if got := matches(p, []string{path}); got != want {
+		if got := matches("", p, []string{path}); got != want {
+			t.Errorf("matches(%q) = %v, want %v", path, got, want)
+		}
+	}
+}
+
+// A type's watch_ignore holds for a path reached through a symlink into
+// what it ignores (watch_ignore = ["src/gen"], ln -s gen src/current): the
+// path counts by where it leads too.
+func TestMatchesIgnoresThroughLinks(t *testing.T) {
+	dir := t.TempDir()
+	for _, d := range []string{"src/gen", "src/lib"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for link, target := range map[string]string{"src/current": "gen", "src/other": "lib"} {
+		if err := os.Symlink(target, filepath.Join(dir, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := watchedType{watch: []string{"src/**"}, ignore: []string{"src/gen"}}
+	for path, want := range map[string]bool{
+		"src/current/out.js": false,
+		"src/gen/out.js":     false,
+		"src/other/l.js":     true,
+		"src/app.js":         true,
+	} {
+		if got := matches(dir, p, []string{path}); got != want {
 			t.Errorf("matches(%q) = %v, want %v", path, got, want)
 		}
 	}

@@ -735,8 +735,11 @@ func (l *loader) globs(k string, v any, dir string) []string {
 
 // dirGlob: a watch entry that names a directory means everything below it,
 // as nodemon, air and watchexec take it, since only files change: one that
-// ends in "/" ("./lib/"), or one with no wildcard that is a directory below
-// dir ("src"), becomes "lib/**", "src/**". Anything else is left as written.
+// ends in "/" ("./lib/") becomes "lib/**". One with no wildcard ("src") is
+// left as written: the watcher matches it and what is below it (see
+// watch.MatchWatch), whether or not it is a directory, or exists, at any
+// time; deciding here, by what is on disk at load, made a later re-read
+// flip it. Anything else is left as written.
 func dirGlob(g, dir string) string {
 	c := g
 	for strings.HasPrefix(c, "./") {
@@ -749,11 +752,6 @@ func dirGlob(g, dir string) string {
 	case c == "" || c == ".":
 		return g
 	case trailing:
-		return c + "/**"
-	case strings.ContainsAny(c, `*?[\`):
-		return g
-	}
-	if fi, err := os.Stat(filepath.Join(dir, filepath.FromSlash(c))); err == nil && fi.IsDir() {
 		return c + "/**"
 	}
 	return g

@@ -544,10 +544,11 @@ watch = [%q, %q]
 	}
 }
 
-// A watch entry that names a directory means everything below it ("src" is
-// "src/**"), as nodemon, air and watchexec take it: one ending in "/", or
-// one with no wildcard that is a directory below dir. watch_ignore is left
-// as written (an ignore matching a directory already covers what is below).
+// A watch entry that ends in "/" means everything below it ("./lib/" is
+// "lib/**"), as nodemon, air and watchexec take it; one with no wildcard is
+// left as written, for the watcher matches it and what is below it whether
+// it is a directory or not (watch.MatchWatch). watch_ignore is left as
+// written (an ignore matching a directory already covers what is below).
 func TestWatchDirectoryMeansBelowIt(t *testing.T) {
 	dir := t.TempDir()
 	for _, d := range []string{"src", "lib", "app/src", "a[1]"} {
@@ -570,14 +571,40 @@ watch = ["src"]
 		t.Fatal(err)
 	}
 	web, api := cfg.Processes[0], cfg.Processes[1]
-	want := []string{"src/**", "lib/**", "gen/**", "package.json", "missing", "src/*.js", "lib/**", "a[1]", "**/**"}
+	want := []string{"src", "lib/**", "gen/**", "package.json", "missing", "src/*.js", "lib", "a[1]", "**/**"}
 	if !slices.Equal(web.Watch, want) {
 		t.Errorf("web watch = %q, want %q", web.Watch, want)
 	}
 	if !slices.Equal(web.WatchIgnore, []string{"src", "dist/"}) {
 		t.Errorf("web watch_ignore = %q, want it as written", web.WatchIgnore)
 	}
-	if !slices.Equal(api.Watch, []string{"src/**"}) {
-		t.Errorf("api watch = %q, want [src/**]", api.Watch)
+	if !slices.Equal(api.Watch, []string{"src"}) {
+		t.Errorf("api watch = %q, want [src]", api.Watch)
+	}
+}
+
+// watch = ["lib"] reads the same whether lib exists at load or not, so a
+// re-read after lib is made changes no watch setting. (It became "lib/**"
+// only once lib existed: the re-read printed "watch settings changed".)
+func TestWatchEntryDoesNotDependOnDisk(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "Clusterfile", `[process.web]
+command = "x"
+watch = ["lib"]
+`)
+	load := func() []string {
+		t.Helper()
+		cfg, err := LoadWith(filepath.Join(dir, "Clusterfile"), nil, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg.Processes[0].Watch
+	}
+	before := load()
+	if err := os.MkdirAll(filepath.Join(dir, "lib"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if after := load(); !slices.Equal(before, after) {
+		t.Errorf("watch = %q before lib existed, %q after", before, after)
 	}
 }

@@ -25,9 +25,13 @@
 // When the kernel reports a queue overflow, the tree is rescanned against
 // the snapshot and the differences go out at once as one batch with Rescan
 // set. In polling mode (Options.Poll, for mounts that deliver no events) the
-// same rescan runs at each interval instead of inotify. A root that is
-// removed or moved away is looked for every 200 ms (one stat); once it is
+// same rescan runs at each interval instead of inotify. The root is known
+// by its device and inode: it counts as removed when a stat of it fails or
+// finds another directory, checked on every batch with removals and every
+// 200 ms (one stat), since a root something holds open (a worker's cwd)
+// sends no removal event. It is then looked for every 200 ms; once it is
 // back it is walked and watched again, and the files in it count as changed.
+// Polling warns of the removal the same way.
 //
 // Cancelling Run's context drops a batch not sent yet. Finish ends it
 // without losing anything: the pending batch goes out at once, with the
@@ -63,7 +67,12 @@
 //
 // A symbolic link to a directory is followed, inside the root or out of
 // it, and its files count under the link's name; one that leads back to a
-// directory it lies in (by real path) is not, so walks end. A directory
+// directory it lies in (by real path) is not, so walks end. Nor is a link
+// into a pruned directory of the root, nor, below another link, one to a
+// directory the walk has read already (directories linked into each other
+// would otherwise be walked once per path through them). One walk reaches
+// at most 4096 directories through links; past that, one warning names
+// the link and the rest of it is not watched. A directory
 // known by several names has one inotify watch, whose events count under
 // every name. Gitignore negations cannot re-include a
 // file below an ignored directory (as in git); a pattern ending in "/**"

@@ -26,7 +26,7 @@ type filter struct {
 func newFilter(root string, include, ignore []string) *filter {
 	f := &filter{gitignore: make(map[string][]gitRule)}
 	for _, p := range include {
-		f.include = append(f.include, compileGlob(p))
+		f.include = append(f.include, compileWatch(p))
 	}
 	for _, p := range ignore {
 		f.ignore = append(f.ignore, compileGlob(p))

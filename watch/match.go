@@ -20,6 +20,23 @@ func Match(pattern, relPath string) bool {
 	return compileGlob(pattern).match(relPath)
 }
 
+// MatchWatch is Match for a watch (Options.Include) glob: one with no
+// wildcard names a path, and matches it and everything below it, whether or
+// not it exists or is a directory when asked ("lib" is "lib/**", and
+// matches lib, lib/a.js and lib/sub/b.js).
+func MatchWatch(pattern, relPath string) bool {
+	return compileWatch(pattern).match(relPath)
+}
+
+// compileWatch compiles a watch glob (see MatchWatch).
+func compileWatch(pattern string) glob {
+	g := compileGlob(pattern)
+	if len(g.segs) > 0 && !strings.ContainsAny(pattern, `*?[\`) {
+		g.segs = append(g.segs, "**")
+	}
+	return g
+}
+
 // glob is a pattern split into segments once, so that matching the same
 // ignore list against every path of a walk does not re-split it.
 type glob struct {

@@ -1,6 +1,7 @@
 package watch
 
 import (
+	"fmt"
 	"hash/maphash"
 	"io"
 	"io/fs"
@@ -90,6 +91,32 @@ type walker struct {
 	// root-relative path) to that directory's real path. The watcher
 	// forgets the ones below what it drops or walks again.
 	links map[string]string
+	// rootReal is the root's real path ("" when unknown): links into the
+	// root are checked against the filter by where they lead.
+	rootReal string
+	// warn receives the warning of a link followed no further; warned
+	// holds the links it named, so that polls do not repeat it.
+	warn   func(string)
+	warned map[string]bool
+	// maxLinkDirs replaces linkCap in tests.
+	maxLinkDirs int
+}
+
+// linkCap bounds the directories one walk reaches through symlinks (the
+// kqueue descriptor budget): a link to /usr, or links that cross into each
+// other, would otherwise make the walk, and every poll, as big as they lead.
+const linkCap = 4096
+
+// walkState is what one walk (the initial one, a rescan, a poll, a new
+// directory) keeps while it runs.
+type walkState struct {
+	// seen holds the real paths of the directories walked: a link met
+	// below another link that leads to one of them is not walked again, or
+	// directories linked into each other would be walked once per path
+	// through the links, which grows factorially.
+	seen map[string]bool
+	// linkDirs counts the directories reached through links.
+	linkDirs int
 }
 
 // walk reads rel and everything below it that is not pruned into t. rel is
@@ -97,19 +124,45 @@ type walker struct {
 // directory that cannot be read (it vanished, no permission) is skipped;
 // so is a symlink that dirLink does not follow.
 func (w *walker) walk(rel string, t tree) {
+	st := &walkState{seen: map[string]bool{}}
+	via := ""
+	for l := range w.links {
+		if isWithin(rel, l) && l != rel && len(l) > len(via) {
+			via = l
+		}
+	}
 	if rel != "" {
 		if fi, err := os.Lstat(w.abs(rel)); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
 			real, ok := w.dirLink(rel)
-			if !ok {
+			if !ok || w.linkPruned(real) {
 				return
+			}
+			if via == "" {
+				via = rel
 			}
 			w.links[rel] = real
 		}
 	}
-	w.walkDir(rel, t)
+	real, err := filepath.EvalSymlinks(w.abs(rel))
+	if err != nil {
+		real = ""
+	}
+	w.walkDir(rel, real, via, t, st)
 }
 
-func (w *walker) walkDir(rel string, t tree) {
+// walkDir reads rel, whose real path is real ("" when unknown), and what is
+// below it. via is the outermost symlink on the way to rel, "" for none.
+func (w *walker) walkDir(rel, real, via string, t tree, st *walkState) {
+	if via != "" {
+		if st.linkDirs >= w.linkCap() {
+			w.capped(via)
+			return
+		}
+		st.linkDirs++
+	}
+	if real != "" {
+		st.seen[real] = true
+	}
 	abs := w.abs(rel)
 	if w.visit != nil {
 		w.visit(abs, rel)
@@ -131,19 +184,39 @@ func (w *walker) walkDir(rel string, t tree) {
 	for _, e := range entries {
 		crel := join(rel, e.Name())
 		if e.Type()&fs.ModeSymlink != 0 && isDirPath(filepath.Join(abs, e.Name())) {
-			if !w.filter.prune(crel) {
-				if real, ok := w.dirLink(crel); ok {
-					w.links[crel] = real
-					w.walkDir(crel, t)
-				}
+			if w.filter.prune(crel) {
+				continue
 			}
+			target, ok := w.dirLink(crel)
+			if !ok || w.linkPruned(target) {
+				continue
+			}
+			// Below a link, a link to a directory walked already is not
+			// walked again: its files count under the name walked.
+			if via != "" && st.seen[target] {
+				continue
+			}
+			top := via
+			if top == "" {
+				top = crel
+			}
+			if st.linkDirs >= w.linkCap() {
+				w.capped(top)
+				continue
+			}
+			w.links[crel] = target
+			w.walkDir(crel, target, top, t, st)
 			continue
 		}
 		if e.IsDir() {
 			if w.filter.prune(crel) {
 				continue
 			}
-			w.walkDir(crel, t)
+			creal := ""
+			if real != "" {
+				creal = filepath.Join(real, e.Name())
+			}
+			w.walkDir(crel, creal, via, t, st)
 			continue
 		}
 		if !w.filter.counts(crel) {
@@ -155,6 +228,45 @@ func (w *walker) walkDir(rel string, t tree) {
 		}
 		files[e.Name()] = w.state(filepath.Join(abs, e.Name()), info)
 	}
+}
+
+func (w *walker) linkCap() int {
+	if w.maxLinkDirs > 0 {
+		return w.maxLinkDirs
+	}
+	return linkCap
+}
+
+// capped warns, once per link, that the link leads to more directories
+// than one walk follows.
+func (w *walker) capped(link string) {
+	if w.warned == nil || w.warned[link] {
+		return
+	}
+	w.warned[link] = true
+	if w.warn != nil {
+		w.warn(fmt.Sprintf("watch: %s: more than %d directories reached through symbolic links; the rest of %s is not watched", w.abs(link), w.linkCap(), link))
+	}
+}
+
+// linkPruned reports whether the real path of a linked directory lies in
+// the root at a path that is pruned (watch_ignore, .gitignore, .git,
+// node_modules) or below one: a link must not watch again what the
+// ignores leave out.
+func (w *walker) linkPruned(real string) bool {
+	if w.rootReal == "" || !withinPath(real, w.rootReal) {
+		return false
+	}
+	r, err := filepath.Rel(w.rootReal, real)
+	if err != nil || r == "." {
+		return false
+	}
+	for p := filepath.ToSlash(r); p != ""; p = parentDir(p) {
+		if w.filter.prune(p) {
+			return true
+		}
+	}
+	return false
 }
 
 // isDirPath reports whether abs is a directory or a symlink to one.

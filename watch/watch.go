@@ -32,7 +32,8 @@ const (
 type Options struct {
 	// Root is the directory watched; globs and batch paths are relative to it.
 	Root string
-	// Include lists globs (see Match) a path must match one of to count; an
+	// Include lists globs (see MatchWatch: one with no wildcard also
+	// matches what is below it) a path must match one of to count; an
 	// empty list counts every path that is not ignored.
 	Include []string
 	// Ignore lists globs of paths that never count, added to the defaults
@@ -59,6 +60,8 @@ type Options struct {
 	newNotifier func() (notifier, error)
 	// budget replaces descriptorBudget in tests.
 	budget int
+	// linkCap replaces linkCap in tests.
+	linkCap int
 }
 
 // Batch is one debounced set of changes.
@@ -97,6 +100,10 @@ type Watcher struct {
 	// rootReal is the root's real path, which followed symlinks are
 	// compared with.
 	rootReal string
+	// rootInfo identifies the directory walked as the root (device and
+	// inode): a root removed while something keeps it open (a worker's
+	// cwd) sends no event, and one made again is another directory.
+	rootInfo os.FileInfo
 	// finish is closed by Finish.
 	finish     chan struct{}
 	finishOnce sync.Once
@@ -136,6 +143,8 @@ func New(opts Options) (*Watcher, error) {
 		finish:  make(chan struct{}),
 		budget:  descriptorBudget,
 		cost:    map[string]int{},
+
+		rootInfo: fi,
 	}
 	if opts.budget > 0 {
 		w.budget = opts.budget
@@ -151,8 +160,13 @@ func New(opts Options) (*Watcher, error) {
 		visit:   w.addWatch,
 		unvisit: w.unwatch,
 		links:   map[string]string{},
+		warn:    w.warn,
+		warned:  map[string]bool{},
+
+		maxLinkDirs: opts.linkCap,
 	}
 	w.rootReal, _ = filepath.EvalSymlinks(root)
+	w.walker.rootReal = w.rootReal
 	if w.poll <= 0 {
 		newNotifier := opts.newNotifier
 		if newNotifier == nil {
@@ -274,14 +288,12 @@ func (w *Watcher) Run(ctx context.Context) error {
 				ticker = time.NewTicker(w.poll)
 			}
 			tick = ticker.C
-		} else if w.gone {
+		} else {
+			// One stat per tick: is the root back, or still the same?
 			if rootTicker == nil {
 				rootTicker = time.NewTicker(rootPoll)
 			}
 			back = rootTicker.C
-		} else if rootTicker != nil {
-			rootTicker.Stop()
-			rootTicker = nil
 		}
 		var c change
 		select {
@@ -298,10 +310,15 @@ func (w *Watcher) Run(ctx context.Context) error {
 				c.rescan, c.flush = true, true
 			}
 		case <-tick:
+			w.pollRoot()
 			w.rescan("", &c.paths)
 			c.flush = true
 		case <-back:
-			w.lookForRoot(&c.paths)
+			if w.gone {
+				w.lookForRoot(&c.paths)
+			} else if w.rootLost() {
+				w.rootGone(&c.paths)
+			}
 		case <-w.finish:
 			w.last(box, changes, ctx.Done())
 			close(changes)
@@ -346,9 +363,22 @@ func (w *Watcher) last(box *inbox, changes chan<- change, done <-chan struct{}) 
 // moved away takes its watches and its files with it before a directory of
 // the same name, or the one it moved to, is walked again.
 func (w *Watcher) process(ops map[string]fsnotify.Op) []string {
+	var changed []string
+	// A root removed while held open sends no event of its own: removals
+	// below it are the cue to check that it is still the one walked.
+	if !w.gone {
+		for _, op := range ops {
+			if op.Has(fsnotify.Remove) || op.Has(fsnotify.Rename) {
+				if w.rootLost() {
+					w.rootGone(&changed)
+					return changed
+				}
+				break
+			}
+		}
+	}
 	byRel := make(map[string]fsnotify.Op, len(ops))
 	rels := make([]string, 0, len(ops))
-	var changed []string
 	for name, op := range ops {
 		rel, ok := w.rel(name)
 		if !ok {
@@ -356,12 +386,7 @@ func (w *Watcher) process(ops map[string]fsnotify.Op) []string {
 		}
 		if rel == "" {
 			if (op.Has(fsnotify.Remove) || op.Has(fsnotify.Rename)) && !w.gone {
-				// Whatever else happened is below a root that went: its
-				// files are gone, and what is there when it is back counts.
-				w.warn(fmt.Sprintf("watch: %s was removed or moved; watching it again when it is back", w.root))
-				w.dropDir("", &changed)
-				w.gone = true
-				w.lookForRoot(&changed)
+				w.rootGone(&changed)
 				return changed
 			}
 			continue
@@ -473,14 +498,52 @@ func (w *Watcher) process(ops map[string]fsnotify.Op) []string {
 	return changed
 }
 
+// rootLost reports whether the root is gone: it cannot be stat'd, or it
+// is another directory than the one walked (removed and made again).
+func (w *Watcher) rootLost() bool {
+	fi, err := os.Stat(w.root)
+	return err != nil || !fi.IsDir() || w.rootInfo == nil || !os.SameFile(w.rootInfo, fi)
+}
+
+// rootGone forgets a root that went: its files are gone, and what is there
+// when it is back counts.
+func (w *Watcher) rootGone(changed *[]string) {
+	w.warn(w.rootWarning())
+	w.dropDir("", changed)
+	w.gone = true
+	w.lookForRoot(changed)
+}
+
+func (w *Watcher) rootWarning() string {
+	return fmt.Sprintf("watch: %s was removed or moved; watching it again when it is back", w.root)
+}
+
+// pollRoot is rootGone and lookForRoot for polling, whose rescans see the
+// files go and come back by themselves: it warns once, as inotify does.
+func (w *Watcher) pollRoot() {
+	if w.rootLost() && !w.gone {
+		w.warn(w.rootWarning())
+		w.gone = true
+	}
+	if fi, err := os.Stat(w.root); w.gone && err == nil && fi.IsDir() {
+		w.gone = false
+		w.rootInfo = fi
+		w.rootReal, _ = filepath.EvalSymlinks(w.root)
+		w.walker.rootReal = w.rootReal
+	}
+}
+
 // lookForRoot walks the root again once it is back after being removed,
 // watching it anew; the files it holds count as changed.
 func (w *Watcher) lookForRoot(changed *[]string) {
-	if fi, err := os.Stat(w.root); err != nil || !fi.IsDir() {
+	fi, err := os.Stat(w.root)
+	if err != nil || !fi.IsDir() {
 		return
 	}
 	w.gone = false
+	w.rootInfo = fi
 	w.rootReal, _ = filepath.EvalSymlinks(w.root)
+	w.walker.rootReal = w.rootReal
 	w.rescan("", changed)
 	if _, ok := w.tree[""]; !ok {
 		w.gone = true // removed again while it was read
