@@ -412,6 +412,12 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		}
 		if status := runRelease(ropts, ropts.Output, stderr, serve, stopReq); status != 0 || ctl.EndRelease() {
 			r.Close()
+			if status == 0 && len(command) > 0 {
+				// Stopped during the release: COMMAND never ran, and a CI
+				// job must not pass on it (as without a release phase).
+				fmt.Fprintf(stderr, "cluster: not running %q: the cluster stopped before it was ready\n", strings.Join(command, " "))
+				return 1
+			}
 			return status
 		}
 	}
