@@ -28,9 +28,12 @@ type Request struct {
 
 	// logs: the last N kept lines (nil: all kept), and with Follow the new
 	// ones until the client hangs up or the cluster ends. The answer is a
-	// Response (with More), then one LogLine per line, then one with End.
+	// Response, then one LogLine per line; with End asked for, the Response
+	// has More and the lines end with one that has End (an older client,
+	// which does not ask, would print that line as an empty one).
 	N      *int `json:"n,omitempty"`
 	Follow bool `json:"follow,omitempty"`
+	End    bool `json:"end,omitempty"`
 
 	// Wait (reload, restart): answer when the work is done, not when it is
 	// accepted. The runner then sends several lines, see Response.More.
@@ -416,13 +419,15 @@ func (c *ControlServer) serveLogs(r *Runner, conn net.Conn, answer *json.Encoder
 	// follows (a follower may stay for hours).
 	if done, ok := c.stream(conn); ok {
 		defer done()
-	} else if req.Follow {
+	} else {
+		// Every stream slot is taken: one more reader, even without -f,
+		// could wait on its client for good and hold a connection slot.
 		answer.Encode(Response{Error: errTooManyStreams})
 		return
 	}
 	// More: the lines end with an End line (a client may tell a complete
-	// answer from one cut off).
-	if answer.Encode(Response{OK: true, Lines: feed.Labels, More: true}) != nil {
+	// answer from one cut off), for a client that asks for it.
+	if answer.Encode(Response{OK: true, Lines: feed.Labels, More: req.End}) != nil {
 		return
 	}
 	n := -1
@@ -453,8 +458,13 @@ func (c *ControlServer) serveLogs(r *Runner, conn net.Conn, answer *json.Encoder
 	if send(feed.History(n)) != nil {
 		return
 	}
+	end := func() {
+		if req.End {
+			send([]LogLine{{End: true}})
+		}
+	}
 	if !req.Follow {
-		send([]LogLine{{End: true}})
+		end()
 		return
 	}
 	gone := make(chan struct{})
@@ -466,7 +476,7 @@ func (c *ControlServer) serveLogs(r *Runner, conn net.Conn, answer *json.Encoder
 	for {
 		lines, err := feed.Next(gone)
 		if errors.Is(err, io.EOF) {
-			send([]LogLine{{End: true}}) // the runner ended and every line was sent
+			end() // the runner ended and every line was sent
 			return
 		}
 		if err != nil || send(lines) != nil {
@@ -702,6 +712,7 @@ func CallLogs(path string, req Request, stop <-chan struct{}, start func(Respons
 		}
 	}()
 	conn.SetDeadline(time.Now().Add(time.Minute))
+	req.End = true
 	werr := json.NewEncoder(conn).Encode(req)
 	dec := json.NewDecoder(bufio.NewReaderSize(conn, 32<<10))
 	var resp Response

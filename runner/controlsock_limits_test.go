@@ -255,3 +255,55 @@ func runWithControl(t *testing.T) (*running, *ControlServer, string) {
 	t.Cleanup(func() { ctl.Close() })
 	return rn, ctl, path
 }
+
+// With every stream slot taken, a plain `logs` (no -f) is refused too:
+// one stuck in a pager would otherwise hold a connection slot for good, and
+// enough of them locked out status and stop.
+func TestControlLogsWithoutStreamSlotIsRefused(t *testing.T) {
+	rn, ctl, path := runWithControl(t)
+	ctl.streams = make(chan struct{}, 2)
+	go ctl.Serve(rn.r)
+	for i := 0; i < 2; i++ {
+		c, err := net.Dial("unix", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		json.NewEncoder(c).Encode(Request{Cmd: "logs", Follow: true})
+		c.SetReadDeadline(time.Now().Add(20 * time.Second))
+		var resp Response
+		if err := json.NewDecoder(bufio.NewReader(c)).Decode(&resp); err != nil || !resp.OK {
+			t.Fatalf("follower %d: %+v %v", i, resp, err)
+		}
+	}
+	err := CallLogs(path, Request{Cmd: "logs"}, nil, nil, func(LogLine) error { return nil })
+	var refused *RefusedError
+	if !errors.As(err, &refused) || !strings.Contains(refused.Reason, "too many clients") {
+		t.Fatalf("logs with every stream slot taken: %v", err)
+	}
+}
+
+// A client that does not ask for the End line (an older cluster binary)
+// gets none: it would print it as an empty line.
+func TestControlLogsEndLineOnlyWhenAsked(t *testing.T) {
+	rn, ctl, path := runWithControl(t)
+	go ctl.Serve(rn.r)
+	rn.rec.waitLine(t, "up$", 10*time.Second)
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	json.NewEncoder(c).Encode(Request{Cmd: "logs"})
+	c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	b, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), `"end"`) || strings.Contains(string(b), `"more"`) {
+		t.Fatalf("an answer to a request without end: %s", b)
+	}
+	if !strings.Contains(string(b), `"up"`) {
+		t.Fatalf("the kept line is missing: %s", b)
+	}
+}
