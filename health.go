@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/cluster-run/cluster/logmux"
@@ -21,6 +22,10 @@ import (
 func healthHandler(r *runner.Runner) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/livez", func(w http.ResponseWriter, req *http.Request) {
+		if releasePhase.Load() {
+			fmt.Fprintln(w, "ok: the release phase is running") // alive: a long migration is not a hang
+			return
+		}
 		if _, ok := statusWithin(r, 2*time.Second); !ok {
 			http.Error(w, "the supervisor does not answer", http.StatusServiceUnavailable)
 			return
@@ -28,6 +33,10 @@ func healthHandler(r *runner.Runner) *http.ServeMux {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, req *http.Request) {
+		if releasePhase.Load() {
+			http.Error(w, "the release phase is running", http.StatusServiceUnavailable)
+			return
+		}
 		st, ok := statusWithin(r, 2*time.Second)
 		switch {
 		case !ok:
@@ -42,6 +51,10 @@ func healthHandler(r *runner.Runner) *http.ServeMux {
 	})
 	return mux
 }
+
+// releasePhase is set while a Procfile's release type runs, before the
+// cluster's supervisor starts: the HTTP endpoints answer for it at once.
+var releasePhase atomic.Bool
 
 func anyWorkers(st runner.Status) bool {
 	for _, t := range st.Types {

@@ -410,7 +410,10 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 				}
 			})
 		}
-		if status := runRelease(ropts, ropts.Output, stderr, serve, stopReq); status != 0 || ctl.EndRelease() {
+		releasePhase.Store(true)
+		status := runRelease(ropts, ropts.Output, stderr, serve, stopReq)
+		releasePhase.Store(false)
+		if status != 0 || ctl.EndRelease() {
 			r.Close()
 			if status == 0 && len(command) > 0 {
 				// Stopped during the release: COMMAND never ran, and a CI

@@ -73,9 +73,13 @@ func metricsServer(h http.Handler, t metricsTimeouts) *http.Server {
 func metricsHandler(r *runner.Runner) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/metrics", func(w http.ResponseWriter, req *http.Request) {
-		st, err := r.Status()
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		if releasePhase.Load() {
+			http.Error(w, "the release phase is running: metrics once the cluster starts", http.StatusServiceUnavailable)
+			return
+		}
+		st, ok := statusWithin(r, 5*time.Second) // never a scrape that hangs
+		if !ok {
+			http.Error(w, "the supervisor does not answer (stopping?)", http.StatusServiceUnavailable)
 			return
 		}
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")

@@ -7,7 +7,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -17,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cluster-run/cluster/procfile"
 	"github.com/cluster-run/cluster/runner"
 )
 
@@ -333,6 +336,56 @@ func TestHTTPAddr(t *testing.T) {
 	} {
 		if got := httpAddr(in); got != want {
 			t.Errorf("httpAddr(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// While a Procfile's release phase runs (the cluster's supervisor has not
+// started), the HTTP endpoints answer at once: /livez 200 (a long
+// migration is not a hang: a liveness probe must not kill the pod), /readyz
+// and /metrics 503 with why. Before, /livez failed after 2 s and a scrape
+// of /metrics hung for the whole release.
+func TestHTTPEndpointsDuringTheReleasePhase(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "Clusterfile")
+	if err := os.WriteFile(path, []byte("[process.web]\ncommand = \"sleep 1000\"\nworkers = 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := procfile.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := runner.New(runner.Options{Config: cfg, Output: nopOutput{}, NoPTY: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close() // never run: as during the release
+	releasePhase.Store(true)
+	defer releasePhase.Store(false)
+	h := healthHandler(r)
+	h.Handle("/metrics", metricsHandler(r))
+	for _, tc := range []struct {
+		path string
+		code int
+		body string
+	}{
+		{"/livez", 200, "release phase"},
+		{"/readyz", 503, "release phase"},
+		{"/metrics", 503, "release phase"},
+	} {
+		done := make(chan *httptest.ResponseRecorder, 1)
+		go func() {
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, httptest.NewRequest("GET", tc.path, nil))
+			done <- w
+		}()
+		select {
+		case w := <-done:
+			if w.Code != tc.code || !strings.Contains(w.Body.String(), tc.body) {
+				t.Errorf("%s: %d %q, want %d and %q", tc.path, w.Code, w.Body.String(), tc.code, tc.body)
+			}
+		case <-time.After(1500 * time.Millisecond):
+			t.Errorf("%s: no answer within 1.5 s", tc.path)
 		}
 	}
 }
