@@ -799,10 +799,11 @@ func (r *Runner) decide(rep exitReport) decision {
 // change; otherwise the cluster stops). Running ones are left as they are.
 func (r *Runner) stopBackoffs(t *ptype) {
 	for _, s := range t.slots {
+		// Exited: its restart may already be decided, its backoff not begun.
 		s.mu.Lock()
-		backoff := s.info.State == StateBackoff
+		waiting := s.info.State == StateBackoff || s.info.State == StateExited
 		s.mu.Unlock()
-		if backoff {
+		if waiting {
 			s.requestStop()
 		}
 	}
