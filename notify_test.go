@@ -22,6 +22,11 @@ type eventTap struct{ n *notifier }
 func (t eventTap) Stream(runner.Stream) io.WriteCloser { return nopWriteCloser{} }
 func (t eventTap) Event(e runner.Event)                { t.n.Event(e) }
 
+type nopOutput struct{}
+
+func (nopOutput) Stream(runner.Stream) io.WriteCloser { return nopWriteCloser{} }
+func (nopOutput) Event(runner.Event)                  {}
+
 type nopWriteCloser struct{}
 
 func (nopWriteCloser) Write(p []byte) (int, error) { return len(p), nil }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -152,8 +151,3 @@ func TestStatusWatchTerminal(t *testing.T) {
 		})
 	}
 }
-
-type nopOutput struct{}
-
-func (nopOutput) Stream(runner.Stream) io.WriteCloser { return nopWriteCloser{} }
-func (nopOutput) Event(runner.Event)                  {}
