@@ -264,28 +264,61 @@ func (r *Runner) restart(targets []string, wait bool) ([]string, *Wait, error) {
 // Scale sets the worker count of a type: up starts the new indexes, down
 // stops the highest ones gracefully.
 func (r *Runner) Scale(name string, n int) (from int, err error) {
+	from2, err := r.ScaleAll([]Count{{Name: name, N: n}})
+	if err != nil {
+		return 0, err
+	}
+	return from2[0], nil
+}
+
+// Count is one PROCESS=N of cluster scale.
+type Count struct {
+	Name string
+	N    int
+}
+
+// ScaleAll sets several counts as one request: every name, count and the
+// total are checked before any count changes, so a refused request changes
+// nothing. from holds each type's count before, in the order of counts.
+func (r *Runner) ScaleAll(counts []Count) (from []int, err error) {
 	var rerr error
 	err = r.ask(func() {
-		t := r.typeByName(name)
-		switch {
-		case r.stopping:
+		if r.stopping {
 			rerr = ErrNotRunning
 			return
-		case t == nil:
-			rerr = fmt.Errorf("unknown process type %q", name)
-			return
-		case n < 0:
-			rerr = fmt.Errorf("%s=%d: a count is 0 or more", name, n)
-			return
-		case n > procfile.MaxWorkers:
-			rerr = fmt.Errorf("%s=%d: over the limit of %d workers per type", name, n, procfile.MaxWorkers)
-			return
-		case r.totalWorkers()-t.count+n > procfile.MaxTotalWorkers:
-			rerr = fmt.Errorf("%s=%d: would make %d workers in all, over the limit of %d", name, n, r.totalWorkers()-t.count+n, procfile.MaxTotalWorkers)
+		}
+		ts := make([]*ptype, len(counts))
+		total := r.totalWorkers()
+		for i, c := range counts {
+			t := r.typeByName(c.Name)
+			switch {
+			case t == nil:
+				rerr = fmt.Errorf("unknown process type %q", c.Name)
+			case slices.Contains(ts[:i], t):
+				rerr = fmt.Errorf("%s is given twice", c.Name)
+			case c.N < 0:
+				rerr = fmt.Errorf("%s=%d: a count is 0 or more", c.Name, c.N)
+			case c.N > procfile.MaxWorkers:
+				rerr = fmt.Errorf("%s=%d: over the limit of %d workers per type", c.Name, c.N, procfile.MaxWorkers)
+			}
+			if rerr != nil {
+				return
+			}
+			ts[i] = t
+			total += c.N - t.count
+		}
+		if total > procfile.MaxTotalWorkers {
+			what := make([]string, len(counts))
+			for i, c := range counts {
+				what[i] = c.Name + "=" + strconv.Itoa(c.N)
+			}
+			rerr = fmt.Errorf("%s: would make %d workers in all, over the limit of %d", strings.Join(what, " "), total, procfile.MaxTotalWorkers)
 			return
 		}
-		from = t.count
-		r.scale(t, n)
+		for i, t := range ts {
+			from = append(from, t.count)
+			r.scale(t, counts[i].N)
+		}
 	})
 	if err == nil {
 		err = rerr

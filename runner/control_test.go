@@ -484,3 +484,56 @@ func TestStaleControlSocketRace(t *testing.T) {
 		}
 	}
 }
+
+// A scale request with one bad argument changes no count, whatever the
+// order of its arguments; a limit over the total of several is refused the
+// same way. (Before, the arguments in front of the bad one were applied.)
+func TestScaleRefusedChangesNothing(t *testing.T) {
+	var ps []*procfile.Process
+	for _, name := range []string{"web", "a", "b", "c", "d"} {
+		ps = append(ps, shProc(name, "exec sleep 1000"))
+	}
+	rn := start(t, Options{Config: config(ps...)})
+	// stopped types take a new count without starting anything, so the
+	// total can pass its limit here without 4,000 processes.
+	if _, err := rn.r.StopTypes("a", "b", "c", "d"); err != nil {
+		t.Fatal(err)
+	}
+	counts := func() map[string]int {
+		m := map[string]int{}
+		for _, ts := range statusOf(t, rn).Types {
+			m[ts.Name] = ts.Workers
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"web=3", "nope=1"}, `unknown process type "nope"`},
+		{[]string{"nope=1", "web=3"}, `unknown process type "nope"`},
+		{[]string{"web=3", "a=1025"}, `a=1025: over the limit of 1024 workers per type`},
+		{[]string{"web=3", "a=-1"}, `a=-1: a count is 0 or more`},
+		{[]string{"web=2", "web=3"}, `web is given twice`},
+		{[]string{"a=1024", "b=1024", "c=1024", "d=1024", "web=2"}, `a=1024 b=1024 c=1024 d=1024 web=2: would make 4098 workers in all, over the limit of 4096`},
+	} {
+		resp, _ := rn.r.dispatch(Request{Cmd: "scale", Args: tc.args})
+		if resp.OK || resp.Error != tc.want {
+			t.Errorf("scale %q: OK %v, error %q; want refused with %q", tc.args, resp.OK, resp.Error, tc.want)
+		}
+		for name, n := range counts() {
+			if n != 1 {
+				t.Errorf("after the refused scale %q, %s has %d workers, want 1", tc.args, name, n)
+			}
+		}
+	}
+
+	resp, _ := rn.r.dispatch(Request{Cmd: "scale", Args: []string{"web=2", "a=0", "b=1024"}})
+	if !resp.OK || strings.Join(resp.Lines, "\n") != "web: 1 -> 2 workers\na: 1 -> 0 workers\nb: 1 -> 1024 workers" {
+		t.Fatalf("scale web=2 a=0 b=1024: %+v", resp)
+	}
+	if c := counts(); c["web"] != 2 || c["a"] != 0 || c["b"] != 1024 || c["c"] != 1 {
+		t.Errorf("after scale web=2 a=0 b=1024: counts %v", c)
+	}
+	rn.waitStatus(t, func(s Status) bool { return readyCount(s, "web") == 2 }, "web: 2 ready")
+}

@@ -546,18 +546,22 @@ func (r *Runner) dispatchWait(req Request) (Response, *Wait) {
 		if len(req.Args) == 0 {
 			return fail(errors.New("scale needs PROCESS=N"))
 		}
-		var lines []string
-		for _, a := range req.Args {
+		counts := make([]Count, len(req.Args))
+		for i, a := range req.Args {
 			name, nStr, ok := strings.Cut(a, "=")
 			n, err := strconv.Atoi(nStr)
 			if !ok || err != nil {
 				return fail(fmt.Errorf("%q is not PROCESS=N", a))
 			}
-			from, err := r.Scale(name, n)
-			if err != nil {
-				return fail(err)
-			}
-			lines = append(lines, fmt.Sprintf("%s: %d -> %s", name, from, plural(n, "worker")))
+			counts[i] = Count{Name: name, N: n}
+		}
+		from, err := r.ScaleAll(counts)
+		if err != nil {
+			return fail(err)
+		}
+		lines := make([]string, len(counts))
+		for i, c := range counts {
+			lines[i] = fmt.Sprintf("%s: %d -> %s", c.Name, from[i], plural(c.N, "worker"))
 		}
 		return Response{OK: true, Lines: lines}, nil
 	case "signal":
