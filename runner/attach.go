@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -103,6 +104,13 @@ func (c *ttyClients) takeSkipped(cl *attachClient) int {
 	return n
 }
 
+// isClosed reports whether the terminal is gone.
+func (c *ttyClients) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
+}
+
 // close ends every attachment: the terminal is gone.
 func (c *ttyClients) close() {
 	c.mu.Lock()
@@ -177,18 +185,44 @@ func (r *Runner) Attach(target string) (*Terminal, error) {
 			return
 		}
 		s.mu.Lock()
-		pr, pid := s.cur, s.info.PID
+		pr, info := s.cur, s.info
 		s.mu.Unlock()
-		if pr == nil || pr.ttyFile == nil || pr.clients == nil || !t.p.TTY {
-			rerr = fmt.Errorf("%s has no terminal now (it is not running)", s.name)
+		// Between two runs (backoff) and after the last, cur is still the
+		// process that exited: its terminal is closed.
+		if pr == nil || pr.ttyFile == nil || pr.clients == nil || pr.clients.isClosed() || info.PID == 0 {
+			rerr = notRunning(s.name, info)
 			return
 		}
+		pid := info.PID
 		term = &Terminal{Name: s.name, PID: pid, master: pr.ttyFile, clients: pr.clients, queue: attachQueue, inputWait: attachInputWait}
 	})
 	if err == nil {
 		err = rerr
 	}
 	return term, err
+}
+
+// notRunning is why a worker without a live process has no terminal to
+// attach to.
+func notRunning(name string, info WorkerInfo) error {
+	exit := ""
+	switch {
+	case info.LastSignal != "":
+		exit = "signal " + info.LastSignal
+	case info.Last != nil:
+		exit = "status " + strconv.Itoa(*info.Last)
+	}
+	switch {
+	case info.State == StateBackoff && exit != "":
+		return fmt.Errorf("%s is not running (backoff after exit %s): attach again once it has restarted", name, exit)
+	case info.State == StateBackoff:
+		return fmt.Errorf("%s is not running (backoff): attach again once it has restarted", name)
+	case info.State == StateFailed:
+		return fmt.Errorf("%s is not running (failed after exit %s)", name, exit)
+	case info.State == StateExited && exit != "":
+		return fmt.Errorf("%s is not running (it exited with %s)", name, exit)
+	}
+	return fmt.Errorf("%s is not running (%s): attach again once it runs", name, info.State)
 }
 
 // Serve connects conn to the terminal until the client detaches (closes

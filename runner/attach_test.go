@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cluster-run/cluster/procfile"
 )
 
 // A client that does not read is told how many bytes it lost, the worker
@@ -140,5 +142,24 @@ func waitServed(t *testing.T, served <-chan struct{}, after string) {
 	case <-served:
 	case <-time.After(20 * time.Second):
 		t.Fatalf("Serve still runs after %s", after)
+	}
+}
+
+// A tty worker that is not running has no terminal to attach to: in
+// backoff, Attach says so instead of handing out the
+// closed terminal of the process that exited (the client printed "attached"
+// and at once "terminal closed", exit 0).
+func TestAttachRefusedWhileNotRunning(t *testing.T) {
+	crash := shProc("crash", "exit 1")
+	crash.TTY, crash.Restart, crash.MaxRestarts = true, procfile.RestartAlways, 1000
+	rn := start(t, Options{Config: config(crash)})
+
+	// The sixth backoff lasts 2.56 s at least (3.2 s ± 20%): time enough to
+	// ask while it runs, however busy the machine.
+	rn.waitStatus(t, func(s Status) bool {
+		return len(s.Workers) == 1 && s.Workers[0].State == StateBackoff && s.Workers[0].Restarts >= 6
+	}, "crash.1 in its sixth backoff")
+	if _, err := rn.r.Attach("crash.1"); err == nil || err.Error() != "crash.1 is not running (backoff after exit status 1): attach again once it has restarted" {
+		t.Errorf("Attach(crash.1) in backoff: %v", err)
 	}
 }
