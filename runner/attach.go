@@ -284,10 +284,14 @@ func (t *Terminal) Serve(conn net.Conn, writeTimeout time.Duration) {
 	}
 }
 
-// readFrames applies the client's frames to the terminal until EOF or an
-// error. Input the terminal has no room for within inputWait is dropped and
-// counted to dropped.
+// readFrames applies the client's frames to the terminal until the client
+// leaves (EOF or an error). Input the terminal has no room for within
+// inputWait is dropped and counted to dropped. Once a write fails otherwise
+// (the worker exited and release closed the master), input is discarded but
+// the client still read: Serve then ends when the terminal's close is
+// announced, with its marker, not as if the client had left.
 func (t *Terminal) readFrames(r io.Reader, dropped func(n int)) {
+	broken := false
 	var hdr [3]byte
 	buf := make([]byte, 4096)
 	for {
@@ -303,16 +307,17 @@ func (t *Terminal) readFrames(r io.Reader, dropped func(n int)) {
 		}
 		switch hdr[0] {
 		case frameData:
+			if broken {
+				continue
+			}
 			// Where the master is not in the poller (some macOS ptys) there
 			// is no deadline, and the write waits as before.
 			t.master.SetWriteDeadline(time.Now().Add(t.inputWait))
 			w, err := t.master.Write(buf[:n])
 			if errors.Is(err, os.ErrDeadlineExceeded) {
 				dropped(n - w)
-				continue
-			}
-			if err != nil {
-				return
+			} else if err != nil {
+				broken = true
 			}
 		case frameWindowSize:
 			if n == 4 {

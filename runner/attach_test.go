@@ -3,7 +3,9 @@ package runner
 import (
 	"bufio"
 	"bytes"
+	"io"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -161,5 +163,32 @@ func TestAttachRefusedWhileNotRunning(t *testing.T) {
 	}, "crash.1 in its sixth backoff")
 	if _, err := rn.r.Attach("crash.1"); err == nil || err.Error() != "crash.1 is not running (backoff after exit status 1): attach again once it has restarted" {
 		t.Errorf("Attach(crash.1) in backoff: %v", err)
+	}
+}
+
+// Input that reaches a terminal already closed by its worker's exit does not
+// end the attachment as a detach would: Serve goes on reading the client
+// and ends with the "terminal closed" marker, by which the client tells the
+// worker's end from a runner that died.
+func TestAttachInputAfterTheTerminalClosed(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	w.Close() // as release closes the master before it tells the clients
+	term := &Terminal{Name: "app.1", master: w, clients: &ttyClients{}, queue: attachQueue, inputWait: time.Second}
+	client, served := servePipe(term)
+	out := make(chan []byte, 1)
+	go func() { b, _ := io.ReadAll(client); out <- b }()
+	for i := range 2 {
+		if _, err := client.Write(DataFrames([]byte("typed\r"))); err != nil {
+			t.Fatalf("write %d after the terminal closed: %v (Serve ended)", i+1, err)
+		}
+	}
+	term.clients.close()
+	waitServed(t, served, "the terminal closed")
+	if b := <-out; !bytes.HasSuffix(b, []byte("\r\n[cluster: app.1's terminal closed]\r\n")) {
+		t.Errorf("the client got %q, want the terminal closed marker at the end", b)
 	}
 }
