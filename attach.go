@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"regexp"
 	"syscall"
 	"time"
 
@@ -26,24 +27,41 @@ const attachSynopsis = "[-f FILE] PROCESS[.N]"
 // the worker's output until none came for this long.
 const attachQuiet = 500 * time.Millisecond
 
-// notifyingWriter signals got after each write.
-type notifyingWriter struct {
-	w   io.Writer
-	got chan struct{}
+// attachOutput copies the terminal to w, signals got after each write, and
+// keeps the last bytes: the runner ends a worker's attachment with a marker
+// line, and a stream that ends without it means the runner died.
+type attachOutput struct {
+	w    io.Writer
+	got  chan struct{}
+	keep int    // bytes of tail: more than the marker with the worker's name
+	tail []byte // the copy goroutine's until it ends
 }
 
-func (n notifyingWriter) Write(b []byte) (int, error) {
+// closedMarker is how the runner ends the stream when the worker's terminal
+// is gone (runner.Terminal.Serve).
+var closedMarker = regexp.MustCompile(`\r\n\[cluster: [^\r\n\]]+'s terminal closed\]\r\n$`)
+
+func (o *attachOutput) Write(b []byte) (int, error) {
 	select {
-	case n.got <- struct{}{}:
+	case o.got <- struct{}{}:
 	default:
 	}
-	return n.w.Write(b)
+	o.tail = append(o.tail, b[max(0, len(b)-o.keep):]...)
+	o.tail = o.tail[max(0, len(o.tail)-o.keep):]
+	return o.w.Write(b)
 }
+
+// closed reports whether the stream ended with the runner's marker; read it
+// after the copy ended.
+func (o *attachOutput) closed() bool { return closedMarker.Match(o.tail) }
+
+// lostLine is what attach prints when the stream ends without the marker.
+const lostLine = "[cluster: connection to the cluster lost]"
 
 // cmdAttach connects the terminal to a tty = true worker's terminal until
 // the detach key, the end of stdin, or the worker's terminal going away.
 // Exit status: 0 detached or the worker's terminal closed; 1 the cluster is
-// not running or refused; 2 usage.
+// not running, refused, or the connection to it ended otherwise; 2 usage.
 func cmdAttach(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlags("attach", attachSynopsis, stdout)
 	file := fs.String("f", "", "`FILE` the Clusterfile or Procfile of the running cluster (its directory holds the control socket)")
@@ -116,10 +134,28 @@ func cmdAttach(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}()
 	output := make(chan struct{})
 	got := make(chan struct{}, 1)
+	out := &attachOutput{w: stdout, got: got, keep: 64 + len(pos[0])} // the name is pos[0], or pos[0].1
 	go func() {
 		defer close(output)
-		io.Copy(notifyingWriter{stdout, got}, conn)
+		io.Copy(out, conn)
 	}()
+	// ended: the runner ended the stream. The worker's terminal closed
+	// (status 0), or without that marker the runner died or broke off
+	// (status 1, said on stderr).
+	ended := func() int {
+		switch {
+		case out.closed() && term:
+			fmt.Fprint(stderr, "\r\n")
+		case out.closed():
+		case term:
+			fmt.Fprint(stderr, "\r\n"+lostLine+"\r\n")
+			return 1
+		default:
+			fmt.Fprintln(stderr, lostLine)
+			return 1
+		}
+		return 0
+	}
 	select {
 	case <-detached:
 		if term {
@@ -131,7 +167,7 @@ func cmdAttach(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		for {
 			select {
 			case <-output:
-				return 0
+				return ended()
 			case <-got:
 				continue
 			case <-time.After(attachQuiet):
@@ -139,9 +175,7 @@ func cmdAttach(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return 0
 		}
 	case <-output:
-		if term {
-			fmt.Fprint(stderr, "\r\n")
-		}
+		return ended()
 	case sig := <-interrupted:
 		fmt.Fprintf(stderr, "\r\ndetached from %s (%s)\r\n", pos[0], sig)
 		if s, ok := sig.(syscall.Signal); ok {
@@ -149,7 +183,6 @@ func cmdAttach(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		return 1
 	}
-	return 0
 }
 
 // dialAttach sends the attach request and reads its answer; the connection

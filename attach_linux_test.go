@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -176,5 +178,147 @@ tty = true
 	}
 	if after, err := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS); err != nil || *after != *before {
 		t.Errorf("terminal left raw after SIGTERM: %v", err)
+	}
+}
+
+// collect reads r in the background; the returned func gives what came so far.
+func collect(r io.Reader) func() []byte {
+	var mu sync.Mutex
+	var b []byte
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := r.Read(buf)
+			mu.Lock()
+			b = append(b, buf[:n]...)
+			mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return func() []byte {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]byte(nil), b...)
+	}
+}
+
+// waitExit waits for cmd (started, its Wait in exited) and returns its
+// exit status.
+func waitExit(t *testing.T, what string, cmd *exec.Cmd, exited <-chan error) int {
+	t.Helper()
+	select {
+	case err := <-exited:
+		var ee *exec.ExitError
+		if err != nil && !errors.As(err, &ee) {
+			t.Fatalf("%s: %v", what, err)
+		}
+		return cmd.ProcessState.ExitCode()
+	case <-time.After(15 * time.Second):
+		cmd.Process.Kill()
+		<-exited
+		t.Fatalf("%s did not end within 15s", what)
+	}
+	return -1
+}
+
+// TestAttachEnds: when the worker exits, attach ends with the runner's
+// "terminal closed" line and status 0; when the runner dies (kill -9), it
+// says the connection was lost and exits 1 (it printed nothing and exited 0,
+// as if the worker had ended), from a terminal (restored) or a pipe.
+func TestAttachEnds(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "Clusterfile"), []byte(`
+[process.app]
+command = "sh -c 'echo up; while read l; do echo \"you said: $l\"; [ \"$l\" = bye ] && exit 3; done'"
+workers = 1
+tty = true
+restart = "always"
+`), 0o644)
+	logPath := filepath.Join(dir, "out.txt")
+	logf, _ := os.Create(logPath)
+	defer logf.Close()
+	runCmd := clusterCommand(t, dir, "run", "--color", "never")
+	runCmd.Stdout, runCmd.Stderr = logf, logf
+	if err := runCmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		runCmd.Process.Kill()
+		runCmd.Wait()
+	}()
+	readLog := func() []byte { b, _ := os.ReadFile(logPath); return b }
+	waitFor(t, "log", readLog, `app\.1 +\| up`)
+
+	// attach reads a pipe that stays open; stdout and stderr are kept apart.
+	attachPipe := func() (cmd *exec.Cmd, in io.WriteCloser, stdout, stderr func() []byte, exited chan error) {
+		t.Helper()
+		cmd = clusterCommand(t, dir, "attach", "app.1")
+		in, err := cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, _ := cmd.StdoutPipe()
+		e, _ := cmd.StderrPipe()
+		stdout, stderr = collect(o), collect(e)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited = make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		t.Cleanup(func() { in.Close(); cmd.Process.Kill() })
+		return cmd, in, stdout, stderr, exited
+	}
+
+	// The worker exits: the runner's line, status 0.
+	cmd, in, stdout, stderr, exited := attachPipe()
+	io.WriteString(in, "ping\n")
+	waitFor(t, "attach", stdout, `you said: ping`)
+	io.WriteString(in, "bye\n")
+	if code := waitExit(t, "attach after the worker exited", cmd, exited); code != 0 || !bytes.HasSuffix(stdout(), []byte("[cluster: app.1's terminal closed]\r\n")) || len(stderr()) > 0 {
+		t.Errorf("attach after the worker exited: status %d, stdout %q, stderr %q; want 0 and the terminal closed line", code, stdout(), stderr())
+	}
+	waitFor(t, "log", readLog, `(?s)app\.1 +\| up.*app\.1 +\| up`) // restarted
+
+	// The runner dies under two clients: a terminal and a pipe.
+	master, slave := openPTY(t)
+	before, err := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	termCmd := clusterCommand(t, dir, "attach", "app.1")
+	termCmd.Stdin, termCmd.Stdout, termCmd.Stderr = slave, slave, slave
+	termCmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := termCmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	termExited := make(chan error, 1)
+	go func() { termExited <- termCmd.Wait() }()
+	t.Cleanup(func() { termCmd.Process.Kill() })
+	screen := collect(master)
+	waitFor(t, "attach", screen, `attached to app\.1; detach with Ctrl-\\`)
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if now, err := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS); err == nil && *now != *before {
+			break // raw: the session is set up
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("attach never made the terminal raw")
+		}
+	}
+	cmd, in, stdout, stderr, exited = attachPipe()
+	io.WriteString(in, "ping\n")
+	waitFor(t, "attach", stdout, `you said: ping`)
+
+	runCmd.Process.Kill()
+	if code := waitExit(t, "attach from a pipe after the runner died", cmd, exited); code != 1 || string(stderr()) != "[cluster: connection to the cluster lost]\n" {
+		t.Errorf("attach from a pipe after the runner died: status %d, stderr %q; want 1 and the connection lost line", code, stderr())
+	}
+	if code := waitExit(t, "attach from a terminal after the runner died", termCmd, termExited); code != 1 {
+		t.Errorf("attach from a terminal after the runner died: status %d, want 1; screen:\n%s", code, screen())
+	}
+	waitFor(t, "attach", screen, `\[cluster: connection to the cluster lost\]`)
+	if after, err := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS); err != nil || *after != *before {
+		t.Errorf("terminal not restored after the runner died: %v", err)
 	}
 }
