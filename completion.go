@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/cluster-run/cluster/procfile"
@@ -73,12 +74,14 @@ const (
 	argSignal    = "signal"    // PROCESS[.N] SIGNAL
 	argExport    = "export"    // FORMAT [DIR]
 	argShell     = "shell"     // bash|zsh|fish
+	argCommand   = "command"   // COMMAND (help)
 )
 
 var commandArgs = map[string]string{
 	"run": argProcesses, "check": argProcesses, "exec": argProcesses, "reload": argProcesses, "restart": argProcesses,
 	"stop": argProcesses, "start": argProcesses, "attach": argProcesses, "logs": argProcesses,
 	"scale": argScale, "signal": argSignal, "export": argExport, "completion": argShell,
+	"help": argCommand,
 }
 
 var (
@@ -104,6 +107,9 @@ func (f compFlag) choices() []string {
 	return nil
 }
 
+// completionCommands lists every command with its flags, and help last:
+// `cluster help COMMAND` is not in commandList (cluster -h says
+// "cluster COMMAND -h" instead), but a user may type it.
 func completionCommands() []compCommand {
 	var out []compCommand
 	for _, c := range commandList {
@@ -115,7 +121,20 @@ func completionCommands() []compCommand {
 		}
 		out = append(out, cc)
 	}
-	return out
+	return append(out, compCommand{name: "help", summary: "print the help of a command", args: argCommand})
+}
+
+// helpTopics are the commands `cluster help` completes: every one but help.
+func helpTopics(cmds []compCommand) []compCommand {
+	return slices.DeleteFunc(slices.Clone(cmds), func(c compCommand) bool { return c.args == argCommand })
+}
+
+func commandWords(cmds []compCommand) string {
+	names := make([]string, len(cmds))
+	for i, c := range cmds {
+		names[i] = c.name
+	}
+	return strings.Join(names, " ")
 }
 
 // commandFlags returns the FlagSet of a command, as its -h would print it.
@@ -266,7 +285,7 @@ _cluster() {
 			byKind[c.args] = append(byKind[c.args], c.name)
 		}
 	}
-	for _, kind := range []string{argProcesses, argScale, argSignal, argExport, argShell} {
+	for _, kind := range []string{argProcesses, argScale, argSignal, argExport, argShell, argCommand} {
 		if len(byKind[kind]) == 0 {
 			continue
 		}
@@ -282,6 +301,8 @@ _cluster() {
 			fmt.Fprintf(w, `if ((npos == 0)); then COMPREPLY=($(compgen -W %q -- "$cur")); elif ((npos == 1)); then compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -d -- "$cur")); fi`, strings.Join(exportFormats, " "))
 		case argShell:
 			fmt.Fprintf(w, `((npos == 0)) && COMPREPLY=($(compgen -W %q -- "$cur"))`, strings.Join(shells, " "))
+		case argCommand:
+			fmt.Fprintf(w, `((npos == 0)) && COMPREPLY=($(compgen -W %q -- "$cur"))`, commandWords(helpTopics(cmds)))
 		}
 		fmt.Fprint(w, "\n        ;;\n")
 	}
@@ -384,6 +405,8 @@ _cluster() {
 			fmt.Fprintf(w, ` \`+"\n        '1:format:(%s)' \\\n        '2:directory:_files -/'", strings.Join(exportFormats, " "))
 		case argShell:
 			fmt.Fprintf(w, ` \`+"\n        '1:shell:(%s)'", strings.Join(shells, " "))
+		case argCommand:
+			fmt.Fprintf(w, ` \`+"\n        '1:command:(%s)'", commandWords(helpTopics(cmds)))
 		}
 		fmt.Fprint(w, "\n      ;;\n")
 	}
@@ -493,6 +516,10 @@ complete -c cluster -n __cluster_no_command -s v -l version -d 'print the versio
 			fmt.Fprintf(w, "complete -c cluster -n %s -a '(__fish_complete_directories)'\n", fishQuote("__cluster_args export 1"))
 		case argShell:
 			fmt.Fprintf(w, "complete -c cluster -n %s -a %s -d shell\n", fishQuote("__cluster_args completion 0"), fishQuote(strings.Join(shells, " ")))
+		case argCommand:
+			for _, h := range helpTopics(cmds) {
+				fmt.Fprintf(w, "complete -c cluster -n %s -a %s -d %s\n", fishQuote("__cluster_args help 0"), h.name, fishQuote(h.summary))
+			}
 		}
 	}
 }
