@@ -32,7 +32,9 @@ import (
 //	'w' window size: rows, columns as big-endian uint16s
 //
 // The connection ends when the client closes it (detach) or the worker's
-// terminal goes away.
+// terminal goes away: then its last bytes are the line
+// "\r\n[cluster: web.1's terminal closed]\r\n", by which the client tells
+// the worker's end from a runner that died.
 
 const (
 	attachQueue     = 256        // chunks queued per client before bytes are dropped
