@@ -310,7 +310,22 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 		startError(stderr, err)
 		return 2
 	}
+	portabilityWarnings(stderr, cfg)
 	return 0
+}
+
+// portabilityWarnings tells of what loads and runs here but would not on
+// another first-class platform: a unix socket path that Linux binds and
+// macOS and FreeBSD, whose sun_path is shorter, refuse.
+func portabilityWarnings(stderr io.Writer, cfg *procfile.Config) {
+	for _, p := range cfg.Processes {
+		for _, a := range p.Listen {
+			if a.Network == "unix" && len(a.Addr) > procfile.UnixPathMaxBSD {
+				fmt.Fprintf(stderr, "cluster: warning: process.%s.listen: %s is %d bytes: it binds here, but not on macOS or FreeBSD (at most %d)\n",
+					p.Name, a.Addr, len(a.Addr), procfile.UnixPathMaxBSD)
+			}
+		}
+	}
 }
 
 // watchShown is a type's watch globs as check shows them: one with no

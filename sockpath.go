@@ -23,12 +23,19 @@ import (
 //  3. $XDG_RUNTIME_DIR/cluster/NAME-HASH.sock;
 //  4. /tmp/cluster-UID/NAME-HASH.sock, the directory 0700 and ours.
 //
+// 4 is the literal /tmp, not $TMPDIR: a runner and a client started with
+// different TMPDIRs (macOS's per-user /var/folders, ssh, cron, sudo,
+// nix-shell) must still find each other.
+//
 // NAME is the Clusterfile directory's name (its first 16 bytes) and HASH a digest of its absolute
 // path, so that clients find it without reading the Clusterfile. Clients
 // look in the same order and trust a socket only when it is owned by their
 // UID or root: a socket planted in a shared directory is skipped, never
 // talked to. A read-only root filesystem (readOnlyRootFilesystem) leaves
 // 3 or 4, so `cluster run` always has a place for it.
+
+// sharedTmp is where the last candidate lives, whatever $TMPDIR says.
+const sharedTmp = "/tmp"
 
 // socketCandidates lists the places for the cluster whose Clusterfile is in dir.
 func socketCandidates(dir string) []string {
@@ -49,7 +56,7 @@ func socketCandidates(dir string) []string {
 	if x := os.Getenv("XDG_RUNTIME_DIR"); x != "" && filepath.IsAbs(x) {
 		out = append(out, filepath.Join(x, "cluster", id))
 	}
-	return append(out, filepath.Join(os.TempDir(), "cluster-"+strconv.Itoa(os.Getuid()), id))
+	return append(out, filepath.Join(sharedTmp, "cluster-"+strconv.Itoa(os.Getuid()), id))
 }
 
 // trusted reports whether an existing file at path may be used as our

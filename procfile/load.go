@@ -891,6 +891,9 @@ func parseAddress(s, dir string) (Address, error) {
 		if !filepath.IsAbs(p) {
 			p = filepath.Join(dir, p)
 		}
+		if err := checkUnixPath(p); err != nil {
+			return Address{}, fmt.Errorf("%q: %w", s, err)
+		}
 		return Address{Network: "unix", Addr: p, Raw: s}, nil
 	}
 	host, port, err := net.SplitHostPort(s)

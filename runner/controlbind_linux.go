@@ -7,7 +7,13 @@ import (
 	"os"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/cluster-run/cluster/procfile"
 )
+
+// bindMax is the longest path bindPrivate binds at: the kernel's limit, as
+// the socket is bound in place.
+func bindMax(string) int { return procfile.UnixPathMax }
 
 // bindPrivate binds and listens on a unix socket at path that is created
 // with mode 0600. Linux gives the socket file the mode of the socket's own

@@ -3,10 +3,14 @@
 package runner
 
 import (
+	"errors"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/cluster-run/cluster/procfile"
 )
 
 // bindPrivate binds and listens on a unix socket at path with mode 0600.
@@ -16,7 +20,7 @@ import (
 // so that a socket another runner bound at path in the meantime is not
 // replaced but reported (EADDRINUSE, as bind would).
 func bindPrivate(path string) (*net.UnixListener, error) {
-	tmp, err := os.MkdirTemp(filepath.Dir(path), ".cluster-sock-")
+	tmp, err := tempSockDir(filepath.Dir(path))
 	if err != nil {
 		return nil, err
 	}
@@ -39,4 +43,44 @@ func bindPrivate(path string) (*net.UnixListener, error) {
 		return nil, err
 	}
 	return ln, nil
+}
+
+// The temporary socket is DIR/.cR/s, R random: len(DIR) + tempSockOver +
+// len(R) bytes, where the final path is len(DIR) + 1 + len(name). R gets
+// the room the kernel's limit leaves: at least 1 byte, at most tempSockRand.
+const (
+	tempSockOver = len("/.c") + len("/s")
+	tempSockRand = 8
+)
+
+// bindMax is the longest path bindPrivate binds at: the kernel's limit,
+// or less for a final name under tempSockOver bytes, whose temporary path
+// is longer than itself.
+func bindMax(path string) int {
+	name := len(filepath.Base(path))
+	return min(procfile.UnixPathMax, procfile.UnixPathMax-(tempSockOver+1)+(1+name))
+}
+
+// tempSockDir makes the 0700 directory the socket is bound in first.
+func tempSockDir(dir string) (string, error) {
+	n := min(tempSockRand, procfile.UnixPathMax-len(dir)-tempSockOver)
+	if n < 1 {
+		return "", errors.New("no room for a temporary socket name") // bindMax rules this out
+	}
+	const chars = "abcdefghijklmnopqrstuvwxyz0123456789"
+	for range 100 {
+		b := []byte(".c")
+		for range n {
+			b = append(b, chars[rand.N(len(chars))])
+		}
+		tmp := filepath.Join(dir, string(b))
+		err := os.Mkdir(tmp, 0o700)
+		if err == nil {
+			return tmp, nil
+		}
+		if !errors.Is(err, os.ErrExist) {
+			return "", err
+		}
+	}
+	return "", &os.PathError{Op: "mkdir", Path: filepath.Join(dir, ".c*"), Err: os.ErrExist}
 }

@@ -90,7 +90,8 @@ type ControlServer struct {
 }
 
 // ListenControl creates the control socket at path with mode 0600; it is
-// never reachable with wider permissions (bindPrivate). A socket file that
+// never reachable with wider permissions (bindPrivate). A path longer than
+// the kernel binds (bindMax) is refused up front, by its length. A socket file that
 // refuses connections is a stale one from a killed runner and is replaced;
 // one that answers, or cannot be reached (another user's runner: EACCES; a
 // busy one: a full backlog), is left alone and is an error, and so is a
@@ -101,6 +102,9 @@ func ListenControl(path string) (*ControlServer, error) {
 	path, err := filepath.Abs(path)
 	if err != nil {
 		return nil, err
+	}
+	if max := bindMax(path); len(path) > max {
+		return nil, fmt.Errorf("control socket path too long (%d bytes, at most %d): %s: set CLUSTER_SOCKET to a shorter path", len(path), max, path)
 	}
 	defer lockDir(filepath.Dir(path))()
 	if fi, err := os.Lstat(path); err == nil {

@@ -86,16 +86,17 @@
 // which it can only do on a descriptor the program keeps, so the worker
 // holds its terminal at fd 255, as bash does (ttyAt). That is no new
 // capability (it can open /dev/tty anyway) and it saves a Go start-up per
-// worker (about 8 ms of CPU on a small VM). The reaper marks every other
-// descriptor close-on-exec before each fork.
+// worker (about 8 ms of CPU on a small VM). Every other descriptor is
+// close-on-exec: New marks what the runner inherited once, and everything
+// it opens itself has the flag from the start.
 //
 // An inherit-mode worker (LISTEN_PID) and every worker on the portable
 // path go through a tiny exec shim instead: the worker is forked as
 // `cluster __exec`, which takes the pty (TIOCSCTTY) and closes it, sets
 // LISTEN_PID to its own pid (os/exec cannot set an env var between fork and
 // exec), checks that the runner still lives where there is no Pdeathsig,
-// marks every descriptor above the worker's own close-on-exec and execs the
-// program, keeping the pid. On Linux it runs from the initialiser of
+// marks every descriptor above the worker's own close-on-exec again where
+// that is cheap (close_range, /dev/fd) and execs the program, keeping the pid. On Linux it runs from the initialiser of
 // runner/internal/earlyshim, before the binary's heavier packages (net/http,
 // TLS, TOML) are initialised; Shim is its fallback and the portable path.
 //

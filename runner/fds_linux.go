@@ -11,8 +11,9 @@ import (
 
 // cloexecFrom marks every descriptor >= min close-on-exec: a worker must not
 // inherit what the runner was given by its own parent (a shell, a daemon)
-// without the flag. close_range(2) does it in one call (Linux 5.11); older
-// kernels get a walk over /proc/self/fd. fds_unix.go is the portable walk.
+// without the flag. It runs once at start (New). close_range(2) does it in
+// one call (Linux 5.11); older kernels get a walk over /proc/self/fd.
+// fds_unix.go is the portable walk.
 func cloexecFrom(min int) {
 	if unix.CloseRange(uint(min), ^uint(0), unix.CLOSE_RANGE_CLOEXEC) == nil {
 		return
@@ -29,3 +30,7 @@ func cloexecFrom(min int) {
 		}
 	}
 }
+
+// cloexecRecheck is the exec shim's second look, just before the worker's
+// exec: on Linux the same cheap call.
+func cloexecRecheck(min int) { cloexecFrom(min) }

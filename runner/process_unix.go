@@ -446,7 +446,8 @@ func Shim(args []string) int {
 	if keep, err := strconv.Atoi(args[2]); err == nil {
 		// The worker gets 0-2 and its sockets, nothing else: not a descriptor
 		// the runner inherited without close-on-exec (nor the Go runtime's).
-		cloexecFrom(keep)
+		// The runner marked those at start; this is a second, cheap look.
+		cloexecRecheck(keep)
 	}
 	path, argv := args[4], args[5:]
 	err := syscall.Exec(path, argv, os.Environ())

@@ -87,6 +87,10 @@ type forkResult struct {
 	err  error
 }
 
+// markInherited marks every descriptor from 3 up close-on-exec (New calls
+// it once); a variable so that tests can count the calls.
+var markInherited = cloexecFrom
+
 var (
 	reaperOnce sync.Once
 	theReaper  *reaper
@@ -123,10 +127,11 @@ func (rp *reaper) forkLoop() {
 }
 
 func (rp *reaper) fork(req forkReq) forkResult {
-	// Whatever this process inherited or opened without close-on-exec stays
-	// here: a child gets exactly attr.Files (ForkExec clears the flag on
-	// those).
-	cloexecFrom(3)
+	// A child gets exactly attr.Files (ForkExec clears close-on-exec on
+	// those): what this process inherited was marked once, at start
+	// (markInherited), and what it opens is close-on-exec already. Marking
+	// before every fork cost FreeBSD without close_range or fdescfs a fcntl
+	// per number up to the descriptor limit, for each worker and ps started.
 	if !rp.all {
 		pid, err := syscall.ForkExec(req.argv0, req.argv, req.attr)
 		if err != nil {

@@ -205,6 +205,9 @@ func New(opts Options) (*Runner, error) {
 		r.closeListeners()
 		return nil, err
 	}
+	// What this process inherited without close-on-exec (from a shell, a
+	// daemon) must not reach a worker: marked once, here, before any fork.
+	markInherited(3)
 	// The fork threads start now, while the caller sets up the rest
 	// (control socket, signals), not when Run forks the first worker.
 	getReaper(opts.ReapAll)

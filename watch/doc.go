@@ -61,7 +61,15 @@
 //   - With kqueue (macOS, the BSDs: fsnotify holds an open descriptor for
 //     every watched directory and every file in one), a tree of more than
 //     descriptorBudget (4096) files and directories is polled instead, with
-//     one warning; running out of descriptors anyway falls back the same way.
+//     one warning; the count is taken at the walk and again, for the
+//     directories a batch touched, on every batch, as files created later
+//     take descriptors too. Running out of descriptors anyway (at an Add, or
+//     as an error fsnotify reports) falls back the same way.
+//   - A directory that is still there but cannot be watched for another
+//     reason (kqueue opens every file in it: a symlink loop, a link to a
+//     socket; one deleted mid-walk fails the Add once) is tried once more,
+//     then the watcher polls, with one warning naming it. One that is gone
+//     or may not be read is left unwatched: reading it fails the same way.
 //   - Only the walking goroutine touches the snapshot, watches and filter;
 //     the other two exchange data through the inbox and channels.
 //

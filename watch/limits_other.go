@@ -5,6 +5,7 @@ package watch
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"syscall"
 )
 
@@ -15,11 +16,13 @@ import (
 // sockets: past this many, polling is the better deal.
 const descriptorBudget = 4096
 
-// limitWarning turns an error from creating the kqueue or adding a watch
-// into the one line a user needs when the descriptor limit was hit. It
-// returns "" for any other error.
+// limitWarning turns an error from creating the kqueue, adding a watch or
+// fsnotify's Errors channel into the one line a user needs when the
+// descriptor limit was hit. It returns "" for any other error. An error
+// that lost its errno on the way is known by its text (EMFILE's and
+// ENFILE's both begin so).
 func limitWarning(err error, watched int, poll string) string {
-	if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+	if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) || strings.Contains(err.Error(), "too many open files") {
 		return fmt.Sprintf("watch: out of file descriptors after %d directories (kqueue needs one per watched file and directory); polling every %s instead; raise ulimit -n or narrow watch_ignore",
 			watched, poll)
 	}

@@ -302,7 +302,13 @@ func (w *Watcher) Run(ctx context.Context) error {
 		case <-kick:
 			ops, overflow, errs := box.take()
 			for _, err := range errs {
-				w.warn("watch: " + err.Error())
+				// Out of descriptors while watching new files: poll, and
+				// the first poll finds what was missed.
+				if limitWarning(err, 0, "") == "" {
+					w.warn("watch: " + err.Error())
+				} else if w.n != nil {
+					w.limitHit(err)
+				}
 			}
 			c.paths = w.process(ops)
 			if overflow {
@@ -495,6 +501,9 @@ func (w *Watcher) process(ops map[string]fsnotify.Op) []string {
 			w.rescan(dir, &changed)
 		}
 	}
+	if w.budget > 0 && w.n != nil {
+		w.recount(rels)
+	}
 	return changed
 }
 
@@ -597,9 +606,7 @@ func (w *Watcher) addWatch(abs, rel string) {
 		w.spent += c - w.cost[rel]
 		w.cost[rel] = c
 		if w.spent > w.budget {
-			w.warn(budgetWarning(w.root, w.budget, FallbackPoll.String()))
-			w.Close()
-			w.poll = FallbackPoll
+			w.fallBack(budgetWarning(w.root, w.budget, FallbackPoll.String()))
 			return
 		}
 	}
@@ -607,13 +614,69 @@ func (w *Watcher) addWatch(abs, rel string) {
 	if err == nil {
 		return
 	}
-	if msg := limitWarning(err, w.n.Len(), FallbackPoll.String()); msg != "" {
-		w.warn(msg)
-		w.Close()
-		w.poll = FallbackPoll
+	if w.limitHit(err) {
+		return
 	}
-	// Anything else (the directory vanished, no permission) leaves the
-	// directory unwatched; reading it fails the same way.
+	// A directory that vanished, or that we may not read, is left
+	// unwatched: reading it fails the same way, so nothing is missed.
+	if fi, serr := os.Stat(abs); serr != nil || !fi.IsDir() || errors.Is(err, fs.ErrPermission) {
+		return
+	}
+	// Anything else may pass: kqueue opens every file in the directory,
+	// and one deleted mid-walk fails the whole Add. Once more, from a
+	// clean slate (the watches a failed Add left behind go first).
+	_ = w.n.Remove(abs)
+	if err = w.n.Add(abs); err == nil || w.limitHit(err) {
+		return
+	}
+	if fi, serr := os.Stat(abs); serr != nil || !fi.IsDir() {
+		return
+	}
+	// It stays (a symlink loop, a link to a socket): the directory would
+	// be silently unwatched, so poll instead, as when a limit is hit.
+	w.fallBack(fmt.Sprintf("watch: cannot watch %s: %v; polling every %s instead", abs, err, FallbackPoll))
+}
+
+// limitHit falls back to polling when err is the notifier running out of
+// a kernel limit (watches, instances, descriptors), and reports whether it
+// was.
+func (w *Watcher) limitHit(err error) bool {
+	msg := limitWarning(err, w.n.Len(), FallbackPoll.String())
+	if msg == "" {
+		return false
+	}
+	w.fallBack(msg)
+	return true
+}
+
+// fallBack warns once and polls from now on: the notifier is closed, so
+// nothing adds to it again.
+func (w *Watcher) fallBack(msg string) {
+	w.warn(msg)
+	w.Close()
+	w.poll = FallbackPoll
+}
+
+// recount updates the descriptor cost of the directories rels are in
+// (kqueue opened one for each file created there since they were walked,
+// and fsnotify drops the errors of those opens) and falls back to polling
+// past the budget, as at the walk.
+func (w *Watcher) recount(rels []string) {
+	seen := map[string]bool{}
+	for _, rel := range rels {
+		dir, _ := path.Split(rel)
+		dir = strings.TrimSuffix(dir, "/")
+		if _, ok := w.cost[dir]; !ok || seen[dir] {
+			continue
+		}
+		seen[dir] = true
+		c := 1 + entries(w.walker.abs(dir))
+		w.spent += c - w.cost[dir]
+		w.cost[dir] = c
+	}
+	if w.spent > w.budget {
+		w.fallBack(budgetWarning(w.root, w.budget, FallbackPoll.String()))
+	}
 }
 
 func (w *Watcher) unwatch(rel string) {

@@ -308,6 +308,8 @@ type fakeNotifier struct {
 	mu     sync.Mutex
 	dirs   map[string]bool
 	addErr func(watched int) error
+	// dirErr, when set, is Add's error for one directory (nil: none).
+	dirErr func(dir string) error
 	events chan fsnotify.Event
 	errs   chan error
 	closed bool
@@ -327,6 +329,11 @@ func (f *fakeNotifier) Add(dir string) error {
 	defer f.mu.Unlock()
 	if f.addErr != nil {
 		if err := f.addErr(len(f.dirs)); err != nil {
+			return err
+		}
+	}
+	if f.dirErr != nil {
+		if err := f.dirErr(dir); err != nil {
 			return err
 		}
 	}
