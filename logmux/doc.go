@@ -10,7 +10,10 @@
 // lock: that lock is the only thing writers share, and it is what keeps every
 // line whole. A partial line (no newline yet) waits in the Writer until its
 // newline comes, until it has waited FlushAfter (100 ms: then it is printed
-// as a line), or until Close.
+// as a line), or until Close. A line longer than MaxLine is printed in
+// pieces of MaxLine bytes; the CR of its CRLF is trimmed before it is cut,
+// so a line of MaxLine bytes and "\r\n" is one piece, not that and an empty
+// one (a piece is not printed while only a '\r' has come after it).
 //
 // The lines of one Write arrived together and share one time (JSON's "time",
 // text's timestamp): the clock is read once per Write, and formatted again

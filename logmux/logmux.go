@@ -293,14 +293,21 @@ func (w *writer) Write(p []byte) (int, error) {
 		}
 		i := bytes.IndexByte(p, '\n')
 		if i < 0 {
-			// No newline: keep it, printing MaxLine pieces as they fill.
-			for len(w.partial)+len(p) > max {
-				k := max - len(w.partial)
-				w.partial = append(w.partial, p[:k]...)
-				p = p[k:]
-				cut := len(w.partial)
+			// No newline: keep it, printing MaxLine pieces as they fill,
+			// but not a piece after which only a '\r' has come: it may be
+			// the CR of a CRLF, which goes with the line's end (a piece
+			// ending just before it would leave an empty line).
+			for n := len(w.partial) + len(p); n > max; n = len(w.partial) + len(p) {
+				if n == max+1 && (len(p) > 0 && p[len(p)-1] == '\r' || len(p) == 0 && w.partial[max] == '\r') {
+					break
+				}
+				if k := max - len(w.partial); k > 0 {
+					w.partial = append(w.partial, p[:k]...)
+					p = p[k:]
+				}
+				cut := max
 				if json {
-					cut = runeCut(w.partial)
+					cut = runeCut(w.partial[:max])
 				}
 				out = w.format(out, w.partial[:cut])
 				w.partial = w.partial[:copy(w.partial, w.partial[cut:])]
@@ -325,7 +332,9 @@ func (w *writer) Write(p []byte) (int, error) {
 			w.partial = append(w.partial, line...)
 			line = w.partial
 		}
-		for len(line) > max {
+		// The CR of a CRLF goes before the line is cut: a line of MaxLine
+		// bytes and "\r\n" is one piece, not that and an empty one.
+		for line = trimCR(line); len(line) > max; {
 			k := max
 			if json {
 				k = runeCut(line[:max])
@@ -334,7 +343,7 @@ func (w *writer) Write(p []byte) (int, error) {
 			line = line[k:]
 			plain = 0
 		}
-		if line = trimCR(line); plain > 0 {
+		if plain > 0 {
 			out = w.formatJSON(out, line, min(plain, len(line)))
 		} else {
 			out = w.format(out, line)
@@ -409,9 +418,20 @@ func (w *writer) flushPartial() {
 	w.emitPartial()
 }
 
-// emitPartial prints the partial line as a line; w.mu must be held.
+// emitPartial prints the partial line as a line; w.mu must be held. It
+// may be MaxLine bytes and a '\r' that waited for its '\n' (Write): that is
+// a piece, then the '\r' as the line's last.
 func (w *writer) emitPartial() {
-	w.emit(w.partial)
+	b := w.partial
+	if max := w.m.opts.MaxLine; len(b) > max {
+		cut := max
+		if w.m.opts.JSON {
+			cut = runeCut(b[:max])
+		}
+		w.emit(b[:cut])
+		b = b[cut:]
+	}
+	w.emit(b)
 	w.partial = w.partial[:0]
 	w.releasePartial()
 }
