@@ -68,7 +68,10 @@
 //     BS "^H", NUL "^@", DEL "^?"; TAB is kept;
 //   - C1 controls U+0080-U+009F, as raw bytes or UTF-8, become "^[" and their
 //     7-bit form: 0x9B (CSI) is "^[[", 0x9D (OSC) "^[]";
-//   - everything else, invalid UTF-8 included, is kept.
+//   - everything else, invalid UTF-8 included, is kept;
+//   - a line whose last SGR set a color or style (not a reset) ends with
+//     ESC[0m, so that it never reaches the next line, another worker's or
+//     the runner's (a concealed or colored "cluster |" line).
 //
 // A line is checked alone (an SGR cut by MaxLine is neutralised). The CR of a
 // CRLF is trimmed before, as in every mode. A line with nothing to neutralise
