@@ -107,7 +107,10 @@ func cmdLogs(args []string, stdout, stderr io.Writer) int {
 
 	path, err := controlTarget(*file)
 	if err == nil {
-		err = runner.CallLogs(path, req, stop, func(r runner.Response) { mux.SetNames(r.Lines...) }, print)
+		err = runner.CallLogs(path, req, stop, func(r runner.Response) {
+			mux.SetProcesses(r.Processes...)
+			mux.SetNames(r.Lines...)
+		}, print)
 	}
 	var refused *runner.RefusedError
 	switch {

@@ -328,6 +328,12 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		Terminal: isTerminal(stdout), Errors: stderr,
 	})
 	defer mux.Close()
+	// Colors in Clusterfile order, as `cluster logs` gives them.
+	names := make([]string, len(cfg.Processes))
+	for i, p := range cfg.Processes {
+		names[i] = p.Name
+	}
+	mux.SetProcesses(names...)
 	// A Procfile's release type runs first, once, to completion (Heroku's
 	// release phase); the other types start only when it exits 0.
 	selected := only

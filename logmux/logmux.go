@@ -53,7 +53,7 @@ type Mux struct {
 	errMu sync.Mutex // serialises writes to opts.Errors
 }
 
-// The palette, in order of first appearance of a process type (foreman's).
+// The palette, in the order of SetProcesses, then of first appearance.
 var palette = []color.Attribute{color.FgCyan, color.FgYellow, color.FgGreen, color.FgMagenta, color.FgBlue,
 	color.FgHiCyan, color.FgHiYellow, color.FgHiGreen, color.FgHiMagenta, color.FgHiBlue, color.FgRed}
 
@@ -77,6 +77,19 @@ func (m *Mux) SetNames(labels ...string) {
 	m.mu.Lock()
 	for _, l := range labels {
 		m.widen(len(l))
+	}
+	m.mu.Unlock()
+}
+
+// SetProcesses gives process types their colors in the order given (the
+// Clusterfile's, as foreman colors in Procfile order), so that a type has
+// the same color in every run, and in `cluster logs`, whichever type prints
+// first. A type that already has a color keeps it; one not given gets the
+// next color when it first prints.
+func (m *Mux) SetProcesses(names ...string) {
+	m.mu.Lock()
+	for _, n := range names {
+		m.colorFor(n)
 	}
 	m.mu.Unlock()
 }

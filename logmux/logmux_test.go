@@ -466,3 +466,18 @@ func TestCRLFAfterFullPiece(t *testing.T) {
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// Colors go by the order SetProcesses gives (the Clusterfile's), not by
+// which type prints first; a type not given gets the next color.
+func TestColorsInProcessOrder(t *testing.T) {
+	var out bytes.Buffer
+	m := New(&out, Options{Color: true})
+	m.SetProcesses("web", "jobs")
+	m.Writer(Stream{Process: "late", Worker: 1}).Write([]byte("c\n"))
+	m.Writer(Stream{Process: "jobs", Worker: 1}).Write([]byte("b\n"))
+	m.Writer(Stream{Process: "web", Worker: 1}).Write([]byte("a\n"))
+	want := "\x1b[32mlate.1  |\x1b[0m c\n\x1b[33mjobs.1  |\x1b[0m b\n\x1b[36mweb.1   |\x1b[0m a\n"
+	if out.String() != want {
+		t.Errorf("got  %q\nwant %q", out.String(), want)
+	}
+}

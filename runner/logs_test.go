@@ -75,6 +75,13 @@ func TestControlLogs(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `unknown process type "nope"`) {
 		t.Fatalf("logs nope: %v", err)
 	}
+	// The answer names every type in Clusterfile order, whichever are
+	// asked for: the client colors them as run does.
+	var procs []string
+	err = CallLogs(path, Request{Cmd: "logs", Args: []string{"ticker"}}, nil, func(r Response) { procs = r.Processes }, func(LogLine) error { return nil })
+	if err != nil || strings.Join(procs, " ") != "web other ticker" {
+		t.Fatalf("logs ticker: processes %q, %v", procs, err)
+	}
 
 	// Two followers of ticker, from now on (-n 0): each sees ticks in
 	// order, none missing but where a marker says so.
