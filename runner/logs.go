@@ -48,7 +48,7 @@ func (r *Runner) OpenLogs(targets []string, follow bool) (*LogFeed, error) {
 		picks := map[*ptype]*pick{}
 		var order []*ptype
 		for _, target := range targets {
-			t, idx, perr := r.parseTarget(target)
+			t, idx, perr := r.parseLogTarget(target)
 			if perr != nil {
 				err = perr
 				return
