@@ -89,7 +89,7 @@ func cmdLogs(args []string, stdout, stderr io.Writer) int {
 			w = mux.Writer(logmux.Stream{Process: l.Process, Worker: l.Worker, PID: l.PID, Stream: l.Stream})
 			writers[k] = w
 		}
-		buf = append(append(buf[:0], l.Line...), '\n')
+		buf = append(l.AppendLine(buf[:0]), '\n')
 		_, err := w.Write(buf)
 		return err
 	}
