@@ -179,7 +179,8 @@ func printPlan(w io.Writer, opts runner.Options, asJSON bool) error {
 	if asJSON {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		return enc.Encode(pl)
+		enc.Encode(pl) // a plain struct: only the write can fail, which run reports (output)
+		return nil
 	}
 	fmt.Fprintf(w, "%s: %s %q, shutdown_timeout %s, %s\n", pl.File, pl.Format, pl.Name, pl.ShutdownTimeout, plural(len(pl.Processes), "process type"))
 	if pl.ReleaseFirst {

@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/cluster-run/cluster/procfile"
@@ -216,6 +218,50 @@ func TestControlArgChecksMatchTheirPatterns(t *testing.T) {
 			if got, want := c.f(in), re.MatchString(in); got != want {
 				t.Errorf("%s check of %q = %v, the pattern %s says %v", c.name, in, got, c.pattern, want)
 			}
+		}
+	}
+}
+
+// fullOutput is a stdout on a full disk.
+type fullOutput struct{ writes int }
+
+func (f *fullOutput) Write(p []byte) (int, error) {
+	f.writes++
+	return 0, &os.PathError{Op: "write", Path: "/dev/stdout", Err: syscall.ENOSPC}
+}
+
+// A command whose output cannot be written says so in one line on stderr
+// and exits 1, as cat does, having tried only once.
+func TestFailedOutputExits1(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "Clusterfile")
+	if err := os.WriteFile(file, []byte("[process.web]\ncommand = \"sleep 1\"\nworkers = 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const full = "write /dev/stdout: no space left on device"
+	tests := []struct {
+		args []string
+		name string
+	}{
+		{[]string{"version"}, "version"},
+		{[]string{"--version"}, "version"},
+		{[]string{"-h"}, "help"},
+		{[]string{"help", "run"}, "help"},
+		{[]string{"run", "-h"}, "run"},
+		{[]string{"status", "--help"}, "status"},
+		{[]string{"check", "-f", file}, "check"},
+		{[]string{"check", "--json", "-f", file}, "check"},
+		{[]string{"export", "procfile", "-f", file}, "export"},
+		{[]string{"export", "procfile", filepath.Join(dir, "out"), "-f", file}, "export"},
+		{[]string{"completion", "bash"}, "completion"},
+		{[]string{"completion", "--names", "-f", file}, "completion"},
+	}
+	for _, tt := range tests {
+		out := &fullOutput{}
+		var errb bytes.Buffer
+		code := run(tt.args, nil, out, &errb)
+		if want := "cluster " + tt.name + ": " + full + "\n"; code != 1 || errb.String() != want || out.writes != 1 {
+			t.Errorf("cluster %s: exit %d, %d writes, stderr %q; want exit 1, 1 write, %q", strings.Join(tt.args, " "), code, out.writes, errb.String(), want)
 		}
 	}
 }

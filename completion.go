@@ -140,7 +140,7 @@ func commandWords(cmds []compCommand) string {
 // commandFlags returns the FlagSet of a command, as its -h would print it.
 func commandFlags(name string) *flag.FlagSet {
 	c := &flagCollector{}
-	run([]string{name, "-h"}, nil, c, io.Discard)
+	command([]string{name, "-h"}, nil, c, io.Discard) // not run: its stdout would not be c
 	return c.fs
 }
 

@@ -21,7 +21,8 @@ const logsSynopsis = `[PROCESS[.N] ...] [-n N] [-f | --follow] [--json] [--times
 // follow here, as in docker, kubectl and tail: the Clusterfile is --file.
 // Exit status: 0 done (and on Ctrl-C while following, or when the cluster
 // ends); 1 the cluster is not running or refused, or stopped before this
-// reader had read every line; 2 usage.
+// reader had read every line, or a line could not be written (it stops at
+// the first failed write, as cat); 2 usage.
 func cmdLogs(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("logs", logsSynopsis, stdout)
 	var follow, asJSON, timestamps bool
@@ -76,22 +77,29 @@ func cmdLogs(args []string, stdout, stderr io.Writer) int {
 		}
 	}()
 	var buf []byte
+	var writeErr error // the first failed write to stdout
 	print := func(l runner.LogLine) error {
 		at = l.Time
 		if l.Skipped > 0 {
 			mux.Event(logmux.Event{Worker: l.Process, Event: "skipped", Message: fmt.Sprintf("-- %s skipped --", plural(int(l.Skipped), "line")),
 				Fields: map[string]any{"skipped": int64(l.Skipped)}})
-			return nil
+		} else {
+			k := key{l.Process, l.Stream, l.Worker, l.PID}
+			w := writers[k]
+			if w == nil {
+				w = mux.Writer(logmux.Stream{Process: l.Process, Worker: l.Worker, PID: l.PID, Stream: l.Stream})
+				writers[k] = w
+			}
+			buf = append(l.AppendLine(buf[:0]), '\n')
+			w.Write(buf) // a whole line: printed at once, or counted lost
 		}
-		k := key{l.Process, l.Stream, l.Worker, l.PID}
-		w := writers[k]
-		if w == nil {
-			w = mux.Writer(logmux.Stream{Process: l.Process, Worker: l.Worker, PID: l.PID, Stream: l.Stream})
-			writers[k] = w
+		// The mux counts a line that failed instead of returning an error
+		// (the runner's workers must not stop): here it ends the command.
+		if n, err := mux.Lost(); n > 0 {
+			writeErr = err
+			return err
 		}
-		buf = append(append(buf[:0], l.Line...), '\n')
-		_, err := w.Write(buf)
-		return err
+		return nil
 	}
 
 	// Ctrl-C (or TERM) ends following: exit 0.
@@ -107,10 +115,15 @@ func cmdLogs(args []string, stdout, stderr io.Writer) int {
 
 	path, err := controlTarget(*file)
 	if err == nil {
-		err = runner.CallLogs(path, req, stop, func(r runner.Response) { mux.SetNames(r.Lines...) }, print)
+		err = runner.CallLogs(path, req, stop, func(r runner.Response) {
+			mux.SetProcesses(r.Processes...)
+			mux.SetNames(r.Lines...)
+		}, print)
 	}
 	var refused *runner.RefusedError
 	switch {
+	case writeErr != nil:
+		fmt.Fprintf(stderr, "cluster logs: %v\n", writeErr)
 	case err == nil:
 		return 0
 	case errors.Is(err, runner.ErrNotRunning), errors.Is(err, runner.ErrLogsCut):

@@ -51,6 +51,26 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, topUsage())
 		return 2
 	}
+	// What a command prints must reach stdout: a failed write (a full
+	// disk) is an error even where the command did not check it.
+	out := &output{w: stdout}
+	code := command(args, stdin, out, stderr)
+	if err := out.failed(); err != nil && code == 0 {
+		name := args[0]
+		switch name {
+		case "--version", "-v":
+			name = "version"
+		case "-h", "--help", "-help":
+			name = "help"
+		}
+		fmt.Fprintf(stderr, "cluster %s: %v\n", name, err)
+		return 1
+	}
+	return code
+}
+
+// command runs the command args name (args is not empty).
+func command(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	cmd, rest := args[0], args[1:]
 	switch cmd {
 	case "run":
@@ -83,7 +103,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "cluster %s: unexpected argument %q; see cluster -h\n", cmd, rest[1])
 			return 2
 		}
-		return run([]string{rest[0], "-h"}, stdin, stdout, stderr)
+		return command([]string{rest[0], "-h"}, stdin, stdout, stderr)
 	}
 	if strings.HasPrefix(cmd, "-") {
 		fmt.Fprintf(stderr, "cluster: unknown flag %s; flags go after the command; see cluster -h\n", cmd)
@@ -307,7 +327,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	sigs, notified := notifyRunSignals()
-	stdout, stderr = noSIGPIPE(stdout), noSIGPIPE(stderr)
+	stdout, stderr = noSIGPIPE(underlying(stdout)), noSIGPIPE(stderr) // logmux reports on its own failed writes
 	cfg, ok := f.load(stderr)
 	if !ok {
 		return 2
@@ -328,6 +348,12 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		Terminal: isTerminal(stdout), Errors: stderr,
 	})
 	defer mux.Close()
+	// Colors in Clusterfile order, as `cluster logs` gives them.
+	names := make([]string, len(cfg.Processes))
+	for i, p := range cfg.Processes {
+		names[i] = p.Name
+	}
+	mux.SetProcesses(names...)
 	// A Procfile's release type runs first, once, to completion (Heroku's
 	// release phase); the other types start only when it exits 0.
 	selected := only
@@ -872,7 +898,7 @@ func interrupts() (sigs <-chan os.Signal, stop func()) {
 }
 
 func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
+	f, ok := outputFile(w)
 	return ok && isatty.IsTerminal(f.Fd())
 }
 

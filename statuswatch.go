@@ -31,7 +31,8 @@ const (
 
 // cmdStatusWatch runs `cluster status --watch` against the socket at path.
 // Exit status: 0 quit (q, Ctrl-C, a signal) or the cluster stopped (with a
-// line saying so); 1 the cluster was not running to begin with, or refused.
+// line saying so); 1 the cluster was not running to begin with, or refused,
+// or a table could not be written (it stops at the first failed write).
 func cmdStatusWatch(path string, stdin io.Reader, stdout, stderr io.Writer) int {
 	sigs, stopSignals := interrupts()
 	defer stopSignals()
@@ -50,7 +51,7 @@ func cmdStatusWatch(path string, stdin io.Reader, stdout, stderr io.Writer) int 
 // terminal before it returns; the caller prints the last line after that.
 func watchLoop(path string, stdin io.Reader, stdout io.Writer, sigs <-chan os.Signal) (code int, msg string, toStderr bool) {
 	screen := -1 // the terminal's fd when stdout is one
-	if f, ok := stdout.(*os.File); ok && isTerminal(f) {
+	if f, ok := outputFile(stdout); ok && isTerminal(f) {
 		screen = int(f.Fd())
 	}
 	var keys <-chan byte
@@ -103,14 +104,18 @@ func watchLoop(path string, stdin io.Reader, stdout io.Writer, sigs <-chan os.Si
 				return 1, "cluster status: the cluster refused: " + resp.Error, true
 			}
 			var table bytes.Buffer
+			if screen < 0 && frame > 0 {
+				table.WriteByte('\n') // a blank line between tables
+			}
 			printStatus(&table, resp.Status)
+			var werr error
 			if screen >= 0 {
-				drawFrame(stdout, screen, resp.Status.Name, table.String())
+				werr = drawFrame(stdout, screen, resp.Status.Name, table.String())
 			} else {
-				if frame > 0 {
-					io.WriteString(stdout, "\n")
-				}
-				stdout.Write(table.Bytes())
+				_, werr = stdout.Write(table.Bytes())
+			}
+			if werr != nil { // as cat: a full disk, a terminal gone
+				return 1, "cluster status: " + werr.Error(), true
 			}
 			frame++
 		case <-tick.C:
@@ -133,7 +138,7 @@ func watchLoop(path string, stdin io.Reader, stdout io.Writer, sigs <-chan os.Si
 
 // drawFrame redraws the screen in place: each line overwritten and cleared
 // to its end, the rest of the screen cleared, lines cut to the window.
-func drawFrame(w io.Writer, fd int, name, table string) {
+func drawFrame(w io.Writer, fd int, name, table string) error {
 	cols, rows := 80, 24
 	if ws, err := unix.IoctlGetWinsize(fd, unix.TIOCGWINSZ); err == nil && ws.Col > 0 && ws.Row > 0 {
 		cols, rows = int(ws.Col), int(ws.Row)
@@ -155,7 +160,8 @@ func drawFrame(w io.Writer, fd int, name, table string) {
 		b.WriteString(l + "\x1b[K\n")
 	}
 	b.WriteString("\x1b[J")
-	io.WriteString(w, b.String())
+	_, err := io.WriteString(w, b.String())
+	return err
 }
 
 // cbreak turns off echo, line editing and the signal keys on the terminal

@@ -10,7 +10,10 @@
 // lock: that lock is the only thing writers share, and it is what keeps every
 // line whole. A partial line (no newline yet) waits in the Writer until its
 // newline comes, until it has waited FlushAfter (100 ms: then it is printed
-// as a line), or until Close.
+// as a line), or until Close. A line longer than MaxLine is printed in
+// pieces of MaxLine bytes; the CR of its CRLF is trimmed before it is cut,
+// so a line of MaxLine bytes and "\r\n" is one piece, not that and an empty
+// one (a piece is not printed while only a '\r' has come after it).
 //
 // The lines of one Write arrived together and share one time (JSON's "time",
 // text's timestamp): the clock is read once per Write, and formatted again
@@ -65,7 +68,10 @@
 //     BS "^H", NUL "^@", DEL "^?"; TAB is kept;
 //   - C1 controls U+0080-U+009F, as raw bytes or UTF-8, become "^[" and their
 //     7-bit form: 0x9B (CSI) is "^[[", 0x9D (OSC) "^[]";
-//   - everything else, invalid UTF-8 included, is kept.
+//   - everything else, invalid UTF-8 included, is kept;
+//   - a line whose last SGR set a color or style (not a reset) ends with
+//     ESC[0m, so that it never reaches the next line, another worker's or
+//     the runner's (a concealed or colored "cluster |" line).
 //
 // A line is checked alone (an SGR cut by MaxLine is neutralised). The CR of a
 // CRLF is trimmed before, as in every mode. A line with nothing to neutralise

@@ -199,13 +199,16 @@ func TestAppendPlainJSON(t *testing.T) {
 }
 
 // splitLines is what Write and Close make of a stream: lines at each "\n",
-// cut in pieces of max bytes, one '\r' trimmed from the last piece of a line
-// that has its "\n"; a last line without one in pieces, untrimmed.
+// one '\r' trimmed from a line that has its "\n", then cut in pieces of max
+// bytes; a last line without one in pieces, untrimmed.
 func splitLines(data []byte, max int) [][]byte {
 	var lines [][]byte
 	for len(data) > 0 {
 		line, rest, ended := bytes.Cut(data, []byte("\n"))
 		data = rest
+		if ended {
+			line = bytes.TrimSuffix(line, []byte("\r"))
+		}
 		for len(line) > max {
 			// JSON cuts before a character whose encoding is not complete
 			// within the piece, unless it starts the piece.
@@ -221,9 +224,7 @@ func splitLines(data []byte, max int) [][]byte {
 			lines = append(lines, line[:k])
 			line = line[k:]
 		}
-		if ended {
-			lines = append(lines, bytes.TrimSuffix(line, []byte("\r")))
-		} else if len(line) > 0 {
+		if ended || len(line) > 0 {
 			lines = append(lines, line)
 		}
 	}

@@ -53,7 +53,7 @@ type Mux struct {
 	errMu sync.Mutex // serialises writes to opts.Errors
 }
 
-// The palette, in order of first appearance of a process type (foreman's).
+// The palette, in the order of SetProcesses, then of first appearance.
 var palette = []color.Attribute{color.FgCyan, color.FgYellow, color.FgGreen, color.FgMagenta, color.FgBlue,
 	color.FgHiCyan, color.FgHiYellow, color.FgHiGreen, color.FgHiMagenta, color.FgHiBlue, color.FgRed}
 
@@ -77,6 +77,19 @@ func (m *Mux) SetNames(labels ...string) {
 	m.mu.Lock()
 	for _, l := range labels {
 		m.widen(len(l))
+	}
+	m.mu.Unlock()
+}
+
+// SetProcesses gives process types their colors in the order given (the
+// Clusterfile's, as foreman colors in Procfile order), so that a type has
+// the same color in every run, and in `cluster logs`, whichever type prints
+// first. A type that already has a color keeps it; one not given gets the
+// next color when it first prints.
+func (m *Mux) SetProcesses(names ...string) {
+	m.mu.Lock()
+	for _, n := range names {
+		m.colorFor(n)
 	}
 	m.mu.Unlock()
 }
@@ -293,14 +306,21 @@ func (w *writer) Write(p []byte) (int, error) {
 		}
 		i := bytes.IndexByte(p, '\n')
 		if i < 0 {
-			// No newline: keep it, printing MaxLine pieces as they fill.
-			for len(w.partial)+len(p) > max {
-				k := max - len(w.partial)
-				w.partial = append(w.partial, p[:k]...)
-				p = p[k:]
-				cut := len(w.partial)
+			// No newline: keep it, printing MaxLine pieces as they fill,
+			// but not a piece after which only a '\r' has come: it may be
+			// the CR of a CRLF, which goes with the line's end (a piece
+			// ending just before it would leave an empty line).
+			for n := len(w.partial) + len(p); n > max; n = len(w.partial) + len(p) {
+				if n == max+1 && (len(p) > 0 && p[len(p)-1] == '\r' || len(p) == 0 && w.partial[max] == '\r') {
+					break
+				}
+				if k := max - len(w.partial); k > 0 {
+					w.partial = append(w.partial, p[:k]...)
+					p = p[k:]
+				}
+				cut := max
 				if json {
-					cut = runeCut(w.partial)
+					cut = runeCut(w.partial[:max])
 				}
 				out = w.format(out, w.partial[:cut])
 				w.partial = w.partial[:copy(w.partial, w.partial[cut:])]
@@ -325,7 +345,9 @@ func (w *writer) Write(p []byte) (int, error) {
 			w.partial = append(w.partial, line...)
 			line = w.partial
 		}
-		for len(line) > max {
+		// The CR of a CRLF goes before the line is cut: a line of MaxLine
+		// bytes and "\r\n" is one piece, not that and an empty one.
+		for line = trimCR(line); len(line) > max; {
 			k := max
 			if json {
 				k = runeCut(line[:max])
@@ -334,7 +356,7 @@ func (w *writer) Write(p []byte) (int, error) {
 			line = line[k:]
 			plain = 0
 		}
-		if line = trimCR(line); plain > 0 {
+		if plain > 0 {
 			out = w.formatJSON(out, line, min(plain, len(line)))
 		} else {
 			out = w.format(out, line)
@@ -409,9 +431,20 @@ func (w *writer) flushPartial() {
 	w.emitPartial()
 }
 
-// emitPartial prints the partial line as a line; w.mu must be held.
+// emitPartial prints the partial line as a line; w.mu must be held. It
+// may be MaxLine bytes and a '\r' that waited for its '\n' (Write): that is
+// a piece, then the '\r' as the line's last.
 func (w *writer) emitPartial() {
-	w.emit(w.partial)
+	b := w.partial
+	if max := w.m.opts.MaxLine; len(b) > max {
+		cut := max
+		if w.m.opts.JSON {
+			cut = runeCut(b[:max])
+		}
+		w.emit(b[:cut])
+		b = b[cut:]
+	}
+	w.emit(b)
 	w.partial = w.partial[:0]
 	w.releasePartial()
 }

@@ -343,8 +343,8 @@ func TestPartialLineKeptWhileMoreIsPending(t *testing.T) {
 
 // TestTextLinesAnyChunking writes random text (empty lines, "\r\n" ends,
 // lines longer than MaxLine, a last line without its newline) in random
-// pieces, and checks the output and OnLine against the rule: each line cut
-// into MaxLine pieces, a final "\r" dropped, each printed after the prefix
+// pieces, and checks the output and OnLine against the rule: a final "\r"
+// dropped, each line cut into MaxLine pieces, each printed after the prefix
 // (and the clock with Timestamps). Whole lines take appendText's fast path,
 // the rest the general one, and the two must agree wherever a Write splits.
 func TestTextLinesAnyChunking(t *testing.T) {
@@ -372,14 +372,14 @@ func TestTextLinesAnyChunking(t *testing.T) {
 		var want []string
 		lines := strings.Split(string(in), "\n")
 		for i, l := range lines {
-			for len(l) > max {
-				want = append(want, l[:max])
-				l = l[max:]
-			}
 			if i < len(lines)-1 {
 				l = strings.TrimSuffix(l, "\r")
 			} else if l == "" {
 				break // no last partial line
+			}
+			for len(l) > max {
+				want = append(want, l[:max])
+				l = l[max:]
 			}
 			want = append(want, l)
 		}
@@ -411,5 +411,73 @@ func TestTextLinesAnyChunking(t *testing.T) {
 		if fmt.Sprint(seen) != fmt.Sprint(want) {
 			t.Fatalf("trial %d: OnLine saw %q, want %q", trial, seen, want)
 		}
+	}
+}
+
+// A line of exactly MaxLine bytes (or a multiple) that ends in "\r\n" is
+// that many pieces, with no empty line after them, however the writes cut
+// it (also between the '\r' and the '\n'); in text and JSON, and OnLine
+// sees the same pieces. A '\r' that turns out not to end the line is kept,
+// and one still waiting for its '\n' at Close is printed.
+func TestCRLFAfterFullPiece(t *testing.T) {
+	const max = 16
+	a := strings.Repeat("a", max)
+	tests := []struct {
+		in   string
+		want []string
+	}{
+		{a + "\r\nnext\n", []string{a, "next"}},
+		{a + a + "\r\nnext\n", []string{a, a, "next"}},
+		{a + "\rb\r\n", []string{a, "\rb"}},
+		{a + "\r", []string{a, "\r"}},
+		{a + "b\r\n", []string{a, "b"}},
+	}
+	for _, json := range []bool{false, true} {
+		for _, tt := range tests {
+			for cut := 0; cut <= len(tt.in); cut++ {
+				var out bytes.Buffer
+				var seen []string
+				m := New(&out, Options{JSON: json, MaxLine: max, FlushAfter: time.Hour})
+				w := m.Writer(Stream{Process: "web", Worker: 1, OnLine: func(l []byte) { seen = append(seen, string(l)) }})
+				w.Write([]byte(tt.in[:cut]))
+				w.Write([]byte(tt.in[cut:]))
+				w.Close()
+				var got []string
+				for _, l := range strings.SplitAfter(out.String(), "\n") {
+					if l == "" {
+						continue
+					}
+					if json {
+						var v struct{ Line string }
+						if err := jsonUnmarshal([]byte(l), &v); err != nil {
+							t.Fatalf("%q: %v", l, err)
+						}
+						got = append(got, v.Line)
+					} else {
+						got = append(got, strings.TrimSuffix(strings.TrimPrefix(l, "web.1   | "), "\n"))
+					}
+				}
+				if fmt.Sprint(got) != fmt.Sprint(tt.want) || fmt.Sprint(seen) != fmt.Sprint(tt.want) {
+					t.Errorf("json %v, %q cut at %d: printed %q, OnLine %q, want %q", json, tt.in, cut, got, seen, tt.want)
+				}
+			}
+		}
+	}
+}
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// Colors go by the order SetProcesses gives (the Clusterfile's), not by
+// which type prints first; a type not given gets the next color.
+func TestColorsInProcessOrder(t *testing.T) {
+	var out bytes.Buffer
+	m := New(&out, Options{Color: true})
+	m.SetProcesses("web", "jobs")
+	m.Writer(Stream{Process: "late", Worker: 1}).Write([]byte("c\n"))
+	m.Writer(Stream{Process: "jobs", Worker: 1}).Write([]byte("b\n"))
+	m.Writer(Stream{Process: "web", Worker: 1}).Write([]byte("a\n"))
+	want := "\x1b[32mlate.1  |\x1b[0m c\n\x1b[33mjobs.1  |\x1b[0m b\n\x1b[36mweb.1   |\x1b[0m a\n"
+	if out.String() != want {
+		t.Errorf("got  %q\nwant %q", out.String(), want)
 	}
 }

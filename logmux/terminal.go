@@ -5,15 +5,21 @@ import (
 	"unicode/utf8"
 )
 
+// sgrReset ends a line whose colors or styles are still on.
+const sgrReset = "\x1b[0m"
+
 // appendTerminal appends line with every control sequence but SGR made
-// visible and inert (the rule is in doc.go). A line of printable ASCII and
-// tabs costs one scan and one copy.
+// visible and inert (the rule is in doc.go), and with sgrReset after it when
+// an SGR it kept is still in force at its end, so that neither the next line
+// (another worker's, the runner's) nor its prefix inherits it. A line of
+// printable ASCII and tabs costs one scan and one copy.
 func appendTerminal(out, line []byte) []byte {
 	i := printableASCII(line)
 	if i == len(line) {
 		return append(out, line...)
 	}
-	start := 0 // line[start:i] is clean, not yet copied
+	start := 0    // line[start:i] is clean, not yet copied
+	open := false // the last SGR kept set something: the line ends with a reset
 	for i < len(line) {
 		c := line[i]
 		if c >= 0x20 && c < 0x7f || c == '\t' {
@@ -24,6 +30,7 @@ func appendTerminal(out, line []byte) []byte {
 		switch {
 		case c == 0x1b:
 			if n := sgrLen(line[i:]); n > 0 {
+				open = !resets(line[i : i+n])
 				i += n
 				continue
 			}
@@ -51,7 +58,24 @@ func appendTerminal(out, line []byte) []byte {
 		i += size
 		start = i
 	}
-	return append(out, line[start:]...)
+	out = append(out, line[start:]...)
+	if open {
+		out = append(out, sgrReset...)
+	}
+	return out
+}
+
+// resets reports whether the SGR sequence b only resets: its parameters are
+// zeros or empty (ESC[m, ESC[0m, ESC[0;0m). Any other, even one whose last
+// parameter is 0, counts as setting something: one reset too many is
+// harmless.
+func resets(b []byte) bool {
+	for _, c := range b[2 : len(b)-1] {
+		if c != '0' && c != ';' {
+			return false
+		}
+	}
+	return true
 }
 
 // sgrLen returns the length of the SGR sequence (ESC [ digits ; : m) that

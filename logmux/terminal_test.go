@@ -16,7 +16,13 @@ var terminalCases = []struct {
 	{"tab", "a\tb", "a\tb"},
 	{"utf-8 with 0x80-0x9f continuation bytes", "em—dash ’q’ é 日本 \U0001F600", "em—dash ’q’ é 日本 \U0001F600"},
 	{"invalid utf-8 not C1", "bad \xff\xfe\xc3", "bad \xff\xfe\xc3"},
-	{"SGR kept", "a \x1b[31mred\x1b[0m \x1b[m \x1b[38;5;196mx\x1b[38:2::255:0:0my", "a \x1b[31mred\x1b[0m \x1b[m \x1b[38;5;196mx\x1b[38:2::255:0:0my"},
+	{"SGR kept, reset at the end", "a \x1b[31mred\x1b[0m \x1b[m \x1b[38;5;196mx\x1b[38:2::255:0:0my", "a \x1b[31mred\x1b[0m \x1b[m \x1b[38;5;196mx\x1b[38:2::255:0:0my\x1b[0m"},
+	{"SGR reset by the line", "\x1b[1;31mred\x1b[0m done", "\x1b[1;31mred\x1b[0m done"},
+	{"SGR reset by the line, short form", "\x1b[32mok\x1b[m", "\x1b[32mok\x1b[m"},
+	{"color left on", "x \x1b[31mred", "x \x1b[31mred\x1b[0m"},
+	{"conceal left on", "\x1b[8mhidden", "\x1b[8mhidden\x1b[0m"},
+	{"color left on after a reset", "\x1b[0m\x1b[7mrev", "\x1b[0m\x1b[7mrev\x1b[0m"},
+	{"color left on, with a control", "\x1b[31mred\x07", "\x1b[31mred^G\x1b[0m"},
 	{"clear screen and home", "\x1b[2J\x1b[Hgone", "^[[2J^[[Hgone"},
 	{"private CSI", "\x1b[?25l", "^[[?25l"},
 	{"CSI with intermediate", "\x1b[1 q", "^[[1 q"},
@@ -176,5 +182,21 @@ func TestTerminalOutputHasOnlySGR(t *testing.T) {
 			}
 			i += n
 		}
+	}
+}
+
+// A worker's color left on at the end of its line does not reach the next
+// line of another worker nor the runner's own lines, even without Color.
+func TestTerminalColorEndsWithItsLine(t *testing.T) {
+	var out bytes.Buffer
+	m := New(&out, Options{Terminal: true})
+	m.Writer(Stream{Process: "web", Worker: 1}).Write([]byte("x \x1b[31mred\n"))
+	m.Writer(Stream{Process: "db", Worker: 1}).Write([]byte("\x1b[8mhidden\n"))
+	m.Event(Event{Worker: "web.1", Event: "exited", Status: ptr(0)})
+	want := "web.1   | x \x1b[31mred\x1b[0m\n" +
+		"db.1    | \x1b[8mhidden\x1b[0m\n" +
+		"cluster | web.1 exited (status 0)\n"
+	if out.String() != want {
+		t.Errorf("got  %q\nwant %q", out.String(), want)
 	}
 }

@@ -175,25 +175,42 @@ func typeOrder(order map[string]int, name string) int {
 // Indexes are 1-based: "web.0" and an index above the count are errors,
 // never "all of them".
 func (r *Runner) parseTarget(target string) (*ptype, int, error) {
-	name, idx := target, 0
+	t, idx, indexed, err := r.targetType(target)
+	if err == nil && indexed && (idx < 1 || idx > t.count) {
+		name := t.p.Name
+		if t.count == 0 {
+			return nil, 0, fmt.Errorf("%s has no workers (scaled to 0), so there is no %s", name, target)
+		}
+		return nil, 0, fmt.Errorf("%s has workers %s.1 to %s.%d (indexes start at 1), not %s", name, name, name, t.count, target)
+	}
+	return t, idx, err
+}
+
+// parseLogTarget is parseTarget for `cluster logs`: any index from 1 of a
+// known type, as the ring keeps the lines of workers that a scale down
+// removed.
+func (r *Runner) parseLogTarget(target string) (*ptype, int, error) {
+	t, idx, indexed, err := r.targetType(target)
+	if err == nil && indexed && idx < 1 {
+		return nil, 0, fmt.Errorf("%s: worker indexes start at 1 (e.g. %s.1)", target, t.p.Name)
+	}
+	return t, idx, err
+}
+
+// targetType splits "web" or "web.2" (indexed, any number) and finds the type.
+func (r *Runner) targetType(target string) (t *ptype, idx int, indexed bool, err error) {
+	name := target
 	if i := strings.LastIndexByte(target, '.'); i > 0 && r.typeByName(target) == nil {
 		n, err := strconv.Atoi(target[i+1:])
 		if err != nil {
-			return nil, 0, fmt.Errorf("%q: the worker index after the dot must be a number (e.g. %s.1)", target, target[:i])
+			return nil, 0, false, fmt.Errorf("%q: the worker index after the dot must be a number (e.g. %s.1)", target, target[:i])
 		}
-		name, idx = target[:i], n
-		if t := r.typeByName(name); t != nil && (idx < 1 || idx > t.count) {
-			if t.count == 0 {
-				return nil, 0, fmt.Errorf("%s has no workers (scaled to 0), so there is no %s", name, target)
-			}
-			return nil, 0, fmt.Errorf("%s has workers %s.1 to %s.%d (indexes start at 1), not %s", name, name, name, t.count, target)
-		}
+		name, idx, indexed = target[:i], n, true
 	}
-	t := r.typeByName(name)
-	if t == nil {
-		return nil, 0, fmt.Errorf("unknown process type %q", name)
+	if t = r.typeByName(name); t == nil {
+		return nil, 0, false, fmt.Errorf("unknown process type %q", name)
 	}
-	return t, idx, nil
+	return t, idx, indexed, nil
 }
 
 // Restart replaces workers one at a time, each replacement ready before the

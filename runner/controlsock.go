@@ -46,6 +46,9 @@ type Response struct {
 	Error  string   `json:"error,omitempty"`
 	Lines  []string `json:"lines,omitempty"` // what was done, for humans
 	Status *Status  `json:"status,omitempty"`
+	// logs: every process type of the Clusterfile, in its order (Lines are
+	// the workers' labels).
+	Processes []string `json:"processes,omitempty"`
 	// More: not the last line. A waiting request is answered with the
 	// accepted line, a heartbeat line every few seconds while the work
 	// runs (Lines empty), then the last line: OK, or Error with why. A
@@ -431,7 +434,7 @@ func (c *ControlServer) serveLogs(r *Runner, conn net.Conn, answer *json.Encoder
 	}
 	// More: the lines end with an End line (a client may tell a complete
 	// answer from one cut off), for a client that asks for it.
-	if answer.Encode(Response{OK: true, Lines: feed.Labels, More: req.End}) != nil {
+	if answer.Encode(Response{OK: true, Lines: feed.Labels, Processes: feed.Processes, More: req.End}) != nil {
 		return
 	}
 	n := -1

@@ -1,9 +1,11 @@
 package runner
 
 import (
+	"bytes"
 	"slices"
 	"sync"
 	"time"
+	"unicode/utf8"
 	"unsafe"
 )
 
@@ -70,7 +72,11 @@ type LogLine struct {
 	PID     int       `json:"pid,omitempty"`
 	Stream  string    `json:"stream"`
 	Line    string    `json:"line"`
-	Skipped uint64    `json:"skipped,omitempty"`
+	// Raw: the line's bytes when they are not valid UTF-8, which a JSON
+	// string cannot carry (in Line, encoding/json makes each bad byte
+	// U+FFFD, which is all a client older than Raw prints); see AppendLine.
+	Raw     []byte `json:"raw,omitempty"`
+	Skipped uint64 `json:"skipped,omitempty"`
 	// End: the last line of a logs answer, which carries nothing else
 	// (CallLogs tells a complete answer from one cut off by it).
 	End bool `json:"end,omitempty"`
@@ -187,11 +193,22 @@ func (r *logRing) read(from uint64, max int, f lineFilter) (lines []LogLine, nex
 	return lines, from, skipped
 }
 
-func (r *logRing) logLine(l ringLine) LogLine {
-	return LogLine{
-		Time: time.Unix(0, l.at), Process: r.process, Worker: int(l.worker), PID: int(l.pid),
-		Stream: streamNames[l.stream], Line: string(r.text(l)),
+// AppendLine appends the line's bytes, as the worker printed them, to b.
+func (l *LogLine) AppendLine(b []byte) []byte {
+	if l.Raw != nil {
+		return append(b, l.Raw...)
 	}
+	return append(b, l.Line...)
+}
+
+func (r *logRing) logLine(l ringLine) LogLine {
+	text := r.text(l)
+	ll := LogLine{Time: time.Unix(0, l.at), Process: r.process, Worker: int(l.worker), PID: int(l.pid),
+		Stream: streamNames[l.stream], Line: string(text)}
+	if !utf8.Valid(text) {
+		ll.Raw = bytes.Clone(text)
+	}
+	return ll
 }
 
 // follow subscribes c to new lines and returns the sequence number of the

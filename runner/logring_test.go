@@ -2,12 +2,14 @@ package runner
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func ringTexts(t *testing.T, r *logRing, f lineFilter) []string {
@@ -191,5 +193,33 @@ func TestLogFeedSkippedMarker(t *testing.T) {
 	close(stop)
 	if _, err := (&LogFeed{r: &Runner{finished: make(chan struct{})}, wake: make(chan struct{})}).Next(stop); err != ErrLogsStopped {
 		t.Fatalf("stopped: %v", err)
+	}
+}
+
+// A line that is not valid UTF-8 crosses the control socket's JSON as its
+// bytes too (Raw), not only with each bad byte made U+FFFD (Line).
+func TestLogLineKeepsInvalidUTF8(t *testing.T) {
+	r := newLogRing("web")
+	now := time.Now().UnixNano()
+	lines := []string{"bad \xff\xfe end", "é ok", "cut \xe6\x97", ""}
+	for _, l := range lines {
+		r.add(1, 42, streamStdout, now, []byte(l))
+	}
+	got, _, _ := r.read(0, 10, nil)
+	for i, l := range got {
+		b, err := json.Marshal(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back LogLine
+		if err := json.Unmarshal(b, &back); err != nil {
+			t.Fatal(err)
+		}
+		if text := back.AppendLine(nil); string(text) != lines[i] {
+			t.Errorf("%q came back as %q (%s)", lines[i], text, b)
+		}
+		if valid := utf8.ValidString(lines[i]); valid != (back.Raw == nil) {
+			t.Errorf("%q: Line %q, Raw %q", lines[i], back.Line, back.Raw)
+		}
 	}
 }

@@ -20,7 +20,8 @@ var ErrLogsStopped = errors.New("stopped")
 // a feed that falls more than a ring behind gets a marker (LogLine.Skipped)
 // where lines went missing.
 type LogFeed struct {
-	Labels []string // every worker of the cluster ("web.1"), for the prefix column's width
+	Labels    []string // every worker of the cluster ("web.1"), for the prefix column's width
+	Processes []string // every process type of the Clusterfile the cluster started with, in its order: for colors as run gives them
 
 	r      *Runner
 	srcs   []*logSource
@@ -47,7 +48,7 @@ func (r *Runner) OpenLogs(targets []string, follow bool) (*LogFeed, error) {
 		picks := map[*ptype]*pick{}
 		var order []*ptype
 		for _, target := range targets {
-			t, idx, perr := r.parseTarget(target)
+			t, idx, perr := r.parseLogTarget(target)
 			if perr != nil {
 				err = perr
 				return
@@ -66,6 +67,9 @@ func (r *Runner) OpenLogs(targets []string, follow bool) (*LogFeed, error) {
 		}
 		if len(targets) == 0 {
 			order = r.types
+		}
+		for _, p := range r.opts.Config.Processes {
+			f.Processes = append(f.Processes, p.Name)
 		}
 		for _, t := range r.types {
 			for i := 1; i <= t.count; i++ {

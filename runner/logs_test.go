@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -74,6 +75,13 @@ func TestControlLogs(t *testing.T) {
 	err = CallLogs(path, Request{Cmd: "logs", Args: []string{"nope"}}, nil, nil, func(LogLine) error { return nil })
 	if err == nil || !strings.Contains(err.Error(), `unknown process type "nope"`) {
 		t.Fatalf("logs nope: %v", err)
+	}
+	// The answer names every type in Clusterfile order, whichever are
+	// asked for: the client colors them as run does.
+	var procs []string
+	err = CallLogs(path, Request{Cmd: "logs", Args: []string{"ticker"}}, nil, func(r Response) { procs = r.Processes }, func(LogLine) error { return nil })
+	if err != nil || strings.Join(procs, " ") != "web other ticker" {
+		t.Fatalf("logs ticker: processes %q, %v", procs, err)
 	}
 
 	// Two followers of ticker, from now on (-n 0): each sees ticks in
@@ -279,6 +287,50 @@ func TestLogsSlowReaderGetsEveryLine(t *testing.T) {
 	for i, l := range got[:len(got)-1] {
 		if n, _ := strconv.Atoi(strings.Fields(l)[0]); n != first+i {
 			t.Fatalf("line %d is %.10q, want line %04d", i, l, first+i)
+		}
+	}
+}
+
+// The kept lines of a worker that a scale down removed can still be asked
+// for by its name (web.3 after web=1, web.1 after web=0); an index below 1
+// and an unknown type are refused. Commands that act on live workers keep
+// the strict check.
+func TestLogsOfRemovedWorkers(t *testing.T) {
+	path := filepath.Join(t.TempDir(), ".cluster.sock")
+	web := shProc("web", `echo "web $CLUSTER_WORKER up"; exec sleep 1000`)
+	rn := start(t, Options{Config: config(web)})
+	ctl, err := ListenControl(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ctl.Serve(rn.r)
+	defer ctl.Close()
+	rn.rec.waitLine(t, `web.1 stdout: web 1 up`, 15*time.Second)
+	if _, err := rn.r.Scale("web", 3); err != nil {
+		t.Fatal(err)
+	}
+	rn.rec.waitLine(t, `web.3 stdout: web 3 up`, 15*time.Second)
+	if _, err := rn.r.Scale("web", 1); err != nil {
+		t.Fatal(err)
+	}
+	got := logTexts(callLogs(t, path, Request{Cmd: "logs", Args: []string{"web.3"}}))
+	if strings.Join(got, "|") != "web.3 stdout: web 3 up" {
+		t.Errorf("logs web.3 after web=1: %q", got)
+	}
+	if _, err := rn.r.Signal("web.3", syscall.SIGUSR1); err == nil {
+		t.Errorf("signal web.3 after web=1: no error")
+	}
+	if _, err := rn.r.Scale("web", 0); err != nil {
+		t.Fatal(err)
+	}
+	got = logTexts(callLogs(t, path, Request{Cmd: "logs", Args: []string{"web.1"}}))
+	if strings.Join(got, "|") != "web.1 stdout: web 1 up" {
+		t.Errorf("logs web.1 after web=0: %q", got)
+	}
+	for target, want := range map[string]string{"web.0": "web.0: worker indexes start at 1 (e.g. web.1)", "nope.2": `unknown process type "nope"`} {
+		err := CallLogs(path, Request{Cmd: "logs", Args: []string{target}}, nil, nil, func(LogLine) error { return nil })
+		if err == nil || err.Error() != want {
+			t.Errorf("logs %s: %v, want %q", target, err, want)
 		}
 	}
 }

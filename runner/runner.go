@@ -45,7 +45,7 @@ type Stream struct {
 	Worker  int
 	PID     int
 	Stream  string            // "stdout" or "stderr"
-	OnLine  func(line []byte) // called once per complete line; must not keep line
+	OnLine  func(line []byte) // called once per line as printed (each 64 KiB piece of a longer one); must not keep line
 	// Pending reports whether more of this stream's bytes wait in its pipe
 	// (or terminal) to be read, so that a partial line is not printed on
 	// its own while the rest of it is already there.
