@@ -159,7 +159,7 @@ type Stream struct {
 	Process string
 	Worker  int
 	PID     int
-	Stream  string            // "stdout" or "stderr"
+	Stream  string            // "stdout", "stderr" or "tty" (a pty: every CR before a newline goes)
 	OnLine  func(line []byte) // called once per line (or piece of a long line), before it is written; must not keep line
 	// Pending, when set, reports whether more of the stream's bytes wait to
 	// be read: a partial line is then not printed on its own when FlushAfter
@@ -281,7 +281,10 @@ func (w *writer) Write(p []byte) (int, error) {
 		}
 	}
 	json := w.m.opts.JSON
-	fast := json || !w.m.opts.Terminal // the modes with a fast path
+	// The modes with a fast path. A terminal's lines take the slow one: a
+	// pty's ONLCR makes an app's "\r\n" "\r\r\n", and every CR before the
+	// newline goes (trimCRs).
+	fast := (json || !w.m.opts.Terminal) && w.s.Stream != "tty"
 	for len(p) > 0 {
 		plain := 0 // how many bytes p starts with that need no escaping in JSON
 		if fast && len(w.partial) == 0 {
@@ -347,6 +350,9 @@ func (w *writer) Write(p []byte) (int, error) {
 		}
 		// The CR of a CRLF goes before the line is cut: a line of MaxLine
 		// bytes and "\r\n" is one piece, not that and an empty one.
+		if w.s.Stream == "tty" {
+			line = trimCRs(line)
+		}
 		for line = trimCR(line); len(line) > max; {
 			k := max
 			if json {
@@ -397,6 +403,15 @@ func runeCut(b []byte) int {
 func trimCR(b []byte) []byte {
 	if len(b) > 0 && b[len(b)-1] == '\r' {
 		return b[:len(b)-1]
+	}
+	return b
+}
+
+// trimCRs drops every CR at the end of a terminal's line: the app's own
+// "\r\n" reaches the runner as "\r\r\n" through the pty's ONLCR.
+func trimCRs(b []byte) []byte {
+	for len(b) > 0 && b[len(b)-1] == '\r' {
+		b = b[:len(b)-1]
 	}
 	return b
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -479,5 +480,36 @@ func TestColorsInProcessOrder(t *testing.T) {
 	want := "\x1b[32mlate.1  |\x1b[0m c\n\x1b[33mjobs.1  |\x1b[0m b\n\x1b[36mweb.1   |\x1b[0m a\n"
 	if out.String() != want {
 		t.Errorf("got  %q\nwant %q", out.String(), want)
+	}
+}
+
+// A pty's ONLCR turns an app's "\r\n" into "\r\r\n": on a "tty" stream every
+// CR before the newline goes, in every format and however the bytes arrive;
+// a pipe's line keeps all but the one of its CRLF.
+func TestTTYLineLosesEveryCR(t *testing.T) {
+	const in = "b\r\r\nc\r\n\r\r\nd\n"
+	for _, opts := range []Options{{}, {Terminal: true}, {JSON: true}} {
+		for _, stream := range []string{"tty", "stdout"} {
+			want := []string{"b", "c", "", "d"}
+			if stream == "stdout" {
+				want = []string{"b\r", "c", "\r", "d"}
+			}
+			for cut := 0; cut <= len(in); cut++ {
+				var out bytes.Buffer
+				var seen []string
+				opts.FlushAfter = time.Hour
+				m := New(&out, opts)
+				w := m.Writer(Stream{Process: "t", Worker: 1, Stream: stream, OnLine: func(l []byte) { seen = append(seen, string(l)) }})
+				w.Write([]byte(in[:cut]))
+				w.Write([]byte(in[cut:]))
+				w.Close()
+				if !slices.Equal(seen, want) {
+					t.Fatalf("%+v %s, cut at %d: lines %q, want %q", opts, stream, cut, seen, want)
+				}
+				if stream == "tty" && strings.Contains(out.String(), "\r") {
+					t.Fatalf("%+v tty, cut at %d: output keeps a CR: %q", opts, cut, out.String())
+				}
+			}
+		}
 	}
 }
