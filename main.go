@@ -844,7 +844,10 @@ func runCommand(r *runner.Runner, cfg *procfile.Config, path string, command []s
 	}
 	onReady()
 	mux.Printf("every worker is ready: running %s", strings.Join(command, " "))
-	status, err := r.Exec(path, command, cfg.Env, sigs)
+	// The cluster's env without the runner's own LISTEN_*, NOTIFY_SOCKET
+	// and WATCHDOG_*, as cluster exec gives it: they are not COMMAND's.
+	env, _ := runner.ExecEnv(runner.Options{Config: cfg}, "")
+	status, err := r.Exec(path, command, env, sigs)
 	if err != nil {
 		fmt.Fprintf(stderr, "cluster: %s: %v\n", command[0], err)
 		return 127
