@@ -927,6 +927,9 @@ func (o muxOutput) Event(e runner.Event) {
 	if o.notify != nil {
 		o.notify.Event(e)
 	}
+	if e.Event == "reload_finished" {
+		return // for sd_notify: each type's reload printed its own end
+	}
 	o.m.Event(logmux.Event{Worker: e.Worker, Event: e.Event, PID: e.PID, Status: e.Status, Signal: e.Signal, Message: e.Message, Fields: e.Fields})
 }
 

@@ -19,15 +19,16 @@ import (
 
 // notifier speaks systemd's sd_notify protocol for `cluster run` itself
 // (Type=notify units): READY=1 once every type is ready, RELOADING=1 and
-// READY=1 around rolling reloads, STOPPING=1, STATUS= lines and WATCHDOG=1
-// pings while the supervisor answers. It is nil when NOTIFY_SOCKET is unset.
+// READY=1 around each reload request, STOPPING=1, STATUS= lines and
+// WATCHDOG=1 pings while the supervisor answers. It is nil when
+// NOTIFY_SOCKET is unset.
 type notifier struct {
 	conn *net.UnixConn
 
 	mu        sync.Mutex
-	ready     bool            // READY=1 sent
-	stopping  bool            // STOPPING=1 sent: nothing else is said after it
-	reloading map[string]bool // types whose reload runs
+	ready     bool // READY=1 sent
+	stopping  bool // STOPPING=1 sent: nothing else is said after it
+	reloading bool // RELOADING=1 sent, its READY=1 not yet
 
 	kick chan struct{} // ask the status goroutine for a new STATUS= line
 }
@@ -48,7 +49,7 @@ func newNotifier(socket string) (*notifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("NOTIFY_SOCKET=%s: %w", socket, err)
 	}
-	return &notifier{conn: c, reloading: map[string]bool{}, kick: make(chan struct{}, 1)}, nil
+	return &notifier{conn: c, kick: make(chan struct{}, 1)}, nil
 }
 
 func (n *notifier) send(lines ...string) {
@@ -75,23 +76,23 @@ func (n *notifier) Ready() {
 	}
 }
 
-// Event follows the runner's events: reloads and the stop.
+// Event follows the runner's events: one RELOADING=1 at the first
+// "reloading" of a reload request, its READY=1 at "reload_finished" (every
+// reload queued meanwhile done or aborted, a one-shot run again started),
+// and the stop.
 func (n *notifier) Event(e runner.Event) {
-	typ, _, _ := strings.Cut(e.Worker, ".")
 	n.mu.Lock()
 	var lines []string
 	switch e.Event {
 	case "reloading":
-		if len(n.reloading) == 0 && n.ready && !n.stopping {
+		if !n.reloading && n.ready && !n.stopping {
+			n.reloading = true
 			lines = []string{"RELOADING=1", "MONOTONIC_USEC=" + monotonicUsec()}
 		}
-		n.reloading[typ] = true
-	case "reloaded", "reload_aborted":
-		if n.reloading[typ] {
-			delete(n.reloading, typ)
-			if len(n.reloading) == 0 && n.ready && !n.stopping {
-				lines = []string{"READY=1"}
-			}
+	case "reload_finished":
+		if n.reloading && !n.stopping {
+			n.reloading = false
+			lines = []string{"READY=1"}
 		}
 	case "stopping":
 		if !n.stopping {

@@ -251,3 +251,152 @@ depends_on = { migrate = "completed" }
 		t.Error("Ready did not answer within 10s of web being ready")
 	}
 }
+
+// receiver listens on a fresh NOTIFY_SOCKET and returns its path and the
+// datagrams it reads, in order.
+func receiver(t *testing.T) (string, <-chan string) {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "notify.sock")
+	ln, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	msgs := make(chan string, 1000)
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, _, err := ln.ReadFromUnix(buf)
+			if err != nil {
+				return
+			}
+			msgs <- string(buf[:n])
+		}
+	}()
+	return sock, msgs
+}
+
+// stateMessages reads datagrams until STOPPING=1 and returns the state
+// ones (READY=1, RELOADING=1, STOPPING=1) by their first line.
+func stateMessages(t *testing.T, msgs <-chan string) []string {
+	t.Helper()
+	var got []string
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case m := <-msgs:
+			first, _, _ := strings.Cut(m, "\n")
+			switch first {
+			case "READY=1", "RELOADING=1", "STOPPING=1":
+				got = append(got, first)
+			}
+			if first == "STOPPING=1" {
+				return got
+			}
+		case <-deadline:
+			t.Fatalf("no STOPPING=1 within 10s; state messages so far: %q", got)
+		}
+	}
+}
+
+// One reload of several types is one RELOADING=1 ... READY=1 pair: the
+// runner reloads them one after another, and READY=1 between two would
+// tell systemd the reload is over while the second type still rolls.
+func TestNotifyOneReloadOnePair(t *testing.T) {
+	sock, msgs := receiver(t)
+	n, err := newNotifier(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, cancel, _ := startCluster(t, `
+shutdown_timeout = "5s"
+[process.web]
+command = "sleep 1000"
+workers = 2
+ready = { delay = "100ms" }
+[process.worker]
+command = "sleep 1000"
+workers = 1
+ready = { delay = "100ms" }
+`, eventTap{n})
+	if err := <-r.Ready(); err != nil {
+		t.Fatal(err)
+	}
+	n.Ready()
+	if err := r.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	// Both types reloaded: every message about the reload was decided.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st, err := r.Status()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(st.Types) == 2 && st.Types[0].Reloads == 1 && st.Types[1].Reloads == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the reload did not finish within 10s: %+v", st.Types)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	got := stateMessages(t, msgs)
+	want := []string{"READY=1", "RELOADING=1", "READY=1", "STOPPING=1"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("state messages %q, want %q", got, want)
+	}
+}
+
+// A reload whose first type is aborted (its new worker crashes) and whose
+// second is reloaded is still one pair: READY=1 once both ended.
+func TestNotifyAbortedReloadOnePair(t *testing.T) {
+	sock, msgs := receiver(t)
+	n, err := newNotifier(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, cancel, _ := startCluster(t, `
+shutdown_timeout = "5s"
+[process.web]
+command = "sh -c 'test -e web.started && exit 3; touch web.started; exec sleep 1000'"
+workers = 1
+ready = { delay = "100ms" }
+[process.worker]
+command = "sleep 1000"
+workers = 1
+ready = { delay = "100ms" }
+`, eventTap{n})
+	if err := <-r.Ready(); err != nil {
+		t.Fatal(err)
+	}
+	n.Ready()
+	if err := r.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	// worker reloads after web's reload was aborted: then all is decided.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st, err := r.Status()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(st.Types) == 2 && st.Types[1].Reloads == 1 {
+			if st.Types[0].Reloads != 0 {
+				t.Fatalf("web was reloaded, not aborted: %+v", st.Types)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("worker was not reloaded within 10s: %+v", st.Types)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	got := stateMessages(t, msgs)
+	want := []string{"READY=1", "RELOADING=1", "READY=1", "STOPPING=1"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("state messages %q, want %q", got, want)
+	}
+}

@@ -117,6 +117,9 @@
 // the reason. Requests still coalesce: a Wait joins the plan that does its
 // work. The control socket answers a waiting client with heartbeat lines
 // until the Wait ends. A named type that is stopped fails the Wait at once.
+// One more Wait, the reload cycle, joins every reload queued while any runs,
+// and counts an abort as done: when it ends the runner sends the event
+// "reload_finished" (sd_notify's READY=1 after RELOADING=1).
 //
 // The control socket (controlsock.go) answers for one runner. While a
 // Procfile's release runs first on a runner of its own, it answers for that

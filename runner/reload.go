@@ -104,12 +104,10 @@ type reloadReq struct {
 // queueReload coalesces a request with a queued or running one of the same
 // type; w (nil: nobody waits) ends when the plan that carries it out does.
 func (r *Runner) queueReload(t *ptype, idx []int, w *Wait) {
-	w.add()
+	ws := r.reloadWaits(w)
 	if r.plan != nil && r.plan.t == t && idx == nil {
 		r.plan.again = true
-		if w != nil {
-			r.plan.newer = append(r.plan.newer, w)
-		}
+		r.plan.newer = append(r.plan.newer, ws...)
 		return
 	}
 	for i := range r.reloadQueue {
@@ -117,9 +115,7 @@ func (r *Runner) queueReload(t *ptype, idx []int, w *Wait) {
 		if q.t != t {
 			continue
 		}
-		if w != nil {
-			q.waits = append(q.waits, w)
-		}
+		q.waits = append(q.waits, ws...)
 		if q.idx == nil || idx == nil {
 			q.idx = nil
 		} else {
@@ -132,11 +128,7 @@ func (r *Runner) queueReload(t *ptype, idx []int, w *Wait) {
 		}
 		return
 	}
-	q := reloadReq{t: t, idx: idx}
-	if w != nil {
-		q.waits = []*Wait{w}
-	}
-	r.reloadQueue = append(r.reloadQueue, q)
+	r.reloadQueue = append(r.reloadQueue, reloadReq{t: t, idx: idx, waits: ws})
 }
 
 func (r *Runner) typeByName(name string) *ptype {

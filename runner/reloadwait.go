@@ -25,6 +25,7 @@ type Wait struct {
 	r     *Runner
 	left  int  // pieces of work not finished, +1 until armed; supervisor only
 	ended bool // supervisor only
+	cycle bool // the runner's reload cycle (see reloadWaits): an abort counts as done
 	done  chan error
 }
 
@@ -59,6 +60,10 @@ func (w *Wait) finish() {
 }
 
 func (w *Wait) fail(why string) {
+	if w != nil && w.cycle {
+		w.finish()
+		return
+	}
 	if w != nil && !w.ended {
 		w.end(abortError{why})
 	}
@@ -66,8 +71,35 @@ func (w *Wait) fail(why string) {
 
 func (w *Wait) end(err error) {
 	w.ended = true
+	if w.cycle {
+		w.r.cycle = nil
+		w.r.event("", "reload_finished", "every reload requested finished", 0, nil)
+		return
+	}
 	delete(w.r.waits, w)
 	w.done <- err
+}
+
+// reloadWaits is what a queued reload counts down as it runs: w (nil:
+// nobody waits for the request) and the reload cycle. The cycle is one
+// Wait on every reload queued since the last one ended, with each new
+// worker it starts (a completed one-shot type runs again); when the last
+// of them is done or aborted, the runner says "reload_finished": sd_notify's
+// READY=1 after the RELOADING=1 of the cycle's first "reloading". The
+// binary does not print it: each type's end has a line of its own.
+// Supervisor only.
+func (r *Runner) reloadWaits(w *Wait) []*Wait {
+	if r.cycle == nil {
+		r.cycle = &Wait{r: r, cycle: true}
+	}
+	ws := []*Wait{r.cycle}
+	if w != nil {
+		ws = append(ws, w)
+	}
+	for _, x := range ws {
+		x.add()
+	}
+	return ws
 }
 
 func finishAll(ws []*Wait) {

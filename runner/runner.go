@@ -121,6 +121,7 @@ type Runner struct {
 	reloadQueue   []reloadReq
 	stopRequested bool              // cluster stop: a graceful stop that exits 0
 	waits         map[*Wait]bool    // reload --wait requests not ended (reloadwait.go)
+	cycle         *Wait             // every reload queued since the last "reload_finished" (reloadwait.go)
 	slotWaits     map[*slot][]*Wait // new workers a Wait needs ready
 
 	shutdownTimeout time.Duration // the file's shutdown_timeout; Apply may change it
