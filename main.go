@@ -493,6 +493,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	go func() { runErr <- r.Run(ctx) }()
 	onReady := func() {}
 	if notify != nil {
+		defer notify.close(notifyGrace) // after nstop: STOPPING=1 is the last word
 		nctx, nstop := context.WithCancel(context.Background())
 		defer nstop() // after Run returned: watchdog pings go on while the workers stop
 		go notify.run(nctx, r, watchdog)
@@ -542,6 +543,10 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 // control requests it is answering (the `cluster stop` that ended it): well
 // inside the 2 s that README allows past shutdown_timeout.
 const controlGrace = 500 * time.Millisecond
+
+// notifyGrace bounds how long a run that has ended waits for a
+// NOTIFY_SOCKET receiver that does not read to take its last messages.
+const notifyGrace = 500 * time.Millisecond
 
 // notifyRunSignals asks for the signals `cluster run` handles, on a
 // goroutine of its own: each signal.Notify of a new signal waits for a

@@ -76,6 +76,7 @@ func TestScripts(t *testing.T) {
 			"httpget":    cmdHTTPGet,
 			"load":       cmdLoad,
 			"notifysock": cmdNotifySock,
+			"deadsock":   cmdDeadSock,
 		},
 	})
 }
@@ -428,4 +429,59 @@ func cmdNotifySock(ts *testscript.TestScript, neg bool, args []string) {
 			out.Write(append(buf[:n:n], "---\n"...))
 		}
 	}()
+}
+
+// deadsock PATH: bind the unix datagram socket PATH, as a NOTIFY_SOCKET
+// receiver that stopped reading, with its queue already full: a datagram
+// sent to it waits until the script ends.
+func cmdDeadSock(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: deadsock PATH")
+	}
+	closeAll, err := stalledReceiver(ts.MkAbs(args[0]))
+	ts.Check(err)
+	ts.Defer(closeAll)
+}
+
+// stalledReceiver binds a datagram socket at path that is never read, and
+// fills its queue: senders write until one that has sent nothing yet
+// cannot send either (the queue is full, not that sender's buffer).
+// closeAll closes the receiver and the senders.
+func stalledReceiver(path string) (closeAll func(), err error) {
+	addr := &net.UnixAddr{Name: path, Net: "unixgram"}
+	ln, err := net.ListenUnixgram("unixgram", addr)
+	if err != nil {
+		return nil, err
+	}
+	conns := []*net.UnixConn{ln}
+	closeAll = func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}
+	for range 1000 {
+		c, err := net.DialUnix("unixgram", nil, addr)
+		if err != nil {
+			closeAll()
+			return nil, err
+		}
+		conns = append(conns, c)
+		sent := 0
+		for {
+			c.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
+			if _, err := c.Write([]byte("FILL=1\n")); err != nil {
+				if !errors.Is(err, os.ErrDeadlineExceeded) {
+					closeAll()
+					return nil, err
+				}
+				break
+			}
+			sent++
+		}
+		if sent == 0 {
+			return closeAll, nil
+		}
+	}
+	closeAll()
+	return nil, errors.New("the receiver's queue never filled")
 }

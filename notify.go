@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -22,18 +23,28 @@ import (
 // READY=1 around each reload request, STOPPING=1, STATUS= lines and
 // WATCHDOG=1 pings while the supervisor answers. It is nil when
 // NOTIFY_SOCKET is unset.
+//
+// No caller waits for the receiver (the supervisor calls Event): messages
+// go to a queue that one goroutine (write) sends from, so a receiver that
+// stops reading blocks only that goroutine, and meanwhile the queue
+// coalesces (see coalesce) and stays small.
 type notifier struct {
 	conn *net.UnixConn
 
 	mu        sync.Mutex
-	ready     bool // READY=1 sent
-	stopping  bool // STOPPING=1 sent: nothing else is said after it
-	reloading bool // RELOADING=1 sent, its READY=1 not yet
+	ready     bool     // READY=1 sent
+	stopping  bool     // STOPPING=1 sent: nothing else is said after it
+	reloading bool     // RELOADING=1 sent, its READY=1 not yet
+	queue     []string // datagrams not sent yet, oldest first
+	closing   bool     // close was called: write ends once the queue is empty
 
-	kick chan struct{} // ask the status goroutine for a new STATUS= line
+	wake    chan struct{} // something was queued, or close was called
+	written chan struct{} // closed when write returned
+	kick    chan struct{} // ask the status goroutine for a new STATUS= line
 }
 
-// newNotifier connects to $NOTIFY_SOCKET ("@name" is the abstract namespace).
+// newNotifier connects to $NOTIFY_SOCKET ("@name" is the abstract
+// namespace) and starts the goroutine that sends; close ends it.
 func newNotifier(socket string) (*notifier, error) {
 	if socket == "" {
 		return nil, nil
@@ -49,11 +60,112 @@ func newNotifier(socket string) (*notifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("NOTIFY_SOCKET=%s: %w", socket, err)
 	}
-	return &notifier{conn: c, kick: make(chan struct{}, 1)}, nil
+	n := &notifier{conn: c, wake: make(chan struct{}, 1), written: make(chan struct{}), kick: make(chan struct{}, 1)}
+	go n.write()
+	return n, nil
+}
+
+// push queues one datagram of lines; mu must be held, so that messages are
+// queued in the order their state changes were decided.
+func (n *notifier) push(lines ...string) {
+	if n.closing {
+		return
+	}
+	n.queue = coalesce(n.queue, strings.Join(lines, "\n")+"\n")
+	select {
+	case n.wake <- struct{}{}:
+	default:
+	}
 }
 
 func (n *notifier) send(lines ...string) {
-	n.conn.Write([]byte(strings.Join(lines, "\n") + "\n"))
+	n.mu.Lock()
+	n.push(lines...)
+	n.mu.Unlock()
+}
+
+// write sends the queued datagrams in order. Only it waits for the
+// receiver; a message it could not send (no receiver) is dropped, as
+// sd_notify does.
+func (n *notifier) write() {
+	defer close(n.written)
+	for {
+		n.mu.Lock()
+		if len(n.queue) == 0 {
+			closing := n.closing
+			n.mu.Unlock()
+			if closing {
+				return
+			}
+			<-n.wake
+			continue
+		}
+		m := n.queue[0]
+		n.queue = n.queue[1:]
+		n.mu.Unlock()
+		n.conn.Write([]byte(m))
+	}
+}
+
+// close sends what is queued (STOPPING=1 last), giving a receiver that does
+// not read at most d, and closes the socket.
+func (n *notifier) close(d time.Duration) {
+	n.mu.Lock()
+	n.closing = true
+	n.mu.Unlock()
+	select {
+	case n.wake <- struct{}{}:
+	default:
+	}
+	n.conn.SetWriteDeadline(time.Now().Add(d)) // then each write fails at once
+	<-n.written
+	n.conn.Close()
+}
+
+// queueMax is the length past which coalesce folds reloads that were never
+// sent into one. The queue holds at most one STATUS= and one WATCHDOG=1, so
+// only a receiver that stopped reading through several reloads gets there.
+const queueMax = 8
+
+// coalesce queues m behind q. A newer STATUS= replaces one not sent yet; a
+// WATCHDOG=1 joins none not sent yet (one says as much as two). READY=1,
+// RELOADING=1 and STOPPING=1 keep their order and are never dropped alone:
+// past queueMax, a READY=1 followed by a RELOADING=1 (one reload ended,
+// the next began, neither sent) go together, so the receiver sees one
+// longer reload and the same last word.
+func coalesce(q []string, m string) []string {
+	switch {
+	case strings.HasPrefix(m, "STATUS="):
+		q = slices.DeleteFunc(q, func(o string) bool { return strings.HasPrefix(o, "STATUS=") })
+	case m == "WATCHDOG=1\n":
+		if slices.Contains(q, m) {
+			return q
+		}
+	}
+	q = append(q, m)
+	for len(q) > queueMax {
+		i := slices.Index(q, "READY=1\n")
+		j := -1
+		for k := i + 1; i >= 0 && k < len(q); k++ {
+			if isState(q[k]) {
+				if strings.HasPrefix(q[k], "RELOADING=1\n") {
+					j = k
+				}
+				break
+			}
+		}
+		if j < 0 {
+			break // nothing to fold: the queue is short of states anyway
+		}
+		q = slices.Delete(q, j, j+1)
+		q = slices.Delete(q, i, i+1)
+	}
+	return q
+}
+
+// isState: READY=1, RELOADING=1 or STOPPING=1, what systemd's state follows.
+func isState(m string) bool {
+	return m == "READY=1\n" || m == "STOPPING=1\n" || strings.HasPrefix(m, "RELOADING=1\n")
 }
 
 // monotonicUsec is CLOCK_MONOTONIC in µs, which RELOADING=1 must carry
@@ -68,10 +180,12 @@ func monotonicUsec() string {
 func (n *notifier) Ready() {
 	n.mu.Lock()
 	send := !n.ready && !n.stopping
+	if send {
+		n.push("READY=1")
+	}
 	n.ready = true
 	n.mu.Unlock()
 	if send {
-		n.send("READY=1")
 		n.update()
 	}
 }
@@ -82,28 +196,24 @@ func (n *notifier) Ready() {
 // and the stop.
 func (n *notifier) Event(e runner.Event) {
 	n.mu.Lock()
-	var lines []string
 	switch e.Event {
 	case "reloading":
 		if !n.reloading && n.ready && !n.stopping {
 			n.reloading = true
-			lines = []string{"RELOADING=1", "MONOTONIC_USEC=" + monotonicUsec()}
+			n.push("RELOADING=1", "MONOTONIC_USEC="+monotonicUsec())
 		}
 	case "reload_finished":
 		if n.reloading && !n.stopping {
 			n.reloading = false
-			lines = []string{"READY=1"}
+			n.push("READY=1")
 		}
 	case "stopping":
 		if !n.stopping {
 			n.stopping = true
-			lines = []string{"STOPPING=1"}
+			n.push("STOPPING=1")
 		}
 	}
 	n.mu.Unlock()
-	if len(lines) > 0 {
-		n.send(lines...)
-	}
 	switch e.Event {
 	case "ready", "exited", "failed", "reloaded", "reload_aborted", "scaled":
 		n.update()

@@ -125,6 +125,7 @@ func TestNotifyProtocol(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { n.close(time.Second) })
 	r, cancel, _ := startCluster(t, twoSleepers, eventTap{n})
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
@@ -308,6 +309,7 @@ func TestNotifyOneReloadOnePair(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { n.close(time.Second) })
 	r, cancel, _ := startCluster(t, `
 shutdown_timeout = "5s"
 [process.web]
@@ -349,6 +351,104 @@ ready = { delay = "100ms" }
 	}
 }
 
+// A receiver that stops reading holds up no one: the runner still stops
+// when asked (before, the supervisor blocked in the write of STOPPING=1
+// until the receiver closed its socket).
+func TestNotifyStalledReceiver(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "dead.sock")
+	closeAll, err := stalledReceiver(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := newNotifier(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.close(time.Second) })
+	r, cancel, done := startCluster(t, twoSleepers, eventTap{n})
+	t.Cleanup(closeAll) // first: a runner stuck writing to it is freed
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	go n.run(ctx, r, 20*time.Millisecond)
+	if err := <-r.Ready(); err != nil {
+		t.Fatal(err)
+	}
+	go n.Ready() // (it blocked too)
+	st, ok := statusWithin(r, 10*time.Second)
+	if !ok {
+		t.Fatal("no status within 10s")
+	}
+	if got := statusLine(st); got != "web 2/2 ready" {
+		t.Errorf("status %q, want web 2/2 ready", got)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run: %v", err)
+		}
+		// Run returned: its error is read, give Cleanup one to read.
+		done <- nil
+	case <-time.After(10 * time.Second):
+		t.Fatal("the runner did not stop within 10s of its stop: blocked on the notify socket")
+	}
+	closed := make(chan struct{})
+	go func() {
+		n.close(100 * time.Millisecond)
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("close(100ms) still waits for the receiver after 10s")
+	}
+}
+
+// While the receiver does not read, the queue keeps the latest STATUS=,
+// one WATCHDOG=1, and every state change in order, folding reloads that
+// were never sent once it is long.
+func TestNotifyCoalesce(t *testing.T) {
+	const (
+		ready     = "READY=1\n"
+		reloading = "RELOADING=1\nMONOTONIC_USEC=1\n"
+		stopping  = "STOPPING=1\n"
+		watchdog  = "WATCHDOG=1\n"
+	)
+	status := func(s string) string { return "STATUS=" + s + "\n" }
+	tests := []struct {
+		name string
+		in   []string
+		want []string
+	}{
+		{"latest status only", []string{status("a"), ready, status("b")}, []string{ready, status("b")}},
+		{"one watchdog", []string{watchdog, status("a"), watchdog, watchdog}, []string{watchdog, status("a")}},
+		{"states in order", []string{ready, reloading, ready, stopping}, []string{ready, reloading, ready, stopping}},
+		{"short: no folding", []string{ready, reloading, ready, reloading, ready, reloading, ready, stopping},
+			[]string{ready, reloading, ready, reloading, ready, reloading, ready, stopping}},
+		// Past queueMax the oldest READY=1 and the RELOADING=1 after it go.
+		{"long: the oldest reloads fold", []string{
+			ready, watchdog, status("a"), reloading, ready, reloading, ready, reloading, ready, reloading, status("b"), ready, watchdog, stopping},
+			[]string{watchdog, ready, reloading, ready, reloading, status("b"), ready, stopping}},
+		{"long, still reloading", []string{
+			reloading, ready, reloading, ready, reloading, ready, reloading, ready, reloading, watchdog, ready, reloading},
+			[]string{reloading, ready, reloading, ready, reloading, watchdog, ready, reloading}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var q []string
+			for _, m := range tt.in {
+				q = coalesce(q, m)
+				if len(q) > queueMax+1 {
+					t.Fatalf("queue of %d after %q: %q", len(q), m, q)
+				}
+			}
+			if strings.Join(q, "|") != strings.Join(tt.want, "|") {
+				t.Errorf("queue\n%q\nwant\n%q", q, tt.want)
+			}
+		})
+	}
+}
+
 // A reload whose first type is aborted (its new worker crashes) and whose
 // second is reloaded is still one pair: READY=1 once both ended.
 func TestNotifyAbortedReloadOnePair(t *testing.T) {
@@ -357,6 +457,7 @@ func TestNotifyAbortedReloadOnePair(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { n.close(time.Second) })
 	r, cancel, _ := startCluster(t, `
 shutdown_timeout = "5s"
 [process.web]
