@@ -159,8 +159,9 @@ type configFlags struct {
 	port     portFlag
 }
 
-// envFileList is -e FILE,... (repeatable): dotenv files read after the
-// file's own, as foreman's -e; relative to the current directory.
+// envFileList is -e FILE,... (repeatable): dotenv files, as foreman's -e: a
+// Procfile's instead of its .env, a Clusterfile's after its env_file;
+// relative to the current directory.
 type envFileList []string
 
 func (e *envFileList) String() string { return strings.Join(*e, ",") }
@@ -216,7 +217,7 @@ func (c *configFlags) define(fs *flag.FlagSet) {
 func (c *configFlags) defineFile(fs *flag.FlagSet) {
 	c.workers = workerCounts{}
 	fs.StringVar(&c.file, "f", "", "`FILE` the Clusterfile or Procfile (default: Clusterfile, else Procfile)")
-	fs.Var(&c.envFiles, "e", "`FILE,...` more dotenv files, read after the file's own env_file or .env (later ones win) and before [env]")
+	fs.Var(&c.envFiles, "e", "`FILE,...` dotenv files (later ones win): a Procfile's instead of its .env; a Clusterfile's after env_file, before [env]")
 	fs.Var(&c.port, "port", "`N` base of foreman's PORT for types without listen (default: PORT from the env or .env, else 5000)")
 }
 

@@ -43,10 +43,11 @@ func Load(path string) (*Config, error) {
 	return LoadWith(path, os.Environ(), runtime.NumCPU())
 }
 
-// LoadEnvFiles is Load with more dotenv files, as `-e` names them: they are
-// read after the file's own (a Clusterfile's env_file, a Procfile's .env) and
-// before [env], in order, later ones winning. A relative path is relative to
-// the Clusterfile's directory; a missing file is an error.
+// LoadEnvFiles is Load with more dotenv files, as `-e` names them: in a
+// Clusterfile they are read after its env_file and before [env]; for a
+// Procfile they replace the .env beside it, as foreman's and honcho's -e do.
+// In order, later ones winning. A relative path is relative to the
+// Clusterfile's directory; a missing file is an error.
 func LoadEnvFiles(path string, envFiles []string) (*Config, error) {
 	return loadWith(path, os.Environ(), runtime.NumCPU(), envFiles)
 }
@@ -84,7 +85,7 @@ type loader struct {
 	errs            []lineErr
 	lines           map[string]int // dotted key -> line
 	envFiles        []string       // read so far, for Config.EnvFiles
-	extraEnvFiles   []string       // -e: after the file's own, before [env]
+	extraEnvFiles   []string       // -e: after env_file, before [env]; a Procfile's instead of .env
 }
 
 // readExtraEnv overlays the -e files on env.
@@ -154,7 +155,8 @@ func expandsPort(p *Process) bool {
 func (l *loader) procfile(src string) (*Config, error) {
 	cfg := l.newConfig()
 	env := l.osEnv
-	if _, err := os.Stat(filepath.Join(l.dir, ".env")); err == nil {
+	// -e replaces the default .env, as in foreman and honcho.
+	if _, err := os.Stat(filepath.Join(l.dir, ".env")); err == nil && len(l.extraEnvFiles) == 0 {
 		pairs, err := l.readEnvFile(".env")
 		if err != nil {
 			return nil, err

@@ -82,7 +82,8 @@ listen = ":8080"
 	}
 }
 
-// -e files come after .env / env_file and before [env], later ones winning.
+// -e files come after env_file and before [env], later ones winning; for a
+// Procfile they replace .env, as foreman's -e does (.env's A is not read).
 func TestLoadEnvFiles(t *testing.T) {
 	dir := t.TempDir()
 	write(t, dir, ".env", "A=dotenv\nB=dotenv\n")
@@ -94,8 +95,18 @@ func TestLoadEnvFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(cfg.Processes[0].Env, " "); got != "A=dotenv B=one C=two" {
-		t.Errorf("Procfile env %q", got)
+	if got := strings.Join(cfg.Processes[0].Env, " "); got != "B=one C=two" {
+		t.Errorf("Procfile env with -e %q, want .env left out", got)
+	}
+	if cfg.EnvFiles[0] != "one.env" {
+		t.Errorf("Procfile env files with -e %q", cfg.EnvFiles)
+	}
+	cfg, err = loadWith(proc, nil, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(cfg.Processes[0].Env, " "); got != "A=dotenv B=dotenv" {
+		t.Errorf("Procfile env without -e %q", got)
 	}
 	cf := write(t, dir, "Clusterfile", "env_file = [\"base.env\"]\n[env]\nZ = \"table\"\n[process.web]\ncommand = \"app\"\n")
 	write(t, dir, "over.env", "Y=over\nZ=over\n")
