@@ -91,7 +91,7 @@ type loader struct {
 // readExtraEnv overlays the -e files on env.
 func (l *loader) readExtraEnv(env []string) ([]string, error) {
 	for _, f := range l.extraEnvFiles {
-		pairs, err := l.readEnvFile(f)
+		pairs, err := l.readEnvFile(f, env)
 		if err != nil {
 			return nil, err
 		}
@@ -157,7 +157,7 @@ func (l *loader) procfile(src string) (*Config, error) {
 	env := l.osEnv
 	// -e replaces the default .env, as in foreman and honcho.
 	if _, err := os.Stat(filepath.Join(l.dir, ".env")); err == nil && len(l.extraEnvFiles) == 0 {
-		pairs, err := l.readEnvFile(".env")
+		pairs, err := l.readEnvFile(".env", env)
 		if err != nil {
 			return nil, err
 		}
@@ -273,7 +273,7 @@ func (l *loader) clusterfile(src string) (*Config, error) {
 	}
 	env := l.osEnv
 	for _, f := range l.stringList("env_file", raw["env_file"]) {
-		pairs, err := l.readEnvFile(f)
+		pairs, err := l.readEnvFile(f, env)
 		if err != nil {
 			l.errf(l.line("env_file"), "env_file: %v", err)
 			continue
@@ -408,7 +408,7 @@ func (l *loader) process(name string, t map[string]any, baseEnv []string) *Proce
 	env := baseEnv
 	if v, k, ok := at("env_file"); ok {
 		for _, f := range l.stringList(k, v) {
-			pairs, err := l.readEnvFile(f)
+			pairs, err := l.readEnvFile(f, env)
 			if err != nil {
 				l.errf(l.line(k), "%s: %v", k, err)
 				continue
@@ -838,8 +838,11 @@ func (l *loader) envTable(k string, v any) [][2]string {
 	return out
 }
 
-// readEnvFile reads a dotenv file relative to the config's directory.
-func (l *loader) readEnvFile(name string) ([][2]string, error) {
+// readEnvFile reads a dotenv file relative to the config's directory. Its
+// ${VAR} expansions see the lines above and then env, the environment
+// merged so far (the OS env and the files read before it), as a chain of
+// dotenv files expands in the dotenv tools.
+func (l *loader) readEnvFile(name string, env []string) ([][2]string, error) {
 	path := name
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(l.dir, name)
@@ -854,7 +857,6 @@ func (l *loader) readEnvFile(name string) ([][2]string, error) {
 	if !slices.Contains(l.envFiles, name) {
 		l.envFiles = append(l.envFiles, name)
 	}
-	env := l.osEnv
 	return ParseDotenv(bytes.NewReader(src), name, func(k string) (string, bool) {
 		for i := len(env) - 1; i >= 0; i-- {
 			if v, ok := strings.CutPrefix(env[i], k+"="); ok {

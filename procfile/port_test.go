@@ -121,3 +121,40 @@ func TestLoadEnvFiles(t *testing.T) {
 		t.Errorf("missing -e file: %v", err)
 	}
 }
+
+// ${VAR} in a dotenv file sees the env merged so far: the OS env, then the
+// files read before it (and [env], for a process's own env_file), as the
+// dotenv tools chain files. Before, it saw only its own lines and the OS
+// env, so DATABASE_URL lost its host.
+func TestDotenvExpandsFromEarlierFiles(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, ".env", "DB_HOST=db.local\n")
+	write(t, dir, ".env.local", "DATABASE_URL=postgres://${DB_HOST}/app\nUSER_AT=$WHO@$DB_HOST\n")
+	write(t, dir, "web.env", "URL=http://$API_HOST:${API_PORT:-80}/\n")
+	proc := write(t, dir, "Procfile", "web: app\n")
+	cfg, err := loadWith(proc, []string{"WHO=me"}, 1, []string{".env", ".env.local"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "DATABASE_URL=postgres://db.local/app DB_HOST=db.local USER_AT=me@db.local WHO=me"
+	if got := strings.Join(cfg.Processes[0].Env, " "); got != want {
+		t.Errorf("Procfile -e .env,.env.local: %q, want %q", got, want)
+	}
+	cf := write(t, dir, "Clusterfile", `env_file = [".env", ".env.local"]
+[env]
+API_HOST = "api.local"
+[process.web]
+command = "app"
+env_file = "web.env"
+`)
+	cfg, err = loadWith(cf, nil, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(cfg.Env, " "); !strings.Contains(got, "DATABASE_URL=postgres://db.local/app ") {
+		t.Errorf("Clusterfile env_file chain: %q", got)
+	}
+	if got := strings.Join(cfg.Processes[0].Env, " "); !strings.Contains(got, "URL=http://api.local:80/") {
+		t.Errorf("a process's env_file sees [env]: %q", got)
+	}
+}
