@@ -234,12 +234,12 @@ func (r *Runner) applyTypes(cfg *procfile.Config, next []*ptype, roll []string, 
 			restart(name + ": watch")
 		}
 		if slices.Equal(t.p.Listen, nt.p.Listen) && t.p.Socket == nt.p.Socket {
-			changed := relistened || !sameSettings(t.p, nt.p) || (len(t.p.Listen) == 0 && t.fileIndex != nt.fileIndex)
+			changed := relistened || !sameSettings(t.p, nt.p) || (len(t.p.Listen) == 0 && t.portPlace != nt.portPlace)
 			wasCount := t.p.Workers
 			if n, ok := r.opts.Workers[name]; ok {
 				wasCount = n
 			}
-			t.p, t.fileIndex = nt.p, nt.fileIndex
+			t.p, t.portPlace = nt.p, nt.portPlace
 			if changed {
 				d.Changed = append(d.Changed, name)
 			}

@@ -53,8 +53,8 @@ func (r *Runner) workerEnv(t *ptype, index int) []string {
 	set("CLUSTER_PROCESS", p.Name)
 	set("CLUSTER_WORKER", strconv.Itoa(index))
 	set("CLUSTER_WORKERS", strconv.Itoa(t.count))
-	if len(p.Listen) == 0 {
-		set("PORT", strconv.Itoa(r.opts.PortBase+100*t.fileIndex+index-1))
+	if port := r.foremanPort(t, index); port != 0 {
+		set("PORT", strconv.Itoa(port))
 	}
 	if r.opts.Color {
 		if !has["FORCE_COLOR"] {
@@ -65,6 +65,32 @@ func (r *Runner) workerEnv(t *ptype, index int) []string {
 		}
 	}
 	return env
+}
+
+// foremanPort is the PORT worker index of t gets when t has no listen
+// (foreman's: base + 100 × the type's place + index − 1), else 0.
+func (r *Runner) foremanPort(t *ptype, index int) int {
+	if len(t.p.Listen) > 0 {
+		return 0
+	}
+	return r.opts.PortBase + 100*t.portPlace + index - 1
+}
+
+// portPlace is the place in foreman's PORT scheme of cfg.Processes[i]: its
+// position in the file, a Procfile's release type left out. release runs
+// alone before the others start, so web after it gets the base port, as
+// on Heroku, where the platform routes to PORT.
+func portPlace(cfg *procfile.Config, i int) int {
+	if cfg.Format != procfile.FormatProcfile {
+		return i
+	}
+	n := i
+	for _, p := range cfg.Processes[:i] {
+		if p.Name == "release" {
+			n--
+		}
+	}
+	return n
 }
 
 // resolveArgv splits the command with the worker's env and finds its program.
@@ -229,7 +255,7 @@ func ExecEnv(opts Options, process string) ([]string, error) {
 	}
 	for i, p := range cfg.Processes {
 		if p.Name == process {
-			t := &ptype{p: p, fileIndex: i, count: p.Workers}
+			t := &ptype{p: p, portPlace: portPlace(cfg, i), count: p.Workers}
 			if n, ok := opts.Workers[p.Name]; ok {
 				t.count = n
 			}

@@ -144,7 +144,7 @@ type Runner struct {
 // ptype is one process type; its fields are owned by the supervisor goroutine.
 type ptype struct {
 	p         *procfile.Process
-	fileIndex int // position in the file, for foreman's PORT
+	portPlace int // place in foreman's PORT scheme (portPlace)
 	count     int // wanted workers
 	crashes   []time.Time
 	failed    bool
@@ -291,7 +291,7 @@ func prepare(opts Options) (*Runner, error) {
 		if len(only) > 0 && !only[p.Name] {
 			continue
 		}
-		t := &ptype{p: p, fileIndex: i, count: p.Workers, slots: map[int]*slot{}, gone: make(chan struct{})}
+		t := &ptype{p: p, portPlace: portPlace(cfg, i), count: p.Workers, slots: map[int]*slot{}, gone: make(chan struct{})}
 		if n, ok := opts.Workers[p.Name]; ok {
 			t.count = n
 		}
