@@ -20,8 +20,26 @@ func ParseDotenv(r io.Reader, name string, lookup func(string) (string, bool)) (
 	if err != nil {
 		return nil, err
 	}
-	src := strings.ReplaceAll(strings.TrimPrefix(string(b), "\ufeff"), "\r\n", "\n")
-	var out [][2]string
+	lines, err := parseDotenv(string(b), name, lookup)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][2]string, len(lines))
+	for i, d := range lines {
+		out[i] = [2]string{d.key, d.value}
+	}
+	return out, nil
+}
+
+// dotenvLine is one variable of a dotenv file and the line it starts on.
+type dotenvLine struct {
+	key, value string
+	line       int
+}
+
+func parseDotenv(text, name string, lookup func(string) (string, bool)) ([]dotenvLine, error) {
+	src := strings.ReplaceAll(strings.TrimPrefix(text, "\ufeff"), "\r\n", "\n")
+	var out []dotenvLine
 	vars := map[string]string{}
 	get := func(k string) (string, bool) {
 		if v, ok := vars[k]; ok {
@@ -125,7 +143,7 @@ func ParseDotenv(r io.Reader, name string, lookup func(string) (string, bool)) (
 			return nil, fmt.Errorf("%s:%d: %s: %v", name, startLine, key, err)
 		}
 		vars[key] = value
-		out = append(out, [2]string{key, value})
+		out = append(out, dotenvLine{key, value, startLine})
 	}
 	return out, nil
 }

@@ -158,3 +158,62 @@ env_file = "web.env"
 		t.Errorf("a process's env_file sees [env]: %q", got)
 	}
 }
+
+// A PORT that a type's own env or env_file sets is its own (OwnPort), with
+// where it was set; [env], a top-level env_file and the OS env set the base
+// of foreman's numbering, as before. A bad own PORT is an error naming it.
+func TestOwnPort(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "web.env", "# web's\nPORT=9100\n")
+	write(t, dir, "base.env", "PORT=7000\n")
+	cf := write(t, dir, "Clusterfile", `env_file = "base.env"
+[env]
+A = "1"
+[process.web]
+command = "app"
+env = { PORT = "9000" }
+[process.api]
+command = "app"
+env_file = "web.env"
+[process.queue]
+command = "app"
+[process.proxied]
+command = "app"
+listen = ":8080"
+socket = "proxy"
+env = { PORT = "9200" }
+`)
+	cfg, err := loadWith(cf, []string{"PORT=6000"}, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []struct {
+		port  int
+		ok    bool
+		where string
+	}{{9000, true, "Clusterfile:6: process.web.env.PORT"}, {9100, true, "web.env:2: PORT"}, {0, false, "base.env:1: PORT"}, {0, false, "Clusterfile:16: process.proxied.env.PORT"}} {
+		p := cfg.Processes[i]
+		port, ok := p.OwnPort()
+		if port != want.port || ok != want.ok || p.EnvFrom["PORT"].Where != want.where {
+			t.Errorf("%s: OwnPort %d, %v from %q; want %d, %v from %q", p.Name, port, ok, p.EnvFrom["PORT"].Where, want.port, want.ok, want.where)
+		}
+	}
+	if src := cfg.EnvFrom["PORT"]; src.Where != "base.env:1: PORT" || src.Own {
+		t.Errorf("the cluster's PORT from %+v", src)
+	}
+	if _, ok := cfg.EnvFrom["HOME"]; ok {
+		t.Errorf("HOME from the OS env has a source: %+v", cfg.EnvFrom["HOME"])
+	}
+
+	write(t, dir, "bad.env", "PORT=70000\n")
+	for body, want := range map[string]string{
+		"[process.web]\ncommand = \"app\"\nenv = { PORT = \"abc\" }\n":    `Clusterfile:3: process.web.env.PORT: "abc" is not a port (want 1-65535)`,
+		"[process.web]\ncommand = \"app\"\n[process.web.env]\nPORT = 0\n": `Clusterfile:4: process.web.env.PORT: "0" is not a port (want 1-65535)`,
+		"[process.web]\ncommand = \"app\"\nenv_file = \"bad.env\"\n":      `Clusterfile:3: process.web.env_file: bad.env:1: PORT: "70000" is not a port (want 1-65535)`,
+	} {
+		write(t, dir, "Clusterfile", body)
+		if _, err := loadWith(cf, nil, 1, nil); err == nil || err.Error() != want {
+			t.Errorf("%q: error %v, want %q", body, err, want)
+		}
+	}
+}

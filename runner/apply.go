@@ -487,8 +487,21 @@ func sameSettings(a, b *procfile.Process) bool {
 		p.Line, p.Workers, p.WorkersAuto = 0, 0, false
 		p.Watch, p.WatchIgnore, p.WatchPoll = nil, nil, 0
 		p.Ready.Log = nil
+		p.EnvFrom = nil // where a value was written is no setting (a line added above it moves it)
 	}
-	return reflect.DeepEqual(x, y) && regexpString(a) == regexpString(b)
+	return reflect.DeepEqual(x, y) && regexpString(a) == regexpString(b) && slices.Equal(ownVars(a), ownVars(b))
+}
+
+// ownVars lists the variables p's own env and env_file set, sorted.
+func ownVars(p *procfile.Process) []string {
+	var out []string
+	for k, src := range p.EnvFrom {
+		if src.Own {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 func regexpString(p *procfile.Process) string {

@@ -67,11 +67,15 @@ func (r *Runner) workerEnv(t *ptype, index int) []string {
 	return env
 }
 
-// foremanPort is the PORT worker index of t gets when t has no listen
-// (foreman's: base + 100 × the type's place + index − 1), else 0.
+// foremanPort is the PORT worker index of t gets when t has no listen,
+// else 0: its own PORT + index − 1 when its own env or env_file sets one
+// (Process.OwnPort), else foreman's base + 100 × the type's place + index − 1.
 func (r *Runner) foremanPort(t *ptype, index int) int {
 	if len(t.p.Listen) > 0 {
 		return 0
+	}
+	if own, ok := t.p.OwnPort(); ok {
+		return own + index - 1
 	}
 	return r.opts.PortBase + 100*t.portPlace + index - 1
 }
