@@ -80,6 +80,20 @@ func (r *Runner) foremanPort(t *ptype, index int) int {
 	return r.opts.PortBase + 100*t.portPlace + index - 1
 }
 
+// portOverflow says why n workers of t cannot all get a PORT: the last
+// one's would be above 65535 (a --port or PORT base near the top, many types
+// or workers). nil when they can, or t has listen.
+func (r *Runner) portOverflow(t *ptype, n int) error {
+	port := r.foremanPort(t, n)
+	if port <= 65535 {
+		return nil
+	}
+	if own, ok := t.p.OwnPort(); ok {
+		return fmt.Errorf("%s.%d would get PORT %d, above 65535 (its own PORT %d + %d, from %s)", t.p.Name, n, port, own, n-1, t.p.EnvFrom["PORT"].Where)
+	}
+	return fmt.Errorf("%s.%d would get PORT %d, above 65535 (foreman's: base %d + 100 × %d + %d): give a lower --port or PORT", t.p.Name, n, port, r.opts.PortBase, t.portPlace, n-1)
+}
+
 // portPlace is the place in foreman's PORT scheme of cfg.Processes[i]: its
 // position in the file, a Procfile's release type left out. release runs
 // alone before the others start, so web after it gets the base port, as

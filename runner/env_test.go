@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/cluster-run/cluster/procfile"
@@ -43,5 +44,41 @@ func TestReleaseTakesNoPortPlace(t *testing.T) {
 	opts.Config = cfg
 	if got := envOf(t, opts, "web", "PORT"); got != "8180" {
 		t.Errorf("Clusterfile: web PORT=%s, want 8180", got)
+	}
+}
+
+// A PORT above 65535 is an error naming the worker, before anything starts
+// (--port 65500 with three types handed out 65600 and 65700), and a scale
+// that would need one is refused.
+func TestPortAbove65535(t *testing.T) {
+	a, b, c := shProc("a", "true"), shProc("b", "true"), shProc("c", "true")
+	err := Preflight(Options{Config: config(a, b, c), PortBase: 65500})
+	for _, want := range []string{
+		"b.1 would get PORT 65600, above 65535 (foreman's: base 65500 + 100 × 1 + 0): give a lower --port or PORT",
+		"c.1 would get PORT 65700",
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Preflight: %v, want %q", err, want)
+		}
+	}
+	if err := Preflight(Options{Config: config(a, b, c), PortBase: 65335}); err != nil {
+		t.Errorf("c.1 gets 65535: %v", err)
+	}
+
+	own := shProc("own", "exec sleep 100")
+	own.Env = append(own.Env, "PORT=65534")
+	own.EnvFrom = map[string]procfile.EnvSource{"PORT": {Where: "Clusterfile:3: process.own.env.PORT", Own: true}}
+	own.Workers = 3
+	want := "own.3 would get PORT 65536, above 65535 (its own PORT 65534 + 2, from Clusterfile:3: process.own.env.PORT)"
+	if err := Preflight(Options{Config: config(own)}); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("own PORT: %v, want %q", err, want)
+	}
+	own.Workers = 1
+	rn := start(t, Options{Config: config(own)})
+	if _, err := rn.r.Scale("own", 3); err == nil || !strings.Contains(err.Error(), "own=3: "+want) {
+		t.Errorf("scale: %v, want %q", err, want)
+	}
+	if _, err := rn.r.Scale("own", 2); err != nil {
+		t.Errorf("scale to 2 (65535): %v", err)
 	}
 }

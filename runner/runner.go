@@ -300,6 +300,8 @@ func prepare(opts Options) (*Runner, error) {
 		}
 		if t.count > procfile.MaxWorkers {
 			errs = append(errs, fmt.Errorf("%s: %d workers is over the limit of %d per type", p.Name, t.count, procfile.MaxWorkers))
+		} else if err := r.portOverflow(t, t.count); err != nil {
+			errs = append(errs, err)
 		}
 		total += t.count
 		// Named as load names what it finds: file, line and key.
