@@ -563,8 +563,8 @@ func noSIGPIPE(w io.Writer) io.Writer {
 
 const execSynopsis = "[-f FILE] [-e FILE,...] [--port N] [PROCESS] -- COMMAND [ARG ...]"
 
-// cmdExec is foreman's run: COMMAND with the env and directory of PROCESS
-// (of the cluster without one), without starting anything. It replaces
+// cmdExec is foreman's run: COMMAND with the env, directory and user of
+// PROCESS (of the cluster without one), without starting anything. It replaces
 // this process (exec), so COMMAND's status and signals are its own.
 func cmdExec(args []string, stdout, stderr io.Writer) int {
 	args, command, dashes := splitDashes(args)
@@ -590,12 +590,12 @@ func cmdExec(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return 2
 	}
-	process, dir := "", cfg.Dir
+	process, dir, user := "", cfg.Dir, ""
 	if len(pos) == 1 {
 		process = pos[0]
 		for _, p := range cfg.Processes {
 			if p.Name == process {
-				dir = p.Dir
+				dir, user = p.Dir, p.User
 			}
 		}
 	}
@@ -604,10 +604,22 @@ func cmdExec(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "cluster exec: %v\n", err)
 		return 2
 	}
+	cred, err := runner.Credential(user)
+	if err != nil {
+		fmt.Fprintf(stderr, "cluster exec: user %v\n", err)
+		return 2
+	}
 	path, err := runner.LookPath(command[0], dir, env)
 	if err != nil {
 		fmt.Fprintf(stderr, "cluster exec: %v\n", err)
 		return 127
+	}
+	if cred != nil {
+		// As the type's workers run: its user, then its dir as that user.
+		if err := runner.SwitchUser(cred); err != nil {
+			fmt.Fprintf(stderr, "cluster exec: user %s: %v\n", user, err)
+			return 2
+		}
 	}
 	if err := os.Chdir(dir); err != nil {
 		fmt.Fprintf(stderr, "cluster exec: %v\n", err)

@@ -24,7 +24,8 @@ func scrubbed(kv string) bool {
 }
 
 // workerEnv is the environment of worker index of t: the merged env of the
-// process (scrubbed), then the CLUSTER_* contract, PORT and color variables.
+// process (scrubbed), then HOME, USER and LOGNAME of its user, the
+// CLUSTER_* contract, PORT and color variables.
 func (r *Runner) workerEnv(t *ptype, index int) []string {
 	p := t.p
 	env := make([]string, 0, len(p.Env)+8)
@@ -49,6 +50,15 @@ func (r *Runner) workerEnv(t *ptype, index int) []string {
 		// be lost at a kill. Every other common runtime flushes per line or
 		// per write on pipes (Ruby needs $stdout.sync = true: see README).
 		set("PYTHONUNBUFFERED", "1")
+	}
+	for _, kv := range userVars(p.User) {
+		// The user's, as login, su -, systemd's User= and docker's USER
+		// give them, unless the configuration sets them: the runner's own
+		// (HOME=/root) would send the app's caches where it may not write.
+		k, v, _ := strings.Cut(kv, "=")
+		if _, configured := p.EnvFrom[k]; !configured {
+			set(k, v)
+		}
 	}
 	set("CLUSTER_PROCESS", p.Name)
 	set("CLUSTER_WORKER", strconv.Itoa(index))
@@ -193,6 +203,43 @@ func executable(path string) error {
 	}
 	if fi.Mode()&0o111 == 0 {
 		return fmt.Errorf("%s is not executable", path)
+	}
+	return nil
+}
+
+// userVars are HOME, USER and LOGNAME of the user a worker runs as when
+// `user` switches to it (the runner is root), from its passwd entry; nil
+// when the worker runs as the runner's user.
+func userVars(name string) []string {
+	if name == "" || os.Getuid() != 0 {
+		return nil
+	}
+	u, err := user.Lookup(name)
+	if err != nil {
+		return nil // credential reports it
+	}
+	return []string{"HOME=" + u.HomeDir, "USER=" + u.Username, "LOGNAME=" + u.Username}
+}
+
+// Credential is what `user = NAME` makes a worker run as (see credential),
+// for `cluster exec`.
+func Credential(name string) (*syscall.Credential, error) { return credential(name) }
+
+// SwitchUser makes this process cred's user, groups first, as a worker's
+// fork does: `cluster exec` then execs the command as that user.
+func SwitchUser(cred *syscall.Credential) error {
+	groups := make([]int, len(cred.Groups))
+	for i, g := range cred.Groups {
+		groups[i] = int(g)
+	}
+	if err := syscall.Setgroups(groups); err != nil {
+		return fmt.Errorf("setgroups: %w", err)
+	}
+	if err := syscall.Setgid(int(cred.Gid)); err != nil {
+		return fmt.Errorf("setgid %d: %w", cred.Gid, err)
+	}
+	if err := syscall.Setuid(int(cred.Uid)); err != nil {
+		return fmt.Errorf("setuid %d: %w", cred.Uid, err)
 	}
 	return nil
 }

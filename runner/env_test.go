@@ -1,6 +1,8 @@
 package runner
 
 import (
+	"os"
+	"os/user"
 	"strings"
 	"testing"
 
@@ -80,5 +82,42 @@ func TestPortAbove65535(t *testing.T) {
 	}
 	if _, err := rn.r.Scale("own", 2); err != nil {
 		t.Errorf("scale to 2 (65535): %v", err)
+	}
+}
+
+// A worker that runs as another user gets that user's HOME, USER and
+// LOGNAME, from its passwd entry, as su -, systemd's User= and docker's
+// USER give them, unless the configuration sets them. Before, it kept the
+// runner's (HOME=/root), and apps wrote their caches where they may not.
+func TestUserEnv(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to run a worker as another user")
+	}
+	u, err := user.Lookup("nobody")
+	if err != nil {
+		t.Skip("no user nobody")
+	}
+	p := shProc("web", "true")
+	p.User = "nobody"
+	p.Env = []string{"HOME=/root", "USER=root", "LOGNAME=root", "PATH=/usr/bin:/bin"}
+	opts := Options{Config: config(p)}
+	for k, want := range map[string]string{"HOME": u.HomeDir, "USER": "nobody", "LOGNAME": "nobody"} {
+		if got := envOf(t, opts, "web", k); got != want {
+			t.Errorf("%s=%s, want %s", k, got, want)
+		}
+	}
+	// Set by the configuration: kept.
+	p.Env = []string{"HOME=/srv/app", "USER=root", "LOGNAME=root", "PATH=/usr/bin:/bin"}
+	p.EnvFrom = map[string]procfile.EnvSource{"HOME": {Where: "Clusterfile:4: process.web.env.HOME", Own: true}}
+	if got := envOf(t, opts, "web", "HOME"); got != "/srv/app" {
+		t.Errorf("HOME=%s set by the type's env, want it kept", got)
+	}
+	if got := envOf(t, opts, "web", "USER"); got != "nobody" {
+		t.Errorf("USER=%s, want nobody", got)
+	}
+	// No user: the runner's own.
+	p.User = ""
+	if got := envOf(t, opts, "web", "USER"); got != "root" {
+		t.Errorf("without user: USER=%s, want the runner's", got)
 	}
 }
