@@ -626,6 +626,11 @@ func cmdExec(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	err = syscall.Exec(path, command, env)
+	if errors.Is(err, syscall.ENOEXEC) {
+		if sh, shArgv, ok := runner.ShellFallback(path, command); ok {
+			err = syscall.Exec(sh, shArgv, env) // a script without "#!": sh runs it, as execvp does
+		}
+	}
 	fmt.Fprintf(stderr, "cluster exec: %s: %v\n", command[0], err)
 	return 126
 }
