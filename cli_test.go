@@ -74,6 +74,38 @@ func TestUsageErrorsAreOneLine(t *testing.T) {
 	}
 }
 
+// What a foreman or honcho user types gets cluster's spelling, and cluster
+// exec without -- says where it goes. Before, -m, -p, --env and --procfile
+// were only unknown, and `cluster exec a echo hi` said "one PROCESS at most".
+func TestForemanHabits(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(dir+"/Procfile", []byte("a: sleep 100\nweb: sleep 100\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "-m", "web=2"}, "cluster run: unknown flag -m (foreman's -m is -w PROCESS=N,... here); see cluster run -h\n"},
+		{[]string{"run", "-c", "web=2"}, "cluster run: unknown flag -c (foreman's -c is -w PROCESS=N,... here); see cluster run -h\n"},
+		{[]string{"check", "--formation", "web=2"}, "cluster check: unknown flag --formation (foreman's --formation is -w PROCESS=N,... here); see cluster check -h\n"},
+		{[]string{"run", "-p", "3000"}, "cluster run: unknown flag -p (foreman's -p is --port N here); see cluster run -h\n"},
+		{[]string{"exec", "--env", ".env", "--", "true"}, "cluster exec: unknown flag --env (foreman's --env is -e FILE,... here); see cluster exec -h\n"},
+		{[]string{"run", "--procfile", "Procfile"}, "cluster run: unknown flag --procfile (foreman's --procfile is -f FILE here); see cluster run -h\n"},
+		{[]string{"exec", "-m", "web=2", "--", "true"}, "cluster exec: unknown flag -m; see cluster exec -h\n"}, // exec has no -w
+		{[]string{"exec", "a", "echo", "hi"}, "cluster exec: want [PROCESS] -- COMMAND: put -- before the command: cluster exec a -- echo hi; see cluster exec -h\n"},
+		{[]string{"exec", "echo", "hi there"}, "cluster exec: want [PROCESS] -- COMMAND: put -- before the command: cluster exec -- echo \"hi there\"; see cluster exec -h\n"},
+		{[]string{"exec", "a"}, "cluster exec: want [PROCESS] -- COMMAND; see cluster exec -h\n"},
+		{[]string{"exec", "a", "ls", "-la"}, "cluster exec: unknown flag --la; a command and its flags go after --: cluster exec [PROCESS] -- COMMAND [ARG ...]; see cluster exec -h\n"},
+	} {
+		code, out, errs := runCLI(tt.args...)
+		if code != 2 || out != "" || errs != tt.want {
+			t.Errorf("cluster %s: exit %d, stdout %q, stderr\n got  %q\n want %q", strings.Join(tt.args, " "), code, out, errs, tt.want)
+		}
+	}
+}
+
 func TestVersionSpellings(t *testing.T) {
 	_, want, _ := runCLI("version")
 	if !strings.HasPrefix(want, "cluster ") {

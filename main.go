@@ -571,13 +571,24 @@ func cmdExec(args []string, stdout, stderr io.Writer) int {
 	var f configFlags
 	fs := newFlags("exec", execSynopsis, stdout)
 	f.defineFile(fs)
-	pos, code := parseFlags(fs, args, stderr)
+	var flagErr strings.Builder
+	pos, code := parseFlags(fs, args, &flagErr)
+	if code == 2 && !dashes && strings.Contains(flagErr.String(), "unknown flag") {
+		// `cluster exec web ls -la`: -la is the command's.
+		msg := strings.Replace(flagErr.String(), "; see", "; a command and its flags go after --: cluster exec [PROCESS] -- COMMAND [ARG ...]; see", 1)
+		flagErr.Reset()
+		flagErr.WriteString(msg)
+	}
+	io.WriteString(stderr, flagErr.String())
 	if code >= 0 {
 		return code
 	}
 	switch {
 	case f.check() != "":
 		usageError(stderr, "exec", "%s", f.check())
+		return 2
+	case !dashes && len(pos) > 0:
+		usageError(stderr, "exec", "want [PROCESS] -- COMMAND%s", execHint(&f, pos))
 		return 2
 	case len(pos) > 1:
 		usageError(stderr, "exec", "one PROCESS at most, got %s", strings.Join(pos, " "))
@@ -633,6 +644,27 @@ func cmdExec(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "cluster exec: %s: %v\n", command[0], err)
 	return 126
+}
+
+// execHint says where the -- goes that `cluster exec a echo hi` lacks: after
+// the first word when it names a type, else first; "" for a type alone.
+func execHint(f *configFlags, pos []string) string {
+	process := ""
+	if cfg, ok := f.load(io.Discard); ok {
+		for _, p := range cfg.Processes {
+			if p.Name == pos[0] {
+				process = p.Name + " "
+			}
+		}
+	}
+	command := pos
+	if process != "" {
+		command = pos[1:]
+	}
+	if len(command) == 0 {
+		return ""
+	}
+	return ": put -- before the command: cluster exec " + process + "-- " + quoteArgv(command)
 }
 
 // releaseFirst reports whether run has a release phase: the file is a
