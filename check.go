@@ -87,7 +87,7 @@ func makePlan(opts runner.Options) (plan, error) {
 			continue
 		}
 		workers, auto := p.Workers, p.WorkersAuto && cfg.Format == procfile.FormatClusterfile
-		if n, ok := opts.Workers[p.Name]; ok {
+		if n, ok := runner.WorkerCount(opts.Workers, p.Name); ok {
 			workers, auto = n, false
 		}
 		argv, perWorker, err := planArgv(opts, p, workers)

@@ -210,7 +210,7 @@ func (p *portFlag) Set(s string) error {
 
 func (c *configFlags) define(fs *flag.FlagSet) {
 	c.defineFile(fs)
-	fs.Var(c.workers, "w", "`PROCESS=N,...` worker counts that override the file, e.g. -w web=4,worker=1")
+	fs.Var(c.workers, "w", "`PROCESS=N,...` worker counts that override the file, e.g. -w web=4,worker=1; all=N: every type not named")
 }
 
 // defineFile defines the flags exec shares with run and check: -f, --port.
@@ -676,7 +676,7 @@ func releaseFirst(cfg *procfile.Config, only []string, counts workerCounts) bool
 	}
 	for _, p := range cfg.Processes {
 		if p.Name == "release" {
-			n, ok := counts[p.Name]
+			n, ok := runner.WorkerCount(counts, p.Name)
 			return !ok && p.Workers > 0 || n > 0
 		}
 	}
@@ -889,7 +889,7 @@ func labels(cfg *procfile.Config, only []string, counts workerCounts) []string {
 			continue
 		}
 		n := p.Workers
-		if c, ok := counts[p.Name]; ok {
+		if c, ok := runner.WorkerCount(counts, p.Name); ok {
 			n = c
 		}
 		for i := 1; i <= n; i++ {

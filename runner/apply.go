@@ -236,7 +236,7 @@ func (r *Runner) applyTypes(cfg *procfile.Config, next []*ptype, roll []string, 
 		if slices.Equal(t.p.Listen, nt.p.Listen) && t.p.Socket == nt.p.Socket {
 			changed := relistened || !sameSettings(t.p, nt.p) || (len(t.p.Listen) == 0 && t.portPlace != nt.portPlace)
 			wasCount := t.p.Workers
-			if n, ok := r.opts.Workers[name]; ok {
+			if n, ok := WorkerCount(r.opts.Workers, name); ok {
 				wasCount = n
 			}
 			t.p, t.portPlace = nt.p, nt.portPlace

@@ -321,7 +321,7 @@ func ExecEnv(opts Options, process string) ([]string, error) {
 	for i, p := range cfg.Processes {
 		if p.Name == process {
 			t := &ptype{p: p, portPlace: portPlace(cfg, i), count: p.Workers}
-			if n, ok := opts.Workers[p.Name]; ok {
+			if n, ok := WorkerCount(opts.Workers, p.Name); ok {
 				t.count = n
 			}
 			r := &Runner{opts: opts}

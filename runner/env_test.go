@@ -121,3 +121,22 @@ func TestUserEnv(t *testing.T) {
 		t.Errorf("without user: USER=%s, want the runner's", got)
 	}
 }
+
+// -w all=N counts every type the -w does not name (foreman's -m all=N),
+// and an unknown name lists the types as "a, b" (it printed "[a b]").
+func TestWorkersAll(t *testing.T) {
+	a, b, web := shProc("a", "true"), shProc("b", "true"), shProc("web", "true")
+	opts := Options{Config: config(a, b, web), Workers: map[string]int{"all": 2, "web": 3}}
+	for name, want := range map[string]string{"a": "2", "b": "2", "web": "3"} {
+		if got := envOf(t, opts, name, "CLUSTER_WORKERS"); got != want {
+			t.Errorf("%s: CLUSTER_WORKERS=%s, want %s", name, got, want)
+		}
+	}
+	if err := Preflight(opts); err != nil {
+		t.Errorf("-w all=2,web=3: %v", err)
+	}
+	opts.Workers = map[string]int{"nope": 1}
+	if err := Preflight(opts); err == nil || err.Error() != `-w: unknown process type "nope" (have a, b, web)` {
+		t.Errorf("-w nope=1: %v", err)
+	}
+}

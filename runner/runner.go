@@ -67,7 +67,7 @@ type Event struct {
 type Options struct {
 	Config   *procfile.Config
 	Only     []string       // process types to run, empty: all
-	Workers  map[string]int // worker counts that override the file (-w)
+	Workers  map[string]int // worker counts that override the file (-w; "all": every type not named, see WorkerCount)
 	PortBase int            // foreman PORT base, 0: 5000
 	Color    bool           // the runner prints in color: set FORCE_COLOR/CLICOLOR_FORCE
 	Output   Output
@@ -264,7 +264,7 @@ func prepare(opts Options) (*Runner, error) {
 		only[name] = true
 	}
 	for name := range opts.Workers {
-		if findProcess(cfg, name) == nil {
+		if name != AllTypes && findProcess(cfg, name) == nil {
 			return nil, fmt.Errorf("-w: unknown process type %q (have %s)", name, processNames(cfg))
 		}
 	}
@@ -292,7 +292,7 @@ func prepare(opts Options) (*Runner, error) {
 			continue
 		}
 		t := &ptype{p: p, portPlace: portPlace(cfg, i), count: p.Workers, slots: map[int]*slot{}, gone: make(chan struct{})}
-		if n, ok := opts.Workers[p.Name]; ok {
+		if n, ok := WorkerCount(opts.Workers, p.Name); ok {
 			t.count = n
 		}
 		if t.count <= 0 {
@@ -480,7 +480,22 @@ func processNames(cfg *procfile.Config) string {
 	if len(names) == 0 {
 		return "none"
 	}
-	return fmt.Sprint(names)
+	return strings.Join(names, ", ")
+}
+
+// AllTypes is the name -w gives every type at once: -w all=2,web=4 (foreman's
+// formation).
+const AllTypes = "all"
+
+// WorkerCount is the count -w gives the type name: its own entry, else
+// that of "all" (foreman's -m all=N; a type named all is named by it too);
+// ok is false when -w says nothing of it.
+func WorkerCount(counts map[string]int, name string) (n int, ok bool) {
+	if n, ok := counts[name]; ok {
+		return n, true
+	}
+	n, ok = counts[AllTypes]
+	return n, ok
 }
 
 // Kill stops every worker at once with SIGKILL (a second Ctrl-C, SIGQUIT).
