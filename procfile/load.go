@@ -248,7 +248,7 @@ func (l *loader) clusterfile(src string) (*Config, error) {
 				nl := strings.LastIndexByte(before, '\n')
 				line, col = strings.Count(before, "\n")+1, utf8.RuneCountInString(before[nl+1:])+1
 			}
-			return nil, fmt.Errorf("%s:%d:%d: %s", l.file, line, col, pe.Message)
+			return nil, fmt.Errorf("%s:%d:%d: %s%s", l.file, line, col, pe.Message, l.procfileHint(src))
 		}
 		return nil, fmt.Errorf("%s: %v", l.file, err)
 	}
@@ -312,6 +312,29 @@ func (l *loader) clusterfile(src string) (*Config, error) {
 		return nil, fmt.Errorf("%s: no [process.NAME] table", l.file)
 	}
 	return cfg, nil
+}
+
+// procfileHint is added to a TOML syntax error when the file looks like a
+// Procfile (every line that is not blank or a comment is "name: command"):
+// the file's name decides its grammar (Load).
+func (l *loader) procfileHint(src string) string {
+	lines := 0
+	for _, line := range strings.Split(strings.TrimPrefix(src, "\ufeff"), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		name, cmd, ok := strings.Cut(line, ":")
+		if !ok || !ValidName(strings.TrimSpace(name)) || strings.TrimSpace(cmd) == "" {
+			return ""
+		}
+		lines++
+	}
+	if lines == 0 {
+		return ""
+	}
+	rename := strings.TrimSuffix(strings.TrimSuffix(l.file, ".procfile"), ".Procfile")
+	return fmt.Sprintf(" (%s looks like a Procfile, but only a file whose name starts with \"Procfile\" is read as one, any other as a Clusterfile in TOML: rename it Procfile.%s)", l.file, rename)
 }
 
 // processOrder lists the process tables in file order.
