@@ -251,3 +251,36 @@ func TestControlArgChecksMatchTheirPatterns(t *testing.T) {
 		}
 	}
 }
+
+// A PORT that is foreman's base and no port (abc, 70000, 0) is an error
+// naming where it came from; before, it fell back to 5000 in silence.
+// --port overrides it, and a cluster whose types all have listen (or their
+// own PORT) does not use it.
+func TestBadPortBase(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	os.WriteFile("Procfile", []byte("web: sleep 100\n"), 0o644)
+	os.WriteFile(".env", []byte("A=1\nPORT=abc\n"), 0o644)
+	code, _, errs := runCLI("check")
+	if want := ".env:2: PORT: \"abc\" is not a port (want 1-65535): it is the base of foreman's PORT numbering; fix it, or give --port\n"; code != 2 || errs != want {
+		t.Errorf("PORT=abc in .env: exit %d, stderr %q, want %q", code, errs, want)
+	}
+	if code, _, errs := runCLI("check", "--port", "6000"); code != 0 {
+		t.Errorf("with --port: exit %d, %s", code, errs)
+	}
+	os.Remove(".env")
+	t.Setenv("PORT", "70000")
+	code, _, errs = runCLI("check") // not exec: it would replace this process
+	if want := "PORT in the environment: \"70000\" is not a port (want 1-65535): it is the base of foreman's PORT numbering; fix it, or give --port\n"; code != 2 || errs != want {
+		t.Errorf("PORT=70000 in the environment: exit %d, stderr %q, want %q", code, errs, want)
+	}
+	os.WriteFile("Clusterfile", []byte("[env]\nPORT = \"0\"\n[process.web]\ncommand = \"sleep 100\"\nworkers = 1\n"), 0o644)
+	code, _, errs = runCLI("check")
+	if want := "Clusterfile:2: env.PORT: \"0\" is not a port"; code != 2 || !strings.HasPrefix(errs, want) {
+		t.Errorf("PORT = \"0\" in [env]: exit %d, stderr %q, want %q", code, errs, want)
+	}
+	os.WriteFile("Clusterfile", []byte("[env]\nPORT = \"0\"\n[process.web]\ncommand = \"sleep 100\"\nworkers = 1\nlisten = \"127.0.0.1:0\"\n"), 0o644)
+	if code, _, errs := runCLI("check"); code != 0 {
+		t.Errorf("no type uses the base: exit %d, %s", code, errs)
+	}
+}

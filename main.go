@@ -180,9 +180,44 @@ func (e *envFileList) Set(s string) error {
 	return nil
 }
 
-// load loads the file -f names with the -e files.
+// load loads the file -f names with the -e files, and checks the PORT
+// that is foreman's base when --port is not given.
 func (c *configFlags) load(stderr io.Writer) (*procfile.Config, bool) {
-	return loadConfig(c.file, stderr, c.envFiles...)
+	cfg, ok := loadConfig(c.file, stderr, c.envFiles...)
+	if ok && !c.port.set {
+		if err := checkPortBase(cfg); err != nil {
+			fmt.Fprintln(stderr, err)
+			return nil, false
+		}
+	}
+	return cfg, ok
+}
+
+// checkPortBase rejects a PORT in the config's env (the OS env, env files,
+// [env]) that is not a port, when it is the base of foreman's numbering
+// (some type has no listen and no PORT of its own): it fell back to 5000.
+func checkPortBase(cfg *procfile.Config) error {
+	v, set := "", false
+	for _, kv := range cfg.Env {
+		if val, ok := strings.CutPrefix(kv, "PORT="); ok {
+			v, set = val, true
+		}
+	}
+	if !set || !slices.ContainsFunc(cfg.Processes, func(p *procfile.Process) bool {
+		_, own := p.OwnPort()
+		return len(p.Listen) == 0 && !own
+	}) {
+		return nil
+	}
+	_, err := procfile.ParsePort(v)
+	if err == nil {
+		return nil
+	}
+	where := "PORT in the environment"
+	if src, ok := cfg.EnvFrom["PORT"]; ok {
+		where = src.Where
+	}
+	return fmt.Errorf("%s: %v: it is the base of foreman's PORT numbering; fix it, or give --port", where, err)
 }
 
 // portFlag is --port; set says whether the user gave it, so PORT from the
@@ -230,14 +265,15 @@ func (c *configFlags) check() string {
 }
 
 // portBase is foreman's base port: --port, else PORT in the config's env
-// (the OS env, env files and [env]), else 5000.
+// (the OS env, env files and [env]; load rejected a bad one that is used),
+// else 5000.
 func (c *configFlags) portBase(cfg *procfile.Config) int {
 	if c.port.set {
 		return c.port.n
 	}
 	for i := len(cfg.Env) - 1; i >= 0; i-- {
 		if v, ok := strings.CutPrefix(cfg.Env[i], "PORT="); ok {
-			if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n > 0 && n <= 65535 {
+			if n, err := procfile.ParsePort(v); err == nil {
 				return n
 			}
 			break
