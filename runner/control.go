@@ -283,8 +283,9 @@ func (r *Runner) Scale(name string, n int) (from int, err error) {
 		case r.totalWorkers()-t.count+n > procfile.MaxTotalWorkers:
 			rerr = fmt.Errorf("%s=%d: would make %d workers in all, over the limit of %d", name, n, r.totalWorkers()-t.count+n, procfile.MaxTotalWorkers)
 			return
-		case r.portOverflow(t, n) != nil:
-			rerr = fmt.Errorf("%s=%d: %w", name, n, r.portOverflow(t, n))
+		}
+		if err := r.portOverflow(t, n); err != nil {
+			rerr = fmt.Errorf("%s=%d: %w", name, n, err)
 			return
 		}
 		from = t.count
