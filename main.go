@@ -600,8 +600,8 @@ func noSIGPIPE(w io.Writer) io.Writer {
 const execSynopsis = "[-f FILE] [-e FILE,...] [--port N] [PROCESS] -- COMMAND [ARG ...]"
 
 // cmdExec is foreman's run: COMMAND with the env, directory and user of
-// PROCESS (of the cluster without one), without starting anything. It replaces
-// this process (exec), so COMMAND's status and signals are its own.
+// PROCESS (of the cluster without one), without starting anything. It
+// replaces this process (exec), so COMMAND's status and signals are its own.
 func cmdExec(args []string, stdout, stderr io.Writer) int {
 	args, command, dashes := splitDashes(args)
 	var f configFlags

@@ -12,9 +12,10 @@ import (
 // "double quotes" (escapes \n \t \r \" \\ \$, may span lines), and $VAR,
 // ${VAR}, ${VAR:-default} and ${VAR-default} (defaults may nest) expanded in
 // unquoted and double-quoted values from the keys defined above and then
-// lookup (the loader's: the env merged before this file; see expand.go). Nothing is ever executed: $(...) and backticks
-// stay as they are. A value exec could not pass (a NUL byte, a KEY=value over
-// ArgStrMax) is an error. name is used in errors ("name:LINE: ...").
+// lookup (the loader's: the env merged before this file; see expand.go).
+// Nothing is ever executed: $(...) and backticks stay as they are. A value
+// exec could not pass (a NUL byte, a KEY=value over ArgStrMax) is an error.
+// name is used in errors ("name:LINE: ...").
 func ParseDotenv(r io.Reader, name string, lookup func(string) (string, bool)) ([][2]string, error) {
 	b, err := io.ReadAll(r)
 	if err != nil {

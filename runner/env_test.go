@@ -9,7 +9,7 @@ import (
 	"github.com/cluster-run/cluster/procfile"
 )
 
-// envOf is worker index's value of key in the env ExecEnv gives process.
+// envOf is the value of key in the env ExecEnv gives process: its worker 1's.
 func envOf(t *testing.T, opts Options, process, key string) string {
 	t.Helper()
 	env, err := ExecEnv(opts, process)
