@@ -268,6 +268,10 @@ func TestBadPortBase(t *testing.T) {
 	if code, _, errs := runCLI("check", "--port", "6000"); code != 0 {
 		t.Errorf("with --port: exit %d, %s", code, errs)
 	}
+	os.WriteFile(".env", []byte("PORT=\n"), 0o644)
+	if code, _, errs := runCLI("check"); code != 0 {
+		t.Errorf("an empty PORT is as good as unset: exit %d, %s", code, errs)
+	}
 	os.Remove(".env")
 	t.Setenv("PORT", "70000")
 	code, _, errs = runCLI("check") // not exec: it would replace this process

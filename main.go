@@ -196,14 +196,15 @@ func (c *configFlags) load(stderr io.Writer) (*procfile.Config, bool) {
 // checkPortBase rejects a PORT in the config's env (the OS env, env files,
 // [env]) that is not a port, when it is the base of foreman's numbering
 // (some type has no listen and no PORT of its own): it fell back to 5000.
+// An empty one is as good as unset.
 func checkPortBase(cfg *procfile.Config) error {
-	v, set := "", false
+	v := ""
 	for _, kv := range cfg.Env {
 		if val, ok := strings.CutPrefix(kv, "PORT="); ok {
-			v, set = val, true
+			v = strings.TrimSpace(val)
 		}
 	}
-	if !set || !slices.ContainsFunc(cfg.Processes, func(p *procfile.Process) bool {
+	if v == "" || !slices.ContainsFunc(cfg.Processes, func(p *procfile.Process) bool {
 		_, own := p.OwnPort()
 		return len(p.Listen) == 0 && !own
 	}) {

@@ -557,6 +557,9 @@ func (l *loader) checkOwnPort(p *Process, key string) {
 		return
 	}
 	v, _ := lookupEnv(p.Env, "PORT")
+	if strings.TrimSpace(v) == "" {
+		return // as good as unset: foreman's numbering
+	}
 	if _, err := ParsePort(v); err != nil {
 		if src.tomlKey != "" {
 			l.errf(l.line(src.tomlKey), "%s: %v", src.tomlKey, err)

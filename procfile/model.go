@@ -121,8 +121,8 @@ type EnvSource struct {
 
 // OwnPort is the PORT a type without listen sets in its own env or env_file
 // (Clusterfile): its workers get it, worker N PORT + N − 1, instead of
-// foreman's numbering. ok is false when it sets none (or no valid one; Load
-// reports that).
+// foreman's numbering. ok is false when it sets none, or an empty one (or
+// no valid one; Load reports that).
 func (p *Process) OwnPort() (port int, ok bool) {
 	if src, set := p.EnvFrom["PORT"]; !set || !src.Own || len(p.Listen) > 0 {
 		return 0, false

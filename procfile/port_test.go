@@ -205,6 +205,13 @@ env = { PORT = "9200" }
 		t.Errorf("HOME from the OS env has a source: %+v", cfg.EnvFrom["HOME"])
 	}
 
+	write(t, dir, "Clusterfile", "[process.web]\ncommand = \"app\"\nenv = { PORT = \"\" }\n")
+	if cfg, err := loadWith(cf, nil, 1, nil); err != nil {
+		t.Errorf("an empty own PORT: %v", err)
+	} else if _, ok := cfg.Processes[0].OwnPort(); ok {
+		t.Errorf("an empty own PORT is its own")
+	}
+
 	write(t, dir, "bad.env", "PORT=70000\n")
 	for body, want := range map[string]string{
 		"[process.web]\ncommand = \"app\"\nenv = { PORT = \"abc\" }\n":    `Clusterfile:3: process.web.env.PORT: "abc" is not a port (want 1-65535)`,
