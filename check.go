@@ -35,6 +35,8 @@ type processPlan struct {
 	Dir           string     `json:"dir"`
 	Listen        []string   `json:"listen"`
 	Socket        string     `json:"socket,omitempty"`
+	OwnPort       int        `json:"own_port,omitempty"`      // a type without listen whose own env sets PORT: worker 1's
+	OwnPortFrom   string     `json:"own_port_from,omitempty"` // where: "Clusterfile:7: process.web.env.PORT"
 	Restart       string     `json:"restart"`
 	MaxRestarts   int        `json:"max_restarts"`
 	RestartWindow string     `json:"restart_window"`
@@ -85,7 +87,7 @@ func makePlan(opts runner.Options) (plan, error) {
 			continue
 		}
 		workers, auto := p.Workers, p.WorkersAuto && cfg.Format == procfile.FormatClusterfile
-		if n, ok := opts.Workers[p.Name]; ok {
+		if n, ok := runner.WorkerCount(opts.Workers, p.Name); ok {
 			workers, auto = n, false
 		}
 		argv, perWorker, err := planArgv(opts, p, workers)
@@ -107,6 +109,9 @@ func makePlan(opts runner.Options) (plan, error) {
 		}
 		if len(p.Listen) > 0 {
 			pp.Socket = string(p.Socket)
+		}
+		if port, ok := p.OwnPort(); ok {
+			pp.OwnPort, pp.OwnPortFrom = port, p.EnvFrom["PORT"].Where
 		}
 		for _, d := range p.DependsOn {
 			pp.DependsOn = append(pp.DependsOn, d.Name+" "+string(d.Condition))
@@ -220,6 +225,12 @@ func printPlan(w io.Writer, opts runner.Options, asJSON bool) error {
 		fmt.Fprintf(tw, "  dir\t%s\n", p.Dir)
 		if len(p.Listen) > 0 {
 			fmt.Fprintf(tw, "  listen\t%s (socket %s)\n", strings.Join(p.Listen, ", "), p.Socket)
+		} else if p.OwnPort != 0 {
+			each := ""
+			if p.Workers > 1 {
+				each = fmt.Sprintf(" for worker 1, %d for worker %d", p.OwnPort+p.Workers-1, p.Workers)
+			}
+			fmt.Fprintf(tw, "  listen\tnone (PORT %d%s: its own, from %s)\n", p.OwnPort, each, p.OwnPortFrom)
 		} else {
 			fmt.Fprintf(tw, "  listen\tnone (PORT from foreman's scheme)\n")
 		}

@@ -76,6 +76,38 @@ func TestUsageErrorsAreOneLine(t *testing.T) {
 	}
 }
 
+// What a foreman or honcho user types gets cluster's spelling, and cluster
+// exec without -- says where it goes. Before, -m, -p, --env and --procfile
+// were only unknown, and `cluster exec a echo hi` said "one PROCESS at most".
+func TestForemanHabits(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(dir+"/Procfile", []byte("a: sleep 100\nweb: sleep 100\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "-m", "web=2"}, "cluster run: unknown flag -m (foreman's -m is -w PROCESS=N,... here); see cluster run -h\n"},
+		{[]string{"run", "-c", "web=2"}, "cluster run: unknown flag -c (foreman's -c is -w PROCESS=N,... here); see cluster run -h\n"},
+		{[]string{"check", "--formation", "web=2"}, "cluster check: unknown flag --formation (foreman's --formation is -w PROCESS=N,... here); see cluster check -h\n"},
+		{[]string{"run", "-p", "3000"}, "cluster run: unknown flag -p (foreman's -p is --port N here); see cluster run -h\n"},
+		{[]string{"exec", "--env", ".env", "--", "true"}, "cluster exec: unknown flag --env (foreman's --env is -e FILE,... here); see cluster exec -h\n"},
+		{[]string{"run", "--procfile", "Procfile"}, "cluster run: unknown flag --procfile (foreman's --procfile is -f FILE here); see cluster run -h\n"},
+		{[]string{"exec", "-m", "web=2", "--", "true"}, "cluster exec: unknown flag -m; see cluster exec -h\n"}, // exec has no -w
+		{[]string{"exec", "a", "echo", "hi"}, "cluster exec: want [PROCESS] -- COMMAND: put -- before the command: cluster exec a -- echo hi; see cluster exec -h\n"},
+		{[]string{"exec", "echo", "hi there"}, "cluster exec: want [PROCESS] -- COMMAND: put -- before the command: cluster exec -- echo \"hi there\"; see cluster exec -h\n"},
+		{[]string{"exec", "a"}, "cluster exec: want [PROCESS] -- COMMAND; see cluster exec -h\n"},
+		{[]string{"exec", "a", "ls", "-la"}, "cluster exec: unknown flag --la; a command and its flags go after --: cluster exec [PROCESS] -- COMMAND [ARG ...]; see cluster exec -h\n"},
+	} {
+		code, out, errs := runCLI(tt.args...)
+		if code != 2 || out != "" || errs != tt.want {
+			t.Errorf("cluster %s: exit %d, stdout %q, stderr\n got  %q\n want %q", strings.Join(tt.args, " "), code, out, errs, tt.want)
+		}
+	}
+}
+
 func TestVersionSpellings(t *testing.T) {
 	_, want, _ := runCLI("version")
 	if !strings.HasPrefix(want, "cluster ") {
@@ -263,5 +295,42 @@ func TestFailedOutputExits1(t *testing.T) {
 		if want := "cluster " + tt.name + ": " + full + "\n"; code != 1 || errb.String() != want || out.writes != 1 {
 			t.Errorf("cluster %s: exit %d, %d writes, stderr %q; want exit 1, 1 write, %q", strings.Join(tt.args, " "), code, out.writes, errb.String(), want)
 		}
+	}
+}
+
+// A PORT that is foreman's base and no port (abc, 70000, 0) is an error
+// naming where it came from; before, it fell back to 5000 in silence.
+// --port overrides it, and a cluster whose types all have listen (or their
+// own PORT) does not use it.
+func TestBadPortBase(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	os.WriteFile("Procfile", []byte("web: sleep 100\n"), 0o644)
+	os.WriteFile(".env", []byte("A=1\nPORT=abc\n"), 0o644)
+	code, _, errs := runCLI("check")
+	if want := ".env:2: PORT: \"abc\" is not a port (want 1-65535): it is the base of foreman's PORT numbering; fix it, or give --port\n"; code != 2 || errs != want {
+		t.Errorf("PORT=abc in .env: exit %d, stderr %q, want %q", code, errs, want)
+	}
+	if code, _, errs := runCLI("check", "--port", "6000"); code != 0 {
+		t.Errorf("with --port: exit %d, %s", code, errs)
+	}
+	os.WriteFile(".env", []byte("PORT=\n"), 0o644)
+	if code, _, errs := runCLI("check"); code != 0 {
+		t.Errorf("an empty PORT is as good as unset: exit %d, %s", code, errs)
+	}
+	os.Remove(".env")
+	t.Setenv("PORT", "70000")
+	code, _, errs = runCLI("check") // not exec: it would replace this process
+	if want := "PORT in the environment: \"70000\" is not a port (want 1-65535): it is the base of foreman's PORT numbering; fix it, or give --port\n"; code != 2 || errs != want {
+		t.Errorf("PORT=70000 in the environment: exit %d, stderr %q, want %q", code, errs, want)
+	}
+	os.WriteFile("Clusterfile", []byte("[env]\nPORT = \"0\"\n[process.web]\ncommand = \"sleep 100\"\nworkers = 1\n"), 0o644)
+	code, _, errs = runCLI("check")
+	if want := "Clusterfile:2: env.PORT: \"0\" is not a port"; code != 2 || !strings.HasPrefix(errs, want) {
+		t.Errorf("PORT = \"0\" in [env]: exit %d, stderr %q, want %q", code, errs, want)
+	}
+	os.WriteFile("Clusterfile", []byte("[env]\nPORT = \"0\"\n[process.web]\ncommand = \"sleep 100\"\nworkers = 1\nlisten = \"127.0.0.1:0\"\n"), 0o644)
+	if code, _, errs := runCLI("check"); code != 0 {
+		t.Errorf("no type uses the base: exit %d, %s", code, errs)
 	}
 }

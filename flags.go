@@ -254,10 +254,20 @@ func flagError(fs *flag.FlagSet, err error) string {
 	return msg
 }
 
+// foremanFlags are the flags of foreman and honcho that cluster spells
+// another way, by the name of cluster's.
+var foremanFlags = map[string]string{
+	"m": "w", "c": "w", "formation": "w", "concurrency": "w",
+	"p": "port", "env": "e", "procfile": "f",
+}
+
 func unknownFlag(name string, known []*flag.Flag) string {
 	names := make([]string, len(known))
 	for i, f := range known {
 		names[i] = f.Name
+		if foremanFlags[name] == f.Name {
+			return fmt.Sprintf("unknown flag %s (foreman's %s is %s here)", dashed(name), dashed(name), flagSpec(f))
+		}
 	}
 	msg := "unknown flag " + dashed(name)
 	if s := suggest(name, names); s != "" {

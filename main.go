@@ -179,8 +179,9 @@ type configFlags struct {
 	port     portFlag
 }
 
-// envFileList is -e FILE,... (repeatable): dotenv files read after the
-// file's own, as foreman's -e; relative to the current directory.
+// envFileList is -e FILE,... (repeatable): dotenv files, as foreman's -e: a
+// Procfile's instead of its .env, a Clusterfile's after its env_file;
+// relative to the current directory.
 type envFileList []string
 
 func (e *envFileList) String() string { return strings.Join(*e, ",") }
@@ -199,9 +200,45 @@ func (e *envFileList) Set(s string) error {
 	return nil
 }
 
-// load loads the file -f names with the -e files.
+// load loads the file -f names with the -e files, and checks the PORT
+// that is foreman's base when --port is not given.
 func (c *configFlags) load(stderr io.Writer) (*procfile.Config, bool) {
-	return loadConfig(c.file, stderr, c.envFiles...)
+	cfg, ok := loadConfig(c.file, stderr, c.envFiles...)
+	if ok && !c.port.set {
+		if err := checkPortBase(cfg); err != nil {
+			fmt.Fprintln(stderr, err)
+			return nil, false
+		}
+	}
+	return cfg, ok
+}
+
+// checkPortBase rejects a PORT in the config's env (the OS env, env files,
+// [env]) that is not a port, when it is the base of foreman's numbering
+// (some type has no listen and no PORT of its own): it fell back to 5000.
+// An empty one is as good as unset.
+func checkPortBase(cfg *procfile.Config) error {
+	v := ""
+	for _, kv := range cfg.Env {
+		if val, ok := strings.CutPrefix(kv, "PORT="); ok {
+			v = strings.TrimSpace(val)
+		}
+	}
+	if v == "" || !slices.ContainsFunc(cfg.Processes, func(p *procfile.Process) bool {
+		_, own := p.OwnPort()
+		return len(p.Listen) == 0 && !own
+	}) {
+		return nil
+	}
+	_, err := procfile.ParsePort(v)
+	if err == nil {
+		return nil
+	}
+	where := "PORT in the environment"
+	if src, ok := cfg.EnvFrom["PORT"]; ok {
+		where = src.Where
+	}
+	return fmt.Errorf("%s: %v: it is the base of foreman's PORT numbering; fix it, or give --port", where, err)
 }
 
 // portFlag is --port; set says whether the user gave it, so PORT from the
@@ -229,14 +266,14 @@ func (p *portFlag) Set(s string) error {
 
 func (c *configFlags) define(fs *flag.FlagSet) {
 	c.defineFile(fs)
-	fs.Var(c.workers, "w", "`PROCESS=N,...` worker counts that override the file, e.g. -w web=4,worker=1")
+	fs.Var(c.workers, "w", "`PROCESS=N,...` worker counts that override the file, e.g. -w web=4,worker=1; all=N: every type not named")
 }
 
 // defineFile defines the flags exec shares with run and check: -f, --port.
 func (c *configFlags) defineFile(fs *flag.FlagSet) {
 	c.workers = workerCounts{}
 	fs.StringVar(&c.file, "f", "", "`FILE` the Clusterfile or Procfile (default: Clusterfile, else Procfile)")
-	fs.Var(&c.envFiles, "e", "`FILE,...` more dotenv files, read after the file's own env_file or .env (later ones win) and before [env]")
+	fs.Var(&c.envFiles, "e", "`FILE,...` dotenv files (later ones win): a Procfile's instead of its .env; a Clusterfile's after env_file, before [env]")
 	fs.Var(&c.port, "port", "`N` base of foreman's PORT for types without listen (default: PORT from the env or .env, else 5000)")
 }
 
@@ -249,14 +286,15 @@ func (c *configFlags) check() string {
 }
 
 // portBase is foreman's base port: --port, else PORT in the config's env
-// (the OS env, env files and [env]), else 5000.
+// (the OS env, env files and [env]; load rejected a bad one that is used),
+// else 5000.
 func (c *configFlags) portBase(cfg *procfile.Config) int {
 	if c.port.set {
 		return c.port.n
 	}
 	for i := len(cfg.Env) - 1; i >= 0; i-- {
 		if v, ok := strings.CutPrefix(cfg.Env[i], "PORT="); ok {
-			if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n > 0 && n <= 65535 {
+			if n, err := procfile.ParsePort(v); err == nil {
 				return n
 			}
 			break
@@ -593,21 +631,32 @@ func noSIGPIPE(w io.Writer) io.Writer {
 
 const execSynopsis = "[-f FILE] [-e FILE,...] [--port N] [PROCESS] -- COMMAND [ARG ...]"
 
-// cmdExec is foreman's run: COMMAND with the env and directory of PROCESS
-// (of the cluster without one), without starting anything. It replaces
-// this process (exec), so COMMAND's status and signals are its own.
+// cmdExec is foreman's run: COMMAND with the env, directory and user of
+// PROCESS (of the cluster without one), without starting anything. It
+// replaces this process (exec), so COMMAND's status and signals are its own.
 func cmdExec(args []string, stdout, stderr io.Writer) int {
 	args, command, dashes := splitDashes(args)
 	var f configFlags
 	fs := newFlags("exec", execSynopsis, stdout)
 	f.defineFile(fs)
-	pos, code := parseFlags(fs, args, stderr)
+	var flagErr strings.Builder
+	pos, code := parseFlags(fs, args, &flagErr)
+	if code == 2 && !dashes && strings.Contains(flagErr.String(), "unknown flag") {
+		// `cluster exec web ls -la`: -la is the command's.
+		msg := strings.Replace(flagErr.String(), "; see", "; a command and its flags go after --: cluster exec [PROCESS] -- COMMAND [ARG ...]; see", 1)
+		flagErr.Reset()
+		flagErr.WriteString(msg)
+	}
+	io.WriteString(stderr, flagErr.String())
 	if code >= 0 {
 		return code
 	}
 	switch {
 	case f.check() != "":
 		usageError(stderr, "exec", "%s", f.check())
+		return 2
+	case !dashes && len(pos) > 0:
+		usageError(stderr, "exec", "want [PROCESS] -- COMMAND%s", execHint(&f, pos))
 		return 2
 	case len(pos) > 1:
 		usageError(stderr, "exec", "one PROCESS at most, got %s", strings.Join(pos, " "))
@@ -620,12 +669,12 @@ func cmdExec(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return 2
 	}
-	process, dir := "", cfg.Dir
+	process, dir, user := "", cfg.Dir, ""
 	if len(pos) == 1 {
 		process = pos[0]
 		for _, p := range cfg.Processes {
 			if p.Name == process {
-				dir = p.Dir
+				dir, user = p.Dir, p.User
 			}
 		}
 	}
@@ -634,18 +683,56 @@ func cmdExec(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "cluster exec: %v\n", err)
 		return 2
 	}
+	cred, err := runner.Credential(user)
+	if err != nil {
+		fmt.Fprintf(stderr, "cluster exec: user %v\n", err)
+		return 2
+	}
 	path, err := runner.LookPath(command[0], dir, env)
 	if err != nil {
 		fmt.Fprintf(stderr, "cluster exec: %v\n", err)
 		return 127
+	}
+	if cred != nil {
+		// As the type's workers run: its user, then its dir as that user.
+		if err := runner.SwitchUser(cred); err != nil {
+			fmt.Fprintf(stderr, "cluster exec: user %s: %v\n", user, err)
+			return 2
+		}
 	}
 	if err := os.Chdir(dir); err != nil {
 		fmt.Fprintf(stderr, "cluster exec: %v\n", err)
 		return 2
 	}
 	err = syscall.Exec(path, command, env)
+	if errors.Is(err, syscall.ENOEXEC) {
+		if sh, shArgv, ok := runner.ShellFallback(path, command); ok {
+			err = syscall.Exec(sh, shArgv, env) // a script without "#!": sh runs it, as execvp does
+		}
+	}
 	fmt.Fprintf(stderr, "cluster exec: %s: %v\n", command[0], err)
 	return 126
+}
+
+// execHint says where the -- goes that `cluster exec a echo hi` lacks: after
+// the first word when it names a type, else first; "" for a type alone.
+func execHint(f *configFlags, pos []string) string {
+	process := ""
+	if cfg, ok := f.load(io.Discard); ok {
+		for _, p := range cfg.Processes {
+			if p.Name == pos[0] {
+				process = p.Name + " "
+			}
+		}
+	}
+	command := pos
+	if process != "" {
+		command = pos[1:]
+	}
+	if len(command) == 0 {
+		return ""
+	}
+	return ": put -- before the command: cluster exec " + process + "-- " + quoteArgv(command)
 }
 
 // releaseFirst reports whether run has a release phase: the file is a
@@ -657,7 +744,7 @@ func releaseFirst(cfg *procfile.Config, only []string, counts workerCounts) bool
 	}
 	for _, p := range cfg.Processes {
 		if p.Name == "release" {
-			n, ok := counts[p.Name]
+			n, ok := runner.WorkerCount(counts, p.Name)
 			return !ok && p.Workers > 0 || n > 0
 		}
 	}
@@ -873,7 +960,7 @@ func labels(cfg *procfile.Config, only []string, counts workerCounts) []string {
 			continue
 		}
 		n := p.Workers
-		if c, ok := counts[p.Name]; ok {
+		if c, ok := runner.WorkerCount(counts, p.Name); ok {
 			n = c
 		}
 		for i := 1; i <= n; i++ {

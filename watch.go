@@ -251,9 +251,13 @@ func newConfigWatcher(ctx context.Context, cfg *procfile.Config, extraEnv []stri
 }
 
 // configPaths: the Clusterfile (or Procfile), every env file it read, the -e
-// files and .env beside it (read or not: a new .env may matter), sorted.
+// files and .env beside it (read or not: a new .env may matter; not for a
+// Procfile with -e, which reads those instead), sorted.
 func configPaths(cfg *procfile.Config, extraEnv []string) []string {
-	paths := []string{cfg.Path, filepath.Join(cfg.Dir, ".env")}
+	paths := []string{cfg.Path}
+	if cfg.Format != procfile.FormatProcfile || len(extraEnv) == 0 {
+		paths = append(paths, filepath.Join(cfg.Dir, ".env"))
+	}
 	for _, e := range append(slices.Clone(cfg.EnvFiles), extraEnv...) {
 		if !filepath.IsAbs(e) {
 			e = filepath.Join(cfg.Dir, e)

@@ -120,3 +120,19 @@ func TestConfigGlobs(t *testing.T) {
 		t.Errorf("configGlobs below sub = %q, want none", got)
 	}
 }
+
+// A Procfile's .env is watched unless -e replaces it; a Clusterfile's always.
+func TestConfigPathsLeaveOutReplacedDotenv(t *testing.T) {
+	proc := &procfile.Config{Path: "/app/Procfile", Dir: "/app", Format: procfile.FormatProcfile, EnvFiles: []string{"/x/local.env"}}
+	if got, want := configPaths(proc, []string{"/x/local.env"}), []string{"/app/Procfile", "/x/local.env"}; !slices.Equal(got, want) {
+		t.Errorf("Procfile with -e: %q, want %q", got, want)
+	}
+	proc.EnvFiles = []string{".env"}
+	if got, want := configPaths(proc, nil), []string{"/app/.env", "/app/Procfile"}; !slices.Equal(got, want) {
+		t.Errorf("Procfile: %q, want %q", got, want)
+	}
+	cf := &procfile.Config{Path: "/app/Clusterfile", Dir: "/app", Format: procfile.FormatClusterfile}
+	if got, want := configPaths(cf, []string{"/x/local.env"}), []string{"/app/.env", "/app/Clusterfile", "/x/local.env"}; !slices.Equal(got, want) {
+		t.Errorf("Clusterfile with -e: %q, want %q", got, want)
+	}
+}

@@ -12,16 +12,35 @@ import (
 // "double quotes" (escapes \n \t \r \" \\ \$, may span lines), and $VAR,
 // ${VAR}, ${VAR:-default} and ${VAR-default} (defaults may nest) expanded in
 // unquoted and double-quoted values from the keys defined above and then
-// lookup (see expand.go). Nothing is ever executed: $(...) and backticks
-// stay as they are. A value exec could not pass (a NUL byte, a KEY=value over
-// ArgStrMax) is an error. name is used in errors ("name:LINE: ...").
+// lookup (the loader's: the env merged before this file; see expand.go).
+// Nothing is ever executed: $(...) and backticks stay as they are. A value
+// exec could not pass (a NUL byte, a KEY=value over ArgStrMax) is an error.
+// name is used in errors ("name:LINE: ...").
 func ParseDotenv(r io.Reader, name string, lookup func(string) (string, bool)) ([][2]string, error) {
 	b, err := io.ReadAll(r)
 	if err != nil {
 		return nil, err
 	}
-	src := strings.ReplaceAll(strings.TrimPrefix(string(b), "\ufeff"), "\r\n", "\n")
-	var out [][2]string
+	lines, err := parseDotenv(string(b), name, lookup)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][2]string, len(lines))
+	for i, d := range lines {
+		out[i] = [2]string{d.key, d.value}
+	}
+	return out, nil
+}
+
+// dotenvLine is one variable of a dotenv file and the line it starts on.
+type dotenvLine struct {
+	key, value string
+	line       int
+}
+
+func parseDotenv(text, name string, lookup func(string) (string, bool)) ([]dotenvLine, error) {
+	src := strings.ReplaceAll(strings.TrimPrefix(text, "\ufeff"), "\r\n", "\n")
+	var out []dotenvLine
 	vars := map[string]string{}
 	get := func(k string) (string, bool) {
 		if v, ok := vars[k]; ok {
@@ -125,7 +144,7 @@ func ParseDotenv(r io.Reader, name string, lookup func(string) (string, bool)) (
 			return nil, fmt.Errorf("%s:%d: %s: %v", name, startLine, key, err)
 		}
 		vars[key] = value
-		out = append(out, [2]string{key, value})
+		out = append(out, dotenvLine{key, value, startLine})
 	}
 	return out, nil
 }

@@ -1,7 +1,6 @@
 package procfile
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -43,10 +42,11 @@ func Load(path string) (*Config, error) {
 	return LoadWith(path, os.Environ(), runtime.NumCPU())
 }
 
-// LoadEnvFiles is Load with more dotenv files, as `-e` names them: they are
-// read after the file's own (a Clusterfile's env_file, a Procfile's .env) and
-// before [env], in order, later ones winning. A relative path is relative to
-// the Clusterfile's directory; a missing file is an error.
+// LoadEnvFiles is Load with more dotenv files, as `-e` names them: in a
+// Clusterfile they are read after its env_file and before [env]; for a
+// Procfile they replace the .env beside it, as foreman's and honcho's -e do.
+// In order, later ones winning. A relative path is relative to the
+// Clusterfile's directory; a missing file is an error.
 func LoadEnvFiles(path string, envFiles []string) (*Config, error) {
 	return loadWith(path, os.Environ(), runtime.NumCPU(), envFiles)
 }
@@ -84,19 +84,19 @@ type loader struct {
 	errs            []lineErr
 	lines           map[string]int // dotted key -> line
 	envFiles        []string       // read so far, for Config.EnvFiles
-	extraEnvFiles   []string       // -e: after the file's own, before [env]
+	extraEnvFiles   []string       // -e: after env_file, before [env]; a Procfile's instead of .env
 }
 
-// readExtraEnv overlays the -e files on env.
-func (l *loader) readExtraEnv(env []string) ([]string, error) {
+// readExtraEnv overlays the -e files on e.
+func (l *loader) readExtraEnv(e layered) (layered, error) {
 	for _, f := range l.extraEnvFiles {
-		pairs, err := l.readEnvFile(f)
+		s, err := l.readEnvFile(f, e.env)
 		if err != nil {
-			return nil, err
+			return e, err
 		}
-		env = mergeEnv(env, pairs)
+		e = e.with(s, false)
 	}
-	return env, nil
+	return e, nil
 }
 
 type lineErr struct {
@@ -153,19 +153,20 @@ func expandsPort(p *Process) bool {
 // procfile parses foreman's grammar: "name: command" lines, # comments.
 func (l *loader) procfile(src string) (*Config, error) {
 	cfg := l.newConfig()
-	env := l.osEnv
-	if _, err := os.Stat(filepath.Join(l.dir, ".env")); err == nil {
-		pairs, err := l.readEnvFile(".env")
+	env := layered{env: l.osEnv}
+	// -e replaces the default .env, as in foreman and honcho.
+	if _, err := os.Stat(filepath.Join(l.dir, ".env")); err == nil && len(l.extraEnvFiles) == 0 {
+		s, err := l.readEnvFile(".env", env.env)
 		if err != nil {
 			return nil, err
 		}
-		env = mergeEnv(env, pairs)
+		env = env.with(s, false)
 	}
 	env, err := l.readExtraEnv(env)
 	if err != nil {
 		return nil, err
 	}
-	cfg.Env = env
+	cfg.Env, cfg.EnvFrom = env.env, env.from
 	seen := map[string]int{}
 	for i, raw := range strings.Split(strings.TrimPrefix(src, "\ufeff"), "\n") {
 		n := i + 1
@@ -195,7 +196,7 @@ func (l *loader) procfile(src string) (*Config, error) {
 		p.Command = cmd
 		p.Shell = shellSyntax(cmd) != "" // foreman's rule: a shell runs what needs one
 		p.FieldSplit = true
-		p.Env = env
+		p.Env, p.EnvFrom = env.env, env.from
 		l.checkCommand(p, n, n)
 		cfg.Processes = append(cfg.Processes, p)
 	}
@@ -247,7 +248,7 @@ func (l *loader) clusterfile(src string) (*Config, error) {
 				nl := strings.LastIndexByte(before, '\n')
 				line, col = strings.Count(before, "\n")+1, utf8.RuneCountInString(before[nl+1:])+1
 			}
-			return nil, fmt.Errorf("%s:%d:%d: %s", l.file, line, col, pe.Message)
+			return nil, fmt.Errorf("%s:%d:%d: %s%s", l.file, line, col, pe.Message, l.procfileHint(src))
 		}
 		return nil, fmt.Errorf("%s: %v", l.file, err)
 	}
@@ -269,21 +270,21 @@ func (l *loader) clusterfile(src string) (*Config, error) {
 	if v, ok := raw["shutdown_timeout"]; ok {
 		cfg.ShutdownTimeout = l.duration("shutdown_timeout", v, "") // 0: kill at once
 	}
-	env := l.osEnv
+	env := layered{env: l.osEnv}
 	for _, f := range l.stringList("env_file", raw["env_file"]) {
-		pairs, err := l.readEnvFile(f)
+		s, err := l.readEnvFile(f, env.env)
 		if err != nil {
 			l.errf(l.line("env_file"), "env_file: %v", err)
 			continue
 		}
-		env = mergeEnv(env, pairs)
+		env = env.with(s, false)
 	}
 	env, err = l.readExtraEnv(env)
 	if err != nil {
 		return nil, err
 	}
-	env = mergeEnv(env, l.envTable("env", raw["env"]))
-	cfg.Env = env
+	env = env.with(l.envTable("env", raw["env"]), false)
+	cfg.Env, cfg.EnvFrom = env.env, env.from
 
 	procs, _ := raw["process"].(map[string]any)
 	if _, ok := raw["process"]; ok && procs == nil {
@@ -313,6 +314,29 @@ func (l *loader) clusterfile(src string) (*Config, error) {
 	return cfg, nil
 }
 
+// procfileHint is added to a TOML syntax error when the file looks like a
+// Procfile (every line that is not blank or a comment is "name: command"):
+// the file's name decides its grammar (Load).
+func (l *loader) procfileHint(src string) string {
+	lines := 0
+	for _, line := range strings.Split(strings.TrimPrefix(src, "\ufeff"), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		name, cmd, ok := strings.Cut(line, ":")
+		if !ok || !ValidName(strings.TrimSpace(name)) || strings.TrimSpace(cmd) == "" {
+			return ""
+		}
+		lines++
+	}
+	if lines == 0 {
+		return ""
+	}
+	rename := strings.TrimSuffix(strings.TrimSuffix(l.file, ".procfile"), ".Procfile")
+	return fmt.Sprintf(" (%s looks like a Procfile, but only a file whose name starts with \"Procfile\" is read as one, any other as a Clusterfile in TOML: rename it Procfile.%s)", l.file, rename)
+}
+
 // processOrder lists the process tables in file order.
 func processOrder(md toml.MetaData, procs map[string]any) []string {
 	var order []string
@@ -333,7 +357,7 @@ func processOrder(md toml.MetaData, procs map[string]any) []string {
 	return order
 }
 
-func (l *loader) process(name string, t map[string]any, baseEnv []string) *Process {
+func (l *loader) process(name string, t map[string]any, baseEnv layered) *Process {
 	key := "process." + name
 	p := l.defaults(name, l.line(key))
 	p.keyLines = map[string]int{}
@@ -406,18 +430,18 @@ func (l *loader) process(name string, t map[string]any, baseEnv []string) *Proce
 	env := baseEnv
 	if v, k, ok := at("env_file"); ok {
 		for _, f := range l.stringList(k, v) {
-			pairs, err := l.readEnvFile(f)
+			s, err := l.readEnvFile(f, env.env)
 			if err != nil {
 				l.errf(l.line(k), "%s: %v", k, err)
 				continue
 			}
-			env = mergeEnv(env, pairs)
+			env = env.with(s, true)
 		}
 	}
 	if v, k, ok := at("env"); ok {
-		env = mergeEnv(env, l.envTable(k, v))
+		env = env.with(l.envTable(k, v), true)
 	}
-	p.Env = env
+	p.Env, p.EnvFrom = env.env, env.from
 	if v, k, ok := at("listen"); ok {
 		for _, s := range l.stringList(k, v) {
 			a, err := parseAddress(s, l.dir)
@@ -482,6 +506,9 @@ func (l *loader) process(name string, t map[string]any, baseEnv []string) *Proce
 			l.errf(l.line(k), "%s: %s: want \"group\" or \"mixed\"", k, tomlValue(v))
 		}
 	}
+	if len(p.Listen) == 0 {
+		l.checkOwnPort(p, key)
+	}
 	if len(p.Listen) > 0 && p.Socket != SocketProxy && (p.Shell && shellExpandsPort(p.Command) || !p.Shell && expandsPort(p)) {
 		l.errf(l.line(key+".command"), "%s.command: uses $PORT, but in inherit mode the shared socket is fd 3 (LISTEN_FDS) and PORT is not set; take fd 3, or set socket = \"proxy\" to get a $PORT", key)
 	}
@@ -519,6 +546,46 @@ func (l *loader) process(name string, t map[string]any, baseEnv []string) *Proce
 		l.checkCommand(p, l.line(key+".command"), l.line(key+".env"))
 	}
 	return p
+}
+
+// checkOwnPort checks a PORT that a type without listen sets in its own env
+// or env_file: its workers get it (worker N: PORT + N − 1) instead of
+// foreman's numbering, so it must be a port.
+func (l *loader) checkOwnPort(p *Process, key string) {
+	src, ok := p.EnvFrom["PORT"]
+	if !ok || !src.Own {
+		return
+	}
+	v, _ := lookupEnv(p.Env, "PORT")
+	if strings.TrimSpace(v) == "" {
+		return // as good as unset: foreman's numbering
+	}
+	if _, err := ParsePort(v); err != nil {
+		if src.tomlKey != "" {
+			l.errf(l.line(src.tomlKey), "%s: %v", src.tomlKey, err)
+		} else {
+			l.errf(l.line(key+".env_file"), "%s.env_file: %s: %v", key, src.Where, err)
+		}
+	}
+}
+
+// ParsePort reads a PORT value: a number from 1 to 65535.
+func ParsePort(s string) (int, error) {
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || n < 1 || n > 65535 {
+		return 0, fmt.Errorf("%q is not a port (want 1-65535)", s)
+	}
+	return n, nil
+}
+
+// lookupEnv is the value of key in env ("KEY=value" pairs, the last wins).
+func lookupEnv(env []string, key string) (string, bool) {
+	for i := len(env) - 1; i >= 0; i-- {
+		if v, ok := strings.CutPrefix(env[i], key+"="); ok {
+			return v, true
+		}
+	}
+	return "", false
 }
 
 // checkCommand splits p's command with its env, as Argv will at start, and
@@ -797,7 +864,7 @@ func (l *loader) stringList(k string, v any) []string {
 	return nil
 }
 
-func (l *loader) envTable(k string, v any) [][2]string {
+func (l *loader) envTable(k string, v any) []setting {
 	if v == nil {
 		return nil
 	}
@@ -806,7 +873,7 @@ func (l *loader) envTable(k string, v any) [][2]string {
 		l.errf(l.line(k), "%s: want a table of NAME = value", k)
 		return nil
 	}
-	var out [][2]string
+	var out []setting
 	for name, val := range m {
 		line, full := l.line(k+"."+name), k+"."+tomlKey(name)
 		var s string
@@ -828,16 +895,19 @@ func (l *loader) envTable(k string, v any) [][2]string {
 			if err := checkEnvValue(name, s); err != nil {
 				l.errf(line, "%s: %v", full, err)
 			} else {
-				out = append(out, [2]string{name, s})
+				out = append(out, setting{name, s, fmt.Sprintf("%s:%d: %s", l.file, line, full), k + "." + name})
 			}
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i][0] < out[j][0] })
+	sort.Slice(out, func(i, j int) bool { return out[i].key < out[j].key })
 	return out
 }
 
-// readEnvFile reads a dotenv file relative to the config's directory.
-func (l *loader) readEnvFile(name string) ([][2]string, error) {
+// readEnvFile reads a dotenv file relative to the config's directory. Its
+// ${VAR} expansions see the lines above and then env, the environment
+// merged so far (the OS env and the files read before it), as a chain of
+// dotenv files expands in the dotenv tools.
+func (l *loader) readEnvFile(name string, env []string) ([]setting, error) {
 	path := name
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(l.dir, name)
@@ -852,28 +922,55 @@ func (l *loader) readEnvFile(name string) ([][2]string, error) {
 	if !slices.Contains(l.envFiles, name) {
 		l.envFiles = append(l.envFiles, name)
 	}
-	env := l.osEnv
-	return ParseDotenv(bytes.NewReader(src), name, func(k string) (string, bool) {
-		for i := len(env) - 1; i >= 0; i-- {
-			if v, ok := strings.CutPrefix(env[i], k+"="); ok {
-				return v, true
-			}
-		}
-		return "", false
-	})
+	lines, err := parseDotenv(string(src), name, func(k string) (string, bool) { return lookupEnv(env, k) })
+	if err != nil {
+		return nil, err
+	}
+	out := make([]setting, len(lines))
+	for i, d := range lines {
+		out[i] = setting{d.key, d.value, fmt.Sprintf("%s:%d: %s", name, d.line, d.key), ""}
+	}
+	return out, nil
 }
 
-// mergeEnv overlays pairs on env and returns sorted KEY=value pairs, one per key.
-func mergeEnv(env []string, pairs [][2]string) []string {
-	m := make(map[string]string, len(env)+len(pairs))
+// setting is one variable the configuration sets, and where (EnvSource.Where;
+// tomlKey: its dotted key when a Clusterfile table sets it).
+type setting struct{ key, value, where, tomlKey string }
+
+// layered is an environment as it is built up, layer on layer, with where
+// the configuration set each variable (one not in from came from the OS env).
+// Both are shared between processes: with returns new ones.
+type layered struct {
+	env  []string
+	from map[string]EnvSource
+}
+
+// with overlays s on e; own: the settings are a type's own env or env_file.
+func (e layered) with(s []setting, own bool) layered {
+	if len(s) == 0 {
+		return e
+	}
+	from := make(map[string]EnvSource, len(e.from)+len(s))
+	for k, v := range e.from {
+		from[k] = v
+	}
+	for _, x := range s {
+		from[x.key] = EnvSource{Where: x.where, Own: own, tomlKey: x.tomlKey}
+	}
+	return layered{mergeEnv(e.env, s), from}
+}
+
+// mergeEnv overlays s on env and returns sorted KEY=value pairs, one per key.
+func mergeEnv(env []string, s []setting) []string {
+	m := make(map[string]string, len(env)+len(s))
 	for _, kv := range env {
 		k, v, ok := strings.Cut(kv, "=")
 		if ok {
 			m[k] = v
 		}
 	}
-	for _, p := range pairs {
-		m[p[0]] = p[1]
+	for _, x := range s {
+		m[x.key] = x.value
 	}
 	out := make([]string, 0, len(m))
 	for k, v := range m {

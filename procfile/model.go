@@ -35,6 +35,9 @@ type Config struct {
 	// OS env < top-level env_file(s) < [env], as sorted "KEY=value" pairs.
 	// `cluster run -- COMMAND` runs COMMAND with it.
 	Env []string
+	// EnvFrom says where the configuration set each variable of Env; one
+	// that is not in it came from the OS environment.
+	EnvFrom map[string]EnvSource
 
 	// EnvFiles are the dotenv files that were read, as written (relative to
 	// Dir unless absolute): the top-level env_file, then each process's, in
@@ -70,6 +73,9 @@ type Process struct {
 	// as sorted "KEY=value" pairs with one entry per key. LISTEN_*, NOTIFY_SOCKET
 	// and WATCHDOG_* from the OS env are NOT removed here (the runner scrubs them).
 	Env []string
+	// EnvFrom says where the configuration set each variable of Env; one
+	// that is not in it came from the OS environment.
+	EnvFrom map[string]EnvSource
 
 	Listen []Address  // empty: no shared socket
 	Socket SocketMode // default inherit
@@ -99,6 +105,31 @@ type Process struct {
 	// Every name is another type of the file, there is no cycle, and
 	// ConditionCompleted is never on a type with restart = "always".
 	DependsOn []Dependency
+}
+
+// EnvSource is where the configuration set one variable of an environment.
+type EnvSource struct {
+	// Where names it for messages: a dotenv file's line (".env:3: PORT")
+	// or a Clusterfile's key ("Clusterfile:9: process.web.env.PORT").
+	Where string
+	// Own: the type's own env or env_file set it (not [env], a top-level
+	// env_file, a Procfile's .env or -e).
+	Own bool
+
+	tomlKey string // the dotted key of a Clusterfile table entry, for errors
+}
+
+// OwnPort is the PORT a type without listen sets in its own env or env_file
+// (Clusterfile): its workers get it, worker N PORT + N − 1, instead of
+// foreman's numbering. ok is false when it sets none, or an empty one (or
+// no valid one; Load reports that).
+func (p *Process) OwnPort() (port int, ok bool) {
+	if src, set := p.EnvFrom["PORT"]; !set || !src.Own || len(p.Listen) > 0 {
+		return 0, false
+	}
+	v, _ := lookupEnv(p.Env, "PORT")
+	n, err := ParsePort(v)
+	return n, err == nil
 }
 
 // Dependency is one `depends_on` entry.

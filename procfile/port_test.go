@@ -82,7 +82,8 @@ listen = ":8080"
 	}
 }
 
-// -e files come after .env / env_file and before [env], later ones winning.
+// -e files come after env_file and before [env], later ones winning; for a
+// Procfile they replace .env, as foreman's -e does (.env's A is not read).
 func TestLoadEnvFiles(t *testing.T) {
 	dir := t.TempDir()
 	write(t, dir, ".env", "A=dotenv\nB=dotenv\n")
@@ -94,8 +95,18 @@ func TestLoadEnvFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(cfg.Processes[0].Env, " "); got != "A=dotenv B=one C=two" {
-		t.Errorf("Procfile env %q", got)
+	if got := strings.Join(cfg.Processes[0].Env, " "); got != "B=one C=two" {
+		t.Errorf("Procfile env with -e %q, want .env left out", got)
+	}
+	if cfg.EnvFiles[0] != "one.env" {
+		t.Errorf("Procfile env files with -e %q", cfg.EnvFiles)
+	}
+	cfg, err = loadWith(proc, nil, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(cfg.Processes[0].Env, " "); got != "A=dotenv B=dotenv" {
+		t.Errorf("Procfile env without -e %q", got)
 	}
 	cf := write(t, dir, "Clusterfile", "env_file = [\"base.env\"]\n[env]\nZ = \"table\"\n[process.web]\ncommand = \"app\"\n")
 	write(t, dir, "over.env", "Y=over\nZ=over\n")
@@ -108,5 +119,108 @@ func TestLoadEnvFiles(t *testing.T) {
 	}
 	if _, err := loadWith(proc, nil, 1, []string{"missing.env"}); err == nil || !strings.Contains(err.Error(), "missing.env does not exist") {
 		t.Errorf("missing -e file: %v", err)
+	}
+}
+
+// ${VAR} in a dotenv file sees the env merged so far: the OS env, then the
+// files read before it (and [env], for a process's own env_file), as the
+// dotenv tools chain files. Before, it saw only its own lines and the OS
+// env, so DATABASE_URL lost its host.
+func TestDotenvExpandsFromEarlierFiles(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, ".env", "DB_HOST=db.local\n")
+	write(t, dir, ".env.local", "DATABASE_URL=postgres://${DB_HOST}/app\nUSER_AT=$WHO@$DB_HOST\n")
+	write(t, dir, "web.env", "URL=http://$API_HOST:${API_PORT:-80}/\n")
+	proc := write(t, dir, "Procfile", "web: app\n")
+	cfg, err := loadWith(proc, []string{"WHO=me"}, 1, []string{".env", ".env.local"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "DATABASE_URL=postgres://db.local/app DB_HOST=db.local USER_AT=me@db.local WHO=me"
+	if got := strings.Join(cfg.Processes[0].Env, " "); got != want {
+		t.Errorf("Procfile -e .env,.env.local: %q, want %q", got, want)
+	}
+	cf := write(t, dir, "Clusterfile", `env_file = [".env", ".env.local"]
+[env]
+API_HOST = "api.local"
+[process.web]
+command = "app"
+env_file = "web.env"
+`)
+	cfg, err = loadWith(cf, nil, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(cfg.Env, " "); !strings.Contains(got, "DATABASE_URL=postgres://db.local/app ") {
+		t.Errorf("Clusterfile env_file chain: %q", got)
+	}
+	if got := strings.Join(cfg.Processes[0].Env, " "); !strings.Contains(got, "URL=http://api.local:80/") {
+		t.Errorf("a process's env_file sees [env]: %q", got)
+	}
+}
+
+// A PORT that a type's own env or env_file sets is its own (OwnPort), with
+// where it was set; [env], a top-level env_file and the OS env set the base
+// of foreman's numbering, as before. A bad own PORT is an error naming it.
+func TestOwnPort(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "web.env", "# web's\nPORT=9100\n")
+	write(t, dir, "base.env", "PORT=7000\n")
+	cf := write(t, dir, "Clusterfile", `env_file = "base.env"
+[env]
+A = "1"
+[process.web]
+command = "app"
+env = { PORT = "9000" }
+[process.api]
+command = "app"
+env_file = "web.env"
+[process.queue]
+command = "app"
+[process.proxied]
+command = "app"
+listen = ":8080"
+socket = "proxy"
+env = { PORT = "9200" }
+`)
+	cfg, err := loadWith(cf, []string{"PORT=6000"}, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []struct {
+		port  int
+		ok    bool
+		where string
+	}{{9000, true, "Clusterfile:6: process.web.env.PORT"}, {9100, true, "web.env:2: PORT"}, {0, false, "base.env:1: PORT"}, {0, false, "Clusterfile:16: process.proxied.env.PORT"}} {
+		p := cfg.Processes[i]
+		port, ok := p.OwnPort()
+		if port != want.port || ok != want.ok || p.EnvFrom["PORT"].Where != want.where {
+			t.Errorf("%s: OwnPort %d, %v from %q; want %d, %v from %q", p.Name, port, ok, p.EnvFrom["PORT"].Where, want.port, want.ok, want.where)
+		}
+	}
+	if src := cfg.EnvFrom["PORT"]; src.Where != "base.env:1: PORT" || src.Own {
+		t.Errorf("the cluster's PORT from %+v", src)
+	}
+	if _, ok := cfg.EnvFrom["HOME"]; ok {
+		t.Errorf("HOME from the OS env has a source: %+v", cfg.EnvFrom["HOME"])
+	}
+
+	write(t, dir, "Clusterfile", "[process.web]\ncommand = \"app\"\nenv = { PORT = \"\" }\n")
+	if cfg, err := loadWith(cf, nil, 1, nil); err != nil {
+		t.Errorf("an empty own PORT: %v", err)
+	} else if _, ok := cfg.Processes[0].OwnPort(); ok {
+		t.Errorf("an empty own PORT is its own")
+	}
+
+	write(t, dir, "bad.env", "PORT=70000\n")
+	for body, want := range map[string]string{
+		"[process.web]\ncommand = \"app\"\nenv = { PORT = \"abc\" }\n":    `Clusterfile:3: process.web.env.PORT: "abc" is not a port (want 1-65535)`,
+		"[process.web]\ncommand = \"app\"\n[process.web.env]\nPORT = 0\n": `Clusterfile:4: process.web.env.PORT: "0" is not a port (want 1-65535)`,
+		"[process.web]\ncommand = \"app\"\nenv_file = \"bad.env\"\n":      `Clusterfile:3: process.web.env_file: bad.env:1: PORT: "70000" is not a port (want 1-65535)`,
+	} {
+		write(t, dir, "Clusterfile", body)
+		if _, err := loadWith(cf, nil, 1, nil); err == nil || err.Error() != want {
+			t.Errorf("%q: error %v, want %q", body, err, want)
+		}
 	}
 }

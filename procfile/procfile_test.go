@@ -429,3 +429,29 @@ func TestJobControlStopSignal(t *testing.T) {
 		}
 	}
 }
+
+// A file in Procfile grammar under a name that does not start with
+// "Procfile" is read as TOML: its syntax error says why, and the name to
+// give it. Before, `cluster run -f dev.procfile` gave a bare TOML error.
+func TestTOMLErrorOfAProcfile(t *testing.T) {
+	for _, tt := range []struct{ name, body, want string }{
+		{"dev.procfile", "web: npm start\nworker: node w.js\n", `dev.procfile:1:4: expected '.' or '=', but got ':' instead (dev.procfile looks like a Procfile, but only a file whose name starts with "Procfile" is read as one, any other as a Clusterfile in TOML: rename it Procfile.dev)`},
+		{"procs", "# dev\n\nweb: npm start\n", `(procs looks like a Procfile, but only a file whose name starts with "Procfile" is read as one, any other as a Clusterfile in TOML: rename it Procfile.procs)`},
+		{"Clusterfile", "[process.web\ncommand = \"x\"\n", "Clusterfile:1:13: expected '.' or ']' to end table name, but got '\\n' instead"},
+		{"cf", "name: x\n[process.web]\n", ""}, // not a TOML error
+	} {
+		_, err := load(t, tt.name, tt.body)
+		if tt.want == "" {
+			if err != nil && strings.Contains(err.Error(), "looks like a Procfile") {
+				t.Errorf("%s: %v", tt.name, err)
+			}
+			continue
+		}
+		if err == nil || !strings.HasSuffix(err.Error(), tt.want) {
+			t.Errorf("%s: error %v, want %q", tt.name, err, tt.want)
+		}
+		if tt.name == "Clusterfile" && strings.Contains(err.Error(), "Procfile") {
+			t.Errorf("%s: %v", tt.name, err)
+		}
+	}
+}

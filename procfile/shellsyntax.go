@@ -6,7 +6,7 @@ import (
 )
 
 // shellSyntax reports the first piece of shell syntax in a command, as the
-// user would name it ("&&", "|", "2>&1", "$(", "cd", "VAR=value", "*"), or
+// user would name it ("&&", "|", "2>&1", "$(", "$$", "cd", "VAR=value", "*"), or
 // "" when the command is plain words that Argv can split and exec itself.
 //
 // foreman, honcho and Heroku run every Procfile line through a shell; we
@@ -37,6 +37,11 @@ func shellSyntax(cmd string) string {
 		}
 		if strings.HasPrefix(rest, "$(") {
 			return "$("
+		}
+		// The shell's special parameters ($$ its pid, $1 and $@ the
+		// arguments, $? the last status, ...): only sh gives them a value.
+		if c == '$' && len(rest) > 1 && strings.IndexByte(specialParams, rest[1]) >= 0 {
+			return rest[:2]
 		}
 		if strings.HasPrefix(rest, "${") {
 			none := &expander{get: func(string) (string, bool) { return "", false }, unescape: func(c byte) (string, bool) { return string(c), true }}
@@ -112,6 +117,10 @@ func shellSyntax(cmd string) string {
 	return ""
 }
 
+// specialParams are the characters that follow '$' in the shell's special
+// parameters: $$ $# $? $! $@ $* $- and $0 to $9.
+const specialParams = "$#?!@*-0123456789"
+
 // shellBuiltins are first words that only mean something to a shell.
 var shellBuiltins = map[string]bool{
 	"cd": true, "exec": true, "export": true, "source": true, ".": true, "eval": true,
@@ -143,6 +152,9 @@ func shellSyntaxHint(op, name string) string {
 		return fmt.Sprintf("contains %q, which a shell would expand as a pattern: quote it, or set shell = true", op)
 	case "a newline":
 		return "contains a newline: set shell = true or split it"
+	}
+	if len(op) == 2 && op[0] == '$' && strings.IndexByte(specialParams, op[1]) >= 0 {
+		return fmt.Sprintf("contains %q, a parameter only a shell gives a value: set shell = true", op)
 	}
 	return fmt.Sprintf("contains %q: set shell = true or split it", op)
 }

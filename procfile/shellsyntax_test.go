@@ -37,6 +37,18 @@ func TestShellSyntax(t *testing.T) {
 		{`app # comment`, "#"},
 		{`app a#b`, ""},
 		{"a\nb", "a newline"},
+		{`echo pid=$$`, "$$"},
+		{`echo $1 $2`, "$1"},
+		{`echo "$@"`, "$@"},
+		{`echo $*`, "$*"},
+		{`echo $#`, "$#"},
+		{`echo $?`, "$?"},
+		{`echo $!`, "$!"},
+		{`echo $-`, "$-"},
+		{`echo $0`, "$0"},
+		{`echo ${A:-$1}`, "$1"},
+		{`echo '$$ $1' \$$`, ""},
+		{`echo costs $ 5`, ""},
 	} {
 		if got := shellSyntax(c.cmd); got != c.want {
 			t.Errorf("shellSyntax(%q) = %q, want %q", c.cmd, got, c.want)
@@ -68,11 +80,12 @@ func TestProcfileShellRule(t *testing.T) {
 	}
 
 	cf := filepath.Join(dir, "Clusterfile")
-	os.WriteFile(cf, []byte("[process.web]\nworkers = 1\ncommand = \"bundle exec rails s && echo done\"\n[process.env]\nworkers = 1\ncommand = \"RACK_ENV=production puma\"\n[process.ok]\nworkers = 1\nshell = true\ncommand = \"a && b\"\n"), 0o644)
+	os.WriteFile(cf, []byte("[process.web]\nworkers = 1\ncommand = \"bundle exec rails s && echo done\"\n[process.env]\nworkers = 1\ncommand = \"RACK_ENV=production puma\"\n[process.ok]\nworkers = 1\nshell = true\ncommand = \"a && b\"\n[process.pid]\nworkers = 1\ncommand = \"echo $$\"\n"), 0o644)
 	_, err = Load(cf)
 	for _, want := range []string{
 		`Clusterfile:3: process.web.command: contains "&&": set shell = true or split it`,
 		`Clusterfile:6: process.env.command: starts with a VAR=value assignment, which only a shell understands: move it to [process.env.env], or set shell = true`,
+		`Clusterfile:13: process.pid.command: contains "$$", a parameter only a shell gives a value: set shell = true`,
 	} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v, want %q", err, want)

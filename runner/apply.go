@@ -234,12 +234,12 @@ func (r *Runner) applyTypes(cfg *procfile.Config, next []*ptype, roll []string, 
 			restart(name + ": watch")
 		}
 		if slices.Equal(t.p.Listen, nt.p.Listen) && t.p.Socket == nt.p.Socket {
-			changed := relistened || !sameSettings(t.p, nt.p) || (len(t.p.Listen) == 0 && t.fileIndex != nt.fileIndex)
+			changed := relistened || !sameSettings(t.p, nt.p) || (len(t.p.Listen) == 0 && t.portPlace != nt.portPlace)
 			wasCount := t.p.Workers
-			if n, ok := r.opts.Workers[name]; ok {
+			if n, ok := WorkerCount(r.opts.Workers, name); ok {
 				wasCount = n
 			}
-			t.p, t.fileIndex = nt.p, nt.fileIndex
+			t.p, t.portPlace = nt.p, nt.portPlace
 			if changed {
 				d.Changed = append(d.Changed, name)
 			}
@@ -487,8 +487,21 @@ func sameSettings(a, b *procfile.Process) bool {
 		p.Line, p.Workers, p.WorkersAuto = 0, 0, false
 		p.Watch, p.WatchIgnore, p.WatchPoll = nil, nil, 0
 		p.Ready.Log = nil
+		p.EnvFrom = nil // where a value was written is no setting (a line added above it moves it)
 	}
-	return reflect.DeepEqual(x, y) && regexpString(a) == regexpString(b)
+	return reflect.DeepEqual(x, y) && regexpString(a) == regexpString(b) && slices.Equal(ownVars(a), ownVars(b))
+}
+
+// ownVars lists the variables p's own env and env_file set, sorted.
+func ownVars(p *procfile.Process) []string {
+	var out []string
+	for k, src := range p.EnvFrom {
+		if src.Own {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 func regexpString(p *procfile.Process) string {

@@ -333,6 +333,12 @@ func (r *Runner) ScaleAll(counts []Count) (from []int, err error) {
 			return
 		}
 		for i, t := range ts {
+			if err := r.portOverflow(t, counts[i].N); err != nil {
+				rerr = fmt.Errorf("%s=%d: %w", counts[i].Name, counts[i].N, err)
+				return
+			}
+		}
+		for i, t := range ts {
 			from = append(from, t.count)
 			r.scale(t, counts[i].N)
 		}

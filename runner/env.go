@@ -24,7 +24,8 @@ func scrubbed(kv string) bool {
 }
 
 // workerEnv is the environment of worker index of t: the merged env of the
-// process (scrubbed), then the CLUSTER_* contract, PORT and color variables.
+// process (scrubbed), then HOME, USER and LOGNAME of its user, the
+// CLUSTER_* contract, PORT and color variables.
 func (r *Runner) workerEnv(t *ptype, index int) []string {
 	p := t.p
 	env := make([]string, 0, len(p.Env)+8)
@@ -50,11 +51,20 @@ func (r *Runner) workerEnv(t *ptype, index int) []string {
 		// per write on pipes (Ruby needs $stdout.sync = true: see README).
 		set("PYTHONUNBUFFERED", "1")
 	}
+	for _, kv := range userVars(p.User) {
+		// The user's, as login, su -, systemd's User= and docker's USER
+		// give them, unless the configuration sets them: the runner's own
+		// (HOME=/root) would send the app's caches where it may not write.
+		k, v, _ := strings.Cut(kv, "=")
+		if _, configured := p.EnvFrom[k]; !configured {
+			set(k, v)
+		}
+	}
 	set("CLUSTER_PROCESS", p.Name)
 	set("CLUSTER_WORKER", strconv.Itoa(index))
 	set("CLUSTER_WORKERS", strconv.Itoa(t.count))
-	if len(p.Listen) == 0 {
-		set("PORT", strconv.Itoa(r.opts.PortBase+100*t.fileIndex+index-1))
+	if port := r.foremanPort(t, index); port != 0 {
+		set("PORT", strconv.Itoa(port))
 	}
 	if r.opts.Color {
 		if !has["FORCE_COLOR"] {
@@ -65,6 +75,50 @@ func (r *Runner) workerEnv(t *ptype, index int) []string {
 		}
 	}
 	return env
+}
+
+// foremanPort is the PORT worker index of t gets when t has no listen,
+// else 0: its own PORT + index − 1 when its own env or env_file sets one
+// (Process.OwnPort), else foreman's base + 100 × the type's place + index − 1.
+func (r *Runner) foremanPort(t *ptype, index int) int {
+	if len(t.p.Listen) > 0 {
+		return 0
+	}
+	if own, ok := t.p.OwnPort(); ok {
+		return own + index - 1
+	}
+	return r.opts.PortBase + 100*t.portPlace + index - 1
+}
+
+// portOverflow says why n workers of t cannot all get a PORT: the last
+// one's would be above 65535 (a --port or PORT base near the top, many types
+// or workers). nil when they can, or t has listen.
+func (r *Runner) portOverflow(t *ptype, n int) error {
+	port := r.foremanPort(t, n)
+	if port <= 65535 {
+		return nil
+	}
+	if own, ok := t.p.OwnPort(); ok {
+		return fmt.Errorf("%s.%d would get PORT %d, above 65535 (its own PORT %d + %d, from %s)", t.p.Name, n, port, own, n-1, t.p.EnvFrom["PORT"].Where)
+	}
+	return fmt.Errorf("%s.%d would get PORT %d, above 65535 (foreman's: base %d + 100 × %d + %d): give a lower --port or PORT", t.p.Name, n, port, r.opts.PortBase, t.portPlace, n-1)
+}
+
+// portPlace is the place in foreman's PORT scheme of cfg.Processes[i]: its
+// position in the file, a Procfile's release type left out. release runs
+// alone before the others start, so web after it gets the base port, as
+// on Heroku, where the platform routes to PORT.
+func portPlace(cfg *procfile.Config, i int) int {
+	if cfg.Format != procfile.FormatProcfile {
+		return i
+	}
+	n := i
+	for _, p := range cfg.Processes[:i] {
+		if p.Name == "release" {
+			n--
+		}
+	}
+	return n
 }
 
 // resolveArgv splits the command with the worker's env and finds its program.
@@ -153,6 +207,43 @@ func executable(path string) error {
 	return nil
 }
 
+// userVars are HOME, USER and LOGNAME of the user a worker runs as when
+// `user` switches to it (the runner is root), from its passwd entry; nil
+// when the worker runs as the runner's user.
+func userVars(name string) []string {
+	if name == "" || os.Getuid() != 0 {
+		return nil
+	}
+	u, err := user.Lookup(name)
+	if err != nil {
+		return nil // credential reports it
+	}
+	return []string{"HOME=" + u.HomeDir, "USER=" + u.Username, "LOGNAME=" + u.Username}
+}
+
+// Credential is what `user = NAME` makes a worker run as (see credential),
+// for `cluster exec`.
+func Credential(name string) (*syscall.Credential, error) { return credential(name) }
+
+// SwitchUser makes this process cred's user, groups first, as a worker's
+// fork does: `cluster exec` then execs the command as that user.
+func SwitchUser(cred *syscall.Credential) error {
+	groups := make([]int, len(cred.Groups))
+	for i, g := range cred.Groups {
+		groups[i] = int(g)
+	}
+	if err := syscall.Setgroups(groups); err != nil {
+		return fmt.Errorf("setgroups: %w", err)
+	}
+	if err := syscall.Setgid(int(cred.Gid)); err != nil {
+		return fmt.Errorf("setgid %d: %w", cred.Gid, err)
+	}
+	if err := syscall.Setuid(int(cred.Uid)); err != nil {
+		return fmt.Errorf("setuid %d: %w", cred.Uid, err)
+	}
+	return nil
+}
+
 // credential resolves `user` when the runner is root. Not root, the workers
 // run as the runner's user; asking for another one is an error.
 func credential(name string) (*syscall.Credential, error) {
@@ -229,8 +320,8 @@ func ExecEnv(opts Options, process string) ([]string, error) {
 	}
 	for i, p := range cfg.Processes {
 		if p.Name == process {
-			t := &ptype{p: p, fileIndex: i, count: p.Workers}
-			if n, ok := opts.Workers[p.Name]; ok {
+			t := &ptype{p: p, portPlace: portPlace(cfg, i), count: p.Workers}
+			if n, ok := WorkerCount(opts.Workers, p.Name); ok {
 				t.count = n
 			}
 			r := &Runner{opts: opts}

@@ -138,6 +138,15 @@ func spawn(rp *reaper, s spawnSpec) (*proc, error) {
 	}
 	attr := &syscall.ProcAttr{Dir: s.dir, Env: s.env, Files: files, Sys: sys}
 	pid, done, err := rp.start(argv0, argv, attr)
+	if argv0 == s.path && errors.Is(err, syscall.ENOEXEC) {
+		// A script without "#!": sh runs it, as execvp and foreman's sh -c
+		// do. A second fork with the same attributes: its own session,
+		// terminal and descriptors, as the first would have had (the
+		// shim, when it runs, does this in the worker's own process).
+		if sh, shArgv, ok := ShellFallback(s.path, s.argv); ok {
+			pid, done, err = rp.start(sh, shArgv, attr)
+		}
+	}
 	if !s.ttyStdio {
 		unix.Close(out[1])
 		unix.Close(errp[1])
@@ -451,11 +460,27 @@ func Shim(args []string) int {
 	}
 	path, argv := args[4], args[5:]
 	err := syscall.Exec(path, argv, os.Environ())
+	if errors.Is(err, syscall.ENOEXEC) {
+		if sh, shArgv, ok := ShellFallback(path, argv); ok {
+			err = syscall.Exec(sh, shArgv, os.Environ()) // same pid: LISTEN_PID holds
+		}
+	}
 	fmt.Fprintf(os.Stderr, "cluster: exec %s: %v\n", path, err)
 	if errors.Is(err, syscall.ENOENT) {
 		return 127
 	}
 	return 126
+}
+
+// ShellFallback is how execvp goes on when exec refuses path with ENOEXEC:
+// a file that may be a shell script without "#!" runs as /bin/sh PATH
+// ARGS..., argv's arguments after it; ok is false for one that is not (a
+// binary for another machine), whose error stands.
+func ShellFallback(path string, argv []string) (sh string, shArgv []string, ok bool) {
+	if !earlyshim.Script(path) {
+		return "", nil, false
+	}
+	return earlyshim.Sh, earlyshim.ShArgv(path, argv), true
 }
 
 // terminalSentToUs reports whether this process is in the foreground group

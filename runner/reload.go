@@ -233,7 +233,7 @@ func (r *Runner) startReplacement(pl *reloadPlan, idx int) {
 func (r *Runner) holdsPort(old *slot) bool {
 	t := old.t
 	port := old.foremanPort()
-	if port == 0 || len(t.p.Listen) > 0 || r.opts.PortBase+100*t.fileIndex+old.index-1 != port {
+	if port == 0 || r.foremanPort(t, old.index) != port {
 		return false // the replacement gets a port of its own
 	}
 	up, known := portAccepts(port)

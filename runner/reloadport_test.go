@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -128,4 +129,31 @@ func TestReloadOfOneShot(t *testing.T) {
 		}
 		return false
 	}, "migrate completed, its old long run stopped")
+}
+
+// A type without listen whose own env sets PORT gets that PORT, not
+// foreman's numbering, and everything that looks at a worker's PORT looks
+// at that one: the readiness probe, and a reload, which stops the worker
+// holding it before its replacement starts. Before, foreman's PORT replaced
+// the type's own.
+func TestOwnPortIsTheWorkersPort(t *testing.T) {
+	p, port := portWeb(t, t.TempDir())
+	p.Env = append(p.Env, "PORT="+strconv.Itoa(port))
+	p.EnvFrom = map[string]procfile.EnvSource{"PORT": {Where: "Clusterfile:3: process.web.env.PORT", Own: true}}
+	rn := start(t, Options{Config: config(p)}) // base 5000: not the worker's PORT
+	rn.waitStatus(t, func(st Status) bool { return len(st.Types) == 1 && st.Types[0].Ready == 1 }, "web.1 ready")
+	c, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		t.Fatalf("web.1 does not serve its own PORT %d: %v; events %q", port, err, rn.rec.messages())
+	}
+	c.Close()
+
+	w, err := rn.r.reload([]string{"web"}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := waitResult(t, rn, w); err != nil {
+		t.Fatalf("reload: %v; events %q", err, rn.rec.messages())
+	}
+	rn.waitEvents(t, fmt.Sprintf("web.1 holds its PORT %d: stopping it before its replacement starts", port), 1, 5*time.Second)
 }

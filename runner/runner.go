@@ -67,7 +67,7 @@ type Event struct {
 type Options struct {
 	Config   *procfile.Config
 	Only     []string       // process types to run, empty: all
-	Workers  map[string]int // worker counts that override the file (-w)
+	Workers  map[string]int // worker counts that override the file (-w; "all": every type not named, see WorkerCount)
 	PortBase int            // foreman PORT base, 0: 5000
 	Color    bool           // the runner prints in color: set FORCE_COLOR/CLICOLOR_FORCE
 	Output   Output
@@ -145,7 +145,7 @@ type Runner struct {
 // ptype is one process type; its fields are owned by the supervisor goroutine.
 type ptype struct {
 	p         *procfile.Process
-	fileIndex int // position in the file, for foreman's PORT
+	portPlace int // place in foreman's PORT scheme (portPlace)
 	count     int // wanted workers
 	crashes   []time.Time
 	failed    bool
@@ -268,7 +268,7 @@ func prepare(opts Options) (*Runner, error) {
 		only[name] = true
 	}
 	for name := range opts.Workers {
-		if findProcess(cfg, name) == nil {
+		if name != AllTypes && findProcess(cfg, name) == nil {
 			return nil, fmt.Errorf("-w: unknown process type %q (have %s)", name, processNames(cfg))
 		}
 	}
@@ -295,8 +295,8 @@ func prepare(opts Options) (*Runner, error) {
 		if len(only) > 0 && !only[p.Name] {
 			continue
 		}
-		t := &ptype{p: p, fileIndex: i, count: p.Workers, slots: map[int]*slot{}, gone: make(chan struct{})}
-		if n, ok := opts.Workers[p.Name]; ok {
+		t := &ptype{p: p, portPlace: portPlace(cfg, i), count: p.Workers, slots: map[int]*slot{}, gone: make(chan struct{})}
+		if n, ok := WorkerCount(opts.Workers, p.Name); ok {
 			t.count = n
 		}
 		if t.count <= 0 {
@@ -304,6 +304,8 @@ func prepare(opts Options) (*Runner, error) {
 		}
 		if t.count > procfile.MaxWorkers {
 			errs = append(errs, fmt.Errorf("%s: %d workers is over the limit of %d per type", p.Name, t.count, procfile.MaxWorkers))
+		} else if err := r.portOverflow(t, t.count); err != nil {
+			errs = append(errs, err)
 		}
 		total += t.count
 		// Named as load names what it finds: file, line and key.
@@ -482,7 +484,22 @@ func processNames(cfg *procfile.Config) string {
 	if len(names) == 0 {
 		return "none"
 	}
-	return fmt.Sprint(names)
+	return strings.Join(names, ", ")
+}
+
+// AllTypes is the name -w gives every type at once: -w all=2,web=4 (foreman's
+// formation).
+const AllTypes = "all"
+
+// WorkerCount is the count -w gives the type name: its own entry, else
+// that of "all" (foreman's -m all=N; a type named all is named by it too);
+// ok is false when -w says nothing of it.
+func WorkerCount(counts map[string]int, name string) (n int, ok bool) {
+	if n, ok := counts[name]; ok {
+		return n, true
+	}
+	n, ok = counts[AllTypes]
+	return n, ok
 }
 
 // Kill stops every worker at once with SIGKILL (a second Ctrl-C, SIGQUIT).

@@ -112,7 +112,7 @@ func (r *Runner) newSlot(t *ptype, index int, trial bool) *slot {
 	s := &slot{
 		r: r, t: t, index: index, trial: trial,
 		p:    t.p,
-		at:   &ptype{p: t.p, fileIndex: t.fileIndex, count: t.count, listeners: t.listeners, pool: t.pool},
+		at:   &ptype{p: t.p, portPlace: t.portPlace, count: t.count, listeners: t.listeners, pool: t.pool},
 		name: t.p.Name + "." + strconv.Itoa(index),
 		stop: make(chan struct{}),
 		logs: t.ring(),
@@ -572,11 +572,8 @@ func (l *loggedStream) Write(p []byte) (int, error) {
 	return l.WriteCloser.Write(p)
 }
 
-// foremanPort is the PORT this slot's workers get when their type has no
-// listen (foreman's: base + 100 × the type's place + index − 1), else 0.
+// foremanPort is the PORT this slot's worker gets when its type has no
+// listen, else 0.
 func (s *slot) foremanPort() int {
-	if len(s.p.Listen) > 0 {
-		return 0
-	}
-	return s.r.opts.PortBase + 100*s.at.fileIndex + s.index - 1
+	return s.r.foremanPort(s.at, s.index)
 }

@@ -42,7 +42,9 @@ func Exec(args []string) {
 	if args[1] == "1" {
 		os.Setenv("LISTEN_PID", strconv.Itoa(os.Getpid()))
 	}
-	syscall.Exec(args[4], args[5:], os.Environ())
+	if syscall.Exec(args[4], args[5:], os.Environ()) == syscall.ENOEXEC && Script(args[4]) {
+		syscall.Exec(Sh, ShArgv(args[4], args[5:]), os.Environ())
+	}
 	// runner.Shim retries the exec and reports its error (its TIOCSCTTY and
 	// close of the terminal, done here already, fail harmlessly).
 }
