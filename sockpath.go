@@ -27,8 +27,10 @@ import (
 // different TMPDIRs (macOS's per-user /var/folders, ssh, cron, sudo,
 // nix-shell) must still find each other.
 //
-// NAME is the Clusterfile directory's name (its first 16 bytes) and HASH a digest of its absolute
-// path, so that clients find it without reading the Clusterfile. Clients
+// NAME is the Clusterfile directory's name (its first 16 bytes) and HASH a
+// digest of its absolute path, both with symlinks resolved (a runner started
+// through a link and a client in the real directory meet), so that clients
+// find it without reading the Clusterfile. Clients
 // look in the same order and trust a socket only when it is owned by their
 // UID or root: a socket planted in a shared directory is skipped, never
 // talked to. A read-only root filesystem (readOnlyRootFilesystem) leaves
@@ -45,6 +47,10 @@ func socketCandidates(dir string) []string {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		abs = dir
+	}
+	// The real path: /plink, a link to /p, is the same cluster as /p.
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = real
 	}
 	sum := sha256.Sum256([]byte(abs))
 	name := filepath.Base(abs)
