@@ -142,23 +142,49 @@ func listenControl(dir string) (*runner.ControlServer, error) {
 }
 
 // findControl returns the socket a client should talk to: the first trusted
-// one in the lookup order. A planted socket is skipped and said why if
-// nothing else answers.
+// one in the lookup order that answers. A planted socket is skipped, never
+// talked to, and so is a stale one (a killed runner's, in a directory that
+// became read-only, with the live runner at the next place); each is said
+// why if nothing else answers. One that cannot be reached (another user's
+// runner) is the error when nothing else answers.
 func findControl(dir string) (string, error) {
 	cands := socketCandidates(dir)
-	var refused []string
+	var skipped []string
+	var blocked error
 	for _, path := range cands {
 		exists, err := trusted(path)
 		if err != nil {
-			refused = append(refused, err.Error())
+			skipped = append(skipped, err.Error())
 			continue
 		}
-		if exists {
+		if !exists {
+			continue
+		}
+		p, uid, err := runner.ProbeControl(path)
+		switch p {
+		case runner.ProbeLive:
 			return path, nil
+		case runner.ProbeStale:
+			skipped = append(skipped, path+" refuses connections (left by a runner that was killed)")
+		case runner.ProbeBlocked:
+			if blocked == nil {
+				blocked = fmt.Errorf("control socket %s%s cannot be reached: %v", path, whose(uid), err)
+			}
 		}
 	}
-	if len(refused) > 0 {
-		return "", fmt.Errorf("%w (looked at %s; %s)", runner.ErrNotRunning, strings.Join(cands, ", "), strings.Join(refused, "; "))
+	if blocked != nil {
+		return "", blocked
+	}
+	if len(skipped) > 0 {
+		return "", fmt.Errorf("%w (no control socket answers at %s; %s)", runner.ErrNotRunning, strings.Join(cands, ", "), strings.Join(skipped, "; "))
 	}
 	return "", fmt.Errorf("%w (no control socket at %s)", runner.ErrNotRunning, strings.Join(cands, ", "))
+}
+
+// whose names the owner of a socket when it is not the user.
+func whose(uid int) string {
+	if uid < 0 || uid == os.Getuid() {
+		return ""
+	}
+	return fmt.Sprintf(" (uid %d's)", uid)
 }

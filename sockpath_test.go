@@ -1,12 +1,16 @@
 package main
 
 import (
+	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/cluster-run/cluster/runner"
 )
 
 // The last place for the control socket is /tmp/cluster-UID whatever
@@ -53,5 +57,64 @@ func TestControlSocketSymlinkedDirectory(t *testing.T) {
 		if strings.Contains(p, "plink") {
 			t.Errorf("%s is named after the link, not the directory", p)
 		}
+	}
+}
+
+// staleSocket leaves a socket file at path that nobody listens on: what a
+// runner killed with SIGKILL leaves behind.
+func staleSocket(t *testing.T, path string) {
+	t.Helper()
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.SetUnlinkOnClose(false)
+	ln.Close()
+}
+
+// liveSocket listens at path until the test ends, accepting and closing
+// connections, in a directory made 0700 as the runner makes it.
+func liveSocket(t *testing.T, path string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+}
+
+// A stale .cluster.sock (the runner was killed, then the directory became
+// read-only) does not hide the runner that answers at the next place:
+// clients said "not running (no control socket answers at
+// /b/.cluster.sock)". A socket that refuses connections is skipped.
+func TestControlSocketStaleSocketIsSkipped(t *testing.T) {
+	t.Setenv("CLUSTER_SOCKET", "")
+	dir := t.TempDir()
+	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
+	cands := socketCandidates(dir)
+	staleSocket(t, cands[0])
+	liveSocket(t, cands[1])
+	got, err := findControl(dir)
+	if err != nil || got != cands[1] {
+		t.Fatalf("findControl = %q, %v; want the live %s", got, err, cands[1])
+	}
+
+	// Only the stale one: not running, and said why.
+	t.Setenv("XDG_RUNTIME_DIR", "")
+	_, err = findControl(dir)
+	if !errors.Is(err, runner.ErrNotRunning) || !strings.Contains(err.Error(), cands[0]+" refuses connections") {
+		t.Fatalf("findControl with a stale socket only = %v", err)
 	}
 }

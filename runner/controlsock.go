@@ -624,6 +624,44 @@ func DialControl(path string) (net.Conn, error) {
 	return conn, nil
 }
 
+// Probe is what is at a place the control socket may live.
+type Probe int
+
+const (
+	ProbeAbsent  Probe = iota // nothing there
+	ProbeStale                // a socket file nobody listens on: left by a killed runner
+	ProbeLive                 // a runner answers
+	ProbeBlocked              // a socket that cannot be reached (another user's: permission denied; a full backlog)
+)
+
+// ProbeControl dials the control socket at path, hangs up at once and says
+// what is there; nothing is sent. uid owns the socket file (-1 when there
+// is none); err says why a ProbeBlocked one cannot be reached.
+func ProbeControl(path string) (p Probe, uid int, err error) {
+	uid = -1
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return ProbeAbsent, uid, nil
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		uid = int(st.Uid)
+	}
+	c, err := net.DialTimeout("unix", path, time.Second)
+	switch {
+	case err == nil:
+		c.Close()
+		return ProbeLive, uid, nil
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return ProbeStale, uid, nil
+	case errors.Is(err, syscall.ENOENT):
+		return ProbeAbsent, uid, nil
+	}
+	if errno := syscall.Errno(0); errors.As(err, &errno) {
+		err = errno
+	}
+	return ProbeBlocked, uid, err
+}
+
 // ErrWaitTimeout: CallWait's timeout passed before the work was done; the
 // work goes on in the cluster.
 var ErrWaitTimeout = errors.New("timed out waiting")
