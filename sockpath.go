@@ -21,7 +21,10 @@ import (
 //  1. $CLUSTER_SOCKET;
 //  2. .cluster.sock beside the Clusterfile, when that directory is writable;
 //  3. $XDG_RUNTIME_DIR/cluster/NAME-HASH.sock;
-//  4. /tmp/cluster-UID/NAME-HASH.sock, the directory 0700 and ours.
+//  4. /tmp/cluster-UID/NAME-HASH.sock, the directory 0700 and ours;
+//  5. on Linux, @cluster-UID-NAME-HASH in the abstract namespace: no file,
+//     so no directory at all is needed (docker run --read-only, where /tmp
+//     is read-only too).
 //
 // 4 is the literal /tmp, not $TMPDIR: a runner and a client started with
 // different TMPDIRs (macOS's per-user /var/folders, ssh, cron, sudo,
@@ -30,11 +33,13 @@ import (
 // NAME is the Clusterfile directory's name (its first 16 bytes) and HASH a
 // digest of its absolute path, both with symlinks resolved (a runner started
 // through a link and a client in the real directory meet), so that clients
-// find it without reading the Clusterfile. Clients
-// look in the same order and trust a socket only when it is owned by their
-// UID or root: a socket planted in a shared directory is skipped, never
-// talked to. A read-only root filesystem (readOnlyRootFilesystem) leaves
-// 3 or 4, so `cluster run` always has a place for it.
+// find it without reading the Clusterfile. Clients look in the same order
+// and trust a socket only when it is owned by their UID or root (an
+// abstract one: held by them, SO_PEERCRED): a socket planted in a shared
+// directory is skipped, never talked to. A read-only root filesystem
+// (readOnlyRootFilesystem) never stops `cluster run`: with no place at all
+// (no abstract namespace: macOS, FreeBSD) it runs without a control socket
+// and says so.
 
 // sharedTmp is where the last candidate lives, whatever $TMPDIR says.
 const sharedTmp = "/tmp"
@@ -57,12 +62,17 @@ func socketCandidates(dir string) []string {
 	if len(name) > 16 {
 		name = name[:16] // a unix socket path is at most 104-108 bytes
 	}
-	id := name + "-" + hex.EncodeToString(sum[:4]) + ".sock"
+	id := name + "-" + hex.EncodeToString(sum[:4])
+	uid := strconv.Itoa(os.Getuid())
 	out := []string{filepath.Join(abs, ".cluster.sock")}
 	if x := os.Getenv("XDG_RUNTIME_DIR"); x != "" && filepath.IsAbs(x) {
-		out = append(out, filepath.Join(x, "cluster", id))
+		out = append(out, filepath.Join(x, "cluster", id+".sock"))
 	}
-	return append(out, filepath.Join(sharedTmp, "cluster-"+strconv.Itoa(os.Getuid()), id))
+	out = append(out, filepath.Join(sharedTmp, "cluster-"+uid, id+".sock"))
+	if runner.AbstractNamespace {
+		out = append(out, "@cluster-"+uid+"-"+id)
+	}
+	return out
 }
 
 // trusted reports whether an existing file at path may be used as our
@@ -110,13 +120,16 @@ func privateDir(dir string) error {
 	return nil
 }
 
-// listenControl binds the control socket at the first usable place.
+// listenControl binds the control socket at the first usable place. With
+// none, the cluster runs without one (NoControl), saying why and what to
+// do; only a CLUSTER_SOCKET that cannot be bound stops it, as asked for.
 func listenControl(dir string) (*runner.ControlServer, error) {
-	cands := socketCandidates(dir)
+	if p := os.Getenv("CLUSTER_SOCKET"); p != "" {
+		return runner.ListenControl(p)
+	}
 	var skipped []string
-	for i, path := range cands {
-		explicit := os.Getenv("CLUSTER_SOCKET") != ""
-		if !explicit {
+	for i, path := range socketCandidates(dir) {
+		if !runner.IsAbstract(path) {
 			parent := filepath.Dir(path)
 			if i == 0 {
 				if err := unix.Access(parent, unix.W_OK); err != nil {
@@ -133,12 +146,20 @@ func listenControl(dir string) (*runner.ControlServer, error) {
 			}
 		}
 		ctl, err := runner.ListenControl(path)
-		if err == nil || errors.Is(err, runner.ErrClusterRunning) || explicit {
+		if err == nil || errors.Is(err, runner.ErrClusterRunning) {
 			return ctl, err
 		}
 		skipped = append(skipped, err.Error())
 	}
-	return nil, fmt.Errorf("no place for the control socket: %s", strings.Join(skipped, "; "))
+	return runner.NoControl(noPlace(skipped)), nil
+}
+
+// noPlace is the warning of a cluster that runs without a control socket.
+func noPlace(skipped []string) string {
+	return fmt.Sprintf("no place for the control socket (%s): this cluster runs, but cluster status, logs, attach, "+
+		"reload, restart, scale, signal, stop and start cannot reach it (SIGHUP reloads it, SIGTERM stops it); "+
+		"to have one, set CLUSTER_SOCKET to a path in a writable directory or XDG_RUNTIME_DIR to a writable directory, "+
+		"or make /tmp writable (docker run --tmpfs /tmp)", strings.Join(skipped, "; "))
 }
 
 // findControl returns the socket a client should talk to: the first trusted
@@ -152,21 +173,25 @@ func findControl(dir string) (string, error) {
 	var skipped []string
 	var blocked error
 	for _, path := range cands {
-		exists, err := trusted(path)
-		if err != nil {
-			skipped = append(skipped, err.Error())
-			continue
-		}
-		if !exists {
-			continue
+		if !runner.IsAbstract(path) {
+			exists, err := trusted(path)
+			if err != nil {
+				skipped = append(skipped, err.Error())
+				continue
+			}
+			if !exists {
+				continue
+			}
 		}
 		p, uid, err := runner.ProbeControl(path)
-		switch p {
-		case runner.ProbeLive:
+		switch {
+		case p == runner.ProbeLive && runner.IsAbstract(path) && uid != os.Getuid() && uid != 0:
+			skipped = append(skipped, fmt.Sprintf("%s is held by uid %d, not by you (uid %d): not trusting it", path, uid, os.Getuid()))
+		case p == runner.ProbeLive:
 			return path, nil
-		case runner.ProbeStale:
+		case p == runner.ProbeStale:
 			skipped = append(skipped, path+" refuses connections (left by a runner that was killed)")
-		case runner.ProbeBlocked:
+		case p == runner.ProbeBlocked:
 			if blocked == nil {
 				blocked = fmt.Errorf("control socket %s%s cannot be reached: %v", path, whose(uid), err)
 			}

@@ -28,6 +28,9 @@ func TestControlSocketFallbackIgnoresTMPDIR(t *testing.T) {
 		t.Fatalf("the runner looks at %q, a client with another TMPDIR at %q", runnerSees, clientSees)
 	}
 	last := runnerSees[len(runnerSees)-1]
+	if runner.IsAbstract(last) { // Linux: the abstract socket after it
+		last = runnerSees[len(runnerSees)-2]
+	}
 	if want := "/tmp/cluster-" + strconv.Itoa(os.Getuid()); filepath.Dir(last) != want {
 		t.Errorf("last candidate %s, want it in %s", last, want)
 	}
@@ -116,5 +119,16 @@ func TestControlSocketStaleSocketIsSkipped(t *testing.T) {
 	_, err = findControl(dir)
 	if !errors.Is(err, runner.ErrNotRunning) || !strings.Contains(err.Error(), cands[0]+" refuses connections") {
 		t.Fatalf("findControl with a stale socket only = %v", err)
+	}
+}
+
+// With no place for the control socket, the warning says what to set: the
+// error it replaces ("no place for the control socket: ...") named none.
+func TestControlSocketNoPlaceSaysWhatToDo(t *testing.T) {
+	msg := noPlace([]string{"/app: read-only file system"})
+	for _, want := range []string{"(/app: read-only file system)", "this cluster runs", "cluster status", "CLUSTER_SOCKET", "XDG_RUNTIME_DIR", "docker run --tmpfs /tmp"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("%q does not say %q", msg, want)
+		}
 	}
 }

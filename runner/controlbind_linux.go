@@ -11,6 +11,16 @@ import (
 	"github.com/cluster-run/cluster/procfile"
 )
 
+// AbstractNamespace: Linux names sockets outside the file system too
+// ("@name" in Go), so a control socket needs no writable directory at all.
+const AbstractNamespace = true
+
+// bindAbstract listens on the abstract socket name ("@..."): no file, no
+// mode (the peer check alone guards it), gone when the socket is closed.
+func bindAbstract(name string) (*net.UnixListener, error) {
+	return net.ListenUnix("unix", &net.UnixAddr{Name: name, Net: "unix"})
+}
+
 // bindMax is the longest path bindPrivate binds at: the kernel's limit, as
 // the socket is bound in place.
 func bindMax(string) int { return procfile.UnixPathMax }

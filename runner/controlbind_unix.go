@@ -4,6 +4,7 @@ package runner
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -12,6 +13,14 @@ import (
 
 	"github.com/cluster-run/cluster/procfile"
 )
+
+// AbstractNamespace: macOS and the BSDs have no sockets outside the file
+// system (nor does the portable build, which stands for them).
+const AbstractNamespace = false
+
+func bindAbstract(name string) (*net.UnixListener, error) {
+	return nil, fmt.Errorf("control socket %s: no abstract socket namespace on this system", name)
+}
 
 // bindPrivate binds and listens on a unix socket at path with mode 0600.
 // Where the socket's own mode does not carry over to its file (the BSDs,

@@ -90,6 +90,8 @@ type ControlServer struct {
 	drained  chan struct{} // closed when shutting and the last active one is done
 
 	release *releasePhase // while a Procfile's release runs first (controlrelease.go); mu
+
+	none string // NoControl: no socket (ln is nil), and why: Serve says it
 }
 
 // ListenControl creates the control socket at path with mode 0600; it is
@@ -100,8 +102,12 @@ type ControlServer struct {
 // busy one: a full backlog), is left alone and is an error, and so is a
 // runner that binds the same path at the same moment. Runners starting at
 // once check and replace a stale one in turn (a lock on the directory), so
-// one cannot remove what the other just bound.
+// one cannot remove what the other just bound. A path "@NAME" is a socket
+// in Linux's abstract namespace (AbstractNamespace): no file at all.
 func ListenControl(path string) (*ControlServer, error) {
+	if IsAbstract(path) {
+		return listenAbstract(path)
+	}
 	path, err := filepath.Abs(path)
 	if err != nil {
 		return nil, err
@@ -137,6 +143,37 @@ func ListenControl(path string) (*ControlServer, error) {
 		return nil, fmt.Errorf("control socket %s: %w", path, err)
 	}
 	bound, _ := os.Lstat(path)
+	return newControlServer(ln, path, bound), nil
+}
+
+// IsAbstract: path names a socket in the abstract namespace ("@NAME").
+func IsAbstract(path string) bool { return strings.HasPrefix(path, "@") }
+
+// listenAbstract binds the abstract socket name. Nothing stale can hold a
+// name (it goes with its socket): one taken is another runner's, refused
+// as a live one, or a squatter's (another user bound our name first), not
+// ours to use.
+func listenAbstract(name string) (*ControlServer, error) {
+	ln, err := bindAbstract(name)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		switch p, uid, _ := ProbeControl(name); {
+		case p == ProbeLive && trustedUID(uid):
+			return nil, fmt.Errorf("%w (control socket %s answers); stop it with \"cluster stop\" or set CLUSTER_SOCKET", ErrClusterRunning, name)
+		case p == ProbeLive:
+			return nil, fmt.Errorf("control socket %s is held by uid %d, not by you (uid %d): not using it", name, uid, os.Geteuid())
+		}
+		return nil, fmt.Errorf("control socket %s: %w", name, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return newControlServer(ln, name, nil), nil
+}
+
+// trustedUID: a socket held by this user or root may be talked to.
+func trustedUID(uid int) bool { return uid == 0 || uid == os.Geteuid() }
+
+func newControlServer(ln net.Listener, path string, bound os.FileInfo) *ControlServer {
 	return &ControlServer{
 		ln:           LimitListener(ln, controlMaxConns),
 		path:         path,
@@ -148,15 +185,26 @@ func ListenControl(path string) (*ControlServer, error) {
 		maxRequest:   controlMaxRequest,
 		active:       map[net.Conn]struct{}{},
 		drained:      make(chan struct{}),
-	}, nil
+	}
 }
 
-// Path is the socket file.
+// NoControl is the ControlServer of a cluster that found no place for a
+// socket: why, with what to do about it, is said once in the cluster's
+// output by Serve; no client reaches this cluster, which runs all the same
+// (a read-only root file system never stops cluster run).
+func NoControl(why string) *ControlServer {
+	return &ControlServer{none: why, active: map[net.Conn]struct{}{}, drained: make(chan struct{})}
+}
+
+// Path is the socket file ("@NAME": an abstract socket; "": none).
 func (c *ControlServer) Path() string { return c.path }
 
 // Close stops serving and removes the socket file, if it is still the one
 // it bound (not one another runner put there since).
 func (c *ControlServer) Close() error {
+	if c.ln == nil {
+		return nil
+	}
 	err := c.ln.Close()
 	if fi, e := os.Lstat(c.path); e == nil && c.bound != nil && os.SameFile(fi, c.bound) {
 		os.Remove(c.path)
@@ -232,6 +280,10 @@ func lockDir(dir string) (unlock func()) {
 
 // Serve answers requests for r until Close.
 func (c *ControlServer) Serve(r *Runner) {
+	if c.ln == nil {
+		r.event("", "log", c.none, 0, nil)
+		return
+	}
 	var pause time.Duration // after a failed accept (EMFILE): no busy loop
 	for {
 		conn, err := c.ln.Accept()
@@ -277,20 +329,27 @@ var errTooManyStreams = fmt.Sprintf("too many clients following logs, attached o
 // peerAllowed checks the peer's credentials (peerUID, sys_*.go): the
 // runner's own user, or root.
 func peerAllowed(conn net.Conn) (uid int, ok bool) {
+	peer := connPeerUID(conn)
+	return peer, peer >= 0 && trustedUID(peer)
+}
+
+// connPeerUID is the uid of conn's other end: of the client for the
+// runner, of the runner for a client. -1 when it cannot be read.
+func connPeerUID(conn net.Conn) int {
 	sc, isSock := conn.(syscall.Conn)
 	if !isSock {
-		return -1, false
+		return -1
 	}
 	raw, err := sc.SyscallConn()
 	if err != nil {
-		return -1, false
+		return -1
 	}
 	peer, cerr := -1, error(nil)
 	raw.Control(func(fd uintptr) { peer, cerr = peerUID(int(fd)) })
-	if cerr != nil || peer < 0 {
-		return -1, false
+	if cerr != nil {
+		return -1
 	}
-	return peer, peer == 0 || peer == os.Geteuid()
+	return peer
 }
 
 func (c *ControlServer) handle(r *Runner, conn net.Conn) {
@@ -612,7 +671,8 @@ func ParseSignal(s string) (syscall.Signal, error) { return procfile.ParseSignal
 
 // DialControl connects to the control socket at path; a socket nobody
 // answers on is ErrNotRunning. Every client (Call, CallWait, CallLogs,
-// cluster attach) dials through it.
+// cluster attach) dials through it. An abstract socket has no owner to
+// check before dialing: it is talked to only when held by this user or root.
 func DialControl(path string) (net.Conn, error) {
 	conn, err := net.DialTimeout("unix", path, 2*time.Second)
 	if err != nil {
@@ -620,6 +680,12 @@ func DialControl(path string) (net.Conn, error) {
 			return nil, fmt.Errorf("%w (no control socket answers at %s)", ErrNotRunning, path)
 		}
 		return nil, err
+	}
+	if IsAbstract(path) {
+		if uid := connPeerUID(conn); !trustedUID(uid) {
+			conn.Close()
+			return nil, fmt.Errorf("control socket %s is held by uid %d, not by you (uid %d): not trusting it", path, uid, os.Geteuid())
+		}
 	}
 	return conn, nil
 }
@@ -635,10 +701,25 @@ const (
 )
 
 // ProbeControl dials the control socket at path, hangs up at once and says
-// what is there; nothing is sent. uid owns the socket file (-1 when there
-// is none); err says why a ProbeBlocked one cannot be reached.
+// what is there; nothing is sent. uid owns the socket file, or holds the
+// abstract socket (-1 when there is none); err says why a ProbeBlocked one
+// cannot be reached.
 func ProbeControl(path string) (p Probe, uid int, err error) {
 	uid = -1
+	if IsAbstract(path) {
+		c, err := net.DialTimeout("unix", path, time.Second)
+		switch {
+		case err == nil:
+			defer c.Close()
+			return ProbeLive, connPeerUID(c), nil
+		case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ENOENT):
+			return ProbeAbsent, uid, nil // a name goes with its socket: nothing stale
+		}
+		if errno := syscall.Errno(0); errors.As(err, &errno) {
+			err = errno
+		}
+		return ProbeBlocked, uid, err
+	}
 	fi, err := os.Lstat(path)
 	if err != nil {
 		return ProbeAbsent, uid, nil

@@ -25,6 +25,26 @@ import (
 // pattern): an HTTP server on the inherited fd 3 or on $PORT that drains on
 // SIGTERM like a well-behaved app.
 func helper(mode string) int {
+	if mode == "holdname" { // an abstract socket held by this (other) user until stdin closes
+		ln, err := net.Listen("unix", os.Getenv("CTL_SOCK"))
+		if err != nil {
+			fmt.Println(err)
+			return 1
+		}
+		defer ln.Close()
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				c.Close()
+			}
+		}()
+		fmt.Println("listening")
+		io.Copy(io.Discard, os.Stdin)
+		return 0
+	}
 	if mode == "ctlclient" {
 		resp, err := Call(os.Getenv("CTL_SOCK"), Request{Cmd: "status"})
 		fmt.Println(resp.Error, err)
