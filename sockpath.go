@@ -123,13 +123,34 @@ func privateDir(dir string) error {
 // listenControl binds the control socket at the first usable place. With
 // none, the cluster runs without one (NoControl), saying why and what to
 // do; only a CLUSTER_SOCKET that cannot be bound stops it, as asked for.
+//
+// A runner of this Clusterfile already running anywhere a client would
+// look refuses this one (a second `cluster run` here is exit 2), whichever
+// place this one would take: the first runner may have bound another place
+// than this one would (its XDG_RUNTIME_DIR, or the directory was read-only
+// then), and may be another user's (.cluster.sock is everyone's first
+// place). A runner that binds past .cluster.sock also answers at the
+// abstract name (Linux), which every client and runner looks at, so that
+// one without its XDG_RUNTIME_DIR finds it too.
 func listenControl(dir string) (*runner.ControlServer, error) {
 	if p := os.Getenv("CLUSTER_SOCKET"); p != "" {
 		return runner.ListenControl(p)
 	}
+	cands := socketCandidates(dir)
+	for i, path := range cands {
+		if i > 0 && !runner.IsAbstract(path) {
+			if _, err := trusted(path); err != nil {
+				continue // not ours: clients skip it too
+			}
+		}
+		if err := runner.CheckControl(path); err != nil {
+			return nil, err
+		}
+	}
 	var skipped []string
-	for i, path := range socketCandidates(dir) {
-		if !runner.IsAbstract(path) {
+	for i, path := range cands {
+		abstract := runner.IsAbstract(path)
+		if !abstract {
 			parent := filepath.Dir(path)
 			if i == 0 {
 				if err := unix.Access(parent, unix.W_OK); err != nil {
@@ -146,10 +167,20 @@ func listenControl(dir string) (*runner.ControlServer, error) {
 			}
 		}
 		ctl, err := runner.ListenControl(path)
-		if err == nil || errors.Is(err, runner.ErrClusterRunning) {
-			return ctl, err
+		if errors.Is(err, runner.ErrClusterRunning) {
+			return nil, err
 		}
-		skipped = append(skipped, err.Error())
+		if err != nil {
+			skipped = append(skipped, err.Error())
+			continue
+		}
+		if last := cands[len(cands)-1]; i > 0 && !abstract && runner.IsAbstract(last) {
+			if err := ctl.AlsoAt(last); errors.Is(err, runner.ErrClusterRunning) {
+				ctl.Close()
+				return nil, err
+			}
+		}
+		return ctl, nil
 	}
 	return runner.NoControl(noPlace(skipped)), nil
 }
@@ -193,7 +224,7 @@ func findControl(dir string) (string, error) {
 			skipped = append(skipped, path+" refuses connections (left by a runner that was killed)")
 		case p == runner.ProbeBlocked:
 			if blocked == nil {
-				blocked = fmt.Errorf("control socket %s%s cannot be reached: %v", path, whose(uid), err)
+				blocked = fmt.Errorf("control socket %s%s cannot be reached: %v", path, ownedBy(uid), err)
 			}
 		}
 	}
@@ -206,10 +237,10 @@ func findControl(dir string) (string, error) {
 	return "", fmt.Errorf("%w (no control socket at %s)", runner.ErrNotRunning, strings.Join(cands, ", "))
 }
 
-// whose names the owner of a socket when it is not the user.
-func whose(uid int) string {
+// ownedBy names the owner of a socket when it is not the user.
+func ownedBy(uid int) string {
 	if uid < 0 || uid == os.Getuid() {
 		return ""
 	}
-	return fmt.Sprintf(" (uid %d's)", uid)
+	return fmt.Sprintf(", owned by uid %d,", uid)
 }

@@ -132,3 +132,68 @@ func TestControlSocketNoPlaceSaysWhatToDo(t *testing.T) {
 		}
 	}
 }
+
+// A runner of this directory found at any place a client looks refuses a
+// second one, also where the second would bind elsewhere: here the first
+// answers at /tmp/cluster-UID (it started when the directory was
+// read-only, or had another XDG_RUNTIME_DIR), and the directory is
+// writable now. The second bound .cluster.sock beside it, and both ran.
+func TestControlSocketRunnerAtAnyPlaceRefusesSecond(t *testing.T) {
+	t.Setenv("CLUSTER_SOCKET", "")
+	t.Setenv("XDG_RUNTIME_DIR", "")
+	dir := t.TempDir()
+	cands := socketCandidates(dir)
+	tmpPlace := cands[1]
+	liveSocket(t, tmpPlace)
+	t.Cleanup(func() { os.Remove(tmpPlace) })
+	ctl, err := listenControl(dir)
+	if err == nil {
+		ctl.Close()
+		t.Fatalf("a second runner bound %s beside the one at %s", ctl.Path(), tmpPlace)
+	}
+	want := "another cluster is running here (control socket " + tmpPlace + " answers)"
+	if !errors.Is(err, runner.ErrClusterRunning) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("listenControl = %v\nwant %s", err, want)
+	}
+}
+
+// A runner whose socket is in its $XDG_RUNTIME_DIR also answers at the
+// abstract name, where every client and runner looks last: one without
+// that variable finds it (cluster stop works) and is refused, where it
+// bound /tmp/cluster-UID and both ran.
+func TestControlSocketXDGRunnerFoundWithoutXDG(t *testing.T) {
+	if !runner.AbstractNamespace {
+		t.Skip("no abstract socket namespace: a runner in XDG_RUNTIME_DIR is found only with the same XDG_RUNTIME_DIR")
+	}
+	t.Setenv("CLUSTER_SOCKET", "")
+	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
+	// A .cluster.sock path over the kernel's limit is skipped, as a
+	// read-only directory's is.
+	base := t.TempDir()
+	dir := filepath.Join(base, strings.Repeat("d", max(1, 110-len(base))))
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	first, err := listenControl(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	withXDG := socketCandidates(dir)
+	if first.Path() != withXDG[1] {
+		t.Fatalf("first runner at %s, want %s", first.Path(), withXDG[1])
+	}
+	t.Setenv("XDG_RUNTIME_DIR", "")
+	abstract := socketCandidates(dir)[2]
+	if got, err := findControl(dir); err != nil || got != abstract {
+		t.Errorf("a client without XDG_RUNTIME_DIR: findControl = %q, %v; want %s", got, err, abstract)
+	}
+	second, err := listenControl(dir)
+	if err == nil {
+		second.Close()
+		t.Fatalf("a second runner without XDG_RUNTIME_DIR bound %s", second.Path())
+	}
+	if !errors.Is(err, runner.ErrClusterRunning) || !strings.Contains(err.Error(), abstract) {
+		t.Fatalf("listenControl without XDG_RUNTIME_DIR = %v", err)
+	}
+}

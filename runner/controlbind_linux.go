@@ -21,6 +21,30 @@ func bindAbstract(name string) (*net.UnixListener, error) {
 	return net.ListenUnix("unix", &net.UnixAddr{Name: name, Net: "unix"})
 }
 
+// probeAbstract connects to the abstract socket name and hangs up: a
+// nonblocking connect either succeeds at once (queued in the backlog) or
+// fails at once. Raw calls, not net.Dial: every `cluster run` probes this
+// name, and a name nobody holds costs a socket and a refused connect.
+func probeAbstract(name string) (p Probe, uid int, err error) {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
+	if err != nil {
+		return ProbeBlocked, -1, err
+	}
+	defer unix.Close(fd)
+	switch err := unix.Connect(fd, &unix.SockaddrUnix{Name: name}); err {
+	case nil:
+	case unix.ECONNREFUSED, unix.ENOENT:
+		return ProbeAbsent, -1, nil // a name goes with its socket: nothing stale
+	default:
+		return ProbeBlocked, -1, err // EAGAIN: its backlog is full
+	}
+	uid, err = peerUID(fd)
+	if err != nil {
+		uid = -1
+	}
+	return ProbeLive, uid, nil
+}
+
 // bindMax is the longest path bindPrivate binds at: the kernel's limit, as
 // the socket is bound in place.
 func bindMax(string) int { return procfile.UnixPathMax }

@@ -22,6 +22,8 @@ func bindAbstract(name string) (*net.UnixListener, error) {
 	return nil, fmt.Errorf("control socket %s: no abstract socket namespace on this system", name)
 }
 
+func probeAbstract(string) (Probe, int, error) { return ProbeAbsent, -1, nil }
+
 // bindPrivate binds and listens on a unix socket at path with mode 0600.
 // Where the socket's own mode does not carry over to its file (the BSDs,
 // macOS), it is bound inside a fresh 0700 directory, made 0600 and linked

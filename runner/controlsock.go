@@ -74,6 +74,7 @@ const (
 // ControlServer is the unix socket `cluster status|reload|...` talk to.
 type ControlServer struct {
 	ln      net.Listener // at most controlMaxConns connections
+	raw     net.Listener // what ln limits: the socket, or it and AlsoAt's
 	path    string
 	bound   os.FileInfo   // the socket file as bound: Close removes only that one
 	streams chan struct{} // a slot per long-lived stream (controlMaxStreams)
@@ -116,24 +117,13 @@ func ListenControl(path string) (*ControlServer, error) {
 		return nil, fmt.Errorf("control socket path too long (%d bytes, at most %d): %s: set CLUSTER_SOCKET to a shorter path", len(path), max, path)
 	}
 	defer lockDir(filepath.Dir(path))()
-	if fi, err := os.Lstat(path); err == nil {
-		if fi.Mode()&os.ModeSocket == 0 {
-			return nil, fmt.Errorf("control socket %s: exists and is not a socket", path)
-		}
-		c, err := net.DialTimeout("unix", path, time.Second)
-		switch {
-		case err == nil:
-			c.Close()
-			return nil, fmt.Errorf("%w (control socket %s answers); stop it with \"cluster stop\" or set CLUSTER_SOCKET", ErrClusterRunning, path)
-		case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ENOENT):
-			os.Remove(path) // stale (or gone already)
-		default:
-			why := err.Error()
-			if errno := syscall.Errno(0); errors.As(err, &errno) {
-				why = errno.Error()
-			}
-			return nil, fmt.Errorf("%w (control socket %s exists and cannot be reached: %s; only a socket that refuses connections is replaced); stop that cluster or set CLUSTER_SOCKET", ErrClusterRunning, path, why)
-		}
+	if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeSocket == 0 {
+		return nil, fmt.Errorf("control socket %s: exists and is not a socket", path)
+	}
+	if p, err := checkControl(path); err != nil {
+		return nil, err
+	} else if p == ProbeStale {
+		os.Remove(path)
 	}
 	ln, err := bindPrivate(path)
 	if errors.Is(err, syscall.EADDRINUSE) {
@@ -149,11 +139,20 @@ func ListenControl(path string) (*ControlServer, error) {
 // IsAbstract: path names a socket in the abstract namespace ("@NAME").
 func IsAbstract(path string) bool { return strings.HasPrefix(path, "@") }
 
-// listenAbstract binds the abstract socket name. Nothing stale can hold a
-// name (it goes with its socket): one taken is another runner's, refused
+// listenAbstract binds the abstract socket name.
+func listenAbstract(name string) (*ControlServer, error) {
+	ln, err := bindAbstractName(name)
+	if err != nil {
+		return nil, err
+	}
+	return newControlServer(ln, name, nil), nil
+}
+
+// bindAbstractName binds the abstract socket name. Nothing stale can hold
+// a name (it goes with its socket): one taken is another runner's, refused
 // as a live one, or a squatter's (another user bound our name first), not
 // ours to use.
-func listenAbstract(name string) (*ControlServer, error) {
+func bindAbstractName(name string) (net.Listener, error) {
 	ln, err := bindAbstract(name)
 	if errors.Is(err, syscall.EADDRINUSE) {
 		switch p, uid, _ := ProbeControl(name); {
@@ -167,7 +166,36 @@ func listenAbstract(name string) (*ControlServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newControlServer(ln, name, nil), nil
+	return ln, nil
+}
+
+// CheckControl is ErrClusterRunning, saying where and whose, when a runner
+// answers at path or a socket there cannot be reached (another user's,
+// permission denied; a full backlog); nil when nothing is there, when the
+// socket is stale, and when an abstract name is held by another user (one
+// anybody may bind: never taken for a runner of ours). Nothing is sent.
+func CheckControl(path string) error {
+	_, err := checkControl(path)
+	return err
+}
+
+func checkControl(path string) (Probe, error) {
+	p, uid, why := ProbeControl(path)
+	whose := ""
+	if uid >= 0 && uid != os.Geteuid() {
+		whose = fmt.Sprintf(", owned by uid %d,", uid)
+	}
+	switch {
+	case p == ProbeLive && IsAbstract(path) && !trustedUID(uid):
+		return p, nil
+	case p == ProbeLive && whose == "":
+		return p, fmt.Errorf("%w (control socket %s answers); stop it with \"cluster stop\" or set CLUSTER_SOCKET", ErrClusterRunning, path)
+	case p == ProbeLive:
+		return p, fmt.Errorf("%w (control socket %s%s answers); stop that cluster or set CLUSTER_SOCKET", ErrClusterRunning, path, whose)
+	case p == ProbeBlocked:
+		return p, fmt.Errorf("%w (control socket %s%s exists and cannot be reached: %v; only a socket that refuses connections is replaced); stop that cluster or set CLUSTER_SOCKET", ErrClusterRunning, path, whose, why)
+	}
+	return p, nil
 }
 
 // trustedUID: a socket held by this user or root may be talked to.
@@ -176,6 +204,7 @@ func trustedUID(uid int) bool { return uid == 0 || uid == os.Geteuid() }
 func newControlServer(ln net.Listener, path string, bound os.FileInfo) *ControlServer {
 	return &ControlServer{
 		ln:           LimitListener(ln, controlMaxConns),
+		raw:          ln,
 		path:         path,
 		bound:        bound,
 		streams:      make(chan struct{}, controlMaxStreams),
@@ -707,18 +736,7 @@ const (
 func ProbeControl(path string) (p Probe, uid int, err error) {
 	uid = -1
 	if IsAbstract(path) {
-		c, err := net.DialTimeout("unix", path, time.Second)
-		switch {
-		case err == nil:
-			defer c.Close()
-			return ProbeLive, connPeerUID(c), nil
-		case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ENOENT):
-			return ProbeAbsent, uid, nil // a name goes with its socket: nothing stale
-		}
-		if errno := syscall.Errno(0); errors.As(err, &errno) {
-			err = errno
-		}
-		return ProbeBlocked, uid, err
+		return probeAbstract(path)
 	}
 	fi, err := os.Lstat(path)
 	if err != nil {

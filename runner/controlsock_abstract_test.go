@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -131,5 +132,52 @@ func TestNoControlSaysWhy(t *testing.T) {
 	}
 	if err := ctl.Shutdown(time.Second); err != nil {
 		t.Errorf("Shutdown = %v", err)
+	}
+}
+
+// AlsoAt: the runner answers at its socket file and at the abstract name;
+// a second runner's AlsoAt on that name is ErrClusterRunning; Close frees
+// both.
+func TestControlSocketAlsoAt(t *testing.T) {
+	if !AbstractNamespace {
+		t.Skip("no abstract socket namespace")
+	}
+	path := filepath.Join(t.TempDir(), "ctl.sock")
+	name := abstractName(t)
+	rn := start(t, Options{Config: config(shProc("web", `echo up; exec sleep 1000`))})
+	rn.rec.waitLine(t, `^web\.1 stdout: up$`, 10*time.Second) // no fork holds the sockets below
+	ctl, err := ListenControl(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ctl.Close()
+	if err := ctl.AlsoAt(name); err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan struct{})
+	go func() {
+		ctl.Serve(rn.r)
+		close(served)
+	}()
+	for _, at := range []string{path, name, path} {
+		if resp, err := Call(at, Request{Cmd: "status"}); err != nil || !resp.OK || resp.Status == nil {
+			t.Fatalf("status at %s: %+v %v", at, resp, err)
+		}
+	}
+	other, err := ListenControl(filepath.Join(t.TempDir(), "other.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if err := other.AlsoAt(name); !errors.Is(err, ErrClusterRunning) {
+		t.Errorf("a second runner's AlsoAt(%s) = %v, want ErrClusterRunning", name, err)
+	}
+	ctl.Close()
+	<-served
+	if p, _, _ := ProbeControl(name); p != ProbeAbsent {
+		t.Errorf("after Close, %s: %v", name, p)
+	}
+	if _, err := os.Lstat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("after Close, %s: %v", path, err)
 	}
 }

@@ -121,7 +121,11 @@
 // and counts an abort as done: when it ends the runner sends the event
 // "reload_finished" (sd_notify's READY=1 after RELOADING=1).
 //
-// The control socket (controlsock.go) answers for one runner. While a
+// The control socket (controlsock.go) answers for one runner, at a socket
+// file or, on Linux, an abstract name (controlbind_linux.go), and may answer
+// at an abstract name besides its file (controlalso.go), so that clients
+// that do not know the file's directory find it. A runner with no place for
+// one (NoControl) runs without it. While a
 // Procfile's release runs first on a runner of its own, it answers for that
 // one (controlrelease.go): status, logs and stop; the rest is refused.
 // Shutdown lets the answers in flight finish (bounded) before the process
