@@ -24,7 +24,8 @@ import (
 //  4. /tmp/cluster-UID/NAME-HASH.sock, the directory 0700 and ours;
 //  5. on Linux, @cluster-UID-NAME-HASH in the abstract namespace: no file,
 //     so no directory at all is needed (docker run --read-only, where /tmp
-//     is read-only too).
+//     is read-only too); its HASH also covers the directory's device and
+//     inode (abstractHash).
 //
 // 4 is the literal /tmp, not $TMPDIR: a runner and a client started with
 // different TMPDIRs (macOS's per-user /var/folders, ssh, cron, sudo,
@@ -70,9 +71,26 @@ func socketCandidates(dir string) []string {
 	}
 	out = append(out, filepath.Join(sharedTmp, "cluster-"+uid, id+".sock"))
 	if runner.AbstractNamespace {
-		out = append(out, "@cluster-"+uid+"-"+id)
+		out = append(out, "@cluster-"+uid+"-"+name+"-"+abstractHash(abs))
 	}
 	return out
+}
+
+// abstractHash is HASH for the abstract name: of the path and of the
+// directory's device and inode. Names are shared by the network namespace,
+// not the file system: two containers of one pod (one network namespace)
+// with the same image each have their own /app, and their own name; a
+// client that sees the same directory (docker exec, a systemd service's
+// PrivateTmp) computes the same one.
+func abstractHash(abs string) string {
+	key := abs
+	if fi, err := os.Stat(abs); err == nil {
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			key += "\x00" + strconv.FormatUint(uint64(st.Dev), 10) + ":" + strconv.FormatUint(uint64(st.Ino), 10)
+		}
+	}
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:4])
 }
 
 // trusted reports whether an existing file at path may be used as our
