@@ -749,6 +749,7 @@ type exitReport struct {
 	wasReady bool
 	resource bool  // it could not start for lack of system resources
 	notReady error // its readiness check failed and it was killed
+	streak   int   // the slot's crashes in a row, this one included (see slot.run)
 	reply    chan decision
 }
 
@@ -809,6 +810,19 @@ func (r *Runner) decide(rep exitReport) decision {
 			msg += "; waiting for a file change"
 		}
 		r.event(p.Name, "failed", msg, 0, map[string]any{"crashes": len(t.crashes)})
+		r.stopBackoffs(t)
+		return decision{stopCluster: !r.opts.Watch, failed: true}
+	}
+	if rep.streak > p.MaxRestarts {
+		// One worker's backoff (up to 30s) spreads its crashes out: more
+		// than max_restarts never fit in restart_window, and a type of one
+		// worker would crash forever. In a row, they fail it too.
+		t.failed = true
+		msg := fmt.Sprintf("%s failed: %s crashed %d times in a row", p.Name, rep.s.name, rep.streak)
+		if r.opts.Watch {
+			msg += "; waiting for a file change"
+		}
+		r.event(p.Name, "failed", msg, 0, map[string]any{"crashes": rep.streak})
 		r.stopBackoffs(t)
 		return decision{stopCluster: !r.opts.Watch, failed: true}
 	}
