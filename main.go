@@ -917,7 +917,12 @@ func runCommand(r *runner.Runner, cfg *procfile.Config, path string, command []s
 			stop()
 			var nre *runner.NotReadyError
 			if errors.As(err, &nre) {
-				fmt.Fprintf(stderr, "cluster: not running %q: %s; its last %s:\n", strings.Join(command, " "), nre.Worker+" "+nre.Why, plural(len(nre.Lines), "line"))
+				what := nre.Worker + " " + nre.Why
+				if len(nre.Lines) == 0 {
+					fmt.Fprintf(stderr, "cluster: not running %q: %s; it printed nothing\n", strings.Join(command, " "), what)
+				} else {
+					fmt.Fprintf(stderr, "cluster: not running %q: %s; its last %s:\n", strings.Join(command, " "), what, plural(len(nre.Lines), "line"))
+				}
 				for _, l := range nre.Lines {
 					fmt.Fprintf(stderr, "  %s\n", l)
 				}

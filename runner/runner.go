@@ -612,6 +612,8 @@ func (r *Runner) Run(ctx context.Context) error {
 		case rep := <-r.exits:
 			if rep.status.success() && rep.s.p.Restart != procfile.RestartAlways {
 				r.noteFirstReady(rep.s) // a one-shot that completed: nothing more to wait for
+			} else if rep.notReady != nil {
+				r.noteNotReady(rep.s, "was "+rep.notReady.Error()) // killed for it: its exit says nothing
 			} else if !rep.wasReady {
 				r.noteNotReady(rep.s, "exited before it was ready ("+rep.status.String()+")")
 			}
