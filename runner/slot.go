@@ -389,7 +389,7 @@ func (s *slot) report(w *worker, st exitStatus) {
 		status = &c
 		msg = fmt.Sprintf("%s exited (status %d)", s.name, c)
 	}
-	s.r.out.Event(Event{Worker: s.name, Event: "exited", PID: w.pid, Status: status, Signal: sig, Message: msg})
+	s.r.emit(Event{Worker: s.name, Event: "exited", PID: w.pid, Status: status, Signal: sig, Message: msg})
 	if w.backend != nil {
 		s.t.pool.drain(w.backend)
 	}
