@@ -404,7 +404,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 			mux.SetNames(labels(cfg, selected, f.workers)...)
 			opts := f.runnerOptions(cfg, nil)
 			opts.Color = color
-			return runRelease(opts, muxOutput{m: mux}, stderr, nil, nil)
+			return runRelease(opts, muxOutput{m: mux}, stderr, nil, nil, sigs)
 		}
 		release = len(only) > 0
 	}
@@ -476,7 +476,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 			})
 		}
 		releasePhase.Store(true)
-		status := runRelease(ropts, ropts.Output, stderr, serve, stopReq)
+		status := runRelease(ropts, ropts.Output, stderr, serve, stopReq, sigs)
 		releasePhase.Store(false)
 		if status != 0 || ctl.EndRelease() {
 			r.Close()
@@ -826,7 +826,10 @@ func withoutRelease(cfg *procfile.Config, only []string) []string {
 // control socket; a value on stopReq (`cluster stop`) stops it gracefully,
 // and it returns 0 then (1 when a worker had to be killed): the caller
 // learns from the control socket that the run must end.
-func runRelease(opts runner.Options, out runner.Output, stderr io.Writer, serve func(*runner.Runner), stopReq <-chan struct{}) int {
+//
+// It reads sigs, run's signals, meanwhile: SIGHUP, SIGTTIN and SIGTTOU are
+// ignored, each with a line, not kept for the cluster to replay after it.
+func runRelease(opts runner.Options, out runner.Output, stderr io.Writer, serve func(*runner.Runner), stopReq <-chan struct{}, sigs <-chan os.Signal) int {
 	cfg := *opts.Config
 	cfg.Processes = slices.Clone(cfg.Processes)
 	for i, p := range cfg.Processes {
@@ -844,9 +847,6 @@ func runRelease(opts runner.Options, out runner.Output, stderr io.Writer, serve 
 		startError(stderr, err)
 		return 2
 	}
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGQUIT)
-	defer signal.Stop(sigs)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	if serve != nil {
@@ -866,6 +866,10 @@ func runRelease(opts runner.Options, out runner.Output, stderr io.Writer, serve 
 			continue
 		case s := <-sigs:
 			switch {
+			case s == syscall.SIGHUP || s == syscall.SIGTTIN || s == syscall.SIGTTOU:
+				// The cluster starts with the file as it is then anyway, and
+				// has no worker to scale yet.
+				r.Log(fmt.Sprintf("%s ignored: the release phase is running; the other types start after it, with the current file", unix.SignalName(s.(syscall.Signal))))
 			case stopped == nil && s != syscall.SIGQUIT:
 				stopped = s
 				cancel()
