@@ -234,7 +234,7 @@ func printPlan(w io.Writer, opts runner.Options, asJSON bool) error {
 		} else {
 			fmt.Fprintf(tw, "  listen\tnone (PORT from foreman's scheme)\n")
 		}
-		fmt.Fprintf(tw, "  restart\t%s, at most %s in %s\n", p.Restart, plural(p.MaxRestarts, "crash"), p.RestartWindow)
+		fmt.Fprintf(tw, "  restart\t%s, at most %s in %s or %d of one worker in a row\n", p.Restart, plural(p.MaxRestarts, "crash"), p.RestartWindow, p.MaxRestarts)
 		fmt.Fprintf(tw, "  stop\t%s, SIGKILL after %s, kill_mode %s\n", p.StopSignal, p.StopTimeout, p.KillMode)
 		fmt.Fprintf(tw, "  ready\t%s (timeout %s)\n", p.Ready, p.ReadyTimeout)
 		if p.TTY {

@@ -385,7 +385,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		Color: color, JSON: f.logFormat == "json", Timestamps: f.timestamps,
 		Terminal: isTerminal(stdout), Errors: stderr,
 	})
-	defer mux.Close()
+	out := &outputCloser{mux: mux, stderr: stderr}
+	defer out.close(0)
 	// Colors in Clusterfile order, as `cluster logs` gives them.
 	names := make([]string, len(cfg.Processes))
 	for i, p := range cfg.Processes {
@@ -403,7 +404,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 			mux.SetNames(labels(cfg, selected, f.workers)...)
 			opts := f.runnerOptions(cfg, nil)
 			opts.Color = color
-			return runRelease(opts, muxOutput{m: mux}, stderr, nil, nil)
+			return runRelease(opts, muxOutput{m: mux}, stderr, nil, nil, sigs)
 		}
 		release = len(only) > 0
 	}
@@ -475,7 +476,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 			})
 		}
 		releasePhase.Store(true)
-		status := runRelease(ropts, ropts.Output, stderr, serve, stopReq)
+		status := runRelease(ropts, ropts.Output, stderr, serve, stopReq, sigs)
 		releasePhase.Store(false)
 		if status != 0 || ctl.EndRelease() {
 			r.Close()
@@ -523,7 +524,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			mux.Printf("file watching is off: %v", err)
 		} else {
-			defer stopWatch()
+			defer boundedWait(stopWatch) // it may be printing to an output nobody reads
 		}
 	}
 
@@ -543,7 +544,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 			sig, _ := stopSignal.Load().(os.Signal)
 			return stopStatus(sig)
 		}
-		cmdStatus = runCommand(r, cfg, cmdPath, command, cancel, stoppedBy, runErr, cmdSignals, mux, stderr, onReady)
+		cmdStatus = runCommand(r, cfg, cmdPath, command, cancel, stoppedBy, runErr, cmdSignals, stderr, onReady)
 	} else if notify != nil {
 		go func() {
 			if err := <-r.Ready(); err == nil {
@@ -554,7 +555,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	err = <-runErr
 	// Lines that could not be written and never reported on the output
 	// were lost: Close says so on stderr, and a clean run does not exit 0.
-	lost := mux.Close() != nil
+	lost := out.close(r.Unwritten())
 	if cmdStatus >= 0 {
 		return cmdStatus
 	}
@@ -575,6 +576,61 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// outputCloser closes the run's mux once, without hanging on an output
+// nobody reads.
+type outputCloser struct {
+	mux    *logmux.Mux
+	stderr io.Writer
+	once   sync.Once
+	lost   bool
+}
+
+// closeWait bounds each wait of close on the output: the mux's Close, and
+// the line on stderr that says what was not written.
+const closeWait = 100 * time.Millisecond
+
+// close closes the mux (lines lost and not reported on the output are said
+// on stderr) and reports whether lines were lost. unwritten is how many of
+// the runner's events Run could not write. A write to an output nobody
+// reads (a pipe whose reader stopped) blocks, holding the mux's lock, for
+// as long as it stays unread: Close is then not waited for past closeWait,
+// and what was not written is said on stderr and counts as lost.
+func (c *outputCloser) close(unwritten int) bool {
+	c.once.Do(func() {
+		done := make(chan bool, 1)
+		go func() { done <- c.mux.Close() != nil }()
+		t := time.NewTimer(closeWait)
+		defer t.Stop()
+		select {
+		case c.lost = <-done:
+			if unwritten == 0 {
+				return
+			}
+		case <-t.C:
+		}
+		c.lost = true
+		note := "cluster: nobody read the output: the worker lines still waiting for it were not written\n"
+		if unwritten > 0 {
+			note = fmt.Sprintf("cluster: nobody read the output: %s of the runner, and the worker lines waiting with them, were not written\n", plural(unwritten, "event"))
+		}
+		boundedWait(func() { io.WriteString(c.stderr, note) }) // stderr may be that output too
+	})
+	return c.lost
+}
+
+// boundedWait runs f, waiting for it closeWait at most: what f waits for
+// may be blocked on an output nobody reads, and the run must end anyway.
+func boundedWait(f func()) {
+	done := make(chan struct{})
+	go func() { f(); close(done) }()
+	t := time.NewTimer(closeWait)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
 }
 
 // controlGrace bounds how long a run that has ended still answers the
@@ -770,7 +826,10 @@ func withoutRelease(cfg *procfile.Config, only []string) []string {
 // control socket; a value on stopReq (`cluster stop`) stops it gracefully,
 // and it returns 0 then (1 when a worker had to be killed): the caller
 // learns from the control socket that the run must end.
-func runRelease(opts runner.Options, out runner.Output, stderr io.Writer, serve func(*runner.Runner), stopReq <-chan struct{}) int {
+//
+// It reads sigs, run's signals, meanwhile: SIGHUP, SIGTTIN and SIGTTOU are
+// ignored, each with a line, not kept for the cluster to replay after it.
+func runRelease(opts runner.Options, out runner.Output, stderr io.Writer, serve func(*runner.Runner), stopReq <-chan struct{}, sigs <-chan os.Signal) int {
 	cfg := *opts.Config
 	cfg.Processes = slices.Clone(cfg.Processes)
 	for i, p := range cfg.Processes {
@@ -788,9 +847,6 @@ func runRelease(opts runner.Options, out runner.Output, stderr io.Writer, serve 
 		startError(stderr, err)
 		return 2
 	}
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGQUIT)
-	defer signal.Stop(sigs)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	if serve != nil {
@@ -810,6 +866,10 @@ func runRelease(opts runner.Options, out runner.Output, stderr io.Writer, serve 
 			continue
 		case s := <-sigs:
 			switch {
+			case s == syscall.SIGHUP || s == syscall.SIGTTIN || s == syscall.SIGTTOU:
+				// The cluster starts with the file as it is then anyway, and
+				// has no worker to scale yet.
+				r.Log(fmt.Sprintf("%s ignored: the release phase is running; the other types start after it, with the current file", unix.SignalName(s.(syscall.Signal))))
 			case stopped == nil && s != syscall.SIGQUIT:
 				stopped = s
 				cancel()
@@ -909,7 +969,7 @@ func (o *releaseOutput) tail() []string {
 // runCommand waits for every worker to be ready, runs COMMAND with the
 // cluster's env and the terminal's stdio, then stops the cluster. It returns
 // COMMAND's status, or 1 when the cluster never became ready.
-func runCommand(r *runner.Runner, cfg *procfile.Config, path string, command []string, stop func(), stoppedBy func() (int, bool), runErr chan error, sigs <-chan os.Signal, mux *logmux.Mux, stderr io.Writer, onReady func()) int {
+func runCommand(r *runner.Runner, cfg *procfile.Config, path string, command []string, stop func(), stoppedBy func() (int, bool), runErr chan error, sigs <-chan os.Signal, stderr io.Writer, onReady func()) int {
 	defer stop()
 	select {
 	case err := <-r.Ready():
@@ -917,7 +977,12 @@ func runCommand(r *runner.Runner, cfg *procfile.Config, path string, command []s
 			stop()
 			var nre *runner.NotReadyError
 			if errors.As(err, &nre) {
-				fmt.Fprintf(stderr, "cluster: not running %q: %s; its last %s:\n", strings.Join(command, " "), nre.Worker+" "+nre.Why, plural(len(nre.Lines), "line"))
+				what := nre.Worker + " " + nre.Why
+				if len(nre.Lines) == 0 {
+					fmt.Fprintf(stderr, "cluster: not running %q: %s; it printed nothing\n", strings.Join(command, " "), what)
+				} else {
+					fmt.Fprintf(stderr, "cluster: not running %q: %s; its last %s:\n", strings.Join(command, " "), what, plural(len(nre.Lines), "line"))
+				}
 				for _, l := range nre.Lines {
 					fmt.Fprintf(stderr, "  %s\n", l)
 				}
@@ -935,7 +1000,7 @@ func runCommand(r *runner.Runner, cfg *procfile.Config, path string, command []s
 		return 1
 	}
 	onReady()
-	mux.Printf("every worker is ready: running %s", strings.Join(command, " "))
+	r.Log("every worker is ready: running " + strings.Join(command, " "))
 	// The cluster's env without the runner's own LISTEN_*, NOTIFY_SOCKET
 	// and WATCHDOG_*, as cluster exec gives it: they are not COMMAND's.
 	env, _ := runner.ExecEnv(runner.Options{Config: cfg}, "")
@@ -944,7 +1009,7 @@ func runCommand(r *runner.Runner, cfg *procfile.Config, path string, command []s
 		fmt.Fprintf(stderr, "cluster: %s: %v\n", command[0], err)
 		return 127
 	}
-	mux.Printf("%s exited with status %d: stopping the cluster", command[0], status)
+	r.Log(fmt.Sprintf("%s exited with status %d: stopping the cluster", command[0], status))
 	return status
 }
 

@@ -42,7 +42,7 @@ func FuzzClusterfile(f *testing.F) {
 func checkAccepted(t *testing.T, cfg *Config) {
 	t.Helper()
 	total := 0
-	if cfg.ShutdownTimeout < 0 {
+	if cfg.ShutdownTimeout <= 0 {
 		t.Fatalf("accepted shutdown_timeout %s", cfg.ShutdownTimeout)
 	}
 	for _, p := range cfg.Processes {
@@ -67,7 +67,7 @@ func checkAccepted(t *testing.T, cfg *Config) {
 			t.Fatalf("accepted workers = %d", p.Workers)
 		}
 		total += p.Workers
-		if p.StopTimeout < 0 || p.RestartWindow <= 0 || p.WatchPoll < 0 || p.MaxMemory < 0 ||
+		if p.StopTimeout <= 0 || p.RestartWindow <= 0 || p.WatchPoll < 0 || p.MaxMemory < 0 ||
 			p.Ready.Timeout <= 0 || p.Ready.Delay < 0 || p.Ready.Kind == ReadyDelay && p.Ready.Delay >= p.Ready.Timeout {
 			t.Fatalf("accepted a duration or size out of range: %+v", p)
 		}

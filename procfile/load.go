@@ -268,7 +268,7 @@ func (l *loader) clusterfile(src string) (*Config, error) {
 		}
 	}
 	if v, ok := raw["shutdown_timeout"]; ok {
-		cfg.ShutdownTimeout = l.duration("shutdown_timeout", v, "") // 0: kill at once
+		cfg.ShutdownTimeout = l.duration("shutdown_timeout", v, "every stop would SIGKILL whatever is left at once and exit 1; to kill workers at once, set their stop_signal = \"KILL\"")
 	}
 	env := layered{env: l.osEnv}
 	for _, f := range l.stringList("env_file", raw["env_file"]) {
@@ -495,7 +495,7 @@ func (l *loader) process(name string, t map[string]any, baseEnv layered) *Proces
 		}
 	}
 	if v, k, ok := at("stop_timeout"); ok {
-		p.StopTimeout = l.duration(k, v, "") // 0: SIGKILL right after stop_signal
+		p.StopTimeout = l.duration(k, v, "every stop would SIGKILL the worker at once and count as one that did not stop (exit 1); to kill it at once, set stop_signal = \"KILL\"")
 	}
 	if v, k, ok := at("kill_mode"); ok {
 		s, _ := v.(string)
@@ -755,6 +755,9 @@ func (l *loader) duration(k string, v any, whyNotZero string) time.Duration {
 	switch {
 	case !ok || err != nil:
 		l.errf(l.line(k), "%s: %s: want a duration such as \"500ms\", \"10s\" or \"1m30s\"", k, tomlValue(v))
+		return 0
+	case d < 0 && whyNotZero != "":
+		l.errf(l.line(k), "%s: %s: want a duration above 0, not a negative one", k, tomlValue(v))
 		return 0
 	case d < 0:
 		l.errf(l.line(k), "%s: %s: want a duration of 0 or more, not a negative one", k, tomlValue(v))

@@ -28,7 +28,7 @@ type Config struct {
 	Dir             string        // absolute directory of that file
 	Format          Format        // Clusterfile or Procfile
 	Name            string        // `name`, default: the directory's base name
-	ShutdownTimeout time.Duration // default 30s; 0: kill what is left at once
+	ShutdownTimeout time.Duration // default 30s; > 0
 	Processes       []*Process    // in file order
 
 	// Env is the cluster's merged environment without any process's own:
@@ -84,7 +84,7 @@ type Process struct {
 	MaxRestarts   int           // default 10
 	RestartWindow time.Duration // default 60s; > 0
 	StopSignal    syscall.Signal
-	StopTimeout   time.Duration // default 10s; 0: SIGKILL right after stop_signal
+	StopTimeout   time.Duration // default 10s; > 0 (stop_signal "KILL" kills at once)
 	KillMode      KillMode      // default group
 
 	Ready Ready

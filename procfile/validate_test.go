@@ -62,16 +62,20 @@ func TestRejected(t *testing.T) {
 			[]string{`Clusterfile:2: process.web.command: contains a NUL byte`}},
 
 		// Durations: negative ones anywhere, 0 where it means nothing.
-		{"zero durations", []string{"Clusterfile", `[process.web]
+		{"zero durations", []string{"Clusterfile", `shutdown_timeout = "0s"
+[process.web]
 command = "x"
 restart_window = "0s"
 ready = { log = "up", timeout = "0s" }
 watch = ["*.go"]
 watch_poll = "0"
+stop_timeout = "0s"
 `}, []string{
-			`Clusterfile:3: process.web.restart_window: "0s": want a duration above 0`,
-			`Clusterfile:4: process.web.ready.timeout: "0s": want a duration above 0`,
-			`Clusterfile:6: process.web.watch_poll: "0": want a duration above 0`,
+			`Clusterfile:1: shutdown_timeout: "0s": want a duration above 0: every stop would SIGKILL whatever is left at once and exit 1; to kill workers at once, set their stop_signal = "KILL"`,
+			`Clusterfile:4: process.web.restart_window: "0s": want a duration above 0`,
+			`Clusterfile:5: process.web.ready.timeout: "0s": want a duration above 0`,
+			`Clusterfile:7: process.web.watch_poll: "0": want a duration above 0`,
+			`Clusterfile:8: process.web.stop_timeout: "0s": want a duration above 0: every stop would SIGKILL the worker at once and count as one that did not stop (exit 1); to kill it at once, set stop_signal = "KILL"`,
 		}},
 		{"negative durations", []string{"Clusterfile", `shutdown_timeout = "-1s"
 [process.web]
@@ -81,12 +85,12 @@ restart_window = "-1m"
 ready = { delay = "-1s", timeout = "-2s" }
 watch_poll = "-1s"
 `}, []string{
-			`Clusterfile:1: shutdown_timeout: "-1s": want a duration of 0 or more`,
-			`Clusterfile:4: process.web.stop_timeout: "-1ms": want a duration of 0 or more`,
-			`Clusterfile:5: process.web.restart_window: "-1m": want a duration of 0 or more`,
-			`Clusterfile:6: process.web.ready.timeout: "-2s": want a duration of 0 or more`,
-			`Clusterfile:6: process.web.ready.delay: "-1s": want a duration of 0 or more`,
-			`Clusterfile:7: process.web.watch_poll: "-1s": want a duration of 0 or more`,
+			`Clusterfile:1: shutdown_timeout: "-1s": want a duration above 0, not a negative one`,
+			`Clusterfile:4: process.web.stop_timeout: "-1ms": want a duration above 0, not a negative one`,
+			`Clusterfile:5: process.web.restart_window: "-1m": want a duration above 0, not a negative one`,
+			`Clusterfile:6: process.web.ready.timeout: "-2s": want a duration above 0, not a negative one`,
+			`Clusterfile:6: process.web.ready.delay: "-1s": want a duration of 0 or more, not a negative one`,
+			`Clusterfile:7: process.web.watch_poll: "-1s": want a duration above 0, not a negative one`,
 		}},
 		{"delay not shorter than timeout", []string{"Clusterfile", "[process.web]\ncommand = \"x\"\nready = { delay = \"5s\", timeout = \"5s\" }\n"},
 			[]string{`Clusterfile:3: process.web.ready.delay: ready.delay 5s is not shorter than ready.timeout 5s`}},
@@ -278,14 +282,15 @@ func envFile(prefix string, n int, value string) string {
 
 // TestAccepted: the edges of what the checks above reject still load.
 func TestAccepted(t *testing.T) {
-	cfg, err := loadIn(t, []string{"PATH=/bin"}, 2, "Clusterfile", `shutdown_timeout = "0s"
+	cfg, err := loadIn(t, []string{"PATH=/bin"}, 2, "Clusterfile", `shutdown_timeout = "1ns"
 [env]
 EMPTY = ""
 "with.dot-and space" = "ok"
 [process.web]
 command = "x"
 workers = 1024
-stop_timeout = "0s"
+stop_timeout = "1ns"
+stop_signal = "KILL"
 ready = { delay = "0s", timeout = "1ns" }
 max_memory = "8589934591GiB"
 watch = ["src/**/*.js", "**", "[]a]", "[a-]", "[!a-z]*.go", "[^x]", "\\[lit", "a\\*b", "././x", "./src/**", "dist/", "*.{js,ts}", "é?[é-ü]", "[\\]]", "a**b"]
@@ -305,7 +310,7 @@ workers = 0
 		t.Fatal(err)
 	}
 	web := cfg.Processes[0]
-	if cfg.ShutdownTimeout != 0 || web.StopTimeout != 0 || web.Ready.Kind != ReadyDelay || web.Ready.Delay != 0 ||
+	if cfg.ShutdownTimeout != 1 || web.StopTimeout != 1 || web.StopSignal != syscall.SIGKILL || web.Ready.Kind != ReadyDelay || web.Ready.Delay != 0 ||
 		web.MaxMemory != 8589934591<<30 || web.Workers != MaxWorkers || len(web.Watch) != 15 {
 		t.Errorf("accepted values: shutdown %s stop %s ready %+v max_memory %d workers %d watch %q",
 			cfg.ShutdownTimeout, web.StopTimeout, web.Ready, web.MaxMemory, web.Workers, web.Watch)

@@ -70,6 +70,9 @@ type NotReadyError struct {
 }
 
 func (e *NotReadyError) Error() string {
+	if len(e.Lines) == 0 {
+		return e.Worker + " " + e.Why + "; it printed nothing"
+	}
 	return fmt.Sprintf("%s %s; its last %s:\n%s", e.Worker, e.Why, plural(len(e.Lines), "line"), strings.Join(e.Lines, "\n"))
 }
 

@@ -285,6 +285,38 @@ func TestWatchModeFailedTypeWaitsAndRevives(t *testing.T) {
 	rn.waitStatus(t, func(s Status) bool { return readyCount(s, "web") == 1 && readyCount(s, "jobs") == 1 }, "web revived, jobs still up")
 }
 
+// A save whose trial fails leaves a failed type failed, and says so: no old
+// worker serves it. (It said "the old workers keep serving" with none left,
+// and status no longer showed it failed.)
+func TestWatchModeFailedTypeStaysFailedWhenItsTrialFails(t *testing.T) {
+	p := shProc("crash", `echo boom; sleep 0.5; exit 3`)
+	p.Workers = 2
+	p.Restart = procfile.RestartAlways
+	p.MaxRestarts = 2
+	p.Ready = procfile.Ready{Kind: procfile.ReadyDelay, Delay: 2 * time.Second, Timeout: time.Minute}
+	rn := start(t, Options{Config: config(p), Watch: true})
+	rn.waitEvents(t, "crash failed after 3 crashes in 1m0s; waiting for a file change", 1, 20*time.Second)
+	rn.waitStatus(t, func(s Status) bool { return len(s.Workers) == 0 }, "no worker left")
+	w, err := rn.r.reload([]string{"crash"}, true) // a matching change, with reload --wait
+	if err != nil {
+		t.Fatal(err)
+	}
+	// While its new worker starts, it is still failed: nothing is ready.
+	st := rn.waitStatus(t, func(s Status) bool { return len(s.Workers) == 1 && s.Workers[0].PID > 0 }, "the new worker")
+	if !st.Types[0].Failed {
+		t.Errorf("status while the new worker starts: %+v, want crash failed", st.Types)
+	}
+	why := "reload of crash aborted: the new crash.1 exited before it was ready (status 3); crash is still failed; waiting for a file change"
+	if err := waitResult(t, rn, w); err == nil || err.Error() != why {
+		t.Errorf("reload --wait: %v, want %q", err, why)
+	}
+	rn.waitEvents(t, why, 1, 10*time.Second)
+	st = rn.waitStatus(t, func(s Status) bool { return len(s.Workers) == 0 }, "the trial gone")
+	if len(st.Types) != 1 || !st.Types[0].Failed {
+		t.Errorf("status after the failed trial: %+v, want crash failed", st.Types)
+	}
+}
+
 // A peer with another UID is refused even when the socket's permissions
 // would let it connect (SO_PEERCRED is checked, not only the file mode).
 func TestControlSocketRefusesOtherUID(t *testing.T) {

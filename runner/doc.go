@@ -141,10 +141,15 @@
 //     SIGKILL to the group after stop_timeout; the whole stop is bounded by
 //     shutdown_timeout.
 //   - Restart backoff: 100ms doubling to 30s with ±20% jitter, reset after
-//     30s of healthy running; more than max_restarts crashes within
-//     restart_window fail the type.
+//     30s of running once ready; more than max_restarts crashes within
+//     restart_window fail the type, and so do more than max_restarts crashes
+//     of one slot in a row (its backoff spreads them past any window).
 //   - Output pipes are read through the runtime poller (non-blocking fds), and
 //     an exit event is printed after the worker's last line (bounded wait).
+//   - No event holds up supervision: Output.Event is called one event at a
+//     time off the supervisor (events.go), and its caller waits for it only
+//     while the output is read (at most 100ms), so a stop reaches the
+//     workers and Run ends within its bound even when nobody reads it.
 //   - Every worker line is also kept in its type's log ring (logring.go) for
 //     `cluster logs`: at most 1,000 lines and 1 MiB of text per type, and no
 //     allocation per line once grown. Readers (LogFeed) never hold back a

@@ -53,7 +53,18 @@ type watchedWorker struct {
 	at    time.Time // its last sample
 	rss   int64     // at its last sample
 	over  int       // consecutive samples above the limit
-	retry time.Time // a replacement was asked for: ask again from then if still above
+	below bool      // a sample found it at or below the limit
+	held  bool      // it was above from its start, and not replaced at once (see sampleWorker)
+	retry time.Time // a replacement was asked for, or held off: ask from then if still above
+}
+
+// memoryWatch is what the max_memory watch knows across workers.
+type memoryWatch struct {
+	sched map[int]*watchedWorker // by pid
+	// replacing: the pid of the worker replaced for its memory, by worker
+	// name; another worker of that name is its replacement.
+	replacing map[string]int
+	told      map[string]int64 // types told their limit is below a fresh worker's use: the limit told
 }
 
 // watchMemory replaces, with a rolling restart, any worker whose process
@@ -77,7 +88,8 @@ func (r *Runner) watchMemory() {
 	r.background.Add(1)
 	go func() {
 		defer r.background.Done()
-		sched := map[int]*watchedWorker{} // by pid
+		mw := &memoryWatch{sched: map[int]*watchedWorker{}, replacing: map[string]int{}, told: map[string]int64{}}
+		sched := mw.sched
 		warned := false
 		timer := time.NewTimer(sampleMin)
 		defer timer.Stop()
@@ -123,7 +135,7 @@ func (r *Runner) watchMemory() {
 			for _, w := range ws {
 				ww := sched[w.pid]
 				if due[w.pid] {
-					r.sampleWorker(w, ww, usages, known, now)
+					r.sampleWorker(mw, w, ww, usages, known, now)
 				}
 				if ww.next.Before(wake) {
 					wake = ww.next
@@ -135,7 +147,7 @@ func (r *Runner) watchMemory() {
 }
 
 // sampleWorker judges one due worker's reading and schedules its next.
-func (r *Runner) sampleWorker(w limitedWorker, ww *watchedWorker, usages map[int]usage, known bool, now time.Time) {
+func (r *Runner) sampleWorker(mw *memoryWatch, w limitedWorker, ww *watchedWorker, usages map[int]usage, known bool, now time.Time) {
 	u, ok := usages[w.pid]
 	if !known || !ok {
 		ww.next, ww.over = now.Add(sampleMin), 0
@@ -147,7 +159,8 @@ func (r *Runner) sampleWorker(w limitedWorker, ww *watchedWorker, usages map[int
 	}
 	ww.at, ww.rss = now, u.rss
 	if u.rss <= w.limit {
-		ww.next, ww.over = now.Add(sampleInterval(u.rss, w.limit, rate)), 0
+		ww.next, ww.over, ww.below = now.Add(sampleInterval(u.rss, w.limit, rate)), 0, true
+		delete(mw.replacing, w.name)
 	} else {
 		ww.next = now.Add(sampleMin)
 		ww.over++
@@ -157,18 +170,42 @@ func (r *Runner) sampleWorker(w limitedWorker, ww *watchedWorker, usages map[int
 		// replacement has seen the sample that caused it.
 		memorySampled(w.pid, u.rss, ww.next.Sub(now))
 	}
-	if ww.over >= 2 && !now.Before(ww.retry) {
-		ww.retry = now.Add(memoryRetry)
-		r.event(w.name, "max_memory", fmt.Sprintf("%s uses %d MiB, above max_memory %d MiB: replacing it", w.name, u.rss>>20, w.limit>>20), w.pid, map[string]any{"rss_bytes": u.rss})
-		r.Restart(w.name)
+	if ww.over < 2 || now.Before(ww.retry) {
+		return
 	}
+	ww.retry = now.Add(memoryRetry)
+	if old, ok := mw.replacing[w.name]; ok && old != w.pid && !ww.below && !ww.held {
+		// The replacement of a worker replaced for its memory is above the
+		// limit from its first samples on: a fresh worker needs more than
+		// max_memory, and replacing it again at once would loop. It is
+		// treated as a failed replacement: tried again memoryRetry later.
+		ww.held = true
+		if mw.told[w.process] != w.limit {
+			mw.told[w.process] = w.limit
+			r.event(w.name, "max_memory", fmt.Sprintf("%s uses %s from its start, above max_memory %s: max_memory is below what a fresh %s worker uses (raise it); it is replaced again in %s, not at once",
+				w.name, sizeText(u.rss), sizeText(w.limit), w.process, memoryRetry), w.pid, map[string]any{"rss_bytes": u.rss})
+		}
+		return
+	}
+	mw.replacing[w.name] = w.pid
+	r.event(w.name, "max_memory", fmt.Sprintf("%s uses %s, above max_memory %s: replacing it", w.name, sizeText(u.rss), sizeText(w.limit)), w.pid, map[string]any{"rss_bytes": u.rss})
+	r.Restart(w.name)
+}
+
+// sizeText is n bytes in MiB, or in KiB below 1 MiB (a limit of "512KiB").
+func sizeText(n int64) string {
+	if n < 1<<20 {
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d MiB", n>>20)
 }
 
 // limitedWorker is a running worker whose type has a max_memory.
 type limitedWorker struct {
-	name  string
-	pid   int
-	limit int64
+	name    string // "web.1"
+	process string // "web"
+	pid     int
+	limit   int64
 }
 
 // limitedWorkers lists the ready workers of the types with a max_memory: one
@@ -189,7 +226,7 @@ func (r *Runner) limitedWorkers() ([]limitedWorker, error) {
 			i := s.info
 			s.mu.Unlock()
 			if lim := limits[i.Process]; lim > 0 && i.PID > 0 && i.State == StateReady {
-				ws = append(ws, limitedWorker{name: i.Name, pid: i.PID, limit: lim})
+				ws = append(ws, limitedWorker{name: i.Name, process: i.Process, pid: i.PID, limit: lim})
 			}
 		}
 	})

@@ -28,6 +28,7 @@ type reloadPlan struct {
 	emptied int   // the index whose old slot was stopped first, until its replacement is ready
 	old     *slot // the slot being stopped after cur became ready
 	again   bool  // a new request arrived: start over once this step ends
+	failed  bool  // the type is failed until a replacement is ready; an abort before leaves it failed
 	waits   []*Wait
 	newer   []*Wait // the Waits of the requests behind again
 }
@@ -160,7 +161,9 @@ func (r *Runner) nextReload() {
 			r.launch(t)
 			continue
 		}
-		t.failed = false
+		// A failed type stays failed (status shows it) until a new worker
+		// is ready: a change that fixes nothing leaves it as it was.
+		failed := t.failed
 		t.crashes = nil
 		pending := q.idx
 		what := fmt.Sprintf("reloading %s (%s, one at a time)", t.p.Name, plural(t.count, "worker"))
@@ -169,7 +172,7 @@ func (r *Runner) nextReload() {
 		} else {
 			what = fmt.Sprintf("restarting %s workers %v (one at a time)", t.p.Name, pending)
 		}
-		r.plan = &reloadPlan{t: t, pending: pending, waits: q.waits}
+		r.plan = &reloadPlan{t: t, pending: pending, waits: q.waits, failed: failed}
 		r.event(t.p.Name, "reloading", what, 0, nil)
 		r.stepReload()
 	}
@@ -248,6 +251,9 @@ func (r *Runner) onReady(s *slot) {
 	}
 	t := pl.t
 	pl.cur, pl.emptied = nil, 0
+	if pl.failed {
+		pl.failed, t.failed = false, false // a new worker is ready: the type runs again
+	}
 	if s.index > t.count || t.stopped {
 		s.requestStop() // its index was scaled away (or the type stopped) while it started
 		r.stepReload()
@@ -289,8 +295,20 @@ func (r *Runner) abortReload(s *slot, why string) {
 	// empty: it runs the new settings under the restart policy.
 	empty := pl.emptied == s.index && t.slots[s.index] == nil && s.index <= t.count && !t.stopped && !r.stopping
 	msg := fmt.Sprintf("reload of %s aborted: the new %s %s; the old workers keep serving", t.p.Name, s.name, why)
-	if empty {
+	switch {
+	case empty:
 		msg = fmt.Sprintf("reload of %s aborted: the new %s %s; its old worker was stopped first (it held its PORT): %s restarts under its restart policy", t.p.Name, s.name, why, s.name)
+	case pl.failed:
+		// It was failed before this try, which changed nothing: it stays
+		// failed and waits for the next change.
+		msg = fmt.Sprintf("reload of %s aborted: the new %s %s; ", t.p.Name, s.name, why)
+		if len(t.slots) > 0 {
+			msg += "the old workers keep serving; "
+		}
+		msg += t.p.Name + " is still failed"
+		if r.opts.Watch {
+			msg += "; waiting for a file change"
+		}
 	}
 	r.event(s.name, "reload_aborted", msg, 0, nil)
 	r.plan = nil

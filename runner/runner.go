@@ -35,7 +35,9 @@ type Output interface {
 	// Stream returns a line-buffered writer for one stream of one worker;
 	// Close flushes it.
 	Stream(s Stream) io.WriteCloser
-	// Event prints one runner event line.
+	// Event prints one runner event line. It may block (an output nobody
+	// reads): the runner calls it one event at a time, never from the
+	// supervisor or a worker's goroutine.
 	Event(e Event)
 }
 
@@ -93,9 +95,12 @@ type Options struct {
 // Runner supervises the workers of one Config. Use New, then Run once.
 type Runner struct {
 	opts  Options
-	out   Output
+	out   Output // worker output; events go through events
 	rp    *reaper
 	types []*ptype
+
+	events    emitter      // the runner's events, written off the supervisor (events.go)
+	unwritten atomic.Int64 // events Run could not write before it returned
 
 	killAll  chan struct{} // closed by Kill: stop everything now
 	killOnce sync.Once
@@ -275,6 +280,7 @@ func prepare(opts Options) (*Runner, error) {
 	r := &Runner{
 		opts:        opts,
 		out:         opts.Output,
+		events:      emitter{out: opts.Output},
 		killAll:     make(chan struct{}),
 		exits:       make(chan exitReport),
 		slotDone:    make(chan *slot),
@@ -327,6 +333,7 @@ func prepare(opts Options) (*Runner, error) {
 	if len(r.types) == 0 {
 		return nil, errors.New("no process to run (every selected type has 0 workers)")
 	}
+	r.events.hurry = r.hardStop
 	return r, nil
 }
 
@@ -518,8 +525,11 @@ func (r *Runner) killedAtStop() {
 }
 
 func (r *Runner) event(worker, ev, msg string, pid int, fields map[string]any) {
-	r.out.Event(Event{Worker: worker, Event: ev, PID: pid, Message: msg, Fields: fields})
+	r.emit(Event{Worker: worker, Event: ev, PID: pid, Message: msg, Fields: fields})
 }
+
+// emit prints a runner event without ever blocking long (events.go).
+func (r *Runner) emit(e Event) { r.events.emit(e) }
 
 // Run starts every worker and supervises them until the cluster stops:
 // ctx cancelled (graceful stop), Kill, a type failing, or every worker
@@ -543,13 +553,18 @@ func (r *Runner) Run(ctx context.Context) error {
 
 	var result error
 	var shutdownTimer <-chan time.Time
-	stop := func(reason error) {
+	// stop starts the stop and its clock, then says why (say, "": nothing
+	// to say): the workers are asked to stop even if that line cannot be
+	// written.
+	stop := func(reason error, say string) {
 		if r.stopping {
 			return
 		}
 		r.stopping = true
 		r.halting.Store(true)
 		result = reason
+		shutdownTimer = time.After(r.shutdownTimeout)
+		r.startBudget()
 		r.failWaits("the cluster is stopping: the reload did not finish")
 		if r.readyPending != nil {
 			// Stopped before it was ready: it never will be, and a
@@ -558,8 +573,9 @@ func (r *Runner) Run(ctx context.Context) error {
 			r.readyResult <- ErrNotRunning
 		}
 		r.stopInOrder()
-		shutdownTimer = time.After(r.shutdownTimeout)
-		r.startBudget()
+		if say != "" {
+			r.event("", "stopping", say, 0, nil)
+		}
 	}
 	ctxDone := ctx.Done()
 	killAll := r.killAll
@@ -588,19 +604,17 @@ func (r *Runner) Run(ctx context.Context) error {
 		select {
 		case <-ctxDone:
 			ctxDone = nil
-			r.event("", "stopping", "stopping (graceful)", 0, nil)
-			stop(nil)
+			stop(nil, "stopping (graceful)")
 		case <-killAll:
 			killAll = nil
-			if !r.stopping {
-				r.event("", "stopping", "stopping (immediate)", 0, nil)
-			}
-			stop(result)
+			r.startBudget()
+			r.hastenBudget()                     // before the line, which may wait on the output
+			stop(result, "stopping (immediate)") // says nothing when already stopping
 		case <-shutdownTimer:
 			shutdownTimer = nil
-			r.event("", "stopping", fmt.Sprintf("shutdown_timeout %s passed: killing what is left", r.shutdownTimeout), 0, nil)
 			r.killed.Store(true)
 			r.Kill()
+			r.event("", "stopping", fmt.Sprintf("shutdown_timeout %s passed: killing what is left", r.shutdownTimeout), 0, nil)
 			// Descendants that left their worker's group (setsid) are not
 			// reached by the group SIGKILL: kill them too, so the pipes they
 			// hold close and the workers' last output is copied.
@@ -612,13 +626,15 @@ func (r *Runner) Run(ctx context.Context) error {
 		case rep := <-r.exits:
 			if rep.status.success() && rep.s.p.Restart != procfile.RestartAlways {
 				r.noteFirstReady(rep.s) // a one-shot that completed: nothing more to wait for
+			} else if rep.notReady != nil {
+				r.noteNotReady(rep.s, "was "+rep.notReady.Error()) // killed for it: its exit says nothing
 			} else if !rep.wasReady {
 				r.noteNotReady(rep.s, "exited before it was ready ("+rep.status.String()+")")
 			}
 			d := r.decide(rep)
 			rep.reply <- d
 			if d.stopCluster && !r.stopping {
-				stop(ErrFailed)
+				stop(ErrFailed, "")
 			}
 		case s := <-r.spawned:
 			s.everSpawned = true
@@ -650,14 +666,13 @@ func (r *Runner) Run(ctx context.Context) error {
 		case f := <-r.requests:
 			f()
 			if r.stopRequested && !r.stopping {
-				r.event("", "stopping", "stopping (cluster stop)", 0, nil)
-				stop(nil)
+				stop(nil, "stopping (cluster stop)")
 			}
 			watchSockets() // an Apply may have added an inherit type
 		}
 		r.checkWaiting()
 		if r.failNow && !r.stopping {
-			stop(ErrFailed)
+			stop(ErrFailed, "")
 		}
 	}
 	close(r.loopDone)
@@ -671,6 +686,9 @@ func (r *Runner) Run(ctx context.Context) error {
 	if pids := r.killedPids(); len(pids) > 0 {
 		r.event("", "killed", "SIGKILLed processes left behind that did not stop: "+pids, 0, nil)
 	}
+	// Every event is written before Run returns, unless nobody reads the
+	// output: then not past the bound the workers are held to.
+	r.unwritten.Store(int64(r.events.flush(r.softAt.Add(hardGrace+outputSettle), r.hardStop)))
 	if result == nil && r.killed.Load() {
 		result = ErrKilled
 	}
@@ -749,6 +767,7 @@ type exitReport struct {
 	wasReady bool
 	resource bool  // it could not start for lack of system resources
 	notReady error // its readiness check failed and it was killed
+	streak   int   // the slot's crashes in a row, this one included (see slot.run)
 	reply    chan decision
 }
 
@@ -809,6 +828,19 @@ func (r *Runner) decide(rep exitReport) decision {
 			msg += "; waiting for a file change"
 		}
 		r.event(p.Name, "failed", msg, 0, map[string]any{"crashes": len(t.crashes)})
+		r.stopBackoffs(t)
+		return decision{stopCluster: !r.opts.Watch, failed: true}
+	}
+	if rep.streak > p.MaxRestarts {
+		// One worker's backoff (up to 30s) spreads its crashes out: more
+		// than max_restarts never fit in restart_window, and a type of one
+		// worker would crash forever. In a row, they fail it too.
+		t.failed = true
+		msg := fmt.Sprintf("%s failed: %s crashed %d times in a row", p.Name, rep.s.name, rep.streak)
+		if r.opts.Watch {
+			msg += "; waiting for a file change"
+		}
+		r.event(p.Name, "failed", msg, 0, map[string]any{"crashes": rep.streak})
 		r.stopBackoffs(t)
 		return decision{stopCluster: !r.opts.Watch, failed: true}
 	}

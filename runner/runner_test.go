@@ -403,6 +403,51 @@ func TestCrashLoopFails(t *testing.T) {
 	}
 }
 
+// One worker's backoff spreads its crashes out: with the defaults (10 in
+// 60s, backoff up to 30s) 11 crashes never fit in the window. Crashes in a
+// row fail the type too; a short restart_window here stands for that.
+func TestCrashStreakFailsOneWorker(t *testing.T) {
+	p := shProc("web", `echo boom; exit 3`)
+	p.Restart = procfile.RestartAlways
+	p.MaxRestarts = 3
+	p.RestartWindow = 50 * time.Millisecond // below the first backoff: never 2 crashes in it
+	rn := start(t, Options{Config: config(p)})
+	err := rn.wait(t, 15*time.Second)
+	if !errors.Is(err, ErrFailed) {
+		t.Fatalf("Run = %v, want ErrFailed", err)
+	}
+	joined := strings.Join(rn.rec.messages(), "\n")
+	if !strings.Contains(joined, "web failed: web.1 crashed 4 times in a row") {
+		t.Errorf("missing the failed event in:\n%s", joined)
+	}
+	if n := len(delays(rn.rec.messages())); n != 3 {
+		t.Errorf("%d restarts, want 3 in:\n%s", n, joined)
+	}
+}
+
+// A worker that is never ready is not healthy, however long it ran before
+// its ready.timeout killed it: its crashes stay in a row.
+func TestNeverReadyIsNotHealthy(t *testing.T) {
+	old := healthyAfter
+	healthyAfter = time.Millisecond
+	t.Cleanup(func() { healthyAfter = old })
+	p := shProc("web", `echo waiting; exec sleep 1000`)
+	p.Restart = procfile.RestartAlways
+	p.MaxRestarts = 2
+	p.RestartWindow = 50 * time.Millisecond
+	p.Ready = procfile.Ready{Kind: procfile.ReadyLog, Timeout: 200 * time.Millisecond}
+	p.Ready.Log = regexp.MustCompile(`never printed`)
+	rn := start(t, Options{Config: config(p)})
+	err := rn.wait(t, 15*time.Second)
+	if !errors.Is(err, ErrFailed) {
+		t.Fatalf("Run = %v, want ErrFailed", err)
+	}
+	joined := strings.Join(rn.rec.messages(), "\n")
+	if !strings.Contains(joined, "web failed: web.1 crashed 3 times in a row") {
+		t.Errorf("missing the failed event in:\n%s", joined)
+	}
+}
+
 func TestBackoffResetsAfterHealthyRun(t *testing.T) {
 	old := healthyAfter
 	healthyAfter = 200 * time.Millisecond

@@ -17,6 +17,10 @@ import (
 // whatever the workers do.
 const hardGrace = 1500 * time.Millisecond
 
+// outputSettle is how long past the hard stop Run still waits for copies cut
+// there to finish their line, and for its last events to be written.
+const outputSettle = 300 * time.Millisecond
+
 // shutdown is the bounded end of Run. The budget starts when the cluster
 // starts to stop (or ends on its own): stop_signal grace until softAt
 // (shutdown_timeout), SIGKILL to whatever is left, and at hardStop the
@@ -50,6 +54,16 @@ func (r *Runner) startBudget() {
 	})
 }
 
+// hastenBudget brings the hard stop to hardGrace from now, when it is
+// further off: an immediate stop (Kill) has SIGKILLed every worker, and
+// what they leave (pipes held open, an output nobody reads) is not waited
+// for past that. It runs on the Run goroutine, after startBudget.
+func (r *Runner) hastenBudget() {
+	if time.Until(r.softAt) > 0 { // the hard stop is more than hardGrace away: it has not fired
+		r.hardTimer.Reset(hardGrace)
+	}
+}
+
 // waitBackground waits for copiers, group cleanups and proxies, but not past
 // the hard stop (plus a moment for copies cut there to finish their line).
 func (r *Runner) waitBackground() {
@@ -58,11 +72,23 @@ func (r *Runner) waitBackground() {
 	select {
 	case <-done:
 	case <-r.hardStop:
-		select {
-		case <-done:
-		case <-time.After(300 * time.Millisecond):
-			// A write to our own output is blocked (nobody reads it): that
-			// is not the workers' doing, and the bound still holds.
+		settle := time.NewTimer(outputSettle)
+		defer settle.Stop()
+		tick := time.NewTicker(pollInterval)
+		defer tick.Stop()
+	wait:
+		for !r.events.stalled() {
+			// Not when nobody reads our own output: a copy blocked writing
+			// to it will not finish its line however long we wait.
+			select {
+			case <-done:
+				break wait
+			case <-settle.C:
+				// A write to our own output is blocked (nobody reads it):
+				// that is not the workers' doing, and the bound still holds.
+				break wait
+			case <-tick.C:
+			}
 		}
 	}
 	if r.hardTimer != nil {

@@ -142,10 +142,11 @@ func (s *slot) setInfo(f func(*WorkerInfo)) {
 func (s *slot) run() {
 	defer func() { s.r.slotDone <- s }()
 	attempt := 0
+	streak := 0 // crashes in a row: none of its runs in between was healthy
 	for {
 		w, err := s.startShallow()
 		var st exitStatus
-		var ran time.Duration
+		healthy := false
 		stopped := false
 		wasReady := false
 		resource := false
@@ -160,8 +161,11 @@ func (s *slot) run() {
 		} else {
 			s.r.spawned <- s
 			st, stopped = s.supervise(w)
-			ran = time.Since(w.started)
 			wasReady = w.isReady.Load()
+			// Healthy: ready, then running for healthyAfter. A worker that
+			// never gets ready (killed at its ready.timeout) is not, however
+			// long it ran.
+			healthy = wasReady && time.Since(w.readyAt) >= healthyAfter
 			notReady = w.notReady
 			s.report(w, st)
 		}
@@ -179,11 +183,14 @@ func (s *slot) run() {
 		if stopped {
 			return
 		}
-		if ran >= healthyAfter {
-			attempt = 0
+		if healthy {
+			attempt, streak = 0, 0
+		}
+		if !resource && !st.success() {
+			streak++
 		}
 		reply := make(chan decision, 1)
-		s.r.exits <- exitReport{s: s, status: st, wasReady: wasReady, resource: resource, notReady: notReady, reply: reply}
+		s.r.exits <- exitReport{s: s, status: st, wasReady: wasReady, resource: resource, notReady: notReady, streak: streak, reply: reply}
 		d := <-reply
 		if !d.restart {
 			if d.failed {
@@ -236,6 +243,7 @@ var addrInUse = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile
 type worker struct {
 	*proc
 	started   time.Time
+	readyAt   time.Time // when it became ready; the slot goroutine only
 	ready     <-chan error
 	isReady   atomic.Bool
 	cleanup   func()
@@ -263,6 +271,7 @@ func (s *slot) supervise(w *worker) (st exitStatus, stopped bool) {
 				signalGroup(w.pid, syscall.SIGKILL)
 				continue
 			}
+			w.readyAt = time.Now()
 			w.isReady.Store(true)
 			s.setInfo(func(i *WorkerInfo) { i.State = StateReady })
 			s.r.event(s.name, "ready", s.name+" ready", w.pid, nil)
@@ -380,7 +389,7 @@ func (s *slot) report(w *worker, st exitStatus) {
 		status = &c
 		msg = fmt.Sprintf("%s exited (status %d)", s.name, c)
 	}
-	s.r.out.Event(Event{Worker: s.name, Event: "exited", PID: w.pid, Status: status, Signal: sig, Message: msg})
+	s.r.emit(Event{Worker: s.name, Event: "exited", PID: w.pid, Status: status, Signal: sig, Message: msg})
 	if w.backend != nil {
 		s.t.pool.drain(w.backend)
 	}

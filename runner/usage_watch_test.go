@@ -3,6 +3,7 @@ package runner
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -103,5 +104,67 @@ func TestMaxMemoryCatchesAWorkerThatGrowsLate(t *testing.T) {
 	defer mu.Unlock()
 	if n := len(intervals[pid]); n < 2 || intervals[pid][n-1] != sampleMin || intervals[pid][n-2] != sampleMin {
 		t.Errorf("the samples above the limit should be a second apart: %v", intervals[pid])
+	}
+}
+
+// A max_memory below what a fresh worker uses: the worker is replaced once,
+// and when its replacement is above the limit from its start too, that is
+// said once, with the numbers, and the replacement is left for memoryRetry
+// (30 s) instead of being replaced every 2 s.
+func TestMaxMemoryBelowAFreshWorker(t *testing.T) {
+	var mu sync.Mutex
+	samples := map[int]int{} // pid -> samples
+	memorySampled = func(pid int, rss int64, next time.Duration) {
+		mu.Lock()
+		samples[pid]++
+		mu.Unlock()
+	}
+	t.Cleanup(func() { memorySampled = nil }) // after the runner stops (cleanups run last first)
+	p := shProc("hog", `echo up; exec sleep 1000`)
+	p.MaxMemory = 256 << 10 // below any process's RSS
+	rn := start(t, Options{Config: config(p)})
+	rn.waitEvents(t, "hog.1 uses", 1, 30*time.Second)
+	hint := regexp.MustCompile(`^hog\.1 uses \d+ (KiB|MiB) from its start, above max_memory 256 KiB: max_memory is below what a fresh hog worker uses \(raise it\); it is replaced again in 30s, not at once$`)
+	var held int
+	deadline := time.Now().Add(30 * time.Second)
+	for held == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no hint that max_memory is below a fresh worker's use: %q", rn.rec.messages())
+		}
+		_, evs := rn.rec.snapshot()
+		for _, e := range evs {
+			if hint.MatchString(e.Message) {
+				held = e.PID
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	mu.Lock()
+	at := samples[held]
+	mu.Unlock()
+	// Three more samples, a second apart: it used to be replaced at the
+	// second of them.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		mu.Lock()
+		n := samples[held]
+		mu.Unlock()
+		if n >= at+3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the held worker %d was sampled %d times more, want 3: %q", held, n-at, rn.rec.messages())
+		}
+	}
+	replaced := 0
+	for _, m := range rn.rec.messages() {
+		if strings.HasSuffix(m, ": replacing it") {
+			replaced++
+		}
+	}
+	if replaced != 1 {
+		t.Errorf("%d replacements, want 1: %q", replaced, rn.rec.messages())
+	}
+	if st := statusOf(t, rn); len(st.Workers) != 1 || st.Workers[0].PID != held {
+		t.Errorf("workers %+v, want the held one (pid %d) alone", st.Workers, held)
 	}
 }
