@@ -140,6 +140,16 @@ func (r *Runner) slotWaitsReady(s *slot) {
 	delete(r.slotWaits, s)
 }
 
+// slotWaitsFailed aborts the Waits on a new worker that exited (or was
+// killed) before it was ready: a reload is aborted when a new worker fails,
+// even though the worker is restarted after its backoff (a crash loop would
+// otherwise hold reload --wait for as long as it lasts).
+func (r *Runner) slotWaitsFailed(s *slot, why string) {
+	ws := r.slotWaits[s]
+	delete(r.slotWaits, s)
+	failAll(ws, fmt.Sprintf("the new %s %s", s.name, why))
+}
+
 func (r *Runner) slotWaitsDone(s *slot) {
 	ws := r.slotWaits[s]
 	delete(r.slotWaits, s)

@@ -191,3 +191,27 @@ func TestReloadWaitForAWaitingNewType(t *testing.T) {
 		t.Errorf("api not ready when the Wait ended: %+v", st.Workers)
 	}
 }
+
+// A reload that adds a type whose worker crashes before it is ready is
+// aborted with the reason, though the worker is restarted after its backoff:
+// before, reload --wait waited for as long as the crash loop lasted.
+func TestReloadWaitForANewTypeThatCrashes(t *testing.T) {
+	web := shProc("web", "exec sleep 1000")
+	var next atomic.Pointer[procfile.Config]
+	next.Store(config(web))
+	rn := start(t, Options{Config: next.Load(), Reread: func() (*procfile.Config, error) { return next.Load(), nil }})
+	rn.waitStatus(t, func(s Status) bool { return readyCount(s, "web") == 1 }, "1 ready")
+
+	crashy := shProc("crashy", "sleep 0.2; exit 1")
+	crashy.Restart = procfile.RestartAlways // restarted after each crash, as by default
+	crashy.Ready = procfile.Ready{Kind: procfile.ReadyLog, Log: regexp.MustCompile("^up$"), Timeout: time.Minute}
+	next.Store(config(web, crashy))
+	_, w, err := rn.r.ReloadConfigWait([]string{"crashy"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = waitResult(t, rn, w)
+	if !errors.Is(err, ErrAborted) || !strings.Contains(err.Error(), "the new crashy.1 exited before it was ready (status 1)") {
+		t.Fatalf("Wait = %v, want aborted: the new crashy.1 exited before it was ready (status 1)", err)
+	}
+}

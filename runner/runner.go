@@ -628,8 +628,10 @@ func (r *Runner) Run(ctx context.Context) error {
 				r.noteFirstReady(rep.s) // a one-shot that completed: nothing more to wait for
 			} else if rep.notReady != nil {
 				r.noteNotReady(rep.s, "was "+rep.notReady.Error()) // killed for it: its exit says nothing
+				r.slotWaitsFailed(rep.s, "was "+rep.notReady.Error())
 			} else if !rep.wasReady {
 				r.noteNotReady(rep.s, "exited before it was ready ("+rep.status.String()+")")
+				r.slotWaitsFailed(rep.s, "exited before it was ready ("+rep.status.String()+")")
 			}
 			d := r.decide(rep)
 			rep.reply <- d
