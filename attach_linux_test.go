@@ -183,9 +183,17 @@ tty = true
 
 // collect reads r in the background; the returned func gives what came so far.
 func collect(r io.Reader) func() []byte {
+	get, _ := collectUntilEOF(r)
+	return get
+}
+
+// collectUntilEOF is collect, and a channel closed once r has ended.
+func collectUntilEOF(r io.Reader) (func() []byte, <-chan struct{}) {
 	var mu sync.Mutex
 	var b []byte
+	eof := make(chan struct{})
 	go func() {
+		defer close(eof)
 		buf := make([]byte, 4096)
 		for {
 			n, err := r.Read(buf)
@@ -201,7 +209,7 @@ func collect(r io.Reader) func() []byte {
 		mu.Lock()
 		defer mu.Unlock()
 		return append([]byte(nil), b...)
-	}
+	}, eof
 }
 
 // waitExit waits for cmd (started, its Wait in exited) and returns its
@@ -251,32 +259,59 @@ restart = "always"
 	readLog := func() []byte { b, _ := os.ReadFile(logPath); return b }
 	waitFor(t, "log", readLog, `app\.1 +\| up`)
 
-	// attach reads a pipe that stays open; stdout and stderr are kept apart.
-	attachPipe := func() (cmd *exec.Cmd, in io.WriteCloser, stdout, stderr func() []byte, exited chan error) {
+	// attach reads a pipe that stays open; stdout and stderr are kept apart,
+	// in pipes of the test's own (exec's StdoutPipe is closed by Wait, which
+	// can lose the last bytes a collector has not read yet); drained waits
+	// until both have ended.
+	attachPipe := func() (cmd *exec.Cmd, in io.WriteCloser, stdout, stderr func() []byte, exited chan error, drained func()) {
 		t.Helper()
 		cmd = clusterCommand(t, dir, "attach", "app.1")
 		in, err := cmd.StdinPipe()
 		if err != nil {
 			t.Fatal(err)
 		}
-		o, _ := cmd.StdoutPipe()
-		e, _ := cmd.StderrPipe()
-		stdout, stderr = collect(o), collect(e)
-		if err := cmd.Start(); err != nil {
+		or, ow, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		er, ew, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Stdout, cmd.Stderr = ow, ew
+		var oEOF, eEOF <-chan struct{}
+		stdout, oEOF = collectUntilEOF(or)
+		stderr, eEOF = collectUntilEOF(er)
+		err = cmd.Start()
+		ow.Close()
+		ew.Close()
+		if err != nil {
 			t.Fatal(err)
 		}
 		exited = make(chan error, 1)
 		go func() { exited <- cmd.Wait() }()
-		t.Cleanup(func() { in.Close(); cmd.Process.Kill() })
-		return cmd, in, stdout, stderr, exited
+		t.Cleanup(func() { in.Close(); cmd.Process.Kill(); or.Close(); er.Close() })
+		drained = func() {
+			t.Helper()
+			for _, c := range []<-chan struct{}{oEOF, eEOF} {
+				select {
+				case <-c:
+				case <-time.After(10 * time.Second):
+					t.Fatal("attach's output did not end after it exited")
+				}
+			}
+		}
+		return cmd, in, stdout, stderr, exited, drained
 	}
 
 	// The worker exits: the runner's line, status 0.
-	cmd, in, stdout, stderr, exited := attachPipe()
+	cmd, in, stdout, stderr, exited, drained := attachPipe()
 	io.WriteString(in, "ping\n")
 	waitFor(t, "attach", stdout, `you said: ping`)
 	io.WriteString(in, "bye\n")
-	if code := waitExit(t, "attach after the worker exited", cmd, exited); code != 0 || !bytes.HasSuffix(stdout(), []byte("[cluster: app.1's terminal closed]\r\n")) || len(stderr()) > 0 {
+	code := waitExit(t, "attach after the worker exited", cmd, exited)
+	drained()
+	if code != 0 || !bytes.HasSuffix(stdout(), []byte("[cluster: app.1's terminal closed]\r\n")) || len(stderr()) > 0 {
 		t.Errorf("attach after the worker exited: status %d, stdout %q, stderr %q; want 0 and the terminal closed line", code, stdout(), stderr())
 	}
 	waitFor(t, "log", readLog, `(?s)app\.1 +\| up.*app\.1 +\| up`) // restarted
@@ -306,12 +341,14 @@ restart = "always"
 			t.Fatal("attach never made the terminal raw")
 		}
 	}
-	cmd, in, stdout, stderr, exited = attachPipe()
+	cmd, in, stdout, stderr, exited, drained = attachPipe()
 	io.WriteString(in, "ping\n")
 	waitFor(t, "attach", stdout, `you said: ping`)
 
 	runCmd.Process.Kill()
-	if code := waitExit(t, "attach from a pipe after the runner died", cmd, exited); code != 1 || string(stderr()) != "[cluster: connection to the cluster lost]\n" {
+	code = waitExit(t, "attach from a pipe after the runner died", cmd, exited)
+	drained()
+	if code != 1 || string(stderr()) != "[cluster: connection to the cluster lost]\n" {
 		t.Errorf("attach from a pipe after the runner died: status %d, stderr %q; want 1 and the connection lost line", code, stderr())
 	}
 	if code := waitExit(t, "attach from a terminal after the runner died", termCmd, termExited); code != 1 {
