@@ -530,13 +530,16 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 
 	runErr := make(chan error, 1)
 	go func() { runErr <- r.Run(ctx) }()
-	onReady := func() {}
+	onReady := trim.settle // start-up is over: its code and garbage can go
 	if notify != nil {
 		defer notify.close(notifyGrace) // after nstop: STOPPING=1 is the last word
 		nctx, nstop := context.WithCancel(context.Background())
 		defer nstop() // after Run returned: watchdog pings go on while the workers stop
 		go notify.run(nctx, r, watchdog)
-		onReady = notify.Ready
+		onReady = func() {
+			notify.Ready()
+			trim.settle()
+		}
 	}
 	cmdStatus := -1
 	if len(command) > 0 {
@@ -545,7 +548,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 			return stopStatus(sig)
 		}
 		cmdStatus = runCommand(r, cfg, cmdPath, command, cancel, stoppedBy, runErr, cmdSignals, stderr, onReady)
-	} else if notify != nil {
+	} else {
 		go func() {
 			if err := <-r.Ready(); err == nil {
 				onReady()

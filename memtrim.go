@@ -35,18 +35,24 @@ const (
 // per trimEvery, when to trim.
 type trimmer struct {
 	last, trimmed uint64 // total at the previous sample, at the last trim
+	started       bool   // trimmed once after start-up
 }
 
-// sample takes the total bytes allocated so far and reports whether to
-// trim now, and whether the runner is quiet with nothing left to trim (the
-// loop may sleep).
-func (t *trimmer) sample(total uint64) (trim, idle bool) {
+// sample takes the total bytes allocated so far, and whether start-up is
+// over (every worker ready), and reports whether to trim now, and whether
+// the runner is quiet with nothing left to trim (the loop may sleep).
+func (t *trimmer) sample(total uint64, settled bool) (trim, idle bool) {
 	quiet := total-t.last < trimQuiet
 	t.last = total
 	if !quiet {
 		return false, false
 	}
-	if total-t.trimmed >= trimAfter {
+	if settled && !t.started || total-t.trimmed >= trimAfter {
+		// The first quiet second after every worker is ready trims
+		// however little start-up allocated: start-up also ran code
+		// (package init, the configuration's parser, each worker's
+		// start and readiness) that an idle runner does not run again.
+		t.started = t.started || settled
 		t.trimmed = total
 		return true, false
 	}
@@ -61,6 +67,7 @@ type trimLoop struct {
 	allocs     func() uint64 // total bytes allocated so far
 	trim       func()
 	asleep     atomic.Bool
+	settled    atomic.Bool // start-up is over
 	kick       chan struct{}
 }
 
@@ -82,6 +89,7 @@ func newTrimLoop() *trimLoop {
 		trim: func() {
 			runtime.GC()
 			debug.FreeOSMemory()
+			dropCode()
 		},
 		kick: make(chan struct{}, 1),
 	}
@@ -95,6 +103,13 @@ func (l *trimLoop) poke() {
 		default:
 		}
 	}
+}
+
+// settle says start-up is over (every worker is ready): the first quiet
+// second after it trims.
+func (l *trimLoop) settle() {
+	l.settled.Store(true)
+	l.poke()
 }
 
 // run trims until ctx ends.
@@ -123,7 +138,7 @@ func (l *trimLoop) run(ctx context.Context) {
 				continue
 			}
 		}
-		trim, idle := t.sample(l.allocs())
+		trim, idle := t.sample(l.allocs(), l.settled.Load())
 		if trim {
 			l.trim()
 			// The trim's own allocations do not count as a burst.

@@ -14,7 +14,7 @@ func TestTrimmerTrimsOnceAfterEachBurst(t *testing.T) {
 	total := uint64(0)
 	step := func(alloc uint64) (trim, idle bool) {
 		total += alloc
-		return tr.sample(total)
+		return tr.sample(total, true)
 	}
 	// Start-up allocates 3 MiB over the first second, then quiet.
 	if trim, idle := step(3 << 20); trim || idle {
@@ -48,6 +48,26 @@ func TestTrimmerTrimsOnceAfterEachBurst(t *testing.T) {
 	}
 	if trim, _ := step(0); !trim {
 		t.Fatal("no trim after steady output stopped")
+	}
+}
+
+// A start-up that allocated little still trims, once every worker is ready
+// and the runner is quiet: what it ran (package init, the configuration's
+// parser, the workers' starts) is code an idle runner does not run again,
+// whose pages dropCode returns.
+func TestTrimmerTrimsAfterASmallStartUp(t *testing.T) {
+	var tr trimmer
+	if trim, idle := tr.sample(300<<10, false); trim || idle {
+		t.Fatalf("busy start-up: trim %v, idle %v", trim, idle)
+	}
+	if trim, idle := tr.sample(310<<10, false); trim || !idle {
+		t.Fatalf("quiet, workers not ready yet: trim %v, idle %v", trim, idle)
+	}
+	if trim, _ := tr.sample(320<<10, true); !trim {
+		t.Fatal("no trim once a small start-up was over and quiet")
+	}
+	if trim, idle := tr.sample(330<<10, true); trim || !idle {
+		t.Fatalf("idle after the trim: trim %v, idle %v", trim, idle)
 	}
 }
 

@@ -9,7 +9,10 @@
 #   bash bench/rss.sh [WORKERS] [LINES] [ROUNDS]
 # Each worker waits on a fifo, so the runner is measured idle first; then
 # every worker prints LINES lines and goes back to sleep, and once all are
-# copied and 3 s have passed, the runner is measured again.
+# copied and 6 s have passed, the runner is measured again. Every program is
+# measured 6 s after its processes are up: idle is how a runner spends its
+# life, and `cluster` trims its memory (and the code pages start-up ran)
+# after the first quiet second once every worker is ready (memtrim.go).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-32}
@@ -61,12 +64,12 @@ for r in $(seq "$rounds"); do
 	"$tmp/cluster" run -f "$tmp/Clusterfile" --color never > "$tmp/out" 2>&1 &
 	cl=$!
 	wait_for started
-	sleep 3
+	sleep 6
 	idle=$(rss_kib "$cl")
 	idle_split=$(split_mib "$cl")
 	: > "$tmp/go" # every worker's cat is waiting to open the fifo: all print now
 	wait_for copied
-	sleep 3
+	sleep 6
 	after=$(rss_kib "$cl")
 	after_split=$(split_mib "$cl")
 	kill -TERM "$cl"; wait "$cl" || true
@@ -76,7 +79,7 @@ for r in $(seq "$rounds"); do
 	"$tmp/ptyfloor" "${sleeps[@]}" > /dev/null 2>&1 &
 	pf=$!
 	wait_for floorsleeps
-	sleep 3
+	sleep 6
 	floor=$(rss_kib "$pf")
 	pkill -P "$pf" sleep || true
 	wait "$pf" 2>/dev/null || true
@@ -84,7 +87,7 @@ for r in $(seq "$rounds"); do
 	if [ -n "$hm" ]; then
 		"$hm" --root "$tmp" "$tmp/Procfile" > /dev/null 2>&1 &
 		h=$!
-		sleep 3
+		sleep 6
 		hk=$(rss_kib "$h")
 		line="$line; hivemind $(mib "$hk") MiB ($(split_mib "$h"); cluster idle $(awk -v a="$idle" -v b="$hk" 'BEGIN{printf "%.2f", a/b}')x)"
 		kill -TERM "$h"; wait "$h" || true
