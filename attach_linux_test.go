@@ -44,26 +44,74 @@ func waitFor(t *testing.T, what string, read func() []byte, re string) {
 	t.Fatalf("%s: no match for %q within 15s; have:\n%s", what, re, read())
 }
 
+// runCluster starts `cluster run` on clusterfile in a fresh directory, its
+// output in a file that readLog reads; the caller stops it.
+func runCluster(t *testing.T, clusterfile string) (dir string, run *exec.Cmd, readLog func() []byte) {
+	t.Helper()
+	dir = t.TempDir()
+	os.WriteFile(filepath.Join(dir, "Clusterfile"), []byte(clusterfile), 0o644)
+	logPath := filepath.Join(dir, "out.txt")
+	logf, _ := os.Create(logPath)
+	t.Cleanup(func() { logf.Close() })
+	run = clusterCommand(t, dir, "run", "--color", "never")
+	run.Stdout, run.Stderr = logf, logf
+	if err := run.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return dir, run, func() []byte { b, _ := os.ReadFile(logPath); return b }
+}
+
+// attachFrom starts `cluster attach app.1` in dir with tty as its
+// controlling terminal and stdio; exited gets the result of its Wait.
+func attachFrom(t *testing.T, dir string, tty *os.File) (cmd *exec.Cmd, exited chan error) {
+	t.Helper()
+	cmd = clusterCommand(t, dir, "attach", "app.1")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited = make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	return cmd, exited
+}
+
+// termios returns tty's terminal settings.
+func termios(t *testing.T, tty *os.File) *unix.Termios {
+	t.Helper()
+	tio, err := unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tio
+}
+
+// waitRaw polls until tty's settings are no longer before (cmd, an attach,
+// made it raw); after 15s it kills cmd and fails with msg.
+func waitRaw(t *testing.T, tty *os.File, before *unix.Termios, cmd *exec.Cmd, msg string) {
+	t.Helper()
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if now, err := unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS); err == nil && *now != *before {
+			return
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal(msg)
+		}
+	}
+}
+
 // TestAttachThroughTerminal drives `cluster attach` from a real terminal:
 // typed lines reach a tty = true worker (and are answered), the window size
 // is passed on, Ctrl-\ detaches with status 0, the user's terminal is
 // restored, and the worker and the main log go on.
 func TestAttachThroughTerminal(t *testing.T) {
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "Clusterfile"), []byte(`
+	dir, runCmd, readLog := runCluster(t, `
 [process.app]
 command = "sh -c 'echo tty: $(tty); while read l; do if [ \"$l\" = size ]; then stty size; else echo \"you said: $l\"; fi; done'"
 workers = 1
 tty = true
-`), 0o644)
-	logPath := filepath.Join(dir, "out.txt")
-	logf, _ := os.Create(logPath)
-	defer logf.Close()
-	runCmd := clusterCommand(t, dir, "run", "--color", "never")
-	runCmd.Stdout, runCmd.Stderr = logf, logf
-	if err := runCmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+`)
 	defer func() {
 		runCmd.Process.Signal(syscall.SIGTERM)
 		done := make(chan error, 1)
@@ -75,45 +123,14 @@ tty = true
 			t.Error("cluster run did not stop")
 		}
 	}()
-	readLog := func() []byte { b, _ := os.ReadFile(logPath); return b }
 	waitFor(t, "log", readLog, `app\.1 +\| tty: /dev/pts/`)
 
 	master, slave := openPTY(t)
 	unix.IoctlSetWinsize(int(slave.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 37, Col: 101})
-	before, err := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS)
-	if err != nil {
-		t.Fatal(err)
-	}
+	before := termios(t, slave)
 
-	attach := clusterCommand(t, dir, "attach", "app.1")
-	attach.Stdin, attach.Stdout, attach.Stderr = slave, slave, slave
-	attach.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
-	if err := attach.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- attach.Wait() }()
-
-	var out bytes.Buffer
-	var outMu = make(chan struct{}, 1)
-	outMu <- struct{}{}
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, err := master.Read(buf)
-			<-outMu
-			out.Write(buf[:n])
-			outMu <- struct{}{}
-			if err != nil {
-				return
-			}
-		}
-	}()
-	readOut := func() []byte {
-		<-outMu
-		defer func() { outMu <- struct{}{} }()
-		return append([]byte(nil), out.Bytes()...)
-	}
+	attach, exited := attachFrom(t, dir, slave)
+	readOut := collect(master)
 	waitFor(t, "attach", readOut, `attached to app\.1; detach with Ctrl-\\`)
 
 	master.Write([]byte("hello\r"))
@@ -133,11 +150,7 @@ tty = true
 		t.Fatalf("attach did not detach on Ctrl-\\; output:\n%s", readOut())
 	}
 	waitFor(t, "attach", readOut, `detached from app\.1`)
-	after, err := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if *after != *before {
+	if after := termios(t, slave); *after != *before {
 		t.Errorf("terminal not restored:\nbefore %+v\nafter  %+v", *before, *after)
 	}
 
@@ -149,22 +162,8 @@ tty = true
 
 	// Attached again, a SIGTERM (a kill, a closing ssh or tmux) ends the
 	// session with the terminal restored, not left raw.
-	again := clusterCommand(t, dir, "attach", "app.1")
-	again.Stdin, again.Stdout, again.Stderr = slave, slave, slave
-	again.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
-	if err := again.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { exited <- again.Wait() }()
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		if now, err := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS); err == nil && *now != *before {
-			break // raw
-		}
-		if time.Now().After(deadline) {
-			again.Process.Kill()
-			t.Fatal("the second attach never made the terminal raw")
-		}
-	}
+	again, exited := attachFrom(t, dir, slave)
+	waitRaw(t, slave, before, again, "the second attach never made the terminal raw")
 	again.Process.Signal(syscall.SIGTERM)
 	select {
 	case err := <-exited:
@@ -236,27 +235,17 @@ func waitExit(t *testing.T, what string, cmd *exec.Cmd, exited <-chan error) int
 // says the connection was lost and exits 1 (it printed nothing and exited 0,
 // as if the worker had ended), from a terminal (restored) or a pipe.
 func TestAttachEnds(t *testing.T) {
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "Clusterfile"), []byte(`
+	dir, runCmd, readLog := runCluster(t, `
 [process.app]
 command = "sh -c 'echo up; while read l; do echo \"you said: $l\"; [ \"$l\" = bye ] && exit 3; done'"
 workers = 1
 tty = true
 restart = "always"
-`), 0o644)
-	logPath := filepath.Join(dir, "out.txt")
-	logf, _ := os.Create(logPath)
-	defer logf.Close()
-	runCmd := clusterCommand(t, dir, "run", "--color", "never")
-	runCmd.Stdout, runCmd.Stderr = logf, logf
-	if err := runCmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+`)
 	defer func() {
 		runCmd.Process.Kill()
 		runCmd.Wait()
 	}()
-	readLog := func() []byte { b, _ := os.ReadFile(logPath); return b }
 	waitFor(t, "log", readLog, `app\.1 +\| up`)
 
 	// attach reads a pipe that stays open; stdout and stderr are kept apart,
@@ -318,29 +307,12 @@ restart = "always"
 
 	// The runner dies under two clients: a terminal and a pipe.
 	master, slave := openPTY(t)
-	before, err := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	termCmd := clusterCommand(t, dir, "attach", "app.1")
-	termCmd.Stdin, termCmd.Stdout, termCmd.Stderr = slave, slave, slave
-	termCmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
-	if err := termCmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	termExited := make(chan error, 1)
-	go func() { termExited <- termCmd.Wait() }()
+	before := termios(t, slave)
+	termCmd, termExited := attachFrom(t, dir, slave)
 	t.Cleanup(func() { termCmd.Process.Kill() })
 	screen := collect(master)
 	waitFor(t, "attach", screen, `attached to app\.1; detach with Ctrl-\\`)
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		if now, err := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS); err == nil && *now != *before {
-			break // raw: the session is set up
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("attach never made the terminal raw")
-		}
-	}
+	waitRaw(t, slave, before, termCmd, "attach never made the terminal raw") // raw: the session is set up
 	cmd, in, stdout, stderr, exited, drained = attachPipe()
 	io.WriteString(in, "ping\n")
 	waitFor(t, "attach", stdout, `you said: ping`)

@@ -71,23 +71,7 @@ ready = { delay = "100ms" }
 // ready, STATUS=, WATCHDOG=1, RELOADING=1 with MONOTONIC_USEC then READY=1
 // around a reload, STOPPING=1 at the stop.
 func TestNotifyProtocol(t *testing.T) {
-	sock := filepath.Join(t.TempDir(), "notify.sock")
-	ln, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	msgs := make(chan string, 100)
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, _, err := ln.ReadFromUnix(buf)
-			if err != nil {
-				return
-			}
-			msgs <- string(buf[:n])
-		}
-	}()
+	sock, msgs := receiver(t)
 	// expect waits for a message after the last one expect returned;
 	// everSent also looks at those before: STATUS= lines follow the workers'
 	// ready events and may come before or after READY=1.
@@ -121,11 +105,7 @@ func TestNotifyProtocol(t *testing.T) {
 		await(want, 0)
 	}
 
-	n, err := newNotifier(sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { n.close(time.Second) })
+	n := testNotifier(t, sock)
 	r, cancel, _ := startCluster(t, twoSleepers, eventTap{n})
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
@@ -300,27 +280,26 @@ func stateMessages(t *testing.T, msgs <-chan string) []string {
 	}
 }
 
-// One reload of several types is one RELOADING=1 ... READY=1 pair: the
-// runner reloads them one after another, and READY=1 between two would
-// tell systemd the reload is over while the second type still rolls.
-func TestNotifyOneReloadOnePair(t *testing.T) {
-	sock, msgs := receiver(t)
+// testNotifier is a notifier on sock, closed at the end of the test.
+func testNotifier(t *testing.T, sock string) *notifier {
+	t.Helper()
 	n, err := newNotifier(sock)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { n.close(time.Second) })
-	r, cancel, _ := startCluster(t, `
-shutdown_timeout = "5s"
-[process.web]
-command = "sleep 1000"
-workers = 2
-ready = { delay = "100ms" }
-[process.worker]
-command = "sleep 1000"
-workers = 1
-ready = { delay = "100ms" }
-`, eventTap{n})
+	return n
+}
+
+// reloadOnePair runs clusterfile with a notifier, reloads it once ready,
+// polls its status until reloaded says every message about the reload was
+// decided (else fails with "<notYet> within 10s"), stops it, and checks
+// that the reload was one RELOADING=1 ... READY=1 pair.
+func reloadOnePair(t *testing.T, clusterfile, notYet string, reloaded func(runner.Status) bool) {
+	t.Helper()
+	sock, msgs := receiver(t)
+	n := testNotifier(t, sock)
+	r, cancel, _ := startCluster(t, clusterfile, eventTap{n})
 	if err := <-r.Ready(); err != nil {
 		t.Fatal(err)
 	}
@@ -328,18 +307,17 @@ ready = { delay = "100ms" }
 	if err := r.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	// Both types reloaded: every message about the reload was decided.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		st, err := r.Status()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(st.Types) == 2 && st.Types[0].Reloads == 1 && st.Types[1].Reloads == 1 {
+		if reloaded(st) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the reload did not finish within 10s: %+v", st.Types)
+			t.Fatalf("%s within 10s: %+v", notYet, st.Types)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -351,6 +329,26 @@ ready = { delay = "100ms" }
 	}
 }
 
+// One reload of several types is one RELOADING=1 ... READY=1 pair: the
+// runner reloads them one after another, and READY=1 between two would
+// tell systemd the reload is over while the second type still rolls.
+func TestNotifyOneReloadOnePair(t *testing.T) {
+	// Both types reloaded: every message about the reload was decided.
+	reloadOnePair(t, `
+shutdown_timeout = "5s"
+[process.web]
+command = "sleep 1000"
+workers = 2
+ready = { delay = "100ms" }
+[process.worker]
+command = "sleep 1000"
+workers = 1
+ready = { delay = "100ms" }
+`, "the reload did not finish", func(st runner.Status) bool {
+		return len(st.Types) == 2 && st.Types[0].Reloads == 1 && st.Types[1].Reloads == 1
+	})
+}
+
 // A receiver that stops reading holds up no one: the runner still stops
 // when asked (before, the supervisor blocked in the write of STOPPING=1
 // until the receiver closed its socket).
@@ -360,11 +358,7 @@ func TestNotifyStalledReceiver(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := newNotifier(sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { n.close(time.Second) })
+	n := testNotifier(t, sock)
 	r, cancel, done := startCluster(t, twoSleepers, eventTap{n})
 	t.Cleanup(closeAll) // first: a runner stuck writing to it is freed
 	ctx, stop := context.WithCancel(context.Background())
@@ -452,13 +446,8 @@ func TestNotifyCoalesce(t *testing.T) {
 // A reload whose first type is aborted (its new worker crashes) and whose
 // second is reloaded is still one pair: READY=1 once both ended.
 func TestNotifyAbortedReloadOnePair(t *testing.T) {
-	sock, msgs := receiver(t)
-	n, err := newNotifier(sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { n.close(time.Second) })
-	r, cancel, _ := startCluster(t, `
+	// worker reloads after web's reload was aborted: then all is decided.
+	reloadOnePair(t, `
 shutdown_timeout = "5s"
 [process.web]
 command = "sh -c 'test -e web.started && exit 3; touch web.started; exec sleep 1000'"
@@ -468,36 +457,13 @@ ready = { delay = "100ms" }
 command = "sleep 1000"
 workers = 1
 ready = { delay = "100ms" }
-`, eventTap{n})
-	if err := <-r.Ready(); err != nil {
-		t.Fatal(err)
-	}
-	n.Ready()
-	if err := r.Reload(); err != nil {
-		t.Fatal(err)
-	}
-	// worker reloads after web's reload was aborted: then all is decided.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		st, err := r.Status()
-		if err != nil {
-			t.Fatal(err)
-		}
+`, "worker was not reloaded", func(st runner.Status) bool {
 		if len(st.Types) == 2 && st.Types[1].Reloads == 1 {
 			if st.Types[0].Reloads != 0 {
 				t.Fatalf("web was reloaded, not aborted: %+v", st.Types)
 			}
-			break
+			return true
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("worker was not reloaded within 10s: %+v", st.Types)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	cancel()
-	got := stateMessages(t, msgs)
-	want := []string{"READY=1", "RELOADING=1", "READY=1", "STOPPING=1"}
-	if strings.Join(got, " ") != strings.Join(want, " ") {
-		t.Errorf("state messages %q, want %q", got, want)
-	}
+		return false
+	})
 }

@@ -127,10 +127,17 @@ func validateLabels(l map[string]string, fld *field.Path) field.ErrorList {
 	return errs
 }
 
+// validateMeta checks an object's metadata as the API server does (nameFn,
+// its kind's rule), with the name's rule (isName) and the labels spelled out.
+func validateMeta(meta *metav1.ObjectMeta, nameFn apivalidation.ValidateNameFunc, isName func(string) []string) field.ErrorList {
+	md := field.NewPath("metadata")
+	errs := apivalidation.ValidateObjectMeta(meta, false, nameFn, md)
+	errs = append(errs, msgs(md.Child("name"), meta.Name, isName(meta.Name))...)
+	return append(errs, validateLabels(meta.Labels, md.Child("labels"))...)
+}
+
 func validateDeployment(d *appsv1.Deployment) field.ErrorList {
-	errs := apivalidation.ValidateObjectMeta(&d.ObjectMeta, false, apivalidation.NameIsDNSSubdomain, field.NewPath("metadata"))
-	errs = append(errs, msgs(field.NewPath("metadata", "name"), d.Name, validation.IsDNS1123Label(d.Name))...)
-	errs = append(errs, validateLabels(d.Labels, field.NewPath("metadata", "labels"))...)
+	errs := validateMeta(&d.ObjectMeta, apivalidation.NameIsDNSSubdomain, validation.IsDNS1123Label)
 	spec := field.NewPath("spec")
 	if d.Spec.Replicas != nil && *d.Spec.Replicas < 0 {
 		errs = append(errs, field.Invalid(spec.Child("replicas"), *d.Spec.Replicas, "must be >= 0"))
@@ -279,9 +286,7 @@ func validatePortRef(p intstr.IntOrString, names map[string]bool, fld *field.Pat
 }
 
 func validateService(s *corev1.Service) field.ErrorList {
-	errs := apivalidation.ValidateObjectMeta(&s.ObjectMeta, false, apivalidation.NameIsDNS1035Label, field.NewPath("metadata"))
-	errs = append(errs, msgs(field.NewPath("metadata", "name"), s.Name, validation.IsDNS1035Label(s.Name))...)
-	errs = append(errs, validateLabels(s.Labels, field.NewPath("metadata", "labels"))...)
+	errs := validateMeta(&s.ObjectMeta, apivalidation.NameIsDNS1035Label, validation.IsDNS1035Label)
 	spec := field.NewPath("spec")
 	errs = append(errs, validateLabels(s.Spec.Selector, spec.Child("selector"))...)
 	if s.Spec.Type != corev1.ServiceTypeClusterIP {

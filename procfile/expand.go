@@ -52,15 +52,10 @@ func (e *expander) text(s string) (string, error) {
 			sb.WriteByte('$') // $$: a literal $, as in docker compose
 			i += 2
 		case c == '$':
-			v, n, err := e.expandAt(s[i:], 0)
+			n, err := e.dollar(&sb, s[i:], 0)
 			if err != nil {
 				return "", err
 			}
-			if n == 0 {
-				sb.WriteByte(c)
-				n = 1
-			}
-			sb.WriteString(v)
 			i += n
 		default:
 			sb.WriteByte(c)
@@ -124,6 +119,21 @@ func (e *expander) expandAt(s string, depth int) (v string, n int, err error) {
 	return v, i + end + 1, nil
 }
 
+// dollar writes to sb the expansion at the start of s (s[0] == '$'), or
+// the '$' itself when it is a literal one; n is how many bytes it consumed.
+func (e *expander) dollar(sb *strings.Builder, s string, depth int) (n int, err error) {
+	v, n, err := e.expandAt(s, depth)
+	if err != nil {
+		return 0, err
+	}
+	if n == 0 {
+		sb.WriteByte('$')
+		n = 1
+	}
+	sb.WriteString(v)
+	return n, nil
+}
+
 // word reads a default up to its closing '}', expanding what it holds; end
 // is the index of that '}'.
 func (e *expander) word(s string, depth int) (v string, end int, err error) {
@@ -142,15 +152,10 @@ func (e *expander) word(s string, depth int) (v string, end int, err error) {
 			}
 			i += 2
 		case c == '$':
-			x, n, err := e.expandAt(s[i:], depth)
+			n, err := e.dollar(&sb, s[i:], depth)
 			if err != nil {
 				return "", 0, err
 			}
-			if n == 0 {
-				sb.WriteByte(c)
-				n = 1
-			}
-			sb.WriteString(x)
 			i += n
 		default:
 			sb.WriteByte(c)

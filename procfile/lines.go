@@ -56,7 +56,7 @@ func keyLines(src string) map[string]int {
 func header(t string) (string, bool) {
 	t = strings.TrimPrefix(t[1:], "[")
 	end := -1
-	outsideStrings(t, func(i int, c byte) bool {
+	outsideStrings(t, true, func(i int, c byte) bool {
 		if c == ']' {
 			end = i
 			return false
@@ -126,23 +126,15 @@ func (v *valueScan) scan(s string) {
 
 // keyEnd finds the '=' that ends a key, outside quotes; -1 if none.
 func keyEnd(t string) int {
-	quote := byte(0)
-	for i := 0; i < len(t); i++ {
-		c := t[i]
-		switch {
-		case quote != 0:
-			if c == quote {
-				quote = 0
-			}
-		case c == '"' || c == '\'':
-			quote = c
-		case c == '=':
-			return i
-		case !(c == '_' || c == '-' || c == '.' || c == ' ' || c == '\t' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9'):
-			return -1
+	end := -1
+	outsideStrings(t, false, func(i int, c byte) bool {
+		if c == '=' {
+			end = i
+			return false
 		}
-	}
-	return -1
+		return c == '_' || c == '-' || c == '.' || c == ' ' || c == '\t' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9'
+	})
+	return end
 }
 
 // normKey turns `process . "web" ` into process.web.
@@ -160,34 +152,27 @@ func normKey(k string) string {
 
 func splitDotted(k string) []string {
 	var parts []string
-	quote := byte(0)
 	start := 0
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		switch {
-		case quote != 0:
-			if c == quote {
-				quote = 0
-			}
-		case c == '"' || c == '\'':
-			quote = c
-		case c == '.':
+	outsideStrings(k, false, func(i int, c byte) bool {
+		if c == '.' {
 			parts = append(parts, k[start:i])
 			start = i + 1
 		}
-	}
+		return true
+	})
 	return append(parts, k[start:])
 }
 
 // outsideStrings calls f for each byte of a TOML line that is not inside a
-// '...' or "..." string (nor a quote itself), until f returns false.
-func outsideStrings(s string, f func(i int, c byte) bool) {
+// '...' or "..." string (nor a quote itself), until f returns false. With
+// escapes false a backslash in "..." escapes nothing (keys are scanned so).
+func outsideStrings(s string, escapes bool, f func(i int, c byte) bool) {
 	quote := byte(0)
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
 		case quote != 0:
-			if c == '\\' && quote == '"' {
+			if escapes && c == '\\' && quote == '"' {
 				i++
 			} else if c == quote {
 				quote = 0

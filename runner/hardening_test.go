@@ -96,13 +96,21 @@ func TestLeftoverGraceFollowsShutdownTimeout(t *testing.T) {
 	p := shProc("web", `setsid sh -c 'trap "" TERM HUP; echo "left $$"; exec sleep 1000' & echo up; wait`)
 	cfg := config(p)
 	cfg.ShutdownTimeout = 700 * time.Millisecond
+	stopLeftover(t, cfg, 10*time.Second, cfg.ShutdownTimeout+2*time.Second, ", want at most shutdown_timeout + 2s")
+}
+
+// stopLeftover runs cfg until its worker's leftover prints "left PID", stops
+// the run (waiting for it up to wait) and checks that the stop took at most
+// max (else "stop took T"+tooLong) and SIGKILLed the leftover.
+func stopLeftover(t *testing.T, cfg *procfile.Config, wait, max time.Duration, tooLong string) {
+	t.Helper()
 	rn := start(t, Options{Config: cfg})
 	pid := pidsIn(t, rn.rec.waitLine(t, `left \d+`, 5*time.Second))[0]
 	t0 := time.Now()
 	rn.cancel()
-	err := rn.wait(t, 10*time.Second)
-	if took := time.Since(t0); took > cfg.ShutdownTimeout+2*time.Second {
-		t.Errorf("stop took %s, want at most shutdown_timeout + 2s", took)
+	err := rn.wait(t, wait)
+	if took := time.Since(t0); took > max {
+		t.Errorf("stop took %s"+tooLong, took)
 	}
 	if !errors.Is(err, ErrKilled) || exists(pid) {
 		t.Errorf("Run = %v, leftover %d exists: %v", err, pid, exists(pid))
@@ -132,17 +140,7 @@ func TestLeftoverGetsItsTypesStopSignalAndTimeout(t *testing.T) {
 		p.StopTimeout = 300 * time.Millisecond
 		cfg := config(p)
 		cfg.ShutdownTimeout = 60 * time.Second
-		rn := start(t, Options{Config: cfg})
-		pid := pidsIn(t, rn.rec.waitLine(t, `left \d+`, 5*time.Second))[0]
-		t0 := time.Now()
-		rn.cancel()
-		err := rn.wait(t, 70*time.Second)
-		if took := time.Since(t0); took > 20*time.Second {
-			t.Errorf("stop took %s: the leftover waited for shutdown_timeout, not its type's stop_timeout", took)
-		}
-		if !errors.Is(err, ErrKilled) || exists(pid) {
-			t.Errorf("Run = %v, leftover %d exists: %v", err, pid, exists(pid))
-		}
+		stopLeftover(t, cfg, 70*time.Second, 20*time.Second, ": the leftover waited for shutdown_timeout, not its type's stop_timeout")
 	})
 }
 
@@ -423,8 +421,7 @@ func TestExitedWorkersGroupStopsAlsoWhileItHoldsStdout(t *testing.T) {
 func TestKillEndsTheWaitForAProxiedRequest(t *testing.T) {
 	p := helperProc("web", procfile.SocketProxy, 1)
 	p.StopTimeout = 20 * time.Second
-	rn := start(t, Options{Config: config(p)})
-	rn.waitEvents(t, "web.1 ready", 1, 20*time.Second)
+	rn := startWeb(t, p)
 	addr := rn.addr(t, "web")
 	go func() {
 		c, err := net.Dial("tcp", addr)

@@ -26,6 +26,26 @@ func (rn *running) waitConns(t *testing.T, name string, n int64) {
 	}, fmt.Sprintf("%d connection(s) on %s", n, name))
 }
 
+// startWeb runs p, a type named web, alone until web.1 is ready.
+func startWeb(t *testing.T, p *procfile.Process) *running {
+	t.Helper()
+	rn := start(t, Options{Config: config(p)})
+	rn.waitEvents(t, "web.1 ready", 1, 20*time.Second)
+	return rn
+}
+
+// dial connects to the first listener of type name; the connection is
+// closed at the end of the test.
+func (rn *running) dial(t *testing.T, name string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", rn.addr(t, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 // get sends a GET on c and returns the status line, reading for at most d.
 func get(c net.Conn, d time.Duration) (string, error) {
 	c.SetDeadline(time.Now().Add(d))
@@ -41,13 +61,8 @@ func get(c net.Conn, d time.Duration) (string, error) {
 func TestProxyIdleConnectionDoesNotDelayStop(t *testing.T) {
 	p := helperProc("web", procfile.SocketProxy, 1)
 	p.StopTimeout = 20 * time.Second
-	rn := start(t, Options{Config: config(p)})
-	rn.waitEvents(t, "web.1 ready", 1, 20*time.Second)
-	c, err := net.Dial("tcp", rn.addr(t, "web"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	rn := startWeb(t, p)
+	rn.dial(t, "web") // idle
 	rn.waitConns(t, "web.1", 1)
 	t0 := time.Now()
 	rn.cancel()
@@ -64,14 +79,9 @@ func TestProxyIdleConnectionDoesNotDelayStop(t *testing.T) {
 func TestProxyIdleConnectionDoesNotDelayReload(t *testing.T) {
 	p := helperProc("web", procfile.SocketProxy, 1)
 	p.StopTimeout = 20 * time.Second
-	rn := start(t, Options{Config: config(p)})
-	rn.waitEvents(t, "web.1 ready", 1, 20*time.Second)
+	rn := startWeb(t, p)
 	old := workerPid(t, rn, "web.1")
-	c, err := net.Dial("tcp", rn.addr(t, "web"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := rn.dial(t, "web")
 	rn.waitConns(t, "web.1", 1)
 	t0 := time.Now()
 	if err := rn.r.Reload("web"); err != nil {
@@ -94,18 +104,13 @@ func TestProxyIdleConnectionDoesNotDelayReload(t *testing.T) {
 func TestProxyStopTimeoutIsOneDeadline(t *testing.T) {
 	p := helperProc("web", procfile.SocketProxy, 1)
 	p.StopTimeout = 3 * time.Second // the helper takes 5s to give up on a request that sleeps 60s
-	rn := start(t, Options{Config: config(p)})
-	rn.waitEvents(t, "web.1 ready", 1, 20*time.Second)
-	c, err := net.Dial("tcp", rn.addr(t, "web"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	rn := startWeb(t, p)
+	c := rn.dial(t, "web")
 	fmt.Fprintf(c, "GET /?sleep=60s HTTP/1.0\r\n\r\n")
 	rn.rec.waitLine(t, `^web\.1 stdout: sleeping 1m0s$`, 10*time.Second)
 	t0 := time.Now()
 	rn.cancel()
-	err = rn.wait(t, 20*time.Second)
+	err := rn.wait(t, 20*time.Second)
 	took := time.Since(t0)
 	t.Logf("stop took %s with stop_timeout %s", took.Round(time.Millisecond), p.StopTimeout)
 	if !errors.Is(err, ErrKilled) {
@@ -127,11 +132,7 @@ func TestProxyConnectionOutwaitsASlowStart(t *testing.T) {
 	p.Env = append(p.Env, "HELPER_DELAY=32s")
 	p.Ready.Timeout = time.Minute
 	rn := start(t, Options{Config: config(p)})
-	c, err := net.Dial("tcp", rn.addr(t, "web"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := rn.dial(t, "web")
 	status, err := get(c, 50*time.Second)
 	if err != nil || !strings.Contains(status, "200") {
 		t.Fatalf("request made during a slow start: %q, %v; events %q", status, err, rn.rec.messages())
@@ -185,13 +186,8 @@ func TestProxyWorkerOnIPv6Localhost(t *testing.T) {
 			p := helperProc("web", procfile.SocketProxy, 1)
 			p.Env = append(p.Env, "HELPER_HOST=::1")
 			p.Ready = ready
-			rn := start(t, Options{Config: config(p)})
-			rn.waitEvents(t, "web.1 ready", 1, 20*time.Second)
-			c, err := net.Dial("tcp", rn.addr(t, "web"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
+			rn := startWeb(t, p)
+			c := rn.dial(t, "web")
 			status, err := get(c, 10*time.Second)
 			if err != nil || !strings.Contains(status, "200") {
 				t.Fatalf("request to a worker on [::1]: %q, %v", status, err)

@@ -14,10 +14,7 @@ import (
 // giveUp replaces proxyGiveUp when not 0.
 func frontProxy(t *testing.T, p *pool, giveUp time.Duration) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := listenLoopback(t)
 	r := &Runner{loopDone: make(chan struct{}), giveUp: giveUp}
 	gone, quit := make(chan struct{}), make(chan struct{})
 	done := make(chan struct{})
@@ -34,29 +31,76 @@ func frontProxy(t *testing.T, p *pool, giveUp time.Duration) string {
 	return ln.Addr().String()
 }
 
-// freePort returns a loopback port nothing listens on (now).
-func freePort(t *testing.T) int {
+// listenLoopback listens on a fresh loopback port.
+func listenLoopback(t *testing.T) net.Listener {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return l
+}
+
+// portOf is the port l listens on, as a backend names it.
+func portOf(l net.Listener) string { return strconv.Itoa(l.Addr().(*net.TCPAddr).Port) }
+
+// freePort returns a loopback port nothing listens on (now).
+func freePort(t *testing.T) int {
+	t.Helper()
+	l := listenLoopback(t)
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	return port
+}
+
+// greetNext has the next connection l accepts greeted with "hello\n", then
+// read to its end.
+func greetNext(l net.Listener) {
+	go func() {
+		w, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer w.Close()
+		w.Write([]byte("hello\n"))
+		io.Copy(io.Discard, w)
+	}()
+}
+
+// readHello reads the greeting on c, waiting for it up to 10s.
+func readHello(c net.Conn) ([]byte, error) {
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 6)
+	_, err := io.ReadFull(c, buf)
+	return buf, err
+}
+
+// waitingConn returns a client connection and the proxy's side of it, to
+// be handed to forward.
+func waitingConn(t *testing.T) (client, proxied net.Conn) {
+	t.Helper()
+	ln := listenLoopback(t)
+	defer ln.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := ln.Accept()
+	if err != nil {
+		c.Close()
+		t.Fatal(err)
+	}
+	return c, sc
 }
 
 // A connection whose one ready worker failed it (here: reset it before a
 // byte) is retried on that same worker, with no change in the pool, instead
 // of waiting for the next change forever.
 func TestProxyRetriesTheWorkersThatFailed(t *testing.T) {
-	wl, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	wl := listenLoopback(t)
 	defer wl.Close()
 	p := newPool()
-	p.add(&backend{name: "web.1", port: strconv.Itoa(wl.Addr().(*net.TCPAddr).Port)})
+	p.add(&backend{name: "web.1", port: portOf(wl)})
 	c, err := net.Dial("tcp", frontProxy(t, p, 0))
 	if err != nil {
 		t.Fatal(err)
@@ -70,18 +114,8 @@ func TestProxyRetriesTheWorkersThatFailed(t *testing.T) {
 	}
 	first.(*net.TCPConn).SetLinger(0)
 	first.Close()
-	go func() {
-		w, err := wl.Accept()
-		if err != nil {
-			return
-		}
-		defer w.Close()
-		w.Write([]byte("hello\n"))
-		io.Copy(io.Discard, w)
-	}()
-	c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	buf := make([]byte, 6)
-	if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "hello\n" {
+	greetNext(wl)
+	if buf, err := readHello(c); err != nil || string(buf) != "hello\n" {
 		t.Fatalf("connection after its worker reset it once: %q, %v; want it retried", buf, err)
 	}
 }
@@ -138,24 +172,11 @@ func TestProxyNoGiveUpWhileNoWorkerIsReady(t *testing.T) {
 	if n, err := c.Read(make([]byte, 1)); n > 0 || !isTimeout(err) {
 		t.Fatalf("waiting connection with no worker ready: %d bytes, %v; want it still waiting", n, err)
 	}
-	wl, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	wl := listenLoopback(t)
 	defer wl.Close()
-	go func() {
-		w, err := wl.Accept()
-		if err != nil {
-			return
-		}
-		defer w.Close()
-		w.Write([]byte("hello\n"))
-		io.Copy(io.Discard, w)
-	}()
-	p.add(&backend{name: "web.2", port: strconv.Itoa(wl.Addr().(*net.TCPAddr).Port)})
-	c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	buf := make([]byte, 6)
-	if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "hello\n" {
+	greetNext(wl)
+	p.add(&backend{name: "web.2", port: portOf(wl)})
+	if buf, err := readHello(c); err != nil || string(buf) != "hello\n" {
 		t.Fatalf("connection once a worker is ready: %q, %v", buf, err)
 	}
 }
@@ -168,23 +189,11 @@ func isTimeout(err error) bool {
 // A connection waiting for a worker whose client hangs up ends at once:
 // its socket and goroutines are not kept until a worker is ready.
 func TestProxyWaitingConnectionEndsWhenTheClientLeaves(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
 	r := &Runner{loopDone: make(chan struct{})}
 	defer close(r.loopDone)
 	p := newPool() // no worker ready: scaled to 0, say
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, sc := waitingConn(t)
 	defer c.Close()
-	sc, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
 	done := make(chan struct{})
 	go func() {
 		r.forward(sc, p, make(chan struct{}), func() {})
@@ -201,32 +210,17 @@ func TestProxyWaitingConnectionEndsWhenTheClientLeaves(t *testing.T) {
 // A waiting client that sends its request keeps waiting, and the request
 // goes to the worker that comes.
 func TestProxyWaitingConnectionKeepsItsRequest(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
 	r := &Runner{loopDone: make(chan struct{})}
 	defer close(r.loopDone)
 	p := newPool()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, sc := waitingConn(t)
 	defer c.Close()
-	sc, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
 	go r.forward(sc, p, make(chan struct{}), func() {})
 	c.Write([]byte("ping\n"))
 	c.(*net.TCPConn).CloseWrite()
-	wl, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	wl := listenLoopback(t)
 	defer wl.Close()
-	p.add(&backend{name: "web.1", port: strconv.Itoa(wl.Addr().(*net.TCPAddr).Port)})
+	p.add(&backend{name: "web.1", port: portOf(wl)})
 	w, err := wl.Accept()
 	if err != nil {
 		t.Fatal(err)
