@@ -139,7 +139,9 @@
 //     rolls the type so that every worker ends up on them.
 //   - Stop: stop_signal to the group (kill_mode group) or the leader (mixed),
 //     SIGKILL to the group after stop_timeout; the whole stop is bounded by
-//     shutdown_timeout.
+//     shutdown_timeout. Only a process still running when it passes makes
+//     Run return ErrKilled: a worker that exited while its last lines wait
+//     for an output nobody reads stopped in time.
 //   - Restart backoff: 100ms doubling to 30s with ±20% jitter, reset after
 //     30s of running once ready; more than max_restarts crashes within
 //     restart_window fail the type, and so do more than max_restarts crashes

@@ -612,9 +612,18 @@ func (r *Runner) Run(ctx context.Context) error {
 			stop(result, "stopping (immediate)") // says nothing when already stopping
 		case <-shutdownTimer:
 			shutdownTimer = nil
-			r.killed.Store(true)
+			// Only a process still running makes the stop a kill (exit
+			// 1). A worker that has exited while its last lines wait for
+			// an output nobody reads stopped in time: its slot is still
+			// live only until report gives that output up, within the
+			// bound (the lines not written are said on stderr at exit).
+			what := "every worker has stopped; some of their output is not written yet"
+			if r.processesLeft() {
+				r.killed.Store(true)
+				what = "killing what is left"
+			}
 			r.Kill()
-			r.event("", "stopping", fmt.Sprintf("shutdown_timeout %s passed: killing what is left", r.shutdownTimeout), 0, nil)
+			r.event("", "stopping", fmt.Sprintf("shutdown_timeout %s passed: %s", r.shutdownTimeout, what), 0, nil)
 			// Descendants that left their worker's group (setsid) are not
 			// reached by the group SIGKILL: kill them too, so the pipes they
 			// hold close and the workers' last output is copied.

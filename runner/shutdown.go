@@ -140,6 +140,21 @@ func (r *Runner) reapLeftovers() {
 	}
 }
 
+// processesLeft reports whether a process of the cluster still runs when
+// shutdown_timeout passes: a live slot's (see slot.running), or a leftover
+// descendant that is not a zombie waiting for the reaper.
+func (r *Runner) processesLeft() bool {
+	for s := range r.live {
+		if s.running() {
+			return true
+		}
+	}
+	return slices.ContainsFunc(r.leftovers(), func(pid int) bool {
+		_, zombie := procName(pid)
+		return !zombie
+	})
+}
+
 // leftoverStop is how a leftover is stopped: with the stop_signal and
 // stop_timeout of the type it came from (CLUSTER_PROCESS in its
 // environment), else SIGTERM and the longest stop_timeout of any type.

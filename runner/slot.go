@@ -82,6 +82,13 @@ type slot struct {
 	stop     chan struct{}
 	stopOnce sync.Once
 
+	// exited tells the supervisor, when shutdown_timeout passes, whether
+	// this slot's process still runs (processesLeft): 0 while one is being
+	// started or runs, the pid of the last one once it has exited (its
+	// group may outlive it; its last lines may still wait for the output),
+	// -1 when it could not start. Set by run only.
+	exited atomic.Int64
+
 	mu      sync.Mutex // guards what status reads while run updates it
 	info    WorkerInfo
 	backend *backend // proxy mode: the current process's backend
@@ -123,6 +130,21 @@ func (r *Runner) newSlot(t *ptype, index int, trial bool) *slot {
 
 func (s *slot) requestStop() { s.stopOnce.Do(func() { close(s.stop) }) }
 
+// running reports whether a process of this slot may still run: it is
+// being started or runs, or it has exited and left members of its group.
+// A process that has exited while its last lines still wait to be copied
+// (an output nobody reads) does not run.
+func (s *slot) running() bool {
+	switch pid := s.exited.Load(); {
+	case pid == 0:
+		return true
+	case pid < 0:
+		return false
+	default:
+		return groupAlive(int(pid))
+	}
+}
+
 // retired reports whether the slot was asked to stop (shutdown, reload, scale).
 func (s *slot) retired() bool {
 	select {
@@ -144,6 +166,7 @@ func (s *slot) run() {
 	attempt := 0
 	streak := 0 // crashes in a row: none of its runs in between was healthy
 	for {
+		s.exited.Store(0)
 		w, err := s.startShallow()
 		var st exitStatus
 		healthy := false
@@ -156,11 +179,13 @@ func (s *slot) run() {
 			if resource = outOfResources(err); resource {
 				msg += " (the system is out of resources; not counted as a crash of the app)"
 			}
+			s.exited.Store(-1)
 			s.r.event(s.name, "exited", msg, 0, nil)
 			st = exitStatus{Code: 127}
 		} else {
 			s.r.spawned <- s
 			st, stopped = s.supervise(w)
+			s.exited.Store(int64(w.pid))
 			wasReady = w.isReady.Load()
 			// Healthy: ready, then running for healthyAfter. A worker that
 			// never gets ready (killed at its ready.timeout) is not, however
