@@ -90,7 +90,13 @@ func makePlan(opts runner.Options) (plan, error) {
 		if n, ok := runner.WorkerCount(opts.Workers, p.Name); ok {
 			workers, auto = n, false
 		}
-		argv, perWorker, err := planArgv(opts, p, workers)
+		popts := opts
+		if pl.ReleaseFirst && p.Name == "release" {
+			// It runs once, whatever -w says (runRelease).
+			workers, auto = 1, false
+			popts.Workers = map[string]int{"release": 1}
+		}
+		argv, perWorker, err := planArgv(popts, p, workers)
 		if err != nil {
 			return pl, err
 		}

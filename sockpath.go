@@ -147,7 +147,10 @@ func privateDir(dir string) error {
 // place this one would take: the first runner may have bound another place
 // than this one would (its XDG_RUNTIME_DIR, or the directory was read-only
 // then), and may be another user's (.cluster.sock is everyone's first
-// place). A runner that binds past .cluster.sock also answers at the
+// place). An abstract name refuses it only when a runner there is seen to
+// be ours (SO_PEERCRED): any user may bind any name, and one held with a
+// full backlog, whose owner cannot be told, must not stop every start
+// here. A runner that binds past .cluster.sock also answers at the
 // abstract name (Linux), which every client and runner looks at, so that
 // one without its XDG_RUNTIME_DIR finds it too.
 func listenControl(dir string) (*runner.ControlServer, error) {

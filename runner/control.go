@@ -374,18 +374,34 @@ func (r *Runner) scale(t *ptype, n int) {
 		return
 	}
 	if n > old {
+		from := old + 1
+		if t.failed {
+			// Its failed workers are gone (slotDone), and the ones that
+			// waited to restart are on their way out (stopBackoffs): no
+			// longer failed, the type gets every worker back, not only the
+			// new indices.
+			from = 1
+		}
 		t.failed = false
 		t.crashes = nil
-		for i := old + 1; i <= n; i++ {
-			if t.slots[i] != nil {
+		var again []string
+		for i := from; i <= n; i++ {
+			if s := t.slots[i]; s != nil && (from > old || !s.retired()) {
 				continue
 			}
 			s := r.newSlot(t, i, false)
 			t.slots[i] = s
 			r.live[s] = true
 			go s.run()
+			if i <= old {
+				again = append(again, s.name)
+			}
 		}
-		r.event(t.p.Name, "scaled", fmt.Sprintf("%s scaled from %d to %s", t.p.Name, old, plural(n, "worker")), 0, nil)
+		msg := fmt.Sprintf("%s scaled from %d to %s", t.p.Name, old, plural(n, "worker"))
+		if len(again) > 0 {
+			msg += "; it was failed: starting " + strings.Join(again, ", ") + " again"
+		}
+		r.event(t.p.Name, "scaled", msg, 0, nil)
 		return
 	}
 	for i := n + 1; i <= old; i++ {

@@ -155,11 +155,15 @@ func listenAbstract(name string) (*ControlServer, error) {
 func bindAbstractName(name string) (net.Listener, error) {
 	ln, err := bindAbstract(name)
 	if errors.Is(err, syscall.EADDRINUSE) {
-		switch p, uid, _ := ProbeControl(name); {
+		switch p, uid, perr := ProbeControl(name); {
 		case p == ProbeLive && trustedUID(uid):
 			return nil, fmt.Errorf("%w (control socket %s answers); stop it with \"cluster stop\" or set CLUSTER_SOCKET", ErrClusterRunning, name)
 		case p == ProbeLive:
 			return nil, fmt.Errorf("control socket %s is held by uid %d, not by you (uid %d): not using it", name, uid, os.Geteuid())
+		case p == ProbeBlocked:
+			// A full backlog (a squatter's listen(0)): no connection, so
+			// no SO_PEERCRED to say whose it is.
+			return nil, fmt.Errorf("control socket %s is held by another socket that accepts no connections (%v), of unknown uid: not using it (anybody may bind an abstract name)", name, perr)
 		}
 		return nil, fmt.Errorf("control socket %s: %w", name, err)
 	}
@@ -172,8 +176,9 @@ func bindAbstractName(name string) (net.Listener, error) {
 // CheckControl is ErrClusterRunning, saying where and whose, when a runner
 // answers at path or a socket there cannot be reached (another user's,
 // permission denied; a full backlog); nil when nothing is there, when the
-// socket is stale, and when an abstract name is held by another user (one
-// anybody may bind: never taken for a runner of ours). Nothing is sent.
+// socket is stale, and when an abstract name is held by another user or
+// by a socket that cannot be reached (one anybody may bind: never taken
+// for a runner of ours unless its peer is seen to be ours). Nothing is sent.
 func CheckControl(path string) error {
 	_, err := checkControl(path)
 	return err
@@ -187,6 +192,12 @@ func checkControl(path string) (Probe, error) {
 	}
 	switch {
 	case p == ProbeLive && IsAbstract(path) && !trustedUID(uid):
+		return p, nil
+	case p == ProbeBlocked && IsAbstract(path):
+		// Anybody may bind any abstract name, and a full backlog hides
+		// whose it is (SO_PEERCRED needs a connection): only a peer seen
+		// to be ours blocks a start, or any user could squat our name,
+		// listen(0), fill its backlog and stop every `cluster run` here.
 		return p, nil
 	case p == ProbeLive && whose == "":
 		return p, fmt.Errorf("%w (control socket %s answers); stop it with \"cluster stop\" or set CLUSTER_SOCKET", ErrClusterRunning, path)

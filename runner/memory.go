@@ -2,6 +2,7 @@ package runner
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -182,22 +183,51 @@ func (r *Runner) sampleWorker(mw *memoryWatch, w limitedWorker, ww *watchedWorke
 		ww.held = true
 		if mw.told[w.process] != w.limit {
 			mw.told[w.process] = w.limit
+			use, limit := sizesText(u.rss, w.limit)
 			r.event(w.name, "max_memory", fmt.Sprintf("%s uses %s from its start, above max_memory %s: max_memory is below what a fresh %s worker uses (raise it); it is replaced again in %s, not at once",
-				w.name, sizeText(u.rss), sizeText(w.limit), w.process, memoryRetry), w.pid, map[string]any{"rss_bytes": u.rss})
+				w.name, use, limit, w.process, memoryRetry), w.pid, map[string]any{"rss_bytes": u.rss})
 		}
 		return
 	}
 	mw.replacing[w.name] = w.pid
-	r.event(w.name, "max_memory", fmt.Sprintf("%s uses %s, above max_memory %s: replacing it", w.name, sizeText(u.rss), sizeText(w.limit)), w.pid, map[string]any{"rss_bytes": u.rss})
+	use, limit := sizesText(u.rss, w.limit)
+	r.event(w.name, "max_memory", fmt.Sprintf("%s uses %s, above max_memory %s: replacing it", w.name, use, limit), w.pid, map[string]any{"rss_bytes": u.rss})
 	r.Restart(w.name)
 }
 
-// sizeText is n bytes in MiB, or in KiB below 1 MiB (a limit of "512KiB").
-func sizeText(n int64) string {
-	if n < 1<<20 {
-		return fmt.Sprintf("%d KiB", n>>10)
+// sizesText is a worker's use and the max_memory it is above. The use reads
+// as status shows it (KiB whole, MiB and GiB with one decimal), with more
+// decimals when those would read it as equal to or below the limit (1.6 MiB
+// read "1 MiB, above max_memory 1 MiB"). The limit reads exactly, in the
+// largest unit it is a whole number of (as it was most likely written:
+// "256 KiB", "512 MB").
+func sizesText(use, limit int64) (string, string) {
+	unit, name, decimals := int64(1<<10), "KiB", 0
+	switch {
+	case use >= 1<<30:
+		unit, name, decimals = 1<<30, "GiB", 1
+	case use >= 1<<20:
+		unit, name, decimals = 1<<20, "MiB", 1
 	}
-	return fmt.Sprintf("%d MiB", n>>20)
+	u := float64(use) / float64(unit)
+	for use > limit && decimals < 10 { // 10: below a byte of a GiB
+		r, _ := strconv.ParseFloat(strconv.FormatFloat(u, 'f', decimals, 64), 64)
+		if r*float64(unit) > float64(limit) {
+			break
+		}
+		decimals++
+	}
+	lt := strconv.FormatInt(limit, 10) + " bytes"
+	for _, lu := range []struct {
+		n    int64
+		name string
+	}{{1 << 30, "GiB"}, {1e9, "GB"}, {1 << 20, "MiB"}, {1e6, "MB"}, {1 << 10, "KiB"}, {1e3, "KB"}} {
+		if limit > 0 && limit%lu.n == 0 {
+			lt = strconv.FormatInt(limit/lu.n, 10) + " " + lu.name
+			break
+		}
+	}
+	return strconv.FormatFloat(u, 'f', decimals, 64) + " " + name, lt
 }
 
 // limitedWorker is a running worker whose type has a max_memory.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -422,6 +423,46 @@ func TestCrashStreakFailsOneWorker(t *testing.T) {
 	}
 	if n := len(delays(rn.rec.messages())); n != 3 {
 		t.Errorf("%d restarts, want 3 in:\n%s", n, joined)
+	}
+}
+
+// A clean exit ends a run of crashes: a worker that fails every other run
+// is not "crashed N times in a row" (the count went on over its clean
+// exits, and failed the type), and each of its crashes gets the first,
+// shortest backoff again (it grew to 30s and stayed there).
+func TestCleanExitEndsCrashStreak(t *testing.T) {
+	dir := t.TempDir()
+	p := shProc("job", `n=$(cat n 2>/dev/null || echo 0); n=$((n+1)); echo $n > n; echo run $n; exit $((n % 2))`)
+	p.Dir = dir
+	p.Restart = procfile.RestartAlways
+	p.MaxRestarts = 2
+	p.RestartWindow = 50 * time.Millisecond // below the first backoff: the window never fails it
+	rn := start(t, Options{Config: config(p)})
+	// Run 9 is the fifth crash: well past 2 in a row, were the clean exits
+	// counted. Wait for run 10, or for the type to fail.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		lines, _ := rn.rec.snapshot()
+		joined := strings.Join(rn.rec.messages(), "\n")
+		if strings.Contains(joined, "failed") {
+			t.Fatalf("a worker that exits 0 every other run failed:\n%s", joined)
+		}
+		if slices.Contains(lines, "job.1 stdout: run 10") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no run 10 within 20s; lines:\n%s\nevents:\n%s", strings.Join(lines, "\n"), joined)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	joined := strings.Join(rn.rec.messages(), "\n")
+	if n := strings.Count(joined, "job.1 exited (status 1)"); n < 5 {
+		t.Fatalf("%d crashes, want 5 in:\n%s", n, joined)
+	}
+	for _, d := range delays(rn.rec.messages()) {
+		if d > 120*time.Millisecond {
+			t.Errorf("a crash after a clean exit waits %s, want the first backoff (~100ms), in:\n%s", d, joined)
+		}
 	}
 }
 

@@ -164,7 +164,7 @@ func (s *slot) setInfo(f func(*WorkerInfo)) {
 func (s *slot) run() {
 	defer func() { s.r.slotDone <- s }()
 	attempt := 0
-	streak := 0 // crashes in a row: none of its runs in between was healthy
+	streak := 0 // crashes in a row: none of its runs in between was healthy or exited 0
 	for {
 		s.exited.Store(0)
 		w, err := s.startShallow()
@@ -208,7 +208,12 @@ func (s *slot) run() {
 		if stopped {
 			return
 		}
-		if healthy {
+		if healthy || st.success() {
+			// A clean exit ends a run of crashes as a healthy run does:
+			// the next crash is the first in a row, with the shortest
+			// backoff (a job that fails now and then is not slowed more
+			// each time). restart_window still catches one that alternates
+			// fast.
 			attempt, streak = 0, 0
 		}
 		if !resource && !st.success() {

@@ -124,7 +124,7 @@ func TestMaxMemoryBelowAFreshWorker(t *testing.T) {
 	p.MaxMemory = 256 << 10 // below any process's RSS
 	rn := start(t, Options{Config: config(p)})
 	rn.waitEvents(t, "hog.1 uses", 1, 30*time.Second)
-	hint := regexp.MustCompile(`^hog\.1 uses \d+ (KiB|MiB) from its start, above max_memory 256 KiB: max_memory is below what a fresh hog worker uses \(raise it\); it is replaced again in 30s, not at once$`)
+	hint := regexp.MustCompile(`^hog\.1 uses (\d+ KiB|\d+\.\d+ MiB) from its start, above max_memory 256 KiB: max_memory is below what a fresh hog worker uses \(raise it\); it is replaced again in 30s, not at once$`)
 	var held int
 	deadline := time.Now().Add(30 * time.Second)
 	for held == 0 {
