@@ -333,8 +333,24 @@ func (l *loader) procfileHint(src string) string {
 	if lines == 0 {
 		return ""
 	}
-	rename := strings.TrimSuffix(strings.TrimSuffix(l.file, ".procfile"), ".Procfile")
-	return fmt.Sprintf(" (%s looks like a Procfile, but only a file whose name starts with \"Procfile\" is read as one, any other as a Clusterfile in TOML: rename it Procfile.%s)", l.file, rename)
+	return fmt.Sprintf(" (%s looks like a Procfile, but only a file whose name starts with \"Procfile\" is read as one, any other as a Clusterfile in TOML: rename it %s)", l.file, procfileName(l.file))
+}
+
+// procfileName is the name to give a file in Procfile grammar: "procfile"
+// in any case is Procfile, and the rest of the name, before or after it
+// ("procfile.dev", "dev.procfile", "dev-Procfile"), its suffix: Procfile.dev.
+func procfileName(base string) string {
+	const word = "procfile"
+	rest := base
+	if lower := strings.ToLower(base); strings.HasPrefix(lower, word) {
+		rest = base[len(word):]
+	} else if strings.HasSuffix(lower, word) {
+		rest = base[:len(base)-len(word)]
+	}
+	if rest = strings.Trim(rest, ".-_"); rest == "" {
+		return "Procfile"
+	}
+	return "Procfile." + rest
 }
 
 // processOrder lists the process tables in file order.
