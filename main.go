@@ -139,6 +139,10 @@ func loadConfig(file string, stderr io.Writer, envFiles ...string) (*procfile.Co
 			return cfg, true
 		}
 	}
+	if flagErr := (*procfile.EnvFlagError)(nil); errors.As(err, &flagErr) {
+		fmt.Fprintf(stderr, "cluster: %v\n", err) // as the other flags' errors: `cluster: -w: ...`
+		return nil, false
+	}
 	fmt.Fprintln(stderr, strings.TrimRight(err.Error(), "\n"))
 	return nil, false
 }

@@ -87,10 +87,28 @@ type loader struct {
 	extraEnvFiles   []string       // -e: after env_file, before [env]; a Procfile's instead of .env
 }
 
+// EnvFlagError is a file -e names that cannot be read (missing, not a
+// regular file, too large): a mistake on the command line, not on a line of
+// a file, which main reports as it reports its other flags' errors:
+// "-e: env file /abs/x does not exist".
+type EnvFlagError struct{ Err error }
+
+func (e *EnvFlagError) Error() string { return "-e: " + e.Err.Error() }
+func (e *EnvFlagError) Unwrap() error { return e.Err }
+
+// unreadable is readEnvFile's error when the file could not be read at all
+// (as opposed to a bad line in it).
+type unreadable struct{ error }
+
+func (u unreadable) Unwrap() error { return u.error }
+
 // readExtraEnv overlays the -e files on e.
 func (l *loader) readExtraEnv(e layered) (layered, error) {
 	for _, f := range l.extraEnvFiles {
 		s, err := l.readEnvFile(f, e.env)
+		if _, ok := err.(unreadable); ok {
+			return e, &EnvFlagError{Err: err}
+		}
 		if err != nil {
 			return e, err
 		}
@@ -934,9 +952,9 @@ func (l *loader) readEnvFile(name string, env []string) ([]setting, error) {
 	src, err := readFile(path, name)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("env file %s does not exist", name)
+			return nil, unreadable{fmt.Errorf("env file %s does not exist", name)}
 		}
-		return nil, err
+		return nil, unreadable{err}
 	}
 	if !slices.Contains(l.envFiles, name) {
 		l.envFiles = append(l.envFiles, name)
