@@ -100,11 +100,37 @@ func TestForemanHabits(t *testing.T) {
 		{[]string{"exec", "echo", "hi there"}, "cluster exec: want [PROCESS] -- COMMAND: put -- before the command: cluster exec -- echo \"hi there\"; see cluster exec -h\n"},
 		{[]string{"exec", "a"}, "cluster exec: want [PROCESS] -- COMMAND; see cluster exec -h\n"},
 		{[]string{"exec", "a", "ls", "-la"}, "cluster exec: unknown flag --la; a command and its flags go after --: cluster exec [PROCESS] -- COMMAND [ARG ...]; see cluster exec -h\n"},
+		// foreman's start is cluster run: start's errors say so.
+		{[]string{"start"}, "cluster start: missing PROCESS (foreman's start is cluster run [PROCESS ...]); see cluster start -h\n"},
+		{[]string{"start", "-m", "web=2"}, "cluster start: unknown flag -m (foreman's start is cluster run [PROCESS ...], where -m is -w PROCESS=N,...); see cluster start -h\n"},
+		{[]string{"start", "--env", ".env", "web"}, "cluster start: unknown flag --env (foreman's start is cluster run [PROCESS ...], where --env is -e FILE,...); see cluster start -h\n"},
+		{[]string{"start", "-e", ".env", "web"}, "cluster start: unknown flag -e (foreman's start is cluster run [PROCESS ...], which has -e FILE,...); see cluster start -h\n"},
+		{[]string{"start", "--port", "3000"}, "cluster start: unknown flag --port (foreman's start is cluster run [PROCESS ...], which has --port N); see cluster start -h\n"},
+		{[]string{"start", "--wiat"}, "cluster start: unknown flag --wiat; see cluster start -h\n"},
+		{[]string{"stop", "-m", "web=2"}, "cluster stop: unknown flag -m; see cluster stop -h\n"},
 	} {
 		code, out, errs := runCLI(tt.args...)
 		if code != 2 || out != "" || errs != tt.want {
 			t.Errorf("cluster %s: exit %d, stdout %q, stderr\n got  %q\n want %q", strings.Join(tt.args, " "), code, out, errs, tt.want)
 		}
+	}
+}
+
+// `cluster start web` with no cluster running: foreman's start is run.
+func TestForemanStartNotRunning(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(dir+"/Procfile", []byte("web: sleep 100\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	t.Setenv("CLUSTER_SOCKET", dir+"/none.sock")
+	code, out, errs := runCLI("start", "web")
+	if code != 1 || out != "" || !strings.HasPrefix(errs, "cluster start: the cluster is not running") || !strings.HasSuffix(errs, " (foreman's start is cluster run [PROCESS ...])\n") {
+		t.Errorf("cluster start web: exit %d, stdout %q, stderr %q; want exit 1 and the hint", code, out, errs)
+	}
+	// Other commands have no such hint.
+	if code, _, errs := runCLI("stop", "web"); code != 1 || strings.Contains(errs, "foreman") {
+		t.Errorf("cluster stop web: exit %d, stderr %q", code, errs)
 	}
 }
 

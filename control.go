@@ -122,6 +122,9 @@ func cmdControl(cmd string, args []string, stdin io.Reader, stdout, stderr io.Wr
 		return code
 	}
 	if bad := controlUsage(cmd, pos); bad != "" {
+		if cmd == "start" && len(pos) == 0 {
+			bad += " (" + foremanStart + ")"
+		}
 		usageError(stderr, cmd, "%s", bad)
 		return 2
 	}
@@ -157,10 +160,10 @@ func cmdControl(cmd string, args []string, stdin io.Reader, stdout, stderr io.Wr
 		fmt.Fprintf(stderr, "cluster %s: %s\n", cmd, resp.Error)
 		return 1
 	case errors.Is(err, runner.ErrNotRunning):
-		fmt.Fprintf(stderr, "cluster %s: %v\n", cmd, err)
+		fmt.Fprintf(stderr, "cluster %s: %v%s\n", cmd, err, startHint(cmd))
 		return 1
 	case err != nil:
-		fmt.Fprintf(stderr, "cluster %s: cannot reach the cluster: %v\n", cmd, err)
+		fmt.Fprintf(stderr, "cluster %s: cannot reach the cluster: %v%s\n", cmd, err, startHint(cmd))
 		return 1
 	case !resp.OK && resp.Error == runner.ErrNotRunning.Error():
 		fmt.Fprintf(stderr, "cluster %s: %s (it is stopping)\n", cmd, resp.Error)
@@ -183,6 +186,15 @@ func cmdControl(cmd string, args []string, stdin io.Reader, stdout, stderr io.Wr
 		fmt.Fprintln(stdout, l)
 	}
 	return 0
+}
+
+// startHint is what `cluster start` adds when no cluster answers: the user
+// may have meant foreman's start.
+func startHint(cmd string) string {
+	if cmd != "start" {
+		return ""
+	}
+	return " (" + foremanStart + ")"
 }
 
 func printStatus(w io.Writer, st *runner.Status) {

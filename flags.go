@@ -224,7 +224,7 @@ func usageError(stderr io.Writer, cmd, format string, args ...any) {
 func flagError(fs *flag.FlagSet, err error) string {
 	msg := err.Error()
 	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
-		return unknownFlag(name, visibleFlags(fs))
+		return unknownFlag(fs.Name(), name, visibleFlags(fs))
 	}
 	if name, ok := strings.CutPrefix(msg, "flag needs an argument: -"); ok {
 		if f := fs.Lookup(name); f != nil {
@@ -261,12 +261,28 @@ var foremanFlags = map[string]string{
 	"p": "port", "env": "e", "procfile": "f",
 }
 
-func unknownFlag(name string, known []*flag.Flag) string {
+// foremanStart is the hint for a foreman user who typed `cluster start`:
+// foreman's start is cluster's run, and cluster's start only starts again
+// types stopped in a running cluster.
+const foremanStart = "foreman's start is cluster run [PROCESS ...]"
+
+func unknownFlag(cmd, name string, known []*flag.Flag) string {
 	names := make([]string, len(known))
 	for i, f := range known {
 		names[i] = f.Name
 		if foremanFlags[name] == f.Name {
 			return fmt.Sprintf("unknown flag %s (foreman's %s is %s here)", dashed(name), dashed(name), flagSpec(f))
+		}
+	}
+	if cmd == "start" {
+		// foreman's start -m web=2 or -e .env: the flag is run's.
+		if run := commandFlags("run"); run != nil {
+			if f := run.Lookup(foremanFlags[name]); f != nil && !hidden(f) {
+				return fmt.Sprintf("unknown flag %s (%s, where %s is %s)", dashed(name), foremanStart, dashed(name), flagSpec(f))
+			}
+			if f := run.Lookup(name); f != nil && !hidden(f) {
+				return fmt.Sprintf("unknown flag %s (%s, which has %s)", dashed(name), foremanStart, flagSpec(f))
+			}
 		}
 	}
 	msg := "unknown flag " + dashed(name)

@@ -139,6 +139,10 @@ func loadConfig(file string, stderr io.Writer, envFiles ...string) (*procfile.Co
 			return cfg, true
 		}
 	}
+	if flagErr := (*procfile.EnvFlagError)(nil); errors.As(err, &flagErr) {
+		fmt.Fprintf(stderr, "cluster: %v\n", err) // as the other flags' errors: `cluster: -w: ...`
+		return nil, false
+	}
 	fmt.Fprintln(stderr, strings.TrimRight(err.Error(), "\n"))
 	return nil, false
 }
@@ -387,7 +391,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	})
 	out := &outputCloser{mux: mux, stderr: stderr}
 	defer out.close(0)
-	// Colors in Clusterfile order, as `cluster logs` gives them.
+	// Colors in Clusterfile order, as `cluster logs` gives them; types a
+	// reload adds get the next ones (opts.Adding).
 	names := make([]string, len(cfg.Processes))
 	for i, p := range cfg.Processes {
 		names[i] = p.Name
@@ -427,6 +432,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	go trim.run(trimCtx)
 	opts.Color, opts.Output, opts.ReapAll, opts.Watch = color, muxOutput{mux, notify, trim}, true, watching
 	opts.Reread = func() (*procfile.Config, error) { return procfile.LoadEnvFiles(cfg.Path, f.envFiles) }
+	opts.Adding = func(names []string) { mux.SetProcesses(names...) } // the next colours, as the runner tells `cluster logs`
 	watchFiles := watching || (f.watch && len(command) == 0)
 	applied := newAppliedConfigs()
 	if watchFiles {

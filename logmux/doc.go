@@ -77,6 +77,10 @@
 // CRLF is trimmed before, as in every mode. A line with nothing to neutralise
 // costs one scan and is copied as is. Without Terminal (a file, a pipe) the
 // bytes pass through untouched, for grep; JSON escapes every control anyway.
+// With Color but not Terminal (--color always into less -R, a CI log) every
+// text line starts with ESC[0m, so that an SGR a worker leaves on stops at
+// its line there too; it is part of the cached prefix (or timestamp), so no
+// line is scanned for it, and without Color the bytes are the worker's.
 //
 // # Options
 //

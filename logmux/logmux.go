@@ -38,6 +38,7 @@ type Mux struct {
 	width   int          // label column width
 	widthV  atomic.Int64 // bumped when width changes, so writers rebuild their prefix
 	palette int          // next color
+	lead    string       // what every text line starts with: sgrReset in color off a terminal (see New)
 	colors  map[string]*color.Color
 	scratch []byte // for events
 
@@ -68,7 +69,18 @@ func New(w io.Writer, opts Options) *Mux {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Mux{opts: opts, w: w, width: len("cluster"), colors: map[string]*color.Color{}}
+	m := &Mux{opts: opts, w: w, width: len("cluster"), colors: map[string]*color.Color{}}
+	if opts.Color && !opts.Terminal && !opts.JSON {
+		// A worker's colour or style left on at the end of its line (off a
+		// terminal its bytes pass unchanged) must not reach the next line,
+		// another worker's or the runner's: every line starts with a reset.
+		// On a terminal the line that leaves one on ends with the reset
+		// instead (appendTerminal); without color the bytes are the
+		// worker's. It is part of the cached prefix or timestamp: no line
+		// is scanned for it.
+		m.lead = sgrReset
+	}
+	return m
 }
 
 // SetNames announces every label the mux will print, so the prefix column
@@ -125,7 +137,11 @@ func (m *Mux) colorFor(process string) *color.Color {
 func (m *Mux) prefix(process, label string) []byte {
 	m.widen(len(label))
 	pad := label + spaces(m.width-len(label)) + " |"
-	return []byte(m.colorFor(process).Sprint(pad) + " ")
+	lead := m.lead
+	if m.opts.Timestamps {
+		lead = "" // the timestamp starts the line
+	}
+	return []byte(lead + m.colorFor(process).Sprint(pad) + " ")
 }
 
 func spaces(n int) string {
@@ -645,7 +661,7 @@ func (w *writer) stamp() []byte {
 			sep = append(sep, w.jsonHead...)
 			w.sep, w.ts = sep, sep[len(lineEnd):]
 		} else {
-			w.ts = t.AppendFormat(w.ts[:0], "15:04:05.000 ")
+			w.ts = t.AppendFormat(append(w.ts[:0], w.m.lead...), "15:04:05.000 ")
 		}
 		w.tsMilli = ms
 	}
@@ -850,7 +866,7 @@ func (m *Mux) appendEvent(b []byte, e Event) []byte {
 	}
 	if !m.opts.JSON {
 		if m.opts.Timestamps {
-			b = m.opts.Now().AppendFormat(b, "15:04:05.000 ")
+			b = m.opts.Now().AppendFormat(append(b, m.lead...), "15:04:05.000 ")
 		}
 		b = append(b, m.prefix("cluster", "cluster")...)
 		b = append(b, msg...)

@@ -108,10 +108,10 @@ func TestPaddingAndColor(t *testing.T) {
 	m.Writer(Stream{Process: "web", Worker: 1}).Write([]byte("a \x1b[31mred\x1b[0m line\n"))
 	m.Writer(Stream{Process: "jobs", Worker: 1}).Write([]byte("b\n"))
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	if !strings.HasPrefix(lines[0], "\x1b[36m") || !strings.HasSuffix(lines[0], "a \x1b[31mred\x1b[0m line") {
+	if !strings.HasPrefix(lines[0], "\x1b[0m\x1b[36m") || !strings.HasSuffix(lines[0], "a \x1b[31mred\x1b[0m line") {
 		t.Errorf("colored prefix or passthrough wrong: %q", lines[0])
 	}
-	if !strings.HasPrefix(lines[1], "\x1b[33m") {
+	if !strings.HasPrefix(lines[1], "\x1b[0m\x1b[33m") {
 		t.Errorf("second type should get the second color: %q", lines[1])
 	}
 }
@@ -477,7 +477,7 @@ func TestColorsInProcessOrder(t *testing.T) {
 	m.Writer(Stream{Process: "late", Worker: 1}).Write([]byte("c\n"))
 	m.Writer(Stream{Process: "jobs", Worker: 1}).Write([]byte("b\n"))
 	m.Writer(Stream{Process: "web", Worker: 1}).Write([]byte("a\n"))
-	want := "\x1b[32mlate.1  |\x1b[0m c\n\x1b[33mjobs.1  |\x1b[0m b\n\x1b[36mweb.1   |\x1b[0m a\n"
+	want := "\x1b[0m\x1b[32mlate.1  |\x1b[0m c\n\x1b[0m\x1b[33mjobs.1  |\x1b[0m b\n\x1b[0m\x1b[36mweb.1   |\x1b[0m a\n"
 	if out.String() != want {
 		t.Errorf("got  %q\nwant %q", out.String(), want)
 	}

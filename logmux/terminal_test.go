@@ -200,3 +200,33 @@ func TestTerminalColorEndsWithItsLine(t *testing.T) {
 		t.Errorf("got  %q\nwant %q", out.String(), want)
 	}
 }
+
+// In color off a terminal (--color always into a pipe, less -R, a CI log) a
+// worker's bytes pass unchanged, so a color or style it leaves on would
+// reach the next line: every line starts with a reset instead, the
+// runner's, another worker's, a timestamped one's, a flushed partial line's.
+func TestColorOffTerminalLinesStartWithReset(t *testing.T) {
+	at := time.Date(2026, 1, 2, 15, 4, 5, 6e6, time.Local)
+	for _, ts := range []bool{false, true} {
+		var out bytes.Buffer
+		m := New(&out, Options{Color: true, Timestamps: ts, Now: func() time.Time { return at }})
+		web := m.Writer(Stream{Process: "web", Worker: 1})
+		web.Write([]byte("\x1b[8mhidden\nx \x1b[31mred\n"))
+		m.Event(Event{Worker: "web.1", Event: "exited", Status: ptr(0)})
+		db := m.Writer(Stream{Process: "db", Worker: 1})
+		db.Write([]byte("\x1b[7mpartial"))
+		db.Close()
+		stamp := ""
+		if ts {
+			stamp = "15:04:05.006 "
+		}
+		r := "\x1b[0m" + stamp
+		want := r + "\x1b[36mweb.1   |\x1b[0m \x1b[8mhidden\n" +
+			r + "\x1b[36mweb.1   |\x1b[0m x \x1b[31mred\n" +
+			r + "\x1b[1mcluster |\x1b[22m web.1 exited (status 0)\n" +
+			r + "\x1b[33mdb.1    |\x1b[0m \x1b[7mpartial\n"
+		if out.String() != want {
+			t.Errorf("timestamps %v:\ngot  %q\nwant %q", ts, out.String(), want)
+		}
+	}
+}

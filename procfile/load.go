@@ -87,10 +87,28 @@ type loader struct {
 	extraEnvFiles   []string       // -e: after env_file, before [env]; a Procfile's instead of .env
 }
 
+// EnvFlagError is a file -e names that cannot be read (missing, not a
+// regular file, too large): a mistake on the command line, not on a line of
+// a file, which main reports as it reports its other flags' errors:
+// "-e: env file /abs/x does not exist".
+type EnvFlagError struct{ Err error }
+
+func (e *EnvFlagError) Error() string { return "-e: " + e.Err.Error() }
+func (e *EnvFlagError) Unwrap() error { return e.Err }
+
+// unreadable is readEnvFile's error when the file could not be read at all
+// (as opposed to a bad line in it).
+type unreadable struct{ error }
+
+func (u unreadable) Unwrap() error { return u.error }
+
 // readExtraEnv overlays the -e files on e.
 func (l *loader) readExtraEnv(e layered) (layered, error) {
 	for _, f := range l.extraEnvFiles {
 		s, err := l.readEnvFile(f, e.env)
+		if _, ok := err.(unreadable); ok {
+			return e, &EnvFlagError{Err: err}
+		}
 		if err != nil {
 			return e, err
 		}
@@ -333,8 +351,24 @@ func (l *loader) procfileHint(src string) string {
 	if lines == 0 {
 		return ""
 	}
-	rename := strings.TrimSuffix(strings.TrimSuffix(l.file, ".procfile"), ".Procfile")
-	return fmt.Sprintf(" (%s looks like a Procfile, but only a file whose name starts with \"Procfile\" is read as one, any other as a Clusterfile in TOML: rename it Procfile.%s)", l.file, rename)
+	return fmt.Sprintf(" (%s looks like a Procfile, but only a file whose name starts with \"Procfile\" is read as one, any other as a Clusterfile in TOML: rename it %s)", l.file, procfileName(l.file))
+}
+
+// procfileName is the name to give a file in Procfile grammar: "procfile"
+// in any case is Procfile, and the rest of the name, before or after it
+// ("procfile.dev", "dev.procfile", "dev-Procfile"), its suffix: Procfile.dev.
+func procfileName(base string) string {
+	const word = "procfile"
+	rest := base
+	if lower := strings.ToLower(base); strings.HasPrefix(lower, word) {
+		rest = base[len(word):]
+	} else if strings.HasSuffix(lower, word) {
+		rest = base[:len(base)-len(word)]
+	}
+	if rest = strings.Trim(rest, ".-_"); rest == "" {
+		return "Procfile"
+	}
+	return "Procfile." + rest
 }
 
 // processOrder lists the process tables in file order.
@@ -918,9 +952,9 @@ func (l *loader) readEnvFile(name string, env []string) ([]setting, error) {
 	src, err := readFile(path, name)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("env file %s does not exist", name)
+			return nil, unreadable{fmt.Errorf("env file %s does not exist", name)}
 		}
-		return nil, err
+		return nil, unreadable{err}
 	}
 	if !slices.Contains(l.envFiles, name) {
 		l.envFiles = append(l.envFiles, name)

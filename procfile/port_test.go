@@ -1,6 +1,7 @@
 package procfile
 
 import (
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -117,8 +118,22 @@ func TestLoadEnvFiles(t *testing.T) {
 	if got := strings.Join(cfg.Env, " "); got != "X=base Y=over Z=table" {
 		t.Errorf("Clusterfile env %q", got)
 	}
-	if _, err := loadWith(proc, nil, 1, []string{"missing.env"}); err == nil || !strings.Contains(err.Error(), "missing.env does not exist") {
-		t.Errorf("missing -e file: %v", err)
+	// A -e file that cannot be read is the flag's error, not a line's:
+	// EnvFlagError, which main prints as "cluster: -e: ...". A bad line
+	// in one is the file's, with its line.
+	var flagErr *EnvFlagError
+	for _, path := range []string{proc, cf} {
+		_, err := loadWith(path, nil, 1, []string{"missing.env"})
+		if want := "-e: env file missing.env does not exist"; err == nil || err.Error() != want || !errors.As(err, &flagErr) {
+			t.Errorf("%s, missing -e file: %v, want %q as an EnvFlagError", path, err, want)
+		}
+	}
+	if _, err := loadWith(proc, nil, 1, []string{dir}); err == nil || !errors.As(err, &flagErr) || !strings.HasSuffix(err.Error(), ": not a regular file (a directory)") {
+		t.Errorf("-e DIR: %v", err)
+	}
+	write(t, dir, "bad.env", "A=1\nbad line\n")
+	if _, err := loadWith(proc, nil, 1, []string{"bad.env"}); err == nil || errors.As(err, &flagErr) || !strings.HasPrefix(err.Error(), "bad.env:2: ") {
+		t.Errorf("-e with a bad line: %v", err)
 	}
 }
 

@@ -437,6 +437,12 @@ func TestTOMLErrorOfAProcfile(t *testing.T) {
 	for _, tt := range []struct{ name, body, want string }{
 		{"dev.procfile", "web: npm start\nworker: node w.js\n", `dev.procfile:1:4: expected '.' or '=', but got ':' instead (dev.procfile looks like a Procfile, but only a file whose name starts with "Procfile" is read as one, any other as a Clusterfile in TOML: rename it Procfile.dev)`},
 		{"procs", "# dev\n\nweb: npm start\n", `(procs looks like a Procfile, but only a file whose name starts with "Procfile" is read as one, any other as a Clusterfile in TOML: rename it Procfile.procs)`},
+		// The word procfile in any case, first or last, is the name's Procfile.
+		{"procfile", "web: echo hi\n", `(procfile looks like a Procfile, but only a file whose name starts with "Procfile" is read as one, any other as a Clusterfile in TOML: rename it Procfile)`},
+		{"procfile.dev", "web: echo hi\n", `rename it Procfile.dev)`},
+		{"PROCFILE.test", "web: echo hi\n", `rename it Procfile.test)`},
+		{"dev-Procfile", "web: echo hi\n", `rename it Procfile.dev)`},
+		{"dev.PROCFILE", "web: echo hi\n", `rename it Procfile.dev)`},
 		{"Clusterfile", "[process.web\ncommand = \"x\"\n", "Clusterfile:1:13: expected '.' or ']' to end table name, but got '\\n' instead"},
 		{"cf", "name: x\n[process.web]\n", ""}, // not a TOML error
 	} {

@@ -104,10 +104,23 @@ func (r *Runner) apply(cfg *procfile.Config, roll []string, all, wait bool) (Dif
 			return Diff{}, nil, fmt.Errorf("unknown process type %q (have %s)", n, processNames(cfg))
 		}
 	}
+	// The types the cluster never had get the next colours before any of
+	// them starts, whether or not this apply goes through: main's output
+	// has them then, and `cluster logs` must give the same.
+	var colors []string
+	for _, p := range cfg.Processes {
+		if !slices.Contains(r.colorOrder, p.Name) {
+			colors = append(colors, p.Name)
+		}
+	}
+	if len(colors) > 0 && r.opts.Adding != nil {
+		r.opts.Adding(colors)
+	}
 	var d Diff
 	var w *Wait
 	var aerr error
 	err = r.ask(func() {
+		r.colorOrder = append(r.colorOrder, colors...)
 		if wait {
 			w = r.newWait()
 		}

@@ -21,7 +21,7 @@ var ErrLogsStopped = errors.New("stopped")
 // where lines went missing.
 type LogFeed struct {
 	Labels    []string // every worker of the cluster ("web.1"), for the prefix column's width
-	Processes []string // every process type of the Clusterfile the cluster started with, in its order: for colors as run gives them
+	Processes []string // every process type the cluster has had, in the order of their colours (Runner.colorOrder): for colors as run gives them
 
 	r      *Runner
 	srcs   []*logSource
@@ -68,9 +68,7 @@ func (r *Runner) OpenLogs(targets []string, follow bool) (*LogFeed, error) {
 		if len(targets) == 0 {
 			order = r.types
 		}
-		for _, p := range r.opts.Config.Processes {
-			f.Processes = append(f.Processes, p.Name)
-		}
+		f.Processes = slices.Clone(r.colorOrder)
 		for _, t := range r.types {
 			for i := 1; i <= t.count; i++ {
 				f.Labels = append(f.Labels, t.p.Name+"."+strconv.Itoa(i))

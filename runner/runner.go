@@ -90,6 +90,12 @@ type Options struct {
 	// reload's re-read) put in force, after the change was made: main moves
 	// its file watchers onto the new file's watch settings with it.
 	Applied func(*procfile.Config)
+	// Adding, when set, is called by Apply (and a reload's or a watched
+	// save's re-read) with the types of the new file the cluster has never
+	// had, in file order, before any of them starts: main gives them the
+	// next colours, as `cluster logs` will (LogFeed.Processes). It is not
+	// called on the supervisor goroutine and may block.
+	Adding func(names []string)
 }
 
 // Runner supervises the workers of one Config. Use New, then Run once.
@@ -137,6 +143,14 @@ type Runner struct {
 	readyWaiting map[*ptype]bool // initial types still waiting for their dependencies
 	failNow      bool            // a type will never start (depends.go): stop with ErrFailed
 	readyResult  chan error
+
+	// colorOrder is every type the cluster has had, in the order it first
+	// had them: its first file's, then each apply's new ones in file order.
+	// A type's colour is its place here (a removed type keeps its place),
+	// so an existing type keeps its colour across reloads. apply writes it
+	// on the supervisor goroutine, holding applyMu, and reads it holding
+	// applyMu; OpenLogs reads it on the supervisor goroutine.
+	colorOrder []string
 
 	ports    ports
 	loopDone chan struct{} // closed when the supervisor loop ends: no more requests
@@ -294,6 +308,9 @@ func prepare(opts Options) (*Runner, error) {
 		shutdown:    newShutdown(),
 
 		shutdownTimeout: cfg.ShutdownTimeout,
+	}
+	for _, p := range cfg.Processes {
+		r.colorOrder = append(r.colorOrder, p.Name)
 	}
 	var errs []error
 	total := 0
