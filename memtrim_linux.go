@@ -17,12 +17,16 @@ import (
 // in 16 pages around the one touched. The kernel maps back, on a minor
 // fault and without reading the disk, what the runner runs again. So an
 // idle runner's RSS counts the code it idles in, not the code it ever ran
-// (about 2 MiB of 6.8: README, "Performance"). Only pages mapped from the
-// executable and never written (text, rodata) are dropped: madvise
-// MADV_DONTNEED on a private mapping would reset a written page.
+// (about 1.6 MiB of 6.9: README, "Performance").
+//
+// Only mappings of the executable that are not writable (text, rodata)
+// and hold no page of their own are dropped: madvise MADV_DONTNEED on a
+// private mapping discards a written page. A read-only mapping has one
+// when a debugger's breakpoint (ptrace) or a uprobe (perf, bpftrace)
+// patched the code there, and dropping it would remove the breakpoint.
 func dropCode() {
 	code := uint64(reflect.ValueOf(dropCode).Pointer())
-	f, err := os.Open("/proc/self/maps")
+	f, err := os.Open("/proc/self/smaps")
 	if err != nil {
 		return
 	}
@@ -30,38 +34,40 @@ func dropCode() {
 	type mapping struct {
 		lo, hi   uint64
 		dev, ino string
-		writable bool
+		skip     bool // writable, or has anonymous (written) pages
 	}
 	var maps []mapping
 	var exeDev, exeIno string
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		// 00400000-0075f000 r-xp 00000000 fd:01 1234  /usr/bin/cluster
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 5 || fields[4] == "0" {
+		line := sc.Text()
+		fields := strings.Fields(line)
+		if len(fields) >= 5 && strings.Contains(fields[0], "-") && !strings.HasSuffix(fields[0], ":") {
+			// 00400000-0075f000 r-xp 00000000 fd:01 1234  /usr/bin/cluster
+			lo, hi, ok := strings.Cut(fields[0], "-")
+			m := mapping{dev: fields[3], ino: fields[4], skip: strings.Contains(fields[1], "w")}
+			var err1, err2 error
+			m.lo, err1 = strconv.ParseUint(lo, 16, 64)
+			m.hi, err2 = strconv.ParseUint(hi, 16, 64)
+			if !ok || err1 != nil || err2 != nil || m.ino == "0" {
+				m.skip = true
+			}
+			if m.lo <= code && code < m.hi {
+				exeDev, exeIno = m.dev, m.ino
+			}
+			maps = append(maps, m)
 			continue
 		}
-		lo, hi, ok := strings.Cut(fields[0], "-")
-		if !ok {
-			continue
+		// Anonymous:   4 kB
+		if len(maps) > 0 && len(fields) >= 2 && fields[0] == "Anonymous:" && fields[1] != "0" {
+			maps[len(maps)-1].skip = true
 		}
-		m := mapping{dev: fields[3], ino: fields[4], writable: strings.ContainsAny(fields[1], "w")}
-		var err1, err2 error
-		m.lo, err1 = strconv.ParseUint(lo, 16, 64)
-		m.hi, err2 = strconv.ParseUint(hi, 16, 64)
-		if err1 != nil || err2 != nil {
-			continue
-		}
-		if m.lo <= code && code < m.hi {
-			exeDev, exeIno = m.dev, m.ino
-		}
-		maps = append(maps, m)
 	}
-	if exeIno == "" {
+	if exeIno == "" || sc.Err() != nil {
 		return
 	}
 	for _, m := range maps {
-		if m.dev == exeDev && m.ino == exeIno && !m.writable {
+		if m.dev == exeDev && m.ino == exeIno && !m.skip {
 			unix.Syscall(unix.SYS_MADVISE, uintptr(m.lo), uintptr(m.hi-m.lo), unix.MADV_DONTNEED)
 		}
 	}

@@ -7,6 +7,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 var (
@@ -79,4 +82,36 @@ func TestDropCodeReturnsCodePagesOnly(t *testing.T) {
 		t.Fatalf("resident code pages %d KiB before the drop, %d KiB after\n%s", before, after, out)
 	}
 	t.Logf("resident code pages: %d KiB before the drop, %d KiB after", before, after)
+}
+
+// dropCodeCanary sits in the executable's read-only data.
+const dropCodeCanary = "dropCode canary: a breakpoint patches this"
+
+// A page of the executable that was written (a debugger's breakpoint, a
+// uprobe) is not dropped: dropping it would remove the patch.
+func TestDropCodeKeepsPatchedPages(t *testing.T) {
+	if os.Getenv("CLUSTER_TEST_DROPCODE") == "patched" {
+		p := unsafe.Pointer(unsafe.StringData(dropCodeCanary))
+		page := unsafe.Add(p, -int(uintptr(p)&uintptr(os.Getpagesize()-1)))
+		mem := unsafe.Slice((*byte)(page), os.Getpagesize())
+		if err := unix.Mprotect(mem, unix.PROT_READ|unix.PROT_WRITE); err != nil {
+			t.Fatal(err)
+		}
+		*(*byte)(p) = 'D' // as a debugger's write through ptrace would
+		if err := unix.Mprotect(mem, unix.PROT_READ); err != nil {
+			t.Fatal(err)
+		}
+		dropCode()
+		fmt.Printf("canary %q\n", dropCodeCanary[:8])
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestDropCodeKeepsPatchedPages$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "CLUSTER_TEST_DROPCODE=patched")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if !strings.Contains(string(out), `canary "DropCode"`) {
+		t.Fatalf("the patched page was dropped (want canary \"DropCode\"):\n%s", out)
+	}
 }
