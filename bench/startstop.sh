@@ -3,6 +3,10 @@
 # interleaved rounds.
 #   bash bench/startstop.sh [ROUNDS] [RUNS]
 # OLD=/path/to/cluster adds an older binary to each run.
+# ALTERNATE=N instead runs cluster, hivemind (and OLD) one after the other,
+# N times over, and prints each one's median: on a VM whose speed drifts
+# from one second to the next, alternating single runs compare more
+# fairly than hyperfine's blocks of runs.
 # The work, the same for every tool: start two processes that each print one
 # line and exit 0; the tool then ends. hivemind and goreman run every
 # Procfile line as `/bin/sh -c LINE`, so the Clusterfile says shell = true:
@@ -71,6 +75,33 @@ if [ -n "${OLD:-}" ]; then
 	cp "$OLD" "$tmp/old"
 	cmds+=("$tmp/old run -f $tmp/Clusterfile")
 	names+=(old)
+fi
+
+if [ -n "${ALTERNATE:-}" ]; then
+	alt=(0) # cluster, then hivemind and old where present
+	for i in "${!names[@]}"; do
+		case ${names[$i]} in hivemind | old) alt+=("$i") ;; esac
+	done
+	for j in $(seq "$ALTERNATE"); do
+		for i in "${alt[@]}"; do
+			t0=$EPOCHREALTIME
+			eval "${cmds[$i]}" > /dev/null 2>&1 < /dev/null
+			t1=$EPOCHREALTIME
+			echo "$(((${t1/./} - ${t0/./})))" >> "$tmp/alt.$i"
+		done
+	done
+	line="alternating, $ALTERNATE runs each (medians):"
+	for i in "${alt[@]}"; do
+		eval "med_${names[$i]}=$(sort -n "$tmp/alt.$i" | awk '{v[NR]=$1} END{printf "%.2f", v[int((NR+1)/2)]/1000}')"
+		v="med_${names[$i]}"
+		line="$line ${names[$i]} ${!v} ms"
+	done
+	for n in hivemind old; do
+		v="med_$n"
+		[ -n "${!v:-}" ] && line="$line, cluster/$n $(awk -v a="$med_cluster" -v b="${!v}" 'BEGIN{printf "%.2f", a/b}')x"
+	done
+	echo "$line"
+	exit 0
 fi
 
 k=${#cmds[@]}
