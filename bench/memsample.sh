@@ -36,7 +36,7 @@ run() {
 		[ $SECONDS -lt $deadline ] || { echo "workers did not start" >&2; exit 1; }
 		sleep 0.1
 	done
-	sleep 2 # the first samples and start-up settle
+	sleep 6 # the first samples and start-up settle (the trim after start-up: memtrim.go)
 	local c0 t0 c1 t1
 	c0=$(cpu_ns "$pid"); t0=$(date +%s%N)
 	sleep "$secs"
