@@ -313,7 +313,7 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 		usageError(stderr, "check", "%s", bad)
 		return 2
 	}
-	cfg, ok := f.load(stderr)
+	cfg, ok := f.loadChecked(stderr, only)
 	if !ok {
 		return 2
 	}
@@ -321,11 +321,11 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	// only binding the sockets is left out (a running cluster holds them).
 	opts := f.runnerOptions(cfg, only)
 	if err := runner.Preflight(opts); err != nil {
-		startError(stderr, err)
+		startError(stderr, cfg, err)
 		return 2
 	}
 	if err := printPlan(stdout, opts, *asJSON); err != nil {
-		startError(stderr, err)
+		startError(stderr, cfg, err)
 		return 2
 	}
 	portabilityWarnings(stderr, cfg)
