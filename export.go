@@ -60,7 +60,7 @@ func cmdExport(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "cluster export: --health-port %d: want 1-65535\n", *healthPort)
 		return 2
 	}
-	cfg, ok := loadConfig(*file, stderr)
+	cfg, ok := loadConfig("export", *file, stderr)
 	if !ok {
 		return 2
 	}

@@ -130,10 +130,12 @@ func configPath(flagValue string) (string, error) {
 	return procfile.Find(".")
 }
 
-func loadConfig(file string, stderr io.Writer, envFiles ...string) (*procfile.Config, bool) {
+// loadConfig loads the file -f names (or the default) with the -e files
+// for the command cmd, and prints why it cannot.
+func loadConfig(cmd, file string, stderr io.Writer, envFiles ...string) (*procfile.Config, bool) {
 	cfg, err := readConfig(file, envFiles)
 	if err != nil {
-		loadError(stderr, err, nil)
+		loadError(stderr, cmd, err, nil)
 		return nil, false
 	}
 	return cfg, true
@@ -150,9 +152,23 @@ func readConfig(file string, envFiles []string) (*procfile.Config, error) {
 
 // loadError prints what loading found wrong, and more: the errors of the
 // pre-flight checks that ran on what did load, merged by line (printErrors).
-func loadError(stderr io.Writer, err error, more error) {
+func loadError(stderr io.Writer, cmd string, err error, more error) {
 	if flagErr := (*procfile.EnvFlagError)(nil); errors.As(err, &flagErr) {
 		fmt.Fprintf(stderr, "cluster: %v\n", err) // as the other flags' errors: `cluster: -w: ...`
+		return
+	}
+	// No file to read: the command line is wrong, not a line of a file.
+	if none := (*procfile.NoConfigError)(nil); errors.As(err, &none) {
+		msg := fmt.Sprintf("no Clusterfile or Procfile in %s (use -f FILE)", none.Dir)
+		if len(none.Others) > 0 {
+			msg = fmt.Sprintf("no Clusterfile or Procfile in %s; use -f FILE, e.g. cluster %s -f %s (here: %s)",
+				none.Dir, cmd, none.Others[0], strings.Join(none.Others, ", "))
+		}
+		fmt.Fprintf(stderr, "cluster %s: %s\n", cmd, msg)
+		return
+	}
+	if re := (*procfile.ReadError)(nil); errors.As(err, &re) {
+		fmt.Fprintf(stderr, "cluster %s: -f %v\n", cmd, re)
 		return
 	}
 	var le *procfile.LoadError
@@ -204,7 +220,7 @@ func printErrors(stderr io.Writer, cfg *procfile.Config, lines []string) {
 func (c *configFlags) loadChecked(stderr io.Writer, only []string) (*procfile.Config, bool) {
 	cfg, err := readConfig(c.file, c.envFiles)
 	if err != nil {
-		loadError(stderr, err, c.partialPreflight(err, only))
+		loadError(stderr, c.cmd, err, c.partialPreflight(err, only))
 		return nil, false
 	}
 	return cfg, c.checkBase(stderr, cfg)
@@ -273,6 +289,7 @@ func (w workerCounts) Set(s string) error {
 // configFlags are the flags run and check share: what to load and how many
 // workers of each type, and foreman's PORT base.
 type configFlags struct {
+	cmd      string // the command's name, for errors
 	file     string
 	envFiles envFileList
 	workers  workerCounts
@@ -303,7 +320,7 @@ func (e *envFileList) Set(s string) error {
 // load loads the file -f names with the -e files, and checks the PORT
 // that is foreman's base when --port is not given.
 func (c *configFlags) load(stderr io.Writer) (*procfile.Config, bool) {
-	cfg, ok := loadConfig(c.file, stderr, c.envFiles...)
+	cfg, ok := loadConfig(c.cmd, c.file, stderr, c.envFiles...)
 	return cfg, ok && c.checkBase(stderr, cfg)
 }
 
@@ -376,7 +393,7 @@ func (c *configFlags) define(fs *flag.FlagSet) {
 
 // defineFile defines the flags exec shares with run and check: -f, --port.
 func (c *configFlags) defineFile(fs *flag.FlagSet) {
-	c.workers = workerCounts{}
+	c.cmd, c.workers = fs.Name(), workerCounts{}
 	fs.StringVar(&c.file, "f", "", "`FILE` the Clusterfile or Procfile (default: Clusterfile, else Procfile)")
 	fs.Var(&c.envFiles, "e", "`FILE,...` dotenv files (later ones win): a Procfile's instead of its .env; a Clusterfile's after env_file, before [env]")
 	fs.Var(&c.port, "port", "`N` base of foreman's PORT for types without listen (default: PORT from the env or .env, else 5000)")

@@ -3,6 +3,7 @@ package procfile
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"math/bits"
 	"net"
@@ -30,8 +31,54 @@ func Find(dir string) (string, error) {
 		}
 	}
 	abs, _ := filepath.Abs(dir)
-	return "", fmt.Errorf("no Clusterfile or Procfile in %s (use -f FILE)", abs)
+	return "", &NoConfigError{Dir: abs, Others: otherConfigs(dir)}
 }
+
+// NoConfigError is Find's error: dir has neither a Clusterfile nor a
+// Procfile. Others are the files beside them that -f could name instead
+// (Clusterfile.example, Procfile.dev), sorted.
+type NoConfigError struct {
+	Dir    string
+	Others []string
+}
+
+func (e *NoConfigError) Error() string {
+	return fmt.Sprintf("no Clusterfile or Procfile in %s (use -f FILE)", e.Dir)
+}
+
+// otherConfigs lists the regular files of dir whose name starts with
+// "Clusterfile." or "Procfile." (any case), as -f would take them.
+func otherConfigs(dir string) []string {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range entries {
+		lower := strings.ToLower(e.Name())
+		if (strings.HasPrefix(lower, "clusterfile.") || strings.HasPrefix(lower, "procfile.")) && e.Type().IsRegular() {
+			out = append(out, e.Name())
+		}
+	}
+	return out // ReadDir sorts by name
+}
+
+// ReadError is Load's error when the file itself cannot be read (it does
+// not exist, is a directory, is too large): the path is wrong, not a line.
+type ReadError struct {
+	Path string
+	Err  error
+}
+
+func (e *ReadError) Error() string {
+	var pe *fs.PathError
+	if errors.As(e.Err, &pe) {
+		return e.Path + ": " + pe.Err.Error() // not "stat PATH: ..."
+	}
+	return e.Err.Error() // it names the file already
+}
+
+func (e *ReadError) Unwrap() error { return e.Err }
 
 // Load reads and validates a Clusterfile (TOML) or, when the file's name
 // starts with "Procfile", a Procfile. Every problem is reported at once, one
@@ -59,7 +106,7 @@ func LoadWith(path string, osEnv []string, numCPU int) (*Config, error) {
 func loadWith(path string, osEnv []string, numCPU int, extraEnvFiles []string) (*Config, error) {
 	src, err := readFile(path, path)
 	if err != nil {
-		return nil, err
+		return nil, &ReadError{Path: path, Err: err}
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
