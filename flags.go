@@ -25,7 +25,7 @@ var commandList = []struct{ name, summary string }{
 	{"stop", "graceful shutdown of the running cluster, or of the named types only"},
 	{"start", "start types stopped with cluster stop PROCESS again"},
 	{"attach", "connect the terminal to a tty = true worker's terminal (detach: Ctrl-\\)"},
-	{"export", "write systemd units, Kubernetes manifests or a Procfile"},
+	{"export", "write systemd units, Kubernetes manifests or a Procfile into DIR (default: the current directory; a Procfile: stdout)"},
 	{"completion", "print the shell completion script for bash, zsh or fish"},
 	{"version", "print the version"},
 }
