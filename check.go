@@ -254,7 +254,7 @@ func printPlan(w io.Writer, opts runner.Options, asJSON bool) error {
 			fmt.Fprintf(tw, "  watch\t%s (%s; ignore %s)\n", strings.Join(watchShown(p.Watch), " "), poll, strings.Join(p.WatchIgnore, " "))
 		}
 		if p.MaxMemory > 0 {
-			fmt.Fprintf(tw, "  max_memory\t%d bytes\n", p.MaxMemory)
+			fmt.Fprintf(tw, "  max_memory\t%s\n", runner.LimitText(p.MaxMemory))
 		}
 		if p.User != "" {
 			fmt.Fprintf(tw, "  user\t%s\n", p.User)
