@@ -135,7 +135,7 @@ func configPath(flagValue string) (string, error) {
 func loadConfig(cmd, file string, stderr io.Writer, envFiles ...string) (*procfile.Config, bool) {
 	cfg, err := readConfig(file, envFiles)
 	if err != nil {
-		loadError(stderr, cmd, err, nil)
+		loadError(stderr, cmd, file, err, nil)
 		return nil, false
 	}
 	return cfg, true
@@ -152,7 +152,8 @@ func readConfig(file string, envFiles []string) (*procfile.Config, error) {
 
 // loadError prints what loading found wrong, and more: the errors of the
 // pre-flight checks that ran on what did load, merged by line (printErrors).
-func loadError(stderr io.Writer, cmd string, err error, more error) {
+// file is -f's value: a file that cannot be read is the flag's mistake.
+func loadError(stderr io.Writer, cmd, file string, err error, more error) {
 	if flagErr := (*procfile.EnvFlagError)(nil); errors.As(err, &flagErr) {
 		fmt.Fprintf(stderr, "cluster: %v\n", err) // as the other flags' errors: `cluster: -w: ...`
 		return
@@ -168,7 +169,11 @@ func loadError(stderr io.Writer, cmd string, err error, more error) {
 		return
 	}
 	if re := (*procfile.ReadError)(nil); errors.As(err, &re) {
-		fmt.Fprintf(stderr, "cluster %s: -f %v\n", cmd, re)
+		flag := ""
+		if file != "" {
+			flag = "-f "
+		}
+		fmt.Fprintf(stderr, "cluster %s: %s%v\n", cmd, flag, re)
 		return
 	}
 	var le *procfile.LoadError
@@ -176,18 +181,16 @@ func loadError(stderr io.Writer, cmd string, err error, more error) {
 		fmt.Fprintln(stderr, strings.TrimRight(err.Error(), "\n"))
 		return
 	}
-	lines := strings.Split(strings.TrimRight(le.Error(), "\n"), "\n")
-	if more != nil {
-		lines = append(lines, strings.Split(strings.TrimRight(more.Error(), "\n"), "\n")...)
-	}
-	printErrors(stderr, le.Config, lines)
+	printErrors(stderr, le.Config, le, more)
 }
 
-// printErrors prints the lines of the errors found before anything starts,
-// as one list in one format: those of the file ("Clusterfile:7:
-// process.web.command: ...") sorted by line, then those of no line
-// (a -w that names no type), which say "cluster: " as the flags' errors do.
-func printErrors(stderr io.Writer, cfg *procfile.Config, lines []string) {
+// printErrors prints the errors found before anything starts as one list
+// in one format: those of a line of the file ("Clusterfile:7:
+// process.web.command: ...") sorted by line, then those of no line (a -w
+// that names no type), which say "cluster: " as the flags' errors do. A
+// line of an error that does not start with the file stays with the one
+// before it.
+func printErrors(stderr io.Writer, cfg *procfile.Config, errs ...error) {
 	file := filepath.Base(cfg.Path) + ":"
 	lineOf := func(s string) (int, bool) {
 		rest, ok := strings.CutPrefix(s, file)
@@ -197,19 +200,37 @@ func printErrors(stderr io.Writer, cfg *procfile.Config, lines []string) {
 		n, err := strconv.Atoi(rest[:strings.IndexFunc(rest+":", func(r rune) bool { return r < '0' || r > '9' })])
 		return n, err == nil
 	}
-	sort.SliceStable(lines, func(i, j int) bool {
-		a, aok := lineOf(lines[i])
-		b, bok := lineOf(lines[j])
-		if aok != bok {
-			return aok
+	type entry struct {
+		line  int
+		text  []string
+		where bool
+	}
+	var all []entry
+	for _, err := range errs {
+		if err == nil {
+			continue
 		}
-		return a < b
+		first := len(all)
+		for _, l := range strings.Split(strings.TrimRight(err.Error(), "\n"), "\n") {
+			if n, ok := lineOf(l); ok || len(all) == first {
+				all = append(all, entry{line: n, where: ok})
+			}
+			all[len(all)-1].text = append(all[len(all)-1].text, l)
+		}
+	}
+	sort.SliceStable(all, func(i, j int) bool {
+		if all[i].where != all[j].where {
+			return all[i].where
+		}
+		return all[i].line < all[j].line
 	})
-	for _, l := range lines {
-		if _, ok := lineOf(l); !ok {
-			l = "cluster: " + l
+	for _, e := range all {
+		for _, l := range e.text {
+			if !e.where {
+				l = "cluster: " + l
+			}
+			fmt.Fprintln(stderr, l)
 		}
-		fmt.Fprintln(stderr, l)
 	}
 }
 
@@ -220,7 +241,7 @@ func printErrors(stderr io.Writer, cfg *procfile.Config, lines []string) {
 func (c *configFlags) loadChecked(stderr io.Writer, only []string) (*procfile.Config, bool) {
 	cfg, err := readConfig(c.file, c.envFiles)
 	if err != nil {
-		loadError(stderr, c.cmd, err, c.partialPreflight(err, only))
+		loadError(stderr, c.cmd, c.file, err, c.partialPreflight(err, only))
 		return nil, false
 	}
 	return cfg, c.checkBase(stderr, cfg)
@@ -435,7 +456,7 @@ func (c *configFlags) runnerOptions(cfg *procfile.Config, only []string) runner.
 // run and check both print it, and as the file's own errors are printed
 // (printErrors): "Clusterfile:7: process.web.command: ...".
 func startError(stderr io.Writer, cfg *procfile.Config, err error) {
-	printErrors(stderr, cfg, strings.Split(strings.TrimRight(err.Error(), "\n"), "\n"))
+	printErrors(stderr, cfg, err)
 }
 
 type runFlags struct {
