@@ -254,7 +254,7 @@ func printPlan(w io.Writer, opts runner.Options, asJSON bool) error {
 			fmt.Fprintf(tw, "  watch\t%s (%s; ignore %s)\n", strings.Join(watchShown(p.Watch), " "), poll, strings.Join(p.WatchIgnore, " "))
 		}
 		if p.MaxMemory > 0 {
-			fmt.Fprintf(tw, "  max_memory\t%d bytes\n", p.MaxMemory)
+			fmt.Fprintf(tw, "  max_memory\t%s\n", runner.LimitText(p.MaxMemory))
 		}
 		if p.User != "" {
 			fmt.Fprintf(tw, "  user\t%s\n", p.User)
@@ -313,7 +313,7 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 		usageError(stderr, "check", "%s", bad)
 		return 2
 	}
-	cfg, ok := f.load(stderr)
+	cfg, ok := f.loadChecked(stderr, only)
 	if !ok {
 		return 2
 	}
@@ -321,15 +321,51 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	// only binding the sockets is left out (a running cluster holds them).
 	opts := f.runnerOptions(cfg, only)
 	if err := runner.Preflight(opts); err != nil {
-		startError(stderr, err)
+		startError(stderr, cfg, err)
 		return 2
 	}
 	if err := printPlan(stdout, opts, *asJSON); err != nil {
-		startError(stderr, err)
+		startError(stderr, cfg, err)
 		return 2
 	}
 	portabilityWarnings(stderr, cfg)
+	readyWarnings(stderr, opts)
 	return 0
+}
+
+// readyWarnings tells of a ready.tcp that probes a PORT the command seems
+// not to use: a type without listen whose command never mentions PORT and
+// whose own env sets none (redis-server --port 6379, probed on foreman's
+// 5100) is never ready, and is killed at ready.timeout. A warning, not an
+// error: a program may read PORT from its environment unasked.
+func readyWarnings(stderr io.Writer, opts runner.Options) {
+	cfg := opts.Config
+	for _, p := range cfg.Processes {
+		if p.Ready.Kind != procfile.ReadyTCP || len(p.Listen) > 0 || strings.Contains(p.Command, "PORT") {
+			continue
+		}
+		if len(opts.Only) > 0 && !slices.Contains(opts.Only, p.Name) {
+			continue
+		}
+		if _, own := p.OwnPort(); own {
+			continue
+		}
+		env, err := runner.ExecEnv(opts, p.Name)
+		if err != nil {
+			continue
+		}
+		port := ""
+		for _, kv := range env {
+			if v, ok := strings.CutPrefix(kv, "PORT="); ok {
+				port = v
+			}
+		}
+		if port == "" {
+			continue
+		}
+		fmt.Fprintf(stderr, "cluster: warning: %s: tcp = true probes worker 1's PORT, %s (127.0.0.1:%s), but the command never mentions PORT: unless %s reads PORT from its environment, its workers are never ready and are killed after %s (ready.timeout); listen on $PORT in the command, or use another readiness, e.g. ready = { log = \"REGEX\" }\n",
+			cfg.Where(p, "ready"), port, port, p.Name, p.Ready.Timeout)
+	}
 }
 
 // portabilityWarnings tells of what loads and runs here but would not on

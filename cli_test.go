@@ -40,7 +40,14 @@ func TestUsageErrorsAreOneLine(t *testing.T) {
 		want string
 	}{
 		{[]string{"run", "--colr"}, "cluster run: unknown flag --colr (did you mean --color?); see cluster run -h\n"},
-		{[]string{"run", "-colr", "never"}, "cluster run: unknown flag --colr (did you mean --color?); see cluster run -h\n"},
+		{[]string{"run", "-colr", "never"}, "cluster run: unknown flag -colr (did you mean --color?); see cluster run -h\n"}, // as typed
+		// A value glued to a one-letter flag is read as getopt reads it
+		// (-n3 is -n 3); what cannot be is quoted as typed, not as --x3.
+		{[]string{"logs", "-x3"}, "cluster logs: unknown flag -x3; see cluster logs -h\n"},
+		{[]string{"logs", "-f3"}, "cluster logs: unknown flag -f3; see cluster logs -h\n"}, // -f is boolean in logs
+		{[]string{"logs", "-nx"}, "cluster logs: invalid value \"x\" for -n: want N (-nx reads as -n x); see cluster logs -h\n"},
+		{[]string{"run", "-wweb"}, "cluster run: invalid value \"web\" for -w: \"web\" is not PROCESS=N with N >= 0 (-wweb reads as -w web); see cluster run -h\n"},
+		{[]string{"run", "-wacth"}, "cluster run: unknown flag -wacth (did you mean --watch?); see cluster run -h\n"},
 		{[]string{"run", "--log"}, "cluster run: unknown flag --log (did you mean --log-format?); see cluster run -h\n"},
 		{[]string{"check", "--nope"}, "cluster check: unknown flag --nope; see cluster check -h\n"},
 		{[]string{"status", "--jsn"}, "cluster status: unknown flag --jsn (did you mean --json?); see cluster status -h\n"},
@@ -99,7 +106,7 @@ func TestForemanHabits(t *testing.T) {
 		{[]string{"exec", "a", "echo", "hi"}, "cluster exec: want [PROCESS] -- COMMAND: put -- before the command: cluster exec a -- echo hi; see cluster exec -h\n"},
 		{[]string{"exec", "echo", "hi there"}, "cluster exec: want [PROCESS] -- COMMAND: put -- before the command: cluster exec -- echo \"hi there\"; see cluster exec -h\n"},
 		{[]string{"exec", "a"}, "cluster exec: want [PROCESS] -- COMMAND; see cluster exec -h\n"},
-		{[]string{"exec", "a", "ls", "-la"}, "cluster exec: unknown flag --la; a command and its flags go after --: cluster exec [PROCESS] -- COMMAND [ARG ...]; see cluster exec -h\n"},
+		{[]string{"exec", "a", "ls", "-la"}, "cluster exec: unknown flag -la; a command and its flags go after --: cluster exec [PROCESS] -- COMMAND [ARG ...]; see cluster exec -h\n"},
 		// foreman's start is cluster run: start's errors say so.
 		{[]string{"start"}, "cluster start: missing PROCESS (foreman's start is cluster run [PROCESS ...]); see cluster start -h\n"},
 		{[]string{"start", "-m", "web=2"}, "cluster start: unknown flag -m (foreman's start is cluster run [PROCESS ...], where -m is -w PROCESS=N,...); see cluster start -h\n"},

@@ -60,7 +60,7 @@ func cmdExport(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "cluster export: --health-port %d: want 1-65535\n", *healthPort)
 		return 2
 	}
-	cfg, ok := loadConfig(*file, stderr)
+	cfg, ok := loadConfig("export", *file, stderr)
 	if !ok {
 		return 2
 	}
@@ -111,6 +111,13 @@ func cmdExport(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if dir == "" {
+		// As documented: the current directory, said before anything is
+		// written there, and each file as ./NAME.
+		wd, err := os.Getwd()
+		if err != nil {
+			wd = "."
+		}
+		fmt.Fprintf(stderr, "cluster export: no DIR given: writing into the current directory, %s\n", wd)
 		dir = "."
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -124,6 +131,9 @@ func cmdExport(args []string, stdout, stderr io.Writer) int {
 	sort.Strings(names)
 	for _, n := range names {
 		p := filepath.Join(dir, n)
+		if dir == "." {
+			p = "./" + n
+		}
 		if err := os.WriteFile(p, []byte(files[n]), 0o644); err != nil {
 			fmt.Fprintf(stderr, "cluster export: %v\n", err)
 			return 1

@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -23,7 +25,7 @@ var commandList = []struct{ name, summary string }{
 	{"stop", "graceful shutdown of the running cluster, or of the named types only"},
 	{"start", "start types stopped with cluster stop PROCESS again"},
 	{"attach", "connect the terminal to a tty = true worker's terminal (detach: Ctrl-\\)"},
-	{"export", "write systemd units, Kubernetes manifests or a Procfile"},
+	{"export", "write systemd units, Kubernetes manifests or a Procfile into DIR (default: the current directory; a Procfile: stdout)"},
 	{"completion", "print the shell completion script for bash, zsh or fish"},
 	{"version", "print the version"},
 }
@@ -195,6 +197,8 @@ func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) ([]string, in
 	usage := fs.Usage
 	fs.Usage = func() {} // the flag package calls it on every error: print it here, once
 	defer func() { fs.Usage = usage }()
+	typed := args
+	args = unglue(fs, args)
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -202,7 +206,7 @@ func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) ([]string, in
 				usage()
 				return nil, 0
 			}
-			usageError(stderr, fs.Name(), "%s", flagError(fs, err))
+			usageError(stderr, fs.Name(), "%s", flagError(fs, err, typed))
 			return nil, 2
 		}
 		args = fs.Args()
@@ -214,6 +218,45 @@ func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) ([]string, in
 	}
 }
 
+// unglue splits a value glued to a one-letter flag that takes one, as
+// getopt (tail -n3, foreman -m web=2) reads it: -n3 is -n 3, -wweb=2 is
+// -w web=2, -fProcfile.dev is -f Procfile.dev. A word that is a flag's
+// name (-watch, -port=1), starts with a boolean one-letter flag, or looks
+// like a misspelt long flag (-wacth) is left for the flag package and
+// flagError. A flag's separate value, and what follows "--", are left
+// alone.
+func unglue(fs *flag.FlagSet, args []string) []string {
+	var names []string
+	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+	var out []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		if len(a) < 2 || a[0] != '-' {
+			out = append(out, a)
+			continue
+		}
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if f := fs.Lookup(name); f != nil {
+			out = append(out, a)
+			if !hasValue && !isBool(f) && i+1 < len(args) {
+				i++ // its value, whatever it looks like
+				out = append(out, args[i])
+			}
+			continue
+		}
+		f := fs.Lookup(a[1:2])
+		if strings.HasPrefix(a, "--") || f == nil || isBool(f) || suggest(name, names) != "" {
+			out = append(out, a)
+			continue
+		}
+		out = append(out, a[:2], a[2:])
+	}
+	return out
+}
+
 // usageError prints one line: what is wrong, and where to look.
 func usageError(stderr io.Writer, cmd, format string, args ...any) {
 	fmt.Fprintf(stderr, "cluster %s: %s; see cluster %s -h\n", cmd, fmt.Sprintf(format, args...), cmd)
@@ -221,10 +264,17 @@ func usageError(stderr io.Writer, cmd, format string, args ...any) {
 
 // flagError rewrites the flag package's errors in the help's terms
 // (--color, not -color), with a suggestion for a misspelt flag.
-func flagError(fs *flag.FlagSet, err error) string {
+// typed are the arguments as given: a flag is quoted as the user wrote it
+// (-x3 stays -x3), not as help spells a flag of that name (--x3).
+func flagError(fs *flag.FlagSet, err error, typed []string) string {
 	msg := err.Error()
 	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
-		return unknownFlag(fs.Name(), name, visibleFlags(fs))
+		msg := unknownFlag(fs.Name(), name, visibleFlags(fs))
+		if len(name) > 1 && slices.ContainsFunc(typed, func(a string) bool { return a == "-"+name || strings.HasPrefix(a, "-"+name+"=") }) &&
+			!slices.ContainsFunc(typed, func(a string) bool { return a == "--"+name || strings.HasPrefix(a, "--"+name+"=") }) {
+			msg = strings.Replace(msg, "unknown flag "+dashed(name), "unknown flag -"+name, 1)
+		}
+		return msg
 	}
 	if name, ok := strings.CutPrefix(msg, "flag needs an argument: -"); ok {
 		if f := fs.Lookup(name); f != nil {
@@ -248,6 +298,9 @@ func flagError(fs *flag.FlagSet, err error) string {
 					why = "want true or false"
 				}
 			}
+		}
+		if v, err := strconv.Unquote(value); err == nil && len(name) == 1 && slices.Contains(typed, "-"+name+v) {
+			why += fmt.Sprintf(" (-%s%s reads as -%s %s)", name, v, name, v) // unglue's doing: say so
 		}
 		return fmt.Sprintf("invalid value %s for %s: %s", value, dashed(name), why)
 	}

@@ -130,21 +130,154 @@ func configPath(flagValue string) (string, error) {
 	return procfile.Find(".")
 }
 
-func loadConfig(file string, stderr io.Writer, envFiles ...string) (*procfile.Config, bool) {
-	path, err := configPath(file)
-	if err == nil {
-		var cfg *procfile.Config
-		cfg, err = procfile.LoadEnvFiles(path, envFiles)
-		if err == nil {
-			return cfg, true
-		}
-	}
-	if flagErr := (*procfile.EnvFlagError)(nil); errors.As(err, &flagErr) {
-		fmt.Fprintf(stderr, "cluster: %v\n", err) // as the other flags' errors: `cluster: -w: ...`
+// loadConfig loads the file -f names (or the default) with the -e files
+// for the command cmd, and prints why it cannot.
+func loadConfig(cmd, file string, stderr io.Writer, envFiles ...string) (*procfile.Config, bool) {
+	cfg, err := readConfig(file, envFiles)
+	if err != nil {
+		loadError(stderr, cmd, file, err, nil)
 		return nil, false
 	}
-	fmt.Fprintln(stderr, strings.TrimRight(err.Error(), "\n"))
-	return nil, false
+	return cfg, true
+}
+
+// readConfig loads the file -f names (or the default) with the -e files.
+func readConfig(file string, envFiles []string) (*procfile.Config, error) {
+	path, err := configPath(file)
+	if err != nil {
+		return nil, err
+	}
+	return procfile.LoadEnvFiles(path, envFiles)
+}
+
+// loadError prints what loading found wrong, and more: the errors of the
+// pre-flight checks that ran on what did load, merged by line (printErrors).
+// file is -f's value: a file that cannot be read is the flag's mistake.
+func loadError(stderr io.Writer, cmd, file string, err error, more error) {
+	if flagErr := (*procfile.EnvFlagError)(nil); errors.As(err, &flagErr) {
+		fmt.Fprintf(stderr, "cluster: %v\n", err) // as the other flags' errors: `cluster: -w: ...`
+		return
+	}
+	// No file to read: the command line is wrong, not a line of a file.
+	if none := (*procfile.NoConfigError)(nil); errors.As(err, &none) {
+		msg := fmt.Sprintf("no Clusterfile or Procfile in %s (use -f FILE)", none.Dir)
+		if len(none.Others) > 0 {
+			msg = fmt.Sprintf("no Clusterfile or Procfile in %s; use -f FILE, e.g. cluster %s -f %s (here: %s)",
+				none.Dir, cmd, none.Others[0], strings.Join(none.Others, ", "))
+		}
+		fmt.Fprintf(stderr, "cluster %s: %s\n", cmd, msg)
+		return
+	}
+	if re := (*procfile.ReadError)(nil); errors.As(err, &re) {
+		flag := ""
+		if file != "" {
+			flag = "-f "
+		}
+		fmt.Fprintf(stderr, "cluster %s: %s%v\n", cmd, flag, re)
+		return
+	}
+	var le *procfile.LoadError
+	if !errors.As(err, &le) {
+		fmt.Fprintln(stderr, strings.TrimRight(err.Error(), "\n"))
+		return
+	}
+	printErrors(stderr, le.Config, le, more)
+}
+
+// printErrors prints the errors found before anything starts as one list
+// in one format: those of a line of the file ("Clusterfile:7:
+// process.web.command: ...") sorted by line, then those of no line (a -w
+// that names no type), which say "cluster: " as the flags' errors do. A
+// line of an error that does not start with the file stays with the one
+// before it.
+func printErrors(stderr io.Writer, cfg *procfile.Config, errs ...error) {
+	file := filepath.Base(cfg.Path) + ":"
+	lineOf := func(s string) (int, bool) {
+		rest, ok := strings.CutPrefix(s, file)
+		if !ok {
+			return 0, false
+		}
+		n, err := strconv.Atoi(rest[:strings.IndexFunc(rest+":", func(r rune) bool { return r < '0' || r > '9' })])
+		return n, err == nil
+	}
+	type entry struct {
+		line  int
+		text  []string
+		where bool
+	}
+	var all []entry
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		first := len(all)
+		for _, l := range strings.Split(strings.TrimRight(err.Error(), "\n"), "\n") {
+			if n, ok := lineOf(l); ok || len(all) == first {
+				all = append(all, entry{line: n, where: ok})
+			}
+			all[len(all)-1].text = append(all[len(all)-1].text, l)
+		}
+	}
+	sort.SliceStable(all, func(i, j int) bool {
+		if all[i].where != all[j].where {
+			return all[i].where
+		}
+		return all[i].line < all[j].line
+	})
+	for _, e := range all {
+		for _, l := range e.text {
+			if !e.where {
+				l = "cluster: " + l
+			}
+			fmt.Fprintln(stderr, l)
+		}
+	}
+}
+
+// loadChecked is load for run and check, which check the loaded file
+// further before anything starts (runner.Preflight: programs in PATH, users,
+// sockets): when the file has errors, those checks run on the types that
+// did load, with only's selection, and every error is printed at once.
+func (c *configFlags) loadChecked(stderr io.Writer, only []string) (*procfile.Config, bool) {
+	cfg, err := readConfig(c.file, c.envFiles)
+	if err != nil {
+		loadError(stderr, c.cmd, c.file, err, c.partialPreflight(err, only))
+		return nil, false
+	}
+	return cfg, c.checkBase(stderr, cfg)
+}
+
+// partialPreflight runs the pre-flight checks on what did load of a file
+// with errors (procfile.LoadError): the types selected (only, or all) that
+// are not broken and have workers. nil when there is nothing to check.
+func (c *configFlags) partialPreflight(err error, only []string) error {
+	var le *procfile.LoadError
+	if !errors.As(err, &le) || le.Config == nil {
+		return nil
+	}
+	cfg := le.Config
+	var names []string
+	for _, p := range cfg.Processes {
+		if le.Broken[p.Name] || len(only) > 0 && !slices.Contains(only, p.Name) {
+			continue
+		}
+		n := p.Workers
+		if w, ok := runner.WorkerCount(c.workers, p.Name); ok {
+			n = w
+		}
+		if n > 0 {
+			names = append(names, p.Name)
+		}
+	}
+	for _, o := range only { // a type the file does not have: say so now too
+		if !slices.ContainsFunc(cfg.Processes, func(p *procfile.Process) bool { return p.Name == o }) {
+			names = append(names, o)
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	return runner.Preflight(c.runnerOptions(cfg, names))
 }
 
 // workerCounts parses -w web=4,worker=1 (repeatable).
@@ -177,6 +310,7 @@ func (w workerCounts) Set(s string) error {
 // configFlags are the flags run and check share: what to load and how many
 // workers of each type, and foreman's PORT base.
 type configFlags struct {
+	cmd      string // the command's name, for errors
 	file     string
 	envFiles envFileList
 	workers  workerCounts
@@ -207,14 +341,19 @@ func (e *envFileList) Set(s string) error {
 // load loads the file -f names with the -e files, and checks the PORT
 // that is foreman's base when --port is not given.
 func (c *configFlags) load(stderr io.Writer) (*procfile.Config, bool) {
-	cfg, ok := loadConfig(c.file, stderr, c.envFiles...)
-	if ok && !c.port.set {
+	cfg, ok := loadConfig(c.cmd, c.file, stderr, c.envFiles...)
+	return cfg, ok && c.checkBase(stderr, cfg)
+}
+
+// checkBase checks the PORT that is foreman's base when --port is not given.
+func (c *configFlags) checkBase(stderr io.Writer, cfg *procfile.Config) bool {
+	if !c.port.set {
 		if err := checkPortBase(cfg); err != nil {
 			fmt.Fprintln(stderr, err)
-			return nil, false
+			return false
 		}
 	}
-	return cfg, ok
+	return true
 }
 
 // checkPortBase rejects a PORT in the config's env (the OS env, env files,
@@ -275,7 +414,7 @@ func (c *configFlags) define(fs *flag.FlagSet) {
 
 // defineFile defines the flags exec shares with run and check: -f, --port.
 func (c *configFlags) defineFile(fs *flag.FlagSet) {
-	c.workers = workerCounts{}
+	c.cmd, c.workers = fs.Name(), workerCounts{}
 	fs.StringVar(&c.file, "f", "", "`FILE` the Clusterfile or Procfile (default: Clusterfile, else Procfile)")
 	fs.Var(&c.envFiles, "e", "`FILE,...` dotenv files (later ones win): a Procfile's instead of its .env; a Clusterfile's after env_file, before [env]")
 	fs.Var(&c.port, "port", "`N` base of foreman's PORT for types without listen (default: PORT from the env or .env, else 5000)")
@@ -314,9 +453,10 @@ func (c *configFlags) runnerOptions(cfg *procfile.Config, only []string) runner.
 }
 
 // startError prints an error the runner found before starting anything, as
-// run and check both print it.
-func startError(stderr io.Writer, err error) {
-	fmt.Fprintf(stderr, "cluster: %s\n", strings.ReplaceAll(err.Error(), "\n", "\ncluster: "))
+// run and check both print it, and as the file's own errors are printed
+// (printErrors): "Clusterfile:7: process.web.command: ...".
+func startError(stderr io.Writer, cfg *procfile.Config, err error) {
+	printErrors(stderr, cfg, err)
 }
 
 type runFlags struct {
@@ -370,7 +510,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	}
 	sigs, notified := notifyRunSignals()
 	stdout, stderr = noSIGPIPE(underlying(stdout)), noSIGPIPE(stderr) // logmux reports on its own failed writes
-	cfg, ok := f.load(stderr)
+	cfg, ok := f.loadChecked(stderr, only)
 	if !ok {
 		return 2
 	}
@@ -441,7 +581,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	r, err := runner.New(opts)
 	if err != nil {
 		mux.Close()
-		startError(stderr, err)
+		startError(stderr, opts.Config, err)
 		return 2
 	}
 	ctl, err := listenControl(cfg.Dir)
@@ -853,7 +993,7 @@ func runRelease(opts runner.Options, out runner.Output, stderr io.Writer, serve 
 	opts.Config, opts.Only, opts.Workers, opts.Watch, opts.Output = &cfg, []string{"release"}, map[string]int{"release": 1}, false, capture
 	r, err := runner.New(opts)
 	if err != nil {
-		startError(stderr, err)
+		startError(stderr, opts.Config, err)
 		return 2
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -3,6 +3,7 @@ package procfile
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"math/bits"
 	"net"
@@ -30,8 +31,54 @@ func Find(dir string) (string, error) {
 		}
 	}
 	abs, _ := filepath.Abs(dir)
-	return "", fmt.Errorf("no Clusterfile or Procfile in %s (use -f FILE)", abs)
+	return "", &NoConfigError{Dir: abs, Others: otherConfigs(dir)}
 }
+
+// NoConfigError is Find's error: dir has neither a Clusterfile nor a
+// Procfile. Others are the files beside them that -f could name instead
+// (Clusterfile.example, Procfile.dev), sorted.
+type NoConfigError struct {
+	Dir    string
+	Others []string
+}
+
+func (e *NoConfigError) Error() string {
+	return fmt.Sprintf("no Clusterfile or Procfile in %s (use -f FILE)", e.Dir)
+}
+
+// otherConfigs lists the regular files of dir whose name starts with
+// "Clusterfile." or "Procfile." (any case), as -f would take them.
+func otherConfigs(dir string) []string {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range entries {
+		lower := strings.ToLower(e.Name())
+		if (strings.HasPrefix(lower, "clusterfile.") || strings.HasPrefix(lower, "procfile.")) && e.Type().IsRegular() {
+			out = append(out, e.Name())
+		}
+	}
+	return out // ReadDir sorts by name
+}
+
+// ReadError is Load's error when the file itself cannot be read (it does
+// not exist, is a directory, is too large): the path is wrong, not a line.
+type ReadError struct {
+	Path string
+	Err  error
+}
+
+func (e *ReadError) Error() string {
+	var pe *fs.PathError
+	if errors.As(e.Err, &pe) {
+		return e.Path + ": " + pe.Err.Error() // not "stat PATH: ..."
+	}
+	return e.Err.Error() // it names the file already
+}
+
+func (e *ReadError) Unwrap() error { return e.Err }
 
 // Load reads and validates a Clusterfile (TOML) or, when the file's name
 // starts with "Procfile", a Procfile. Every problem is reported at once, one
@@ -59,7 +106,7 @@ func LoadWith(path string, osEnv []string, numCPU int) (*Config, error) {
 func loadWith(path string, osEnv []string, numCPU int, extraEnvFiles []string) (*Config, error) {
 	src, err := readFile(path, path)
 	if err != nil {
-		return nil, err
+		return nil, &ReadError{Path: path, Err: err}
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -82,9 +129,11 @@ type loader struct {
 	osEnv           []string
 	numCPU          int
 	errs            []lineErr
-	lines           map[string]int // dotted key -> line
-	envFiles        []string       // read so far, for Config.EnvFiles
-	extraEnvFiles   []string       // -e: after env_file, before [env]; a Procfile's instead of .env
+	broken          map[string]bool // types with an error a pre-flight check would trip on (LoadError)
+	envBroken       bool            // an error in the top-level env or env_file: every type is broken
+	lines           map[string]int  // dotted key -> line
+	envFiles        []string        // read so far, for Config.EnvFiles
+	extraEnvFiles   []string        // -e: after env_file, before [env]; a Procfile's instead of .env
 }
 
 // EnvFlagError is a file -e names that cannot be read (missing, not a
@@ -137,6 +186,49 @@ func (l *loader) err() error {
 		errs = append(errs, fmt.Errorf("%s:%d: %s", l.file, e.line, e.msg))
 	}
 	return errors.Join(errs...)
+}
+
+// LoadError is Load's error for a file that was read but is wrong in
+// places: one "FILE:LINE: ..." line per problem, sorted by line (Error).
+// Config is what did load, for the checks that come after loading (the
+// runner's pre-flight: programs found in PATH, users), so that they too are
+// reported at once: the types of Broken had an error in a key those checks
+// read (command, shell, workers, dir, env, env_file, PORT, user), or in the
+// top-level env or env_file, and are not to be checked.
+type LoadError struct {
+	Config *Config
+	Broken map[string]bool
+	err    error
+}
+
+func (e *LoadError) Error() string { return e.err.Error() }
+func (e *LoadError) Unwrap() error { return e.err }
+
+// loadError is the LoadError of cfg, or nil when the file is fine.
+func (l *loader) loadError(cfg *Config) error {
+	err := l.err()
+	if err == nil {
+		return nil
+	}
+	broken := map[string]bool{}
+	for _, p := range cfg.Processes {
+		if l.envBroken || l.broken[p.Name] {
+			broken[p.Name] = true
+		}
+	}
+	cfg.EnvFiles = l.envFiles
+	return &LoadError{Config: cfg, Broken: broken, err: err}
+}
+
+// since marks the type name broken (LoadError.Broken) when an error was
+// recorded after the first n.
+func (l *loader) since(n int, name string) {
+	if len(l.errs) > n {
+		if l.broken == nil {
+			l.broken = map[string]bool{}
+		}
+		l.broken[name] = true
+	}
 }
 
 // ValidName reports whether s can name a process type: letters, digits,
@@ -215,11 +307,13 @@ func (l *loader) procfile(src string) (*Config, error) {
 		p.Shell = shellSyntax(cmd) != "" // foreman's rule: a shell runs what needs one
 		p.FieldSplit = true
 		p.Env, p.EnvFrom = env.env, env.from
+		before := len(l.errs)
 		l.checkCommand(p, n, n)
+		l.since(before, name)
 		cfg.Processes = append(cfg.Processes, p)
 	}
 	l.checkTotal(cfg.Processes, func(p *Process) int { return p.Line })
-	if err := l.err(); err != nil {
+	if err := l.loadError(cfg); err != nil {
 		return nil, err
 	}
 	if len(cfg.Processes) == 0 {
@@ -288,6 +382,7 @@ func (l *loader) clusterfile(src string) (*Config, error) {
 	if v, ok := raw["shutdown_timeout"]; ok {
 		cfg.ShutdownTimeout = l.duration("shutdown_timeout", v, "every stop would SIGKILL whatever is left at once and exit 1; to kill workers at once, set their stop_signal = \"KILL\"")
 	}
+	envErrs := len(l.errs)
 	env := layered{env: l.osEnv}
 	for _, f := range l.stringList("env_file", raw["env_file"]) {
 		s, err := l.readEnvFile(f, env.env)
@@ -303,6 +398,7 @@ func (l *loader) clusterfile(src string) (*Config, error) {
 	}
 	env = env.with(l.envTable("env", raw["env"]), false)
 	cfg.Env, cfg.EnvFrom = env.env, env.from
+	l.envBroken = len(l.errs) > envErrs
 
 	procs, _ := raw["process"].(map[string]any)
 	if _, ok := raw["process"]; ok && procs == nil {
@@ -323,7 +419,7 @@ func (l *loader) clusterfile(src string) (*Config, error) {
 	}
 	l.checkTotal(cfg.Processes, func(p *Process) int { return l.line("process." + p.Name + ".workers") })
 	l.checkDepends(cfg.Processes)
-	if err := l.err(); err != nil {
+	if err := l.loadError(cfg); err != nil {
 		return nil, err
 	}
 	if len(cfg.Processes) == 0 {
@@ -405,6 +501,7 @@ func (l *loader) process(name string, t map[string]any, baseEnv layered) *Proces
 		v, ok := t[k]
 		return v, key + "." + k, ok
 	}
+	before := len(l.errs) // from command to env: what the pre-flight reads
 	if v, k, ok := at("command"); ok {
 		if s, ok := v.(string); ok {
 			p.Command = strings.TrimSpace(s)
@@ -476,6 +573,7 @@ func (l *loader) process(name string, t map[string]any, baseEnv layered) *Proces
 		env = env.with(l.envTable(k, v), true)
 	}
 	p.Env, p.EnvFrom = env.env, env.from
+	l.since(before, name)
 	if v, k, ok := at("listen"); ok {
 		for _, s := range l.stringList(k, v) {
 			a, err := parseAddress(s, l.dir)
@@ -541,7 +639,9 @@ func (l *loader) process(name string, t map[string]any, baseEnv layered) *Proces
 		}
 	}
 	if len(p.Listen) == 0 {
+		before := len(l.errs)
 		l.checkOwnPort(p, key)
+		l.since(before, name)
 	}
 	if len(p.Listen) > 0 && p.Socket != SocketProxy && (p.Shell && shellExpandsPort(p.Command) || !p.Shell && expandsPort(p)) {
 		l.errf(l.line(key+".command"), "%s.command: uses $PORT, but in inherit mode the shared socket is fd 3 (LISTEN_FDS) and PORT is not set; take fd 3, or set socket = \"proxy\" to get a $PORT", key)
@@ -571,13 +671,16 @@ func (l *loader) process(name string, t map[string]any, baseEnv layered) *Proces
 			p.User = s
 		} else {
 			l.errf(l.line(k), "%s: want a user name", k)
+			l.since(len(l.errs)-1, name)
 		}
 	}
 	if v, k, ok := at("depends_on"); ok {
 		p.DependsOn = l.dependsOn(k, v)
 	}
 	if p.Command != "" {
+		before := len(l.errs)
 		l.checkCommand(p, l.line(key+".command"), l.line(key+".env"))
+		l.since(before, name)
 	}
 	return p
 }

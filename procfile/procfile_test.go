@@ -1,6 +1,7 @@
 package procfile
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -326,6 +327,15 @@ func TestFind(t *testing.T) {
 	dir := t.TempDir()
 	if _, err := Find(dir); err == nil || !strings.Contains(err.Error(), "no Clusterfile or Procfile") {
 		t.Errorf("Find in empty dir: %v", err)
+	}
+	// The files -f could name instead are in the error.
+	write(t, dir, "Procfile.dev", "web: x\n")
+	write(t, dir, "Clusterfile.example", "[process.web]\ncommand = \"x\"\n")
+	write(t, dir, "notes.txt", "")
+	os.Mkdir(filepath.Join(dir, "Procfile.d"), 0o755)
+	var none *NoConfigError
+	if _, err := Find(dir); !errors.As(err, &none) || !slices.Equal(none.Others, []string{"Clusterfile.example", "Procfile.dev"}) {
+		t.Errorf("Find beside Clusterfile.example: %#v", err)
 	}
 	write(t, dir, "Procfile", "web: x\n")
 	if p, _ := Find(dir); filepath.Base(p) != "Procfile" {

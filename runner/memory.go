@@ -217,17 +217,22 @@ func sizesText(use, limit int64) (string, string) {
 		}
 		decimals++
 	}
-	lt := strconv.FormatInt(limit, 10) + " bytes"
+	return strconv.FormatFloat(u, 'f', decimals, 64) + " " + name, LimitText(limit)
+}
+
+// LimitText is a max_memory as the messages and `cluster check` show it:
+// exactly, in the largest unit it is a whole number of (as it was most
+// likely written: "256 MiB", "512 MB"), else in bytes.
+func LimitText(limit int64) string {
 	for _, lu := range []struct {
 		n    int64
 		name string
 	}{{1 << 30, "GiB"}, {1e9, "GB"}, {1 << 20, "MiB"}, {1e6, "MB"}, {1 << 10, "KiB"}, {1e3, "KB"}} {
 		if limit > 0 && limit%lu.n == 0 {
-			lt = strconv.FormatInt(limit/lu.n, 10) + " " + lu.name
-			break
+			return strconv.FormatInt(limit/lu.n, 10) + " " + lu.name
 		}
 	}
-	return strconv.FormatFloat(u, 'f', decimals, 64) + " " + name, lt
+	return strconv.FormatInt(limit, 10) + " bytes"
 }
 
 // limitedWorker is a running worker whose type has a max_memory.
