@@ -230,7 +230,7 @@ func TestReadyAndExec(t *testing.T) {
 		if err := <-rn.r.Ready(); err != nil {
 			t.Fatal(err)
 		}
-		code, err := rn.r.Exec("", []string{"sh", "-c", "exit 7"}, os.Environ(), nil)
+		code, err := rn.r.Exec("", []string{"sh", "-c", "exit 7"}, os.Environ(), nil, time.Second)
 		if err != nil || code != 7 {
 			t.Errorf("Exec = %d, %v; want 7", code, err)
 		}

@@ -113,10 +113,13 @@ type Runner struct {
 	killed   atomic.Bool // some process had to be SIGKILLed at stop
 	halting  atomic.Bool // the cluster is stopping (stop ran): a SIGKILL now counts
 
-	// execMu guards execPid, the running `-- COMMAND` (Exec): not a
-	// leftover when the cluster ends before it.
-	execMu  sync.Mutex
-	execPid int
+	// execMu guards the running `-- COMMAND` (Exec): its pid (not a
+	// leftover when the cluster ends before it), its name, and where Stop
+	// asks it to stop.
+	execMu   sync.Mutex
+	execPid  int
+	execName string
+	execStop chan struct{}
 
 	exits    chan exitReport
 	slotDone chan *slot
