@@ -156,6 +156,8 @@ func spawn(rp *reaper, s spawnSpec) (*proc, error) {
 		closePTY(master, slave)
 		if argv0 == s.self {
 			err = shimError{s.self, err}
+		} else {
+			err = execError(s.path, s.dir, err)
 		}
 		return nil, err
 	}
@@ -465,7 +467,7 @@ func Shim(args []string) int {
 			err = syscall.Exec(sh, shArgv, os.Environ()) // same pid: LISTEN_PID holds
 		}
 	}
-	fmt.Fprintf(os.Stderr, "cluster: exec %s: %v\n", path, err)
+	fmt.Fprintf(os.Stderr, "cluster: %v\n", execError(path, "", err))
 	if errors.Is(err, syscall.ENOENT) {
 		return 127
 	}
