@@ -116,6 +116,8 @@ type Runner struct {
 	// execMu guards the running `-- COMMAND` (Exec): its pid (not a
 	// leftover when the cluster ends before it), its name, and where Stop
 	// asks it to stop.
+	noTerminal sync.Once // a worker started without a pseudo-terminal: said once
+
 	execMu   sync.Mutex
 	execPid  int
 	execName string

@@ -560,6 +560,9 @@ func (s *slot) start() (*worker, error) {
 		noPTY:     s.r.opts.NoPTY,
 		ttyStdio:  p.TTY,
 		pipes:     &s.r.pipes,
+		noTerminal: func(err error) {
+			s.r.noTerminal.Do(func() { s.r.Log(noTerminalMessage(err)) })
+		},
 		output: func(pid int, tty bool, pending [3]func() bool) (o, e, t io.WriteCloser) {
 			o = stream(pid, "stdout", streamStdout, pending[0])
 			e = stream(pid, "stderr", streamStderr, pending[1])
