@@ -1036,12 +1036,16 @@ func runCommand(r *runner.Runner, cfg *procfile.Config, path string, command []s
 	// The cluster's env without the runner's own LISTEN_*, NOTIFY_SOCKET
 	// and WATCHDOG_*, as cluster exec gives it: they are not COMMAND's.
 	env, _ := runner.ExecEnv(runner.Options{Config: cfg}, "")
-	status, err := r.Exec(path, command, env, fw.ch, cfg.ShutdownTimeout)
+	status, sig, err := r.Exec(path, command, env, fw.ch, cfg.ShutdownTimeout)
 	if err != nil {
 		fmt.Fprintf(stderr, "cluster: %s: %v\n", command[0], err)
 		return 127
 	}
-	r.Log(fmt.Sprintf("%s exited with status %d: stopping the cluster", command[0], status))
+	if sig != 0 {
+		r.Log(fmt.Sprintf("%s was killed by %s: stopping the cluster", command[0], runner.SignalName(sig)))
+	} else {
+		r.Log(fmt.Sprintf("%s exited with status %d: stopping the cluster", command[0], status))
+	}
 	return status
 }
 

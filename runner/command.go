@@ -111,7 +111,8 @@ func (r *Runner) noteNotReady(s *slot, why string) {
 // Exec runs a command (path, or argv[0] found in this process's PATH when
 // path is "") in the foreground with the given env and this
 // process's stdin, stdout and stderr, and returns its exit status (128+N
-// when signal N killed it). It forks through the reaper, the one place that
+// when signal N killed it) and the signal that killed it (0 when it
+// exited). It forks through the reaper, the one place that
 // waits for children; the command stays in the runner's process group, so a
 // Ctrl-C (or Ctrl-\, or a window resize) at the terminal reaches it too, and
 // is not passed on a second time. Every other signal read from signals is
@@ -120,14 +121,14 @@ func (r *Runner) noteNotReady(s *slot, why string) {
 // While it runs, Stop (`cluster stop`) stops the command rather than the
 // cluster: SIGTERM, then SIGKILL after stopTimeout. The caller stops the
 // cluster once Exec returns.
-func (r *Runner) Exec(path string, argv []string, env []string, signals <-chan os.Signal, stopTimeout time.Duration) (int, error) {
+func (r *Runner) Exec(path string, argv []string, env []string, signals <-chan os.Signal, stopTimeout time.Duration) (int, syscall.Signal, error) {
 	if len(argv) == 0 {
-		return 0, errors.New("no command")
+		return 0, 0, errors.New("no command")
 	}
 	if path == "" {
 		var err error
 		if path, err = exec.LookPath(argv[0]); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 	}
 	sys := &syscall.SysProcAttr{}
@@ -143,7 +144,7 @@ func (r *Runner) Exec(path string, argv []string, env []string, signals <-chan o
 	}
 	r.execMu.Unlock()
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer func() {
 		r.execMu.Lock()
@@ -155,9 +156,9 @@ func (r *Runner) Exec(path string, argv []string, env []string, signals <-chan o
 		select {
 		case st := <-done:
 			if st.Signal != 0 {
-				return 128 + int(st.Signal), nil
+				return 128 + int(st.Signal), st.Signal, nil
 			}
-			return st.Code, nil
+			return st.Code, 0, nil
 		case <-stopReq:
 			if kill == nil {
 				r.Log(fmt.Sprintf("stopping %s (cluster stop): SIGTERM, SIGKILL after %s; then the cluster", argv[0], stopTimeout))
