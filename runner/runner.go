@@ -118,6 +118,11 @@ type Runner struct {
 	// asks it to stop.
 	noTerminal sync.Once // a worker started without a pseudo-terminal: said once
 
+	// escapees are the leftovers that got their stop signal (stopEscapees,
+	// reapLeftovers): each gets it once.
+	escapeesMu sync.Mutex
+	escapees   map[int]bool
+
 	execMu   sync.Mutex
 	execPid  int
 	execName string

@@ -399,6 +399,16 @@ func (s *slot) signalStop(pid int, group bool) {
 func (s *slot) report(w *worker, st exitStatus) {
 	copied := make(chan struct{})
 	go func() { w.copied.Wait(); close(copied) }()
+	if s.r.halting.Load() {
+		select {
+		case <-copied:
+		default:
+			// The cluster is stopping and the worker is gone: what of its
+			// type left its group (setsid) and holds its output is stopped
+			// now, not after outputGrace and every other worker's report.
+			s.r.stopEscapees(s.p.Name, s.p.StopSignal)
+		}
+	}
 	grace := time.NewTimer(outputGrace)
 	select {
 	case <-copied:
