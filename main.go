@@ -508,7 +508,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		usageError(stderr, "run", "%s", bad)
 		return 2
 	}
-	sigs, notified := notifyRunSignals()
+	sigs, notified := notifyRunSignals(len(command) > 0)
 	stdout, stderr = noSIGPIPE(underlying(stdout)), noSIGPIPE(stderr) // logmux reports on its own failed writes
 	cfg, ok := f.loadChecked(stderr, only)
 	if !ok {
@@ -638,18 +638,17 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stopSignal atomic.Value // os.Signal
-	cmdSignals := make(chan os.Signal, 8)
+	var stopSignal atomic.Value                // os.Signal
+	var forward atomic.Pointer[commandSignals] // set while -- COMMAND runs
 	go func() {
 		for s := range sigs {
+			if fw := forward.Load(); fw != nil && fw.pass(s) {
+				continue // COMMAND's, as under tini: no stop, no reload
+			}
 			switch s {
 			case syscall.SIGINT, syscall.SIGTERM:
 				if stopSignal.CompareAndSwap(nil, s) {
 					cancel()
-					select {
-					case cmdSignals <- s:
-					default:
-					}
 				} else if s == syscall.SIGINT {
 					r.Kill()
 				}
@@ -662,6 +661,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 				go r.ScaleListening(1)
 			case syscall.SIGTTOU:
 				go r.ScaleListening(-1)
+			case syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH, syscall.SIGALRM:
+				r.Log(fmt.Sprintf("%s ignored: it is for -- COMMAND, which is not running", unix.SignalName(s.(syscall.Signal))))
 			}
 		}
 	}()
@@ -693,7 +694,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 			sig, _ := stopSignal.Load().(os.Signal)
 			return stopStatus(sig)
 		}
-		cmdStatus = runCommand(r, cfg, cmdPath, command, cancel, stoppedBy, runErr, cmdSignals, stderr, onReady)
+		cmdStatus = runCommand(r, cfg, cmdPath, command, cancel, stoppedBy, runErr, &forward, stderr, onReady)
 	} else {
 		go func() {
 			if err := <-r.Ready(); err == nil {
@@ -801,10 +802,17 @@ const notifyGrace = 500 * time.Millisecond
 // Nothing calls signal.Stop: the process exits when cmdRun returns (a
 // Stop is the same round trip again), and a signal that comes after the
 // runner has stopped is read and changes nothing.
-func notifyRunSignals() (sigs chan os.Signal, notified chan struct{}) {
+//
+// With a `-- COMMAND`, USR1, USR2, WINCH and ALRM are asked for too, to be
+// passed on to it (ignored before it runs).
+func notifyRunSignals(command bool) (sigs chan os.Signal, notified chan struct{}) {
 	sigs, notified = make(chan os.Signal, 8), make(chan struct{})
 	go func() {
-		signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGTTIN, syscall.SIGTTOU)
+		want := []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGTTIN, syscall.SIGTTOU}
+		if command {
+			want = append(want, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH, syscall.SIGALRM)
+		}
+		signal.Notify(sigs, want...)
 		close(notified)
 	}()
 	return sigs, notified
@@ -1019,6 +1027,8 @@ func runRelease(opts runner.Options, out runner.Output, stderr io.Writer, serve 
 				// The cluster starts with the file as it is then anyway, and
 				// has no worker to scale yet.
 				r.Log(fmt.Sprintf("%s ignored: the release phase is running; the other types start after it, with the current file", unix.SignalName(s.(syscall.Signal))))
+			case s == syscall.SIGUSR1 || s == syscall.SIGUSR2 || s == syscall.SIGWINCH || s == syscall.SIGALRM:
+				r.Log(fmt.Sprintf("%s ignored: it is for -- COMMAND, which runs once the cluster is ready", unix.SignalName(s.(syscall.Signal))))
 			case stopped == nil && s != syscall.SIGQUIT:
 				stopped = s
 				cancel()
@@ -1117,8 +1127,9 @@ func (o *releaseOutput) tail() []string {
 
 // runCommand waits for every worker to be ready, runs COMMAND with the
 // cluster's env and the terminal's stdio, then stops the cluster. It returns
-// COMMAND's status, or 1 when the cluster never became ready.
-func runCommand(r *runner.Runner, cfg *procfile.Config, path string, command []string, stop func(), stoppedBy func() (int, bool), runErr chan error, sigs <-chan os.Signal, stderr io.Writer, onReady func()) int {
+// COMMAND's status, or 1 when the cluster never became ready. While
+// COMMAND runs, forward holds where the runner's signals go instead.
+func runCommand(r *runner.Runner, cfg *procfile.Config, path string, command []string, stop func(), stoppedBy func() (int, bool), runErr chan error, forward *atomic.Pointer[commandSignals], stderr io.Writer, onReady func()) int {
 	defer stop()
 	select {
 	case err := <-r.Ready():
@@ -1148,18 +1159,56 @@ func runCommand(r *runner.Runner, cfg *procfile.Config, path string, command []s
 		fmt.Fprintf(stderr, "cluster: not running %q: the cluster stopped before it was ready\n", strings.Join(command, " "))
 		return 1
 	}
+	// From here on the runner's signals are COMMAND's. One that came
+	// since the cluster was ready has stopped it: COMMAND is not run.
+	fw := &commandSignals{ch: make(chan os.Signal, 16), done: make(chan struct{})}
+	forward.Store(fw)
+	defer func() {
+		forward.Store(nil)
+		close(fw.done) // a signal being passed on now is the cluster's again
+	}()
+	if code, ok := stoppedBy(); ok {
+		fmt.Fprintf(stderr, "cluster: not running %q: the cluster was stopped\n", strings.Join(command, " "))
+		return code
+	}
 	onReady()
 	r.Log("every worker is ready: running " + strings.Join(command, " "))
 	// The cluster's env without the runner's own LISTEN_*, NOTIFY_SOCKET
 	// and WATCHDOG_*, as cluster exec gives it: they are not COMMAND's.
 	env, _ := runner.ExecEnv(runner.Options{Config: cfg}, "")
-	status, err := r.Exec(path, command, env, sigs)
+	status, sig, err := r.Exec(path, command, env, fw.ch, cfg.ShutdownTimeout)
 	if err != nil {
 		fmt.Fprintf(stderr, "cluster: %s: %v\n", command[0], err)
 		return 127
 	}
-	r.Log(fmt.Sprintf("%s exited with status %d: stopping the cluster", command[0], status))
+	if sig != 0 {
+		r.Log(fmt.Sprintf("%s was killed by %s: stopping the cluster", command[0], runner.SignalName(sig)))
+	} else {
+		r.Log(fmt.Sprintf("%s exited with status %d: stopping the cluster", command[0], status))
+	}
 	return status
+}
+
+// commandSignals takes the runner's signals while `-- COMMAND` runs, for
+// Exec to pass on: every one the runner asks for but TTIN and TTOU (which
+// tini does not pass on either; they still scale the cluster).
+type commandSignals struct {
+	ch   chan os.Signal
+	done chan struct{} // closed once Exec returned: nobody reads ch any more
+}
+
+// pass hands s to COMMAND, or reports false when it is the cluster's:
+// TTIN, TTOU, or COMMAND has exited meanwhile.
+func (c *commandSignals) pass(s os.Signal) bool {
+	if s == syscall.SIGTTIN || s == syscall.SIGTTOU {
+		return false
+	}
+	select {
+	case c.ch <- s:
+		return true
+	case <-c.done:
+		return false
+	}
 }
 
 // labels lists every worker label the run will print, for the mux's column width.

@@ -124,7 +124,8 @@ func cmdSig(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: sig SIGNAL PIDFILE")
 	}
 	sigs := map[string]syscall.Signal{"TERM": syscall.SIGTERM, "INT": syscall.SIGINT, "KILL": syscall.SIGKILL,
-		"QUIT": syscall.SIGQUIT, "HUP": syscall.SIGHUP, "TTIN": syscall.SIGTTIN, "TTOU": syscall.SIGTTOU}
+		"QUIT": syscall.SIGQUIT, "HUP": syscall.SIGHUP, "TTIN": syscall.SIGTTIN, "TTOU": syscall.SIGTTOU,
+		"USR1": syscall.SIGUSR1, "USR2": syscall.SIGUSR2, "WINCH": syscall.SIGWINCH}
 	s, ok := sigs[args[0]]
 	if !ok {
 		ts.Fatalf("unknown signal %s", args[0])

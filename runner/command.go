@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // tail keeps the last lines a worker printed, for `-- COMMAND` to repeat when
@@ -110,56 +111,96 @@ func (r *Runner) noteNotReady(s *slot, why string) {
 // Exec runs a command (path, or argv[0] found in this process's PATH when
 // path is "") in the foreground with the given env and this
 // process's stdin, stdout and stderr, and returns its exit status (128+N
-// when signal N killed it). It forks through the reaper, the one place that
+// when signal N killed it) and the signal that killed it (0 when it
+// exited). It forks through the reaper, the one place that
 // waits for children; the command stays in the runner's process group, so a
-// Ctrl-C at the terminal reaches it too, and is not passed on a second time.
-// signals are passed on otherwise.
-func (r *Runner) Exec(path string, argv []string, env []string, signals <-chan os.Signal) (int, error) {
+// Ctrl-C (or Ctrl-\, or a window resize) at the terminal reaches it too, and
+// is not passed on a second time. Every other signal read from signals is
+// passed on, as tini does.
+//
+// While it runs, Stop (`cluster stop`) stops the command rather than the
+// cluster: SIGTERM, then SIGKILL after stopTimeout. The caller stops the
+// cluster once Exec returns.
+func (r *Runner) Exec(path string, argv []string, env []string, signals <-chan os.Signal, stopTimeout time.Duration) (int, syscall.Signal, error) {
 	if len(argv) == 0 {
-		return 0, errors.New("no command")
+		return 0, 0, errors.New("no command")
 	}
 	if path == "" {
 		var err error
 		if path, err = exec.LookPath(argv[0]); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 	}
 	sys := &syscall.SysProcAttr{}
 	parentDeathSignal(sys)
 	attr := &syscall.ProcAttr{Env: env, Files: []uintptr{0, 1, 2}, Sys: sys}
+	stopReq := make(chan struct{}, 1)
 	// The cluster may end before the command (its types all one-shots):
 	// the command is not one of its leftovers.
 	r.execMu.Lock()
 	pid, done, err := getReaper(r.opts.ReapAll).start(path, argv, attr)
 	if err == nil {
-		r.execPid = pid
+		r.execPid, r.execName, r.execStop = pid, argv[0], stopReq
 	}
 	r.execMu.Unlock()
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer func() {
 		r.execMu.Lock()
-		r.execPid = 0
+		r.execPid, r.execName, r.execStop = 0, "", nil
 		r.execMu.Unlock()
 	}()
+	var kill <-chan time.Time
 	for {
 		select {
 		case st := <-done:
 			if st.Signal != 0 {
-				return 128 + int(st.Signal), nil
+				return 128 + int(st.Signal), st.Signal, nil
 			}
-			return st.Code, nil
+			return st.Code, 0, nil
+		case <-stopReq:
+			if kill == nil {
+				r.Log(fmt.Sprintf("stopping %s (cluster stop): SIGTERM, SIGKILL after %s; then the cluster", argv[0], stopTimeout))
+				syscall.Kill(pid, sigTERM)
+				t := time.NewTimer(stopTimeout)
+				defer t.Stop()
+				kill = t.C
+			}
+		case <-kill:
+			r.Log(fmt.Sprintf("%s did not stop within %s of SIGTERM: SIGKILL", argv[0], stopTimeout))
+			syscall.Kill(pid, sigKILL)
 		case sig := <-signals:
 			s, ok := sig.(syscall.Signal)
-			if ok && (s == syscall.SIGINT || s == syscall.SIGQUIT) && terminalSentToUs() {
-				ok = false // Ctrl-C at the terminal: the command has its own
+			if !ok {
+				continue
 			}
-			if ok {
-				syscall.Kill(pid, s)
+			if (s == syscall.SIGINT || s == syscall.SIGQUIT || s == syscall.SIGWINCH) && terminalSentToUs() {
+				// A key typed (or a resize) at the terminal: it sent the
+				// command its own, as to every process of the foreground group.
+				r.Log(fmt.Sprintf("%s came from the terminal, which sent %s its own", SignalName(s), argv[0]))
+				continue
 			}
+			r.Log(fmt.Sprintf("passing %s on to %s", SignalName(s), argv[0]))
+			syscall.Kill(pid, s)
 		}
 	}
+}
+
+// stopCommand asks a running Exec to stop its command (`cluster stop`
+// while `-- COMMAND` runs: the command stops first, then the cluster) and
+// returns the command's name, or "" when none runs.
+func (r *Runner) stopCommand() string {
+	r.execMu.Lock()
+	defer r.execMu.Unlock()
+	if r.execStop == nil {
+		return ""
+	}
+	select {
+	case r.execStop <- struct{}{}:
+	default: // asked already
+	}
+	return r.execName
 }
 
 // plural is "1 worker", "2 workers", "0 workers" ("crash" takes "es").

@@ -230,9 +230,13 @@ func TestReadyAndExec(t *testing.T) {
 		if err := <-rn.r.Ready(); err != nil {
 			t.Fatal(err)
 		}
-		code, err := rn.r.Exec("", []string{"sh", "-c", "exit 7"}, os.Environ(), nil)
-		if err != nil || code != 7 {
-			t.Errorf("Exec = %d, %v; want 7", code, err)
+		code, sig, err := rn.r.Exec("", []string{"sh", "-c", "exit 7"}, os.Environ(), nil, time.Second)
+		if err != nil || code != 7 || sig != 0 {
+			t.Errorf("Exec = %d, %v, %v; want 7", code, sig, err)
+		}
+		code, sig, err = rn.r.Exec("", []string{"sh", "-c", "kill -USR2 $$"}, os.Environ(), nil, time.Second)
+		if err != nil || code != 128+int(syscall.SIGUSR2) || sig != syscall.SIGUSR2 {
+			t.Errorf("Exec = %d, %v, %v; want %d, SIGUSR2", code, sig, err, 128+int(syscall.SIGUSR2))
 		}
 	})
 	t.Run("never ready", func(t *testing.T) {

@@ -691,6 +691,9 @@ func (r *Runner) dispatchWait(req Request) (Response, *Wait) {
 			}
 			return Response{OK: true, Lines: []string{"stopping " + strings.Join(did, ", ") + " gracefully; the rest keeps running and the sockets stay bound"}}, nil
 		}
+		if cmd := r.stopCommand(); cmd != "" {
+			return Response{OK: true, Lines: []string{"stopping " + cmd + " (the -- COMMAND), then the cluster"}}, nil
+		}
 		if err := r.Stop(); err != nil {
 			return fail(err)
 		}

@@ -173,6 +173,9 @@ func lookPath(prog, dir, pathEnv string) (string, error) {
 		if err := executable(path); err != nil {
 			return "", fmt.Errorf("program %q: %w", prog, err)
 		}
+		if err := interpreterError(path, dir); err != nil {
+			return "", fmt.Errorf("program %q: %w", prog, err)
+		}
 		return path, nil
 	}
 	for _, d := range filepath.SplitList(pathEnv) {
@@ -184,6 +187,10 @@ func lookPath(prog, dir, pathEnv string) (string, error) {
 		}
 		path := filepath.Join(d, prog)
 		if executable(path) == nil {
+			// execvp stops at the first one too, whether it runs or not.
+			if err := interpreterError(path, dir); err != nil {
+				return "", fmt.Errorf("program %q (%s): %w", prog, path, err)
+			}
 			return path, nil
 		}
 	}

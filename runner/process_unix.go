@@ -31,6 +31,11 @@ type spawnSpec struct {
 	ttyStdio  bool     // tty = true: stdin, stdout and stderr are the pty slave (a terminal apps may prompt on)
 	pipes     *pipeSet // registers the output pipes' read ends (closed at the hard stop)
 
+	// noTerminal is told why the worker gets no pseudo-terminal (it starts
+	// without): then no hang-up stops its session when the runner is
+	// SIGKILLed.
+	noTerminal func(error)
+
 	// output returns the writers for the worker's stdout and stderr once its
 	// pid is known; both are closed when the stream reaches EOF.
 	// pending are FIONREAD probes of stdout, stderr and the terminal (nil
@@ -75,7 +80,10 @@ func spawn(rp *reaper, s spawnSpec) (*proc, error) {
 		master, slave, err = openPTY(s.ttyStdio)
 		if err != nil && s.ttyStdio {
 			return nil, fmt.Errorf("tty = true: %w", err)
-		} // else best effort: without it, grandchildren may outlive a SIGKILLed runner
+		}
+		if err != nil && s.noTerminal != nil {
+			s.noTerminal(err) // best effort: the worker starts without one
+		}
 	}
 	out, errp := [2]int{-1, -1}, [2]int{-1, -1}
 	closeReadEnds := func() {}
@@ -156,6 +164,8 @@ func spawn(rp *reaper, s spawnSpec) (*proc, error) {
 		closePTY(master, slave)
 		if argv0 == s.self {
 			err = shimError{s.self, err}
+		} else {
+			err = execError(s.path, s.dir, err)
 		}
 		return nil, err
 	}
@@ -365,7 +375,9 @@ func openPTY(interactive bool) (master, slave int, err error) {
 		return -1, -1, err
 	}
 	slave, err = unix.Open(name, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
-	if err == nil {
+	if err != nil {
+		err = &os.PathError{Op: "open", Path: name, Err: err}
+	} else {
 		setup := noWaitTerminal
 		if interactive {
 			setup = interactiveTerminal
@@ -465,7 +477,7 @@ func Shim(args []string) int {
 			err = syscall.Exec(sh, shArgv, os.Environ()) // same pid: LISTEN_PID holds
 		}
 	}
-	fmt.Fprintf(os.Stderr, "cluster: exec %s: %v\n", path, err)
+	fmt.Fprintf(os.Stderr, "cluster: %v\n", execError(path, "", err))
 	if errors.Is(err, syscall.ENOENT) {
 		return 127
 	}
@@ -506,3 +518,14 @@ type shimError struct {
 
 func (e shimError) Error() string { return e.self + " (the exec shim): " + e.err.Error() }
 func (e shimError) Unwrap() error { return e.err }
+
+// noTerminalMessage is what the runner says, once, when a worker starts
+// without a pseudo-terminal (no /dev/pts in a container, say): its session
+// then has no terminal for the kernel to hang up when the runner dies, and
+// README's "no survivors of a SIGKILLed runner" does not hold for it.
+func noTerminalMessage(err error) string {
+	if Portable { // no parent-death signal either
+		return fmt.Sprintf("cannot open a pseudo-terminal (%v): if cluster is SIGKILLed, its workers and their children may outlive it", err)
+	}
+	return fmt.Sprintf("cannot open a pseudo-terminal (%v): if cluster is SIGKILLed, a worker's children may outlive it (the worker itself still dies with it)", err)
+}

@@ -113,10 +113,20 @@ type Runner struct {
 	killed   atomic.Bool // some process had to be SIGKILLed at stop
 	halting  atomic.Bool // the cluster is stopping (stop ran): a SIGKILL now counts
 
-	// execMu guards execPid, the running `-- COMMAND` (Exec): not a
-	// leftover when the cluster ends before it.
-	execMu  sync.Mutex
-	execPid int
+	// execMu guards the running `-- COMMAND` (Exec): its pid (not a
+	// leftover when the cluster ends before it), its name, and where Stop
+	// asks it to stop.
+	noTerminal sync.Once // a worker started without a pseudo-terminal: said once
+
+	// escapees are the leftovers that got their stop signal (stopEscapees,
+	// reapLeftovers): each gets it once.
+	escapeesMu sync.Mutex
+	escapees   map[int]bool
+
+	execMu   sync.Mutex
+	execPid  int
+	execName string
+	execStop chan struct{}
 
 	exits    chan exitReport
 	slotDone chan *slot

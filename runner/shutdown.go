@@ -117,8 +117,10 @@ func (r *Runner) reapLeftovers() {
 		grace := time.Duration(0)
 		for _, pid := range left {
 			sig, timeout := r.leftoverStop(pid)
-			signalTree(pid, sig)
-			signalTree(pid, sigCONT)
+			if r.markEscapee(pid) { // not stopEscapees' already
+				signalTree(pid, sig)
+				signalTree(pid, sigCONT)
+			}
 			grace = max(grace, timeout)
 		}
 		soft := time.NewTimer(min(time.Until(r.softAt), grace))
@@ -275,4 +277,42 @@ func (p *pipeSet) closeAll() {
 	for f := range p.files {
 		f.Close() // unblocks the copier's Read (the fd is in the runtime poller)
 	}
+}
+
+// stopEscapees sends the stop signal (then SIGCONT) to the descendants of
+// type name that left their worker's process group and were re-parented to
+// us, during the cluster's stop, as soon as a worker of that type is gone:
+// one holding the worker's output would otherwise hold its report for
+// outputGrace, and get its signal only once every worker has reported.
+// Only that type's: a dependency's stop waits for its dependents. Each gets
+// its stop signal once (reapLeftovers then waits for it, and SIGKILLs it
+// at the usual bound).
+func (r *Runner) stopEscapees(name string, sig syscall.Signal) {
+	if !r.rp.all {
+		return
+	}
+	for _, pid := range r.leftovers() {
+		if r.rp.owns(pid) || processTypeOf(pid) != name || !r.markEscapee(pid) {
+			continue
+		}
+		signalTree(pid, sig)
+		if sig != sigCONT && sig != sigKILL {
+			signalTree(pid, sigCONT)
+		}
+	}
+}
+
+// markEscapee notes that a leftover got its stop signal, and reports
+// whether it had not yet.
+func (r *Runner) markEscapee(pid int) bool {
+	r.escapeesMu.Lock()
+	defer r.escapeesMu.Unlock()
+	if r.escapees[pid] {
+		return false
+	}
+	if r.escapees == nil {
+		r.escapees = map[int]bool{}
+	}
+	r.escapees[pid] = true
+	return true
 }

@@ -399,6 +399,16 @@ func (s *slot) signalStop(pid int, group bool) {
 func (s *slot) report(w *worker, st exitStatus) {
 	copied := make(chan struct{})
 	go func() { w.copied.Wait(); close(copied) }()
+	if s.r.halting.Load() {
+		select {
+		case <-copied:
+		default:
+			// The cluster is stopping and the worker is gone: what of its
+			// type left its group (setsid) and holds its output is stopped
+			// now, not after outputGrace and every other worker's report.
+			s.r.stopEscapees(s.p.Name, s.p.StopSignal)
+		}
+	}
 	grace := time.NewTimer(outputGrace)
 	select {
 	case <-copied:
@@ -560,6 +570,9 @@ func (s *slot) start() (*worker, error) {
 		noPTY:     s.r.opts.NoPTY,
 		ttyStdio:  p.TTY,
 		pipes:     &s.r.pipes,
+		noTerminal: func(err error) {
+			s.r.noTerminal.Do(func() { s.r.Log(noTerminalMessage(err)) })
+		},
 		output: func(pid int, tty bool, pending [3]func() bool) (o, e, t io.WriteCloser) {
 			o = stream(pid, "stdout", streamStdout, pending[0])
 			e = stream(pid, "stderr", streamStderr, pending[1])

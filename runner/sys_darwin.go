@@ -4,6 +4,7 @@ package runner
 // pipes and sockets without pipe2 or SOCK_CLOEXEC.
 
 import (
+	"os"
 	"syscall"
 	"unsafe"
 
@@ -15,7 +16,7 @@ import (
 func ptyMaster() (fd int, slave string, err error) {
 	fd, err = unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return -1, "", err
+		return -1, "", &os.PathError{Op: "open", Path: "/dev/ptmx", Err: err}
 	}
 	if err = unix.IoctlSetInt(fd, unix.TIOCPTYGRANT, 0); err == nil {
 		if err = unix.IoctlSetInt(fd, unix.TIOCPTYUNLK, 0); err == nil {

@@ -4,6 +4,7 @@ package runner
 // and sockets.
 
 import (
+	"fmt"
 	"strconv"
 
 	"golang.org/x/sys/unix"
@@ -14,7 +15,7 @@ import (
 func ptyMaster() (fd int, slave string, err error) {
 	r, _, errno := unix.Syscall(unix.SYS_POSIX_OPENPT, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0, 0)
 	if errno != 0 {
-		return -1, "", errno
+		return -1, "", fmt.Errorf("posix_openpt: %w", errno)
 	}
 	fd = int(r)
 	n, err := unix.IoctlGetInt(fd, unix.TIOCGPTN)

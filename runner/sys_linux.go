@@ -5,6 +5,7 @@ package runner
 // -tags portable too: they are how Linux spells POSIX, not extras.
 
 import (
+	"os"
 	"strconv"
 
 	"golang.org/x/sys/unix"
@@ -21,7 +22,7 @@ const (
 func ptyMaster() (fd int, slave string, err error) {
 	fd, err = unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return -1, "", err
+		return -1, "", &os.PathError{Op: "open", Path: "/dev/ptmx", Err: err}
 	}
 	if err = unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err == nil {
 		var n uint32
