@@ -30,6 +30,43 @@ type stuckOutput struct {
 	events []string // written, in order
 }
 
+// stuckRun is a running runner whose output stops being read at its first
+// write (stuckOutput), and the pid its one worker wrote to dir/pid.
+type stuckRun struct {
+	r      *Runner
+	out    *stuckOutput
+	done   chan error // Run's result
+	cancel context.CancelFunc
+	pid    int
+}
+
+// startStuck runs cfg into an output nobody reads, until its worker has
+// printed and written its pid into dir/pid. The runner is killed, and the
+// output released, when the test ends.
+func startStuck(t *testing.T, cfg *procfile.Config, dir string) *stuckRun {
+	t.Helper()
+	out := newStuckOutput()
+	t.Cleanup(func() { close(out.release) })
+	r, err := New(Options{Config: cfg, Output: out, ReapAll: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	t.Cleanup(r.Kill)
+	select {
+	case <-out.stuck:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no worker output within 10s")
+	}
+	waitFile(t, filepath.Join(dir, "pid"), 10*time.Second)
+	b, _ := os.ReadFile(filepath.Join(dir, "pid"))
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return &stuckRun{r: r, out: out, done: done, cancel: cancel, pid: pid}
+}
+
 func newStuckOutput() *stuckOutput {
 	return &stuckOutput{release: make(chan struct{}), stuck: make(chan struct{})}
 }
@@ -96,25 +133,9 @@ func TestStopWithAnOutputNobodyReads(t *testing.T) {
 			p.StopTimeout = 20 * time.Second
 			cfg := config(p)
 			cfg.ShutdownTimeout = tc.shutdown
-			out := newStuckOutput()
-			defer close(out.release)
-			r, err := New(Options{Config: cfg, Output: out, ReapAll: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			done := make(chan error, 1)
-			go func() { done <- r.Run(ctx) }()
-			defer r.Kill()
-			select {
-			case <-out.stuck:
-			case <-time.After(10 * time.Second):
-				t.Fatal("no worker output within 10s")
-			}
-			waitFile(t, filepath.Join(dir, "pid"), 10*time.Second)
-			b, _ := os.ReadFile(filepath.Join(dir, "pid"))
-			pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+			s := startStuck(t, cfg, dir)
+			r, out, done, cancel, pid := s.r, s.out, s.done, s.cancel, s.pid
+			var err error
 
 			t0 := time.Now()
 			bound := tc.shutdown + hardGrace + outputSettle

@@ -1,12 +1,8 @@
 package runner
 
 import (
-	"context"
 	"errors"
-	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -38,25 +34,9 @@ func TestShutdownTimeoutCountsOnlyRunningProcesses(t *testing.T) {
 			p.StopTimeout = 20 * time.Second // past shutdown_timeout: only the cluster's bound applies
 			cfg := config(p)
 			cfg.ShutdownTimeout = shutdown
-			out := newStuckOutput()
-			defer close(out.release)
-			r, err := New(Options{Config: cfg, Output: out, ReapAll: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			done := make(chan error, 1)
-			go func() { done <- r.Run(ctx) }()
-			defer r.Kill()
-			select {
-			case <-out.stuck:
-			case <-time.After(10 * time.Second):
-				t.Fatal("no worker output within 10s")
-			}
-			waitFile(t, filepath.Join(dir, "pid"), 10*time.Second)
-			b, _ := os.ReadFile(filepath.Join(dir, "pid"))
-			pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+			s := startStuck(t, cfg, dir)
+			r, out, done, cancel, pid := s.r, s.out, s.done, s.cancel, s.pid
+			var err error
 			defer syscall.Kill(-pid, syscall.SIGKILL)
 
 			cancel()
