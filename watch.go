@@ -422,51 +422,58 @@ func startWatchers(ctx context.Context, plan []watchGroup, reload reloader, mux 
 					hh = old
 				}
 				b.Paths = hh.fresh(g.dir, b.Paths)
-				if len(b.Paths) == 0 && !b.Rescan {
-					continue
-				}
-				var names []string
-				for _, t := range g.types {
-					if b.Rescan || matches(g.dir, t, b.Paths) {
-						names = append(names, t.name)
-					}
-				}
-				if len(names) == 0 {
-					continue
-				}
-				what := "files changed"
-				if len(b.Paths) > 0 {
-					what = b.Paths[0] + " changed"
-					if len(b.Paths) > 1 {
-						what = b.Paths[0] + " and " + itoa(len(b.Paths)-1) + " more changed"
-					}
-				}
-				// A type stopped by cluster stop TYPE is not reloaded: say
-				// so rather than announce a reload that does nothing.
-				stopped := reload.StoppedTypes(names...)
-				names = slices.DeleteFunc(names, func(n string) bool { return slices.Contains(stopped, n) })
-				var skip string
-				switch len(stopped) {
-				case 0:
-				case 1:
-					skip = stopped[0] + " is stopped, not reloading"
-				default:
-					skip = strings.Join(stopped, ", ") + " are stopped, not reloading"
-				}
-				switch {
-				case len(names) == 0:
-					mux.Printf("%s: %s", what, skip)
-					continue
-				case skip != "":
-					mux.Printf("%s: reloading %v; %s", what, names, skip)
-				default:
-					mux.Printf("%s: reloading %v", what, names)
-				}
-				reload.Reload(names...)
+				reloadBatch(g, b, reload, mux)
 			}
 		}()
 	}
 	return c, nil
+}
+
+// reloadBatch reloads the types of g that a batch's paths match, and says
+// why. A rescan after the kernel's event queue overflowed compares with the
+// snapshot: only what it found counts.
+func reloadBatch(g watchGroup, b watch.Batch, reload reloader, mux *logmux.Mux) {
+	if len(b.Paths) == 0 && !b.Rescan {
+		return
+	}
+	var names []string
+	for _, t := range g.types {
+		if matches(g.dir, t, b.Paths) {
+			names = append(names, t.name)
+		}
+	}
+	if len(names) == 0 {
+		if b.Rescan {
+			mux.Printf("event queue overflowed; rescanned: no watched file changed")
+		}
+		return
+	}
+	what := b.Paths[0] + " changed"
+	if len(b.Paths) > 1 {
+		what = b.Paths[0] + " and " + itoa(len(b.Paths)-1) + " more changed"
+	}
+	// A type stopped by cluster stop TYPE is not reloaded: say
+	// so rather than announce a reload that does nothing.
+	stopped := reload.StoppedTypes(names...)
+	names = slices.DeleteFunc(names, func(n string) bool { return slices.Contains(stopped, n) })
+	var skip string
+	switch len(stopped) {
+	case 0:
+	case 1:
+		skip = stopped[0] + " is stopped, not reloading"
+	default:
+		skip = strings.Join(stopped, ", ") + " are stopped, not reloading"
+	}
+	switch {
+	case len(names) == 0:
+		mux.Printf("%s: %s", what, skip)
+		return
+	case skip != "":
+		mux.Printf("%s: reloading %v; %s", what, names, skip)
+	default:
+		mux.Printf("%s: reloading %v", what, names)
+	}
+	reload.Reload(names...)
 }
 
 // reloader is what the code watchers ask of the runner.

@@ -73,8 +73,7 @@ type Batch struct {
 	Paths []string
 	// Rescan is set when the kernel dropped events (queue overflow) and the
 	// tree was rescanned: Paths is what the size+mtime comparison found,
-	// which may miss an edit that kept both. Cautious consumers treat it as
-	// "everything may have changed".
+	// which may miss an edit that kept both. It may come with no Paths.
 	Rescan bool
 }
 
