@@ -843,8 +843,8 @@ func (r *Runner) decide(rep exitReport) decision {
 		return decision{}
 	case !ok && p.Restart == procfile.RestartNever:
 		t.failed = true
-		r.event(p.Name, "failed", fmt.Sprintf("%s failed (restart = \"never\")", p.Name), 0, nil)
 		r.stopBackoffs(t)
+		r.event(p.Name, "failed", fmt.Sprintf("%s failed (restart = \"never\")", p.Name), 0, nil)
 		return decision{stopCluster: !r.opts.Watch, failed: true}
 	}
 	if ok {
@@ -864,8 +864,8 @@ func (r *Runner) decide(rep exitReport) decision {
 		if r.opts.Watch {
 			msg += "; waiting for a file change"
 		}
+		r.stopBackoffs(t) // first: no restart is announced after "failed"
 		r.event(p.Name, "failed", msg, 0, map[string]any{"crashes": len(t.crashes)})
-		r.stopBackoffs(t)
 		return decision{stopCluster: !r.opts.Watch, failed: true}
 	}
 	if rep.streak > p.MaxRestarts {
@@ -877,8 +877,8 @@ func (r *Runner) decide(rep exitReport) decision {
 		if r.opts.Watch {
 			msg += "; waiting for a file change"
 		}
-		r.event(p.Name, "failed", msg, 0, map[string]any{"crashes": rep.streak})
 		r.stopBackoffs(t)
+		r.event(p.Name, "failed", msg, 0, map[string]any{"crashes": rep.streak})
 		return decision{stopCluster: !r.opts.Watch, failed: true}
 	}
 	return decision{restart: true}

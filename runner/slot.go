@@ -247,8 +247,17 @@ func (s *slot) run() {
 			delay = backoff(attempt, rand.Float64())
 			msg = fmt.Sprintf("%s restarting in %s", s.name, delay)
 		}
-		s.setInfo(func(i *WorkerInfo) { i.State = StateBackoff; i.Restarts++ })
+		// Under s.mu, which stopBackoffs takes before a type's "failed" is
+		// said: a restart it cancels is never announced after it.
+		s.mu.Lock()
+		if s.retired() {
+			s.mu.Unlock()
+			return
+		}
+		s.info.State = StateBackoff
+		s.info.Restarts++
 		s.r.event(s.name, "restarting", msg, 0, map[string]any{"delay_ms": delay.Milliseconds()})
+		s.mu.Unlock()
 		t := time.NewTimer(delay)
 		select {
 		case <-t.C:
