@@ -251,7 +251,7 @@ func printPlan(w io.Writer, opts runner.Options, asJSON bool) error {
 			if p.WatchPoll != "" {
 				poll = "poll every " + p.WatchPoll
 			}
-			fmt.Fprintf(tw, "  watch\t%s (%s; ignore %s)\n", strings.Join(watchShown(p.Watch), " "), poll, strings.Join(p.WatchIgnore, " "))
+			fmt.Fprintf(tw, "  watch\t%s (%s; ignore %s)\n", strings.Join(watchShown(p.Watch), " "), poll, strings.Join(append(slices.Clone(p.WatchIgnore), ".git", "node_modules", "editor temp files", ".gitignore"), ", "))
 		}
 		if p.MaxMemory > 0 {
 			fmt.Fprintf(tw, "  max_memory\t%s\n", runner.LimitText(p.MaxMemory))

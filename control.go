@@ -168,6 +168,14 @@ func cmdControl(cmd string, args []string, stdin io.Reader, stdout, stderr io.Wr
 	case !resp.OK && resp.Error == runner.ErrNotRunning.Error():
 		fmt.Fprintf(stderr, "cluster %s: %s (it is stopping)\n", cmd, resp.Error)
 		return 1
+	case !resp.OK && len(resp.Lines) > 0:
+		// Part of it was done (a reload re-read the file): what, then why
+		// the rest was not, as --wait says it.
+		for _, l := range resp.Lines {
+			fmt.Fprintln(stdout, l)
+		}
+		fmt.Fprintf(stderr, "cluster %s: %s\n", cmd, resp.Error)
+		return 1
 	case !resp.OK:
 		fmt.Fprintf(stderr, "cluster %s: the cluster refused: %s\n", cmd, resp.Error)
 		return 1

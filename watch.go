@@ -65,8 +65,7 @@ func startWatching(ctx context.Context, cfg *procfile.Config, extraEnv []string,
 		return nil, err
 	}
 	plan := watchPlan(cfg, extraEnv, only)
-	reload := func(names ...string) { r.Reload(names...) }
-	code, err := startWatchers(ctx, plan, reload, mux, nil)
+	code, err := startWatchers(ctx, plan, r, mux, nil)
 	if err != nil {
 		files.stop()
 		cancel()
@@ -98,7 +97,7 @@ func startWatching(ctx context.Context, cfg *procfile.Config, extraEnv []string,
 					}
 				}
 				if nextPlan := watchPlan(next, extraEnv, only); !reflect.DeepEqual(plan, nextPlan) {
-					code = replaceWatchers(ctx, code, plan, nextPlan, reload, mux)
+					code = replaceWatchers(ctx, code, plan, nextPlan, r, mux)
 					plan = nextPlan
 				}
 				cfg = next
@@ -117,7 +116,7 @@ func startWatching(ctx context.Context, cfg *procfile.Config, extraEnv []string,
 // (see watch.Watcher.Finish), so no save is lost in between. A change made
 // after the new ones had read it is seen by both: the handover lets only
 // the first report of each file state through.
-func replaceWatchers(ctx context.Context, old *codeWatchers, was, plan []watchGroup, reload func(...string), mux *logmux.Mux) *codeWatchers {
+func replaceWatchers(ctx context.Context, old *codeWatchers, was, plan []watchGroup, reload reloader, mux *logmux.Mux) *codeWatchers {
 	h := newHandover()
 	fresh, err := startWatchers(ctx, plan, reload, mux, h)
 	switch {
@@ -396,7 +395,7 @@ func (c *codeWatchers) finish() {
 // types' globs, and turns each batch into one rolling reload of every type
 // whose own globs match a changed path. h, when set, is the handover from
 // the watchers these replace.
-func startWatchers(ctx context.Context, plan []watchGroup, reload func(...string), mux *logmux.Mux, h *handover) (*codeWatchers, error) {
+func startWatchers(ctx context.Context, plan []watchGroup, reload reloader, mux *logmux.Mux, h *handover) (*codeWatchers, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	c := &codeWatchers{cancel: cancel}
 	for _, g := range plan {
@@ -423,31 +422,65 @@ func startWatchers(ctx context.Context, plan []watchGroup, reload func(...string
 					hh = old
 				}
 				b.Paths = hh.fresh(g.dir, b.Paths)
-				if len(b.Paths) == 0 && !b.Rescan {
-					continue
-				}
-				var names []string
-				for _, t := range g.types {
-					if b.Rescan || matches(g.dir, t, b.Paths) {
-						names = append(names, t.name)
-					}
-				}
-				if len(names) == 0 {
-					continue
-				}
-				what := "files changed"
-				if len(b.Paths) > 0 {
-					what = b.Paths[0] + " changed"
-					if len(b.Paths) > 1 {
-						what = b.Paths[0] + " and " + itoa(len(b.Paths)-1) + " more changed"
-					}
-				}
-				mux.Printf("%s: reloading %v", what, names)
-				reload(names...)
+				reloadBatch(g, b, reload, mux)
 			}
 		}()
 	}
 	return c, nil
+}
+
+// reloadBatch reloads the types of g that a batch's paths match, and says
+// why. A rescan after the kernel's event queue overflowed compares with the
+// snapshot: only what it found counts.
+func reloadBatch(g watchGroup, b watch.Batch, reload reloader, mux *logmux.Mux) {
+	if len(b.Paths) == 0 && !b.Rescan {
+		return
+	}
+	var names []string
+	for _, t := range g.types {
+		if matches(g.dir, t, b.Paths) {
+			names = append(names, t.name)
+		}
+	}
+	if len(names) == 0 {
+		if b.Rescan {
+			mux.Printf("event queue overflowed; rescanned: no watched file changed")
+		}
+		return
+	}
+	what := b.Paths[0] + " changed"
+	if len(b.Paths) > 1 {
+		what = b.Paths[0] + " and " + itoa(len(b.Paths)-1) + " more changed"
+	}
+	// A type stopped by cluster stop TYPE is not reloaded: say
+	// so rather than announce a reload that does nothing.
+	stopped := reload.StoppedTypes(names...)
+	names = slices.DeleteFunc(names, func(n string) bool { return slices.Contains(stopped, n) })
+	var skip string
+	switch len(stopped) {
+	case 0:
+	case 1:
+		skip = stopped[0] + " is stopped, not reloading"
+	default:
+		skip = strings.Join(stopped, ", ") + " are stopped, not reloading"
+	}
+	switch {
+	case len(names) == 0:
+		mux.Printf("%s: %s", what, skip)
+		return
+	case skip != "":
+		mux.Printf("%s: reloading %v; %s", what, names, skip)
+	default:
+		mux.Printf("%s: reloading %v", what, names)
+	}
+	reload.Reload(names...)
+}
+
+// reloader is what the code watchers ask of the runner.
+type reloader interface {
+	Reload(names ...string) error
+	// StoppedTypes: those of names stopped by cluster stop TYPE.
+	StoppedTypes(names ...string) []string
 }
 
 // commonIgnores: the watch_ignore globs every one of ts has.

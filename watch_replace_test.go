@@ -27,11 +27,11 @@ func TestReplaceWatchersReloadsOnce(t *testing.T) {
 		mu       sync.Mutex
 		reloaded []string
 	)
-	reload := func(names ...string) {
+	reload := fakeReloader(func(names ...string) {
 		mu.Lock()
 		defer mu.Unlock()
 		reloaded = append(reloaded, names...)
-	}
+	})
 	count := func(name string) int {
 		mu.Lock()
 		defer mu.Unlock()
@@ -85,3 +85,9 @@ func TestReplaceWatchersReloadsOnce(t *testing.T) {
 		t.Errorf("a reloaded %d times for one save, want 1", n)
 	}
 }
+
+// fakeReloader records reloads; no type is stopped.
+type fakeReloader func(names ...string)
+
+func (f fakeReloader) Reload(names ...string) error          { f(names...); return nil }
+func (f fakeReloader) StoppedTypes(names ...string) []string { return nil }

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/cluster-run/cluster/logmux"
 	"github.com/cluster-run/cluster/procfile"
 	"github.com/cluster-run/cluster/watch"
 )
@@ -134,5 +137,71 @@ func TestConfigPathsLeaveOutReplacedDotenv(t *testing.T) {
 	cf := &procfile.Config{Path: "/app/Clusterfile", Dir: "/app", Format: procfile.FormatClusterfile}
 	if got, want := configPaths(cf, []string{"/x/local.env"}), []string{"/app/.env", "/app/Clusterfile", "/x/local.env"}; !slices.Equal(got, want) {
 		t.Errorf("Clusterfile with -e: %q, want %q", got, want)
+	}
+}
+
+// stubReloader records reloads; the types in stopped are stopped.
+type stubReloader struct {
+	reloaded [][]string
+	stopped  []string
+}
+
+func (s *stubReloader) Reload(names ...string) error {
+	s.reloaded = append(s.reloaded, names)
+	return nil
+}
+
+func (s *stubReloader) StoppedTypes(names ...string) []string {
+	var out []string
+	for _, n := range names {
+		if slices.Contains(s.stopped, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// A batch reloads the types its paths match. A rescan after an event queue
+// overflow is compared with the snapshot: when it found nothing a type
+// watches, nothing reloads. A stopped type is named, not reloaded.
+func TestReloadBatch(t *testing.T) {
+	g := watchGroup{dir: t.TempDir(), types: []watchedType{
+		{name: "web", watch: []string{"src/**/*.js"}},
+		{name: "css", watch: []string{"**/*.css"}},
+	}}
+	for _, tc := range []struct {
+		name    string
+		b       watch.Batch
+		stopped []string
+		want    [][]string
+		line    string
+	}{
+		{"overflow, nothing changed", watch.Batch{Rescan: true}, nil, nil,
+			"event queue overflowed; rescanned: no watched file changed"},
+		{"overflow, unwatched files", watch.Batch{Rescan: true, Paths: []string{"notes.txt"}}, nil, nil,
+			"event queue overflowed; rescanned: no watched file changed"},
+		{"overflow, a watched file", watch.Batch{Rescan: true, Paths: []string{"src/a.js"}}, nil, [][]string{{"web"}},
+			"src/a.js changed: reloading [web]"},
+		{"edit", watch.Batch{Paths: []string{"a.css", "src/a.js"}}, nil, [][]string{{"web", "css"}},
+			"a.css and 1 more changed: reloading [web css]"},
+		{"unwatched", watch.Batch{Paths: []string{"notes.txt"}}, nil, nil, ""},
+		{"stopped", watch.Batch{Paths: []string{"src/x.js"}}, []string{"web"}, nil,
+			"src/x.js changed: web is stopped, not reloading"},
+		{"one stopped", watch.Batch{Paths: []string{"a.css", "src/x.js"}}, []string{"web"}, [][]string{{"css"}},
+			"a.css and 1 more changed: reloading [css]; web is stopped, not reloading"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			mux := logmux.New(&out, logmux.Options{})
+			r := &stubReloader{stopped: tc.stopped}
+			reloadBatch(g, tc.b, r, mux)
+			if !reflect.DeepEqual(r.reloaded, tc.want) {
+				t.Errorf("reloaded %v, want %v", r.reloaded, tc.want)
+			}
+			got := strings.TrimSpace(out.String())
+			if tc.line == "" && got != "" || !strings.HasSuffix(got, tc.line) || strings.Count(got, "\n") > 0 {
+				t.Errorf("printed %q, want one line ending %q", got, tc.line)
+			}
+		})
 	}
 }

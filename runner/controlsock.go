@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -627,10 +628,6 @@ func (r *Runner) dispatchWait(req Request) (Response, *Wait) {
 		if err != nil {
 			return fail(err)
 		}
-		what := "every process type"
-		if len(req.Args) > 0 {
-			what = strings.Join(req.Args, ", ")
-		}
 		var lines []string
 		if r.opts.Reread != nil {
 			lines = append(lines, d.String())
@@ -638,7 +635,28 @@ func (r *Runner) dispatchWait(req Request) (Response, *Wait) {
 				lines = append(lines, x+" changed: restart the cluster to apply")
 			}
 		}
-		return Response{OK: true, Lines: append(lines, "rolling reload of "+what+" started")}, w
+		// A stopped type named without --wait gets the reason --wait gets,
+		// and the same exit status: nothing of it is reloaded.
+		var stopped []string
+		if !req.Wait {
+			stopped = r.StoppedTypes(req.Args...)
+		}
+		names := slices.DeleteFunc(slices.Clone(req.Args), func(n string) bool { return slices.Contains(stopped, n) })
+		what := "every process type"
+		if len(req.Args) > 0 {
+			what = strings.Join(names, ", ")
+		}
+		if what != "" {
+			lines = append(lines, "rolling reload of "+what+" started")
+		}
+		if len(stopped) > 0 {
+			why := make([]string, len(stopped))
+			for i, n := range stopped {
+				why[i] = StoppedReason(n)
+			}
+			return Response{Error: strings.Join(why, "; "), Lines: lines}, nil
+		}
+		return Response{OK: true, Lines: lines}, w
 	case "restart":
 		if len(req.Args) == 0 {
 			return fail(errors.New("restart needs PROCESS or PROCESS.N"))

@@ -90,9 +90,28 @@ func (r *Runner) requestReload(names []string, w *Wait) error {
 // A reload of every type passes over a stopped one.
 func failStopped(t *ptype, w *Wait) {
 	if t.stopped {
-		n := t.p.Name
-		w.fail(fmt.Sprintf("reload of %s aborted: %s is stopped (cluster stop %s); cluster start %s first", n, n, n, n))
+		w.fail(StoppedReason(t.p.Name))
 	}
+}
+
+// StoppedReason is why a reload of the stopped type name does nothing.
+func StoppedReason(name string) string {
+	n := name
+	return fmt.Sprintf("reload of %s aborted: %s is stopped (cluster stop %s); cluster start %s first", n, n, n, n)
+}
+
+// StoppedTypes returns those of names that are stopped (cluster stop TYPE):
+// a reload passes over them.
+func (r *Runner) StoppedTypes(names ...string) []string {
+	var out []string
+	r.ask(func() {
+		for _, n := range names {
+			if t := r.typeByName(n); t != nil && t.stopped {
+				out = append(out, n)
+			}
+		}
+	})
+	return out
 }
 
 // reloadReq is a queued rolling replacement: idx nil means every worker.

@@ -666,8 +666,8 @@ func (r *Runner) Run(ctx context.Context) error {
 				r.noteNotReady(rep.s, "was "+rep.notReady.Error()) // killed for it: its exit says nothing
 				r.slotWaitsFailed(rep.s, "was "+rep.notReady.Error())
 			} else if !rep.wasReady {
-				r.noteNotReady(rep.s, "exited before it was ready ("+rep.status.String()+")")
-				r.slotWaitsFailed(rep.s, "exited before it was ready ("+rep.status.String()+")")
+				r.noteNotReady(rep.s, rep.notReadyWhy())
+				r.slotWaitsFailed(rep.s, rep.notReadyWhy())
 			}
 			d := r.decide(rep)
 			rep.reply <- d
@@ -805,8 +805,17 @@ type exitReport struct {
 	wasReady bool
 	resource bool  // it could not start for lack of system resources
 	notReady error // its readiness check failed and it was killed
+	startErr error // it could not start: nothing ran, its status is made up
 	streak   int   // the slot's crashes in a row, this one included (see slot.run)
 	reply    chan decision
+}
+
+// notReadyWhy says why a worker that was not ready yet ended.
+func (rep exitReport) notReadyWhy() string {
+	if rep.startErr != nil {
+		return "could not start: " + rep.startErr.Error()
+	}
+	return "exited before it was ready (" + rep.status.String() + ")"
 }
 
 // decide applies the restart policy and the crash-loop limit of the worker's
@@ -823,7 +832,7 @@ func (r *Runner) decide(rep exitReport) decision {
 			r.onReady(rep.s)
 			return decision{}
 		}
-		why := "exited before it was ready (" + rep.status.String() + ")"
+		why := rep.notReadyWhy()
 		if rep.notReady != nil {
 			why = rep.notReady.Error() + " and was killed"
 		}
@@ -844,8 +853,8 @@ func (r *Runner) decide(rep exitReport) decision {
 		return decision{}
 	case !ok && p.Restart == procfile.RestartNever:
 		t.failed = true
-		r.event(p.Name, "failed", fmt.Sprintf("%s failed (restart = \"never\")", p.Name), 0, nil)
 		r.stopBackoffs(t)
+		r.event(p.Name, "failed", fmt.Sprintf("%s failed (restart = \"never\")", p.Name), 0, nil)
 		return decision{stopCluster: !r.opts.Watch, failed: true}
 	}
 	if ok {
@@ -865,8 +874,8 @@ func (r *Runner) decide(rep exitReport) decision {
 		if r.opts.Watch {
 			msg += "; waiting for a file change"
 		}
+		r.stopBackoffs(t) // first: no restart is announced after "failed"
 		r.event(p.Name, "failed", msg, 0, map[string]any{"crashes": len(t.crashes)})
-		r.stopBackoffs(t)
 		return decision{stopCluster: !r.opts.Watch, failed: true}
 	}
 	if rep.streak > p.MaxRestarts {
@@ -878,8 +887,8 @@ func (r *Runner) decide(rep exitReport) decision {
 		if r.opts.Watch {
 			msg += "; waiting for a file change"
 		}
-		r.event(p.Name, "failed", msg, 0, map[string]any{"crashes": rep.streak})
 		r.stopBackoffs(t)
+		r.event(p.Name, "failed", msg, 0, map[string]any{"crashes": rep.streak})
 		return decision{stopCluster: !r.opts.Watch, failed: true}
 	}
 	return decision{restart: true}

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand/v2"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -173,15 +175,16 @@ func (s *slot) run() {
 		stopped := false
 		wasReady := false
 		resource := false
-		var notReady error
+		var notReady, startErr error
 		if err != nil {
+			startErr = err
 			msg := fmt.Sprintf("%s could not start: %v", s.name, err)
 			if resource = outOfResources(err); resource {
 				msg += " (the system is out of resources; not counted as a crash of the app)"
 			}
 			s.exited.Store(-1)
 			s.r.event(s.name, "exited", msg, 0, nil)
-			st = exitStatus{Code: 127}
+			st = exitStatus{Code: 127} // for the restart policy: a failure, never shown
 		} else {
 			s.r.spawned <- s
 			st, stopped = s.supervise(w)
@@ -198,9 +201,12 @@ func (s *slot) run() {
 			i.State = StateExited
 			i.PID = 0
 			i.Last, i.LastSignal = nil, ""
-			if st.Signal != 0 {
+			switch {
+			case startErr != nil:
+				// Nothing ran: there is no exit status to show.
+			case st.Signal != 0:
 				i.LastSignal = SignalName(st.Signal)
-			} else {
+			default:
 				code := st.Code
 				i.Last = &code
 			}
@@ -220,7 +226,7 @@ func (s *slot) run() {
 			streak++
 		}
 		reply := make(chan decision, 1)
-		s.r.exits <- exitReport{s: s, status: st, wasReady: wasReady, resource: resource, notReady: notReady, streak: streak, reply: reply}
+		s.r.exits <- exitReport{s: s, status: st, wasReady: wasReady, resource: resource, notReady: notReady, startErr: startErr, streak: streak, reply: reply}
 		d := <-reply
 		if !d.restart {
 			if d.failed {
@@ -241,8 +247,17 @@ func (s *slot) run() {
 			delay = backoff(attempt, rand.Float64())
 			msg = fmt.Sprintf("%s restarting in %s", s.name, delay)
 		}
-		s.setInfo(func(i *WorkerInfo) { i.State = StateBackoff; i.Restarts++ })
+		// Under s.mu, which stopBackoffs takes before a type's "failed" is
+		// said: a restart it cancels is never announced after it.
+		s.mu.Lock()
+		if s.retired() {
+			s.mu.Unlock()
+			return
+		}
+		s.info.State = StateBackoff
+		s.info.Restarts++
 		s.r.event(s.name, "restarting", msg, 0, map[string]any{"delay_ms": delay.Milliseconds()})
+		s.mu.Unlock()
 		t := time.NewTimer(delay)
 		select {
 		case <-t.C:
@@ -254,6 +269,15 @@ func (s *slot) run() {
 			return
 		}
 	}
+}
+
+// dirMissing reports whether dir, where a worker starts, is not there.
+func dirMissing(dir string) bool {
+	if dir == "" {
+		return false
+	}
+	_, err := os.Stat(dir)
+	return errors.Is(err, fs.ErrNotExist)
 }
 
 // outOfResources reports whether a spawn failed for lack of system
@@ -586,6 +610,10 @@ func (s *slot) start() (*worker, error) {
 	if err != nil {
 		var shim shimError
 		switch {
+		case errors.Is(err, syscall.ENOENT) && dirMissing(p.Dir):
+			// The child's chdir failed (rm -rf app while a build makes it
+			// again): say so, not a bare "no such file or directory".
+			err = fmt.Errorf("dir %s: %w", p.Dir, err)
 		case p.User == "" || !errors.Is(err, syscall.EACCES):
 		case errors.As(err, &shim):
 			// The worker starts through the cluster binary itself: it

@@ -7,13 +7,24 @@ import (
 )
 
 // change is what the walking goroutine hands the debouncer: paths that
-// changed, whether they come from a rescan, and whether they are already a
-// complete batch (a poll or a rescan) that must not wait for quiet.
+// changed, what happened to each (kinds, parallel to paths; nil means every
+// one was modified), whether they come from a rescan, and whether they are
+// already a complete batch (a poll or a rescan) that must not wait for quiet.
 type change struct {
 	paths  []string
+	kinds  []kind
 	rescan bool
 	flush  bool
 }
+
+// kind is what happened to a changed path, as the snapshot saw it.
+type kind uint8
+
+const (
+	modified kind = iota // there before and after (or removed and made again)
+	created              // not in the snapshot before, in it now
+	removed              // in the snapshot before, not in it now
+)
 
 // debounce turns a stream of changes into batches on out: a batch is due
 // once in has been quiet for quiet, or maxWait after its first path, so a
@@ -23,8 +34,14 @@ type change struct {
 // fewer, larger batches and never blocks the sender. It returns when ctx is
 // done, dropping an unsent batch, or when in is closed, once what is
 // pending has been sent (at once, without waiting for quiet).
+//
+// A path created while its batch is pending and removed again before the
+// batch is sent (an editor's or sed -i's temp file, renamed over the real
+// one) is withdrawn: it never existed as far as the consumer can tell. A
+// batch left with nothing is not sent.
 func debounce(ctx context.Context, in <-chan change, out chan<- Batch, quiet, maxWait time.Duration) {
-	pending := make(map[string]struct{})
+	// pending maps each path to whether it was created while pending.
+	pending := make(map[string]bool)
 	rescan := false
 	var first time.Time // zero while nothing is pending
 	ready := false
@@ -62,10 +79,27 @@ func debounce(ctx context.Context, in <-chan change, out chan<- Batch, quiet, ma
 			if len(c.paths) == 0 && !c.rescan {
 				continue
 			}
-			for _, p := range c.paths {
-				pending[p] = struct{}{}
+			for i, p := range c.paths {
+				k := modified
+				if c.kinds != nil {
+					k = c.kinds[i]
+				}
+				born, ok := pending[p]
+				switch {
+				case !ok:
+					pending[p] = k == created
+				case born && k == removed:
+					delete(pending, p) // came and went before delivery
+				}
 			}
 			rescan = rescan || c.rescan
+			if len(pending) == 0 && !rescan {
+				// Only withdrawals: nothing to send, nothing waits.
+				timer.Stop()
+				first = time.Time{}
+				ready, dirty, due = false, false, Batch{}
+				continue
+			}
 			dirty = true
 			if ready {
 				continue

@@ -153,3 +153,56 @@ func TestDebounceClosedSendsPending(t *testing.T) {
 		<-done
 	})
 }
+
+// A path created while its batch is pending and removed before the batch
+// is sent (sed -i's or gedit's temp file) is withdrawn; the rest of the
+// batch goes out, and a batch left empty is not sent at all.
+func TestDebounceWithdrawsShortLived(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		in, out := startDebounce(t, 100*time.Millisecond, time.Second)
+		in <- change{paths: []string{"src/sedAb12", "src/y.js"}, kinds: []kind{created, modified}}
+		time.Sleep(20 * time.Millisecond)
+		in <- change{paths: []string{"src/sedAb12", "src/z.js", "src/old.js"}, kinds: []kind{removed, modified, removed}}
+		b := <-out
+		if want := []string{"src/old.js", "src/y.js", "src/z.js"}; !slices.Equal(b.Paths, want) {
+			t.Errorf("batch = %v, want %v (temp file withdrawn, the real deletion kept)", b.Paths, want)
+		}
+
+		// echo x > tmp; sleep 0.02; rm tmp: nothing to send.
+		in <- change{paths: []string{"tmp"}, kinds: []kind{created}}
+		time.Sleep(20 * time.Millisecond)
+		in <- change{paths: []string{"tmp"}, kinds: []kind{removed}}
+		time.Sleep(5 * time.Second)
+		if b, ok := pending(out); ok {
+			t.Fatalf("batch %+v for a file that came and went", b)
+		}
+
+		// Withdrawn from a batch that is due but not taken yet.
+		in <- change{paths: []string{"a"}}
+		time.Sleep(200 * time.Millisecond) // due now; nobody reads out
+		in <- change{paths: []string{"tmp2"}, kinds: []kind{created}}
+		in <- change{paths: []string{"tmp2"}, kinds: []kind{removed}}
+		if b, ok := pending(out); !ok || !slices.Equal(b.Paths, []string{"a"}) {
+			t.Errorf("due batch = %+v, %v; want [a]", b, ok)
+		}
+
+		// Once delivered, a file's creation stands: its removal counts.
+		in <- change{paths: []string{"new"}, kinds: []kind{created}}
+		if b := <-out; !slices.Equal(b.Paths, []string{"new"}) {
+			t.Errorf("batch = %v, want [new]", b.Paths)
+		}
+		in <- change{paths: []string{"new"}, kinds: []kind{removed}}
+		if b := <-out; !slices.Equal(b.Paths, []string{"new"}) {
+			t.Errorf("batch = %v, want [new] (removed)", b.Paths)
+		}
+
+		// A file that was there, removed and made again, then removed:
+		// a real deletion, not withdrawn.
+		in <- change{paths: []string{"f"}, kinds: []kind{removed}}
+		in <- change{paths: []string{"f"}, kinds: []kind{created}}
+		in <- change{paths: []string{"f"}, kinds: []kind{removed}}
+		if b := <-out; !slices.Equal(b.Paths, []string{"f"}) {
+			t.Errorf("batch = %v, want [f]", b.Paths)
+		}
+	})
+}

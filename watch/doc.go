@@ -55,6 +55,11 @@
 //     or mtime differs from the snapshot, so `touch` is a change with
 //     inotify as it is when polling, and a bare chmod is none in either.
 //   - Batch paths are root-relative, slash-separated, sorted and unique.
+//   - A file created while its batch waits for quiet and removed (or
+//     renamed away) before the batch is sent is withdrawn from it: the
+//     temp file of sed -i, perl -pi or gedit, renamed over the real file,
+//     is not listed, and a batch left empty is not sent. A file that was in
+//     the snapshot and is removed is always listed.
 //   - Running out of inotify watches or instances is never fatal: one
 //     warning line names the sysctl to raise and the watcher polls every
 //     second instead.

@@ -44,13 +44,16 @@ func (t tree) drop(rel string, gone *[]string) []string {
 
 // diff appends to changed every file that differs between old and new
 // (created, deleted, or with another state), limited to directories within
-// sub.
-func diff(old, new tree, sub string, changed *[]string) {
+// sub, and adds those new has and old has not to born.
+func diff(old, new tree, sub string, changed *[]string, born map[string]struct{}) {
 	for d, nfiles := range new {
 		ofiles := old[d]
 		for name, st := range nfiles {
 			if ost, ok := ofiles[name]; !ok || ost != st {
 				*changed = append(*changed, join(d, name))
+				if !ok {
+					born[join(d, name)] = struct{}{}
+				}
 			}
 		}
 	}

@@ -68,12 +68,12 @@ type Options struct {
 type Batch struct {
 	// Paths changed, were created or were deleted: relative to Root,
 	// slash-separated, sorted, without duplicates. Directories are not
-	// listed; a new or removed directory shows up as its files.
+	// listed; a new or removed directory shows up as its files. A file
+	// created and gone again before the batch is sent is not listed.
 	Paths []string
 	// Rescan is set when the kernel dropped events (queue overflow) and the
 	// tree was rescanned: Paths is what the size+mtime comparison found,
-	// which may miss an edit that kept both. Cautious consumers treat it as
-	// "everything may have changed".
+	// which may miss an edit that kept both. It may come with no Paths.
 	Rescan bool
 }
 
@@ -107,6 +107,10 @@ type Watcher struct {
 	// finish is closed by Finish.
 	finish     chan struct{}
 	finishOnce sync.Once
+	// born collects, during one round, the files added to the snapshot
+	// that were not in it before: debounce withdraws one that goes again
+	// before its batch is sent.
+	born map[string]struct{}
 
 	// mu guards n, which Watches and Close read from other goroutines. The
 	// goroutine running New, then Run, is the only one that replaces it.
@@ -139,6 +143,7 @@ func New(opts Options) (*Watcher, error) {
 		warn:    opts.Warn,
 		poll:    opts.Poll,
 		tree:    make(tree),
+		born:    map[string]struct{}{},
 		batches: make(chan Batch),
 		finish:  make(chan struct{}),
 		budget:  descriptorBudget,
@@ -331,6 +336,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 			<-debounced // the last batch is sent
 			return nil
 		}
+		c.kinds = w.kinds(c.paths, w.tree)
 		if len(c.paths) == 0 && !c.rescan {
 			continue
 		}
@@ -354,7 +360,8 @@ func (w *Watcher) last(box *inbox, changes chan<- change, done <-chan struct{}) 
 	walker.visit, walker.unvisit = nil, nil
 	fresh := make(tree)
 	walker.walk("", fresh)
-	diff(w.tree, fresh, "", &c.paths)
+	diff(w.tree, fresh, "", &c.paths, w.born)
+	c.kinds = w.kinds(c.paths, fresh)
 	if len(c.paths) == 0 {
 		return
 	}
@@ -478,6 +485,7 @@ func (w *Watcher) process(ops map[string]fsnotify.Op) []string {
 				w.tree[d] = files
 				for name := range files {
 					changed = append(changed, join(d, name))
+					w.born[join(d, name)] = struct{}{}
 				}
 			}
 		default:
@@ -488,8 +496,12 @@ func (w *Watcher) process(ops map[string]fsnotify.Op) []string {
 				continue
 			}
 			st := w.walker.state(abs, info)
-			if attrOnly && files[name] == st {
+			old, known := files[name]
+			if attrOnly && old == st {
 				continue
+			}
+			if !known {
+				w.born[rel] = struct{}{}
 			}
 			files[name] = st
 			changed = append(changed, rel)
@@ -505,6 +517,25 @@ func (w *Watcher) process(ops map[string]fsnotify.Op) []string {
 		w.recount(rels)
 	}
 	return changed
+}
+
+// kinds tells debounce what happened to each of paths in the round just
+// processed, t being the snapshot after it, and starts the next round.
+func (w *Watcher) kinds(paths []string, t tree) []kind {
+	defer clear(w.born)
+	if len(paths) == 0 {
+		return nil
+	}
+	ks := make([]kind, len(paths))
+	for i, p := range paths {
+		dir, name := path.Split(p)
+		if _, ok := t[strings.TrimSuffix(dir, "/")][name]; !ok {
+			ks[i] = removed
+		} else if _, ok := w.born[p]; ok {
+			ks[i] = created
+		}
+	}
+	return ks
 }
 
 // rootLost reports whether the root is gone: it cannot be stat'd, or it
@@ -565,7 +596,7 @@ func (w *Watcher) lookForRoot(changed *[]string) {
 func (w *Watcher) rescan(sub string, changed *[]string) {
 	fresh := make(tree)
 	w.walker.walk(sub, fresh)
-	diff(w.tree, fresh, sub, changed)
+	diff(w.tree, fresh, sub, changed, w.born)
 	for d := range w.tree {
 		if !isWithin(d, sub) {
 			continue

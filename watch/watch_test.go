@@ -833,3 +833,63 @@ func TestDirRenamedOverAnEmptyOne(t *testing.T) {
 	mustWrite(t, filepath.Join(root, "dst", "g"), "new")
 	collect(t, w, "dst/f", "dst/g")
 }
+
+// sed -i, perl -pi and gio (gedit) save by writing a temp file beside the
+// original and renaming it over: when the temp file's creation is taken in
+// one round and its rename in the next, it must not show up, nor must a
+// file that came and went. A real deletion of a file that was there counts.
+// An empty directory made beside the temp file tells when the round with
+// the creation was processed (its watch appears); the batch is sent by
+// Finish, so nothing depends on timing.
+func TestShortLivedFilesWithdrawn(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		save func(t *testing.T, root string)
+		want []string
+	}{
+		{"sed -i", func(t *testing.T, root string) {
+			if err := os.Rename(filepath.Join(root, "src", "sedWDvccy"), filepath.Join(root, "src", "z.js")); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Remove(filepath.Join(root, "src", "old.js")); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{"src/old.js", "src/z.js"}},
+		{"created and removed", func(t *testing.T, root string) {
+			if err := os.Remove(filepath.Join(root, "src", "sedWDvccy")); err != nil {
+				t.Fatal(err)
+			}
+		}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			mustWrite(t, filepath.Join(root, "src", "z.js"), "1\n")
+			mustWrite(t, filepath.Join(root, "src", "old.js"), "1\n")
+			w, err := New(Options{Root: root, Quiet: time.Hour, MaxWait: time.Hour})
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- w.Run(context.Background()) }()
+
+			mustWrite(t, filepath.Join(root, "src", "sedWDvccy"), "2\n")
+			mustMkdir(t, filepath.Join(root, "src", "probe"))
+			eventually(t, "the probe's watch", func() bool { return w.Watches() == 3 })
+			tc.save(t, root)
+			if err := os.Remove(filepath.Join(root, "src", "probe")); err != nil {
+				t.Fatal(err)
+			}
+			w.Finish()
+			var got []string
+			for b := range w.Batches() {
+				got = append(got, b.Paths...)
+			}
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("batches held %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
