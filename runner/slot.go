@@ -612,8 +612,10 @@ func (s *slot) start() (*worker, error) {
 		switch {
 		case errors.Is(err, syscall.ENOENT) && dirMissing(p.Dir):
 			// The child's chdir failed (rm -rf app while a build makes it
-			// again): say so, not a bare "no such file or directory".
-			err = fmt.Errorf("dir %s: %w", p.Dir, err)
+			// again): say so, not a bare "no such file or directory", nor
+			// the program's name, which the spawn error names (the
+			// program is there; its dir is not). Still ENOENT for callers.
+			err = fmt.Errorf("dir %s: %w", p.Dir, syscall.ENOENT)
 		case p.User == "" || !errors.Is(err, syscall.EACCES):
 		case errors.As(err, &shim):
 			// The worker starts through the cluster binary itself: it
