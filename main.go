@@ -192,13 +192,23 @@ func loadError(stderr io.Writer, cmd, file string, err error, more error) {
 // before it.
 func printErrors(stderr io.Writer, cfg *procfile.Config, errs ...error) {
 	file := filepath.Base(cfg.Path) + ":"
-	lineOf := func(s string) (int, bool) {
-		rest, ok := strings.CutPrefix(s, file)
-		if !ok {
-			return 0, false
-		}
+	number := func(rest string) (int, bool) {
 		n, err := strconv.Atoi(rest[:strings.IndexFunc(rest+":", func(r rune) bool { return r < '0' || r > '9' })])
 		return n, err == nil
+	}
+	lineOf := func(s string) (int, bool) {
+		if rest, ok := strings.CutPrefix(s, file); ok {
+			return number(rest)
+		}
+		// A bad line of .env or of an -e file: before the file's own.
+		for _, f := range cfg.EnvFiles {
+			if rest, ok := strings.CutPrefix(s, f+":"); ok {
+				if _, ok := number(rest); ok {
+					return 0, true
+				}
+			}
+		}
+		return 0, false
 	}
 	type entry struct {
 		line  int

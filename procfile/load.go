@@ -159,7 +159,8 @@ func (l *loader) readExtraEnv(e layered) (layered, error) {
 			return e, &EnvFlagError{Err: err}
 		}
 		if err != nil {
-			return e, err
+			l.envErr(err)
+			continue
 		}
 		e = e.with(s, false)
 	}
@@ -167,12 +168,23 @@ func (l *loader) readExtraEnv(e layered) (layered, error) {
 }
 
 type lineErr struct {
-	line int
-	msg  string
+	line  int
+	msg   string
+	whole bool // msg says where itself ("extra.env:2: ..."): not at a line of the file
+}
+
+// envErr records an error of a dotenv file read for every type (.env, -e)
+// that no line of the file names: it says where it is itself
+// (".env:2: want KEY=value, ..."), comes before the file's own errors, and
+// makes every type broken, as the environment they share is not known.
+// Loading goes on, so that the file's other errors are reported with it.
+func (l *loader) envErr(err error) {
+	l.errs = append(l.errs, lineErr{msg: err.Error(), whole: true})
+	l.envBroken = true
 }
 
 func (l *loader) errf(line int, format string, args ...any) {
-	l.errs = append(l.errs, lineErr{line, fmt.Sprintf(format, args...)})
+	l.errs = append(l.errs, lineErr{line: line, msg: fmt.Sprintf(format, args...)})
 }
 
 // err joins every error, sorted by line, each "FILE:LINE: msg".
@@ -183,6 +195,10 @@ func (l *loader) err() error {
 	sort.SliceStable(l.errs, func(i, j int) bool { return l.errs[i].line < l.errs[j].line })
 	var errs []error
 	for _, e := range l.errs {
+		if e.whole {
+			errs = append(errs, errors.New(e.msg))
+			continue
+		}
 		errs = append(errs, fmt.Errorf("%s:%d: %s", l.file, e.line, e.msg))
 	}
 	return errors.Join(errs...)
@@ -268,13 +284,14 @@ func (l *loader) procfile(src string) (*Config, error) {
 	if _, err := os.Stat(filepath.Join(l.dir, ".env")); err == nil && len(l.extraEnvFiles) == 0 {
 		s, err := l.readEnvFile(".env", env.env)
 		if err != nil {
-			return nil, err
+			l.envErr(err)
+		} else {
+			env = env.with(s, false)
 		}
-		env = env.with(s, false)
 	}
 	env, err := l.readExtraEnv(env)
 	if err != nil {
-		return nil, err
+		return nil, err // -e names a file that cannot be read: the flag's mistake
 	}
 	cfg.Env, cfg.EnvFrom = env.env, env.from
 	seen := map[string]int{}
@@ -394,11 +411,11 @@ func (l *loader) clusterfile(src string) (*Config, error) {
 	}
 	env, err = l.readExtraEnv(env)
 	if err != nil {
-		return nil, err
+		return nil, err // -e names a file that cannot be read: the flag's mistake
 	}
 	env = env.with(l.envTable("env", raw["env"]), false)
 	cfg.Env, cfg.EnvFrom = env.env, env.from
-	l.envBroken = len(l.errs) > envErrs
+	l.envBroken = l.envBroken || len(l.errs) > envErrs
 
 	procs, _ := raw["process"].(map[string]any)
 	if _, ok := raw["process"]; ok && procs == nil {
@@ -881,7 +898,7 @@ func (l *loader) unknown(k, table string, known []string) {
 	if s := closest(k, known); s != "" {
 		msg += fmt.Sprintf(" (did you mean %q?)", s)
 	}
-	l.errs = append(l.errs, lineErr{l.line(full), msg})
+	l.errs = append(l.errs, lineErr{line: l.line(full), msg: msg})
 }
 
 // duration reads a Go duration. Negative ones are errors; so is 0 when

@@ -33,6 +33,9 @@ func TestLoadErrorPartial(t *testing.T) {
 			[]string{"a"}, []string{"a"}},
 		{"Procfile", []string{"Procfile", "web: sleep 1\nbad line\nq: x 'y\n"},
 			[]string{"web", "q"}, []string{"q"}},
+		{"a bad line in .env breaks every type, and the file is still read", []string{"Procfile",
+			"web: sleep 1\napi: sleep 1\nbad line\n", ".env", "X=1\nbad env\n"},
+			[]string{"web", "api"}, []string{"api", "web"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
