@@ -290,6 +290,32 @@ func (c *configFlags) partialPreflight(err error, only []string) error {
 	return runner.Preflight(c.runnerOptions(cfg, names))
 }
 
+// reread loads path again for a reload (Options.Reread): a file with errors
+// gets the pre-flight checks on what did load, as check and run do, and its
+// error is the merged list, one line per error, as check prints it.
+func (c *configFlags) reread(path string) (*procfile.Config, error) {
+	cfg, err := procfile.LoadEnvFiles(path, c.envFiles)
+	if err == nil {
+		return cfg, nil
+	}
+	var le *procfile.LoadError
+	if !errors.As(err, &le) {
+		return nil, err
+	}
+	var b strings.Builder
+	printErrors(&b, le.Config, le, c.partialPreflight(err, nil))
+	return nil, &mergedError{text: strings.TrimRight(b.String(), "\n"), err: err}
+}
+
+// mergedError is a LoadError with the pre-flight's errors merged in.
+type mergedError struct {
+	text string
+	err  error
+}
+
+func (e *mergedError) Error() string { return e.text }
+func (e *mergedError) Unwrap() error { return e.err }
+
 // workerCounts parses -w web=4,worker=1 (repeatable).
 type workerCounts map[string]int
 
@@ -581,7 +607,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	defer stopTrim()
 	go trim.run(trimCtx)
 	opts.Color, opts.Output, opts.ReapAll, opts.Watch = color, muxOutput{mux, notify, trim}, true, watching
-	opts.Reread = func() (*procfile.Config, error) { return procfile.LoadEnvFiles(cfg.Path, f.envFiles) }
+	opts.Reread = func() (*procfile.Config, error) { return f.reread(cfg.Path) }
 	opts.Adding = func(names []string) { mux.SetProcesses(names...) } // the next colours, as the runner tells `cluster logs`
 	watchFiles := watching || (f.watch && len(command) == 0)
 	applied := newAppliedConfigs()
