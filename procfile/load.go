@@ -209,7 +209,7 @@ func (l *loader) err() error {
 // Config is what did load, for the checks that come after loading (the
 // runner's pre-flight: programs found in PATH, users), so that they too are
 // reported at once: the types of Broken had an error in a key those checks
-// read (command, shell, workers, dir, env, env_file, PORT, user), or in the
+// read (command, shell, dir, env, env_file, PORT, user), or in the
 // top-level env or env_file, and are not to be checked.
 type LoadError struct {
 	Config *Config
@@ -518,7 +518,11 @@ func (l *loader) process(name string, t map[string]any, baseEnv layered) *Proces
 		v, ok := t[k]
 		return v, key + "." + k, ok
 	}
-	before := len(l.errs) // from command to env: what the pre-flight reads
+	// From command to env: what the pre-flight reads (LoadError.Broken).
+	// shell counts (it decides whether the command is split or given to
+	// sh), tty and workers do not: a bad value there leaves the default
+	// (no tty, the CPU count), with which the type is still checked.
+	before, notRead := len(l.errs), 0
 	if v, k, ok := at("command"); ok {
 		if s, ok := v.(string); ok {
 			p.Command = strings.TrimSpace(s)
@@ -537,12 +541,15 @@ func (l *loader) process(name string, t map[string]any, baseEnv layered) *Proces
 		p.Shell = l.boolean(k, v)
 	}
 	if v, k, ok := at("tty"); ok {
+		n := len(l.errs)
 		p.TTY = l.boolean(k, v)
+		notRead += len(l.errs) - n
 	}
 	if op := shellSyntax(p.Command); op != "" && !p.Shell {
 		l.errf(l.line(key+".command"), "%s.command: %s", key, shellSyntaxHint(op, p.Name))
 	}
 	if v, k, ok := at("workers"); ok {
+		n := len(l.errs)
 		switch x := v.(type) {
 		case int64:
 			switch {
@@ -561,6 +568,7 @@ func (l *loader) process(name string, t map[string]any, baseEnv layered) *Proces
 		default:
 			l.errf(l.line(k), "%s: want an integer or \"auto\"", k)
 		}
+		notRead += len(l.errs) - n
 	}
 	if v, k, ok := at("dir"); ok {
 		if s, ok := v.(string); ok && s != "" {
@@ -590,7 +598,7 @@ func (l *loader) process(name string, t map[string]any, baseEnv layered) *Proces
 		env = env.with(l.envTable(k, v), true)
 	}
 	p.Env, p.EnvFrom = env.env, env.from
-	l.since(before, name)
+	l.since(before+notRead, name)
 	if v, k, ok := at("listen"); ok {
 		for _, s := range l.stringList(k, v) {
 			a, err := parseAddress(s, l.dir)

@@ -28,6 +28,12 @@ func TestLoadErrorPartial(t *testing.T) {
 				"[process.e]\ncommand = \"sleep 1\"\nenv = { PORT = \"x\" }\n" +
 				"[process.f]\ncommand = \"sleep 1\"\n"},
 			[]string{"a", "b", "c", "d", "e", "f"}, []string{"a", "b", "c", "d", "e"}},
+		{"a bad tty or workers leaves the type checked, a bad shell does not", []string{"Clusterfile",
+			"[process.a]\ncommand = \"sleep 1\"\ntty = \"x\"\n" +
+				"[process.b]\ncommand = \"sleep 1\"\nworkers = \"x\"\n" +
+				"[process.c]\ncommand = \"sleep 1\"\nworkers = -1\n" +
+				"[process.d]\ncommand = \"sleep 1\"\nshell = \"x\"\n"},
+			[]string{"a", "b", "c", "d"}, []string{"d"}},
 		{"a bad top-level env_file breaks every type", []string{"Clusterfile",
 			"env_file = \"nosuch.env\"\n[process.a]\ncommand = \"sleep 1\"\n"},
 			[]string{"a"}, []string{"a"}},
