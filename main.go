@@ -41,7 +41,39 @@ var (
 	date    = ""
 )
 
-func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
+func main() {
+	invocation = os.Args[1:]
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// invocation is the command line cluster was started with (not its name),
+// for a suggestion to retype it (tryWithFile); nil when run is called by a
+// test.
+var invocation []string
+
+// tryWithFile is the user's own command line with "-f file" inserted after
+// the command's name, quoted for a POSIX shell: a suggestion that runs as
+// it is ("cluster export -f Clusterfile.example systemd"). Without the
+// command line, "cluster cmd -f file".
+func tryWithFile(cmd, file string) string {
+	words := []string{"cluster", cmd, "-f", file}
+	if i := slices.Index(invocation, cmd); i >= 0 {
+		words = append([]string{"cluster"}, invocation[:i+1]...)
+		words = append(append(words, "-f", file), invocation[i+1:]...)
+	}
+	for i, w := range words {
+		words[i] = shellQuote(w)
+	}
+	return strings.Join(words, " ")
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=+./:,@%^") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == runner.ShimCommand {
@@ -162,8 +194,8 @@ func loadError(stderr io.Writer, cmd, file string, err error, more error) {
 	if none := (*procfile.NoConfigError)(nil); errors.As(err, &none) {
 		msg := fmt.Sprintf("no Clusterfile or Procfile in %s (use -f FILE)", none.Dir)
 		if len(none.Others) > 0 {
-			msg = fmt.Sprintf("no Clusterfile or Procfile in %s; use -f FILE, e.g. cluster %s -f %s (here: %s)",
-				none.Dir, cmd, none.Others[0], strings.Join(none.Others, ", "))
+			msg = fmt.Sprintf("no Clusterfile or Procfile in %s; use -f FILE, e.g. %s (here: %s)",
+				none.Dir, tryWithFile(cmd, none.Others[0]), strings.Join(none.Others, ", "))
 		}
 		fmt.Fprintf(stderr, "cluster %s: %s\n", cmd, msg)
 		return
