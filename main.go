@@ -197,6 +197,10 @@ func loadError(stderr io.Writer, cmd, file string, err error, more error) {
 			msg = fmt.Sprintf("no Clusterfile or Procfile in %s; use -f FILE, e.g. %s (here: %s)",
 				none.Dir, tryWithFile(cmd, none.Others[0]), strings.Join(none.Others, ", "))
 		}
+		for _, m := range none.Misnamed { // -f would read it as a Clusterfile
+			msg += fmt.Sprintf("; %s is a Procfile by its name: rename it %s (-f reads a name not starting with Procfile as a Clusterfile)",
+				m, "Procfile"+m[len("procfile"):])
+		}
 		fmt.Fprintf(stderr, "cluster %s: %s\n", cmd, msg)
 		return
 	}

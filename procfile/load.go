@@ -31,15 +31,19 @@ func Find(dir string) (string, error) {
 		}
 	}
 	abs, _ := filepath.Abs(dir)
-	return "", &NoConfigError{Dir: abs, Others: otherConfigs(dir)}
+	others, misnamed := otherConfigs(dir)
+	return "", &NoConfigError{Dir: abs, Others: others, Misnamed: misnamed}
 }
 
 // NoConfigError is Find's error: dir has neither a Clusterfile nor a
 // Procfile. Others are the files beside them that -f could name instead
-// (Clusterfile.example, Procfile.dev), sorted.
+// (Clusterfile.example, Procfile.dev), sorted. Misnamed are Procfiles by
+// their name in another case (procfile.dev): -f reads a name that does not
+// start with "Procfile" as a Clusterfile, so they are to be renamed.
 type NoConfigError struct {
-	Dir    string
-	Others []string
+	Dir      string
+	Others   []string
+	Misnamed []string
 }
 
 func (e *NoConfigError) Error() string {
@@ -47,20 +51,25 @@ func (e *NoConfigError) Error() string {
 }
 
 // otherConfigs lists the regular files of dir whose name starts with
-// "Clusterfile." or "Procfile." (any case), as -f would take them.
-func otherConfigs(dir string) []string {
+// "Clusterfile." (any case: -f reads it as a Clusterfile) or "Procfile.",
+// as -f would take them; and, apart, those that start with "procfile." in
+// another case, which -f would read as a Clusterfile.
+func otherConfigs(dir string) (others, misnamed []string) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
-	var out []string
 	for _, e := range entries {
-		lower := strings.ToLower(e.Name())
-		if (strings.HasPrefix(lower, "clusterfile.") || strings.HasPrefix(lower, "procfile.")) && e.Type().IsRegular() {
-			out = append(out, e.Name())
+		name, lower := e.Name(), strings.ToLower(e.Name())
+		switch {
+		case !e.Type().IsRegular():
+		case strings.HasPrefix(lower, "clusterfile."), strings.HasPrefix(name, "Procfile."):
+			others = append(others, name)
+		case strings.HasPrefix(lower, "procfile."):
+			misnamed = append(misnamed, name)
 		}
 	}
-	return out // ReadDir sorts by name
+	return others, misnamed // ReadDir sorts by name
 }
 
 // ReadError is Load's error when the file itself cannot be read (it does
