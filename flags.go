@@ -299,8 +299,8 @@ func flagError(fs *flag.FlagSet, err error, typed []string) string {
 				}
 			}
 		}
-		if v, err := strconv.Unquote(value); err == nil && len(name) == 1 && slices.Contains(typed, "-"+name+v) {
-			why += fmt.Sprintf(" (-%s%s reads as -%s %s)", name, v, name, v) // unglue's doing: say so
+		if v, err := strconv.Unquote(value); err == nil && v != "" && len(name) == 1 && slices.Contains(typed, "-"+name+v) {
+			why += fmt.Sprintf(" (-%s%s reads as -%s %s)", name, v, name, v) // unglue split it (a glued value is never empty): say so
 		}
 		return fmt.Sprintf("invalid value %s for %s: %s", value, dashed(name), why)
 	}
