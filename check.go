@@ -334,17 +334,24 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 }
 
 // readyWarnings tells of a ready.tcp that probes a PORT the command seems
-// not to use: a type without listen whose command never mentions PORT and
-// whose own env sets none (redis-server --port 6379, probed on foreman's
-// 5100) is never ready, and is killed at ready.timeout. A warning, not an
-// error: a program may read PORT from its environment unasked.
+// not to use: a type without listen whose worker 1, its command expanded as
+// it is exec'd ($REDIS_PORT too), does not have the port it is probed on
+// in its command line, and whose own env sets no PORT (redis-server --port
+// 6379, probed on foreman's 5100), is never ready, and is killed at
+// ready.timeout. A command given to sh cannot be expanded before it runs:
+// there, $PORT or ${PORT...} in it counts too. A type with no workers (0,
+// or -w redis=0) is not warned of. A warning, not an error: a program may
+// read PORT from its environment unasked.
 func readyWarnings(stderr io.Writer, opts runner.Options) {
 	cfg := opts.Config
 	for _, p := range cfg.Processes {
-		if p.Ready.Kind != procfile.ReadyTCP || len(p.Listen) > 0 || strings.Contains(p.Command, "PORT") {
+		if p.Ready.Kind != procfile.ReadyTCP || len(p.Listen) > 0 {
 			continue
 		}
 		if len(opts.Only) > 0 && !slices.Contains(opts.Only, p.Name) {
+			continue
+		}
+		if n, ok := runner.WorkerCount(opts.Workers, p.Name); ok && n == 0 || !ok && p.Workers == 0 {
 			continue
 		}
 		if _, own := p.OwnPort(); own {
@@ -363,9 +370,36 @@ func readyWarnings(stderr io.Writer, opts runner.Options) {
 		if port == "" {
 			continue
 		}
-		fmt.Fprintf(stderr, "cluster: warning: %s: tcp = true probes worker 1's PORT, %s (127.0.0.1:%s), but the command never mentions PORT: unless %s reads PORT from its environment, its workers are never ready and are killed after %s (ready.timeout); listen on $PORT in the command, or use another readiness, e.g. ready = { log = \"REGEX\" }\n",
-			cfg.Where(p, "ready"), port, port, p.Name, p.Ready.Timeout)
+		argv, err := runner.WorkerArgv(opts, p.Name, 1)
+		if err != nil || hasPort(argv, port) {
+			continue
+		}
+		if p.Shell && (strings.Contains(p.Command, "$PORT") || strings.Contains(p.Command, "${PORT")) {
+			continue
+		}
+		fmt.Fprintf(stderr, "cluster: warning: %s: tcp = true probes worker 1's PORT, %s (127.0.0.1:%s), but its command line does not have %s: unless %s reads PORT from its environment, its workers are never ready and are killed after %s (ready.timeout); listen on $PORT in the command, or use another readiness, e.g. ready = { log = \"REGEX\" }\n",
+			cfg.Where(p, "ready"), port, port, port, p.Name, p.Ready.Timeout)
 	}
+}
+
+// hasPort reports whether one of argv has port as a whole number in it
+// ("5100", "--port=5100", "127.0.0.1:5100"; not "51000").
+func hasPort(argv []string, port string) bool {
+	digit := func(s string, i int) bool { return i >= 0 && i < len(s) && s[i] >= '0' && s[i] <= '9' }
+	for _, a := range argv {
+		for i := 0; ; {
+			j := strings.Index(a[i:], port)
+			if j < 0 {
+				break
+			}
+			j += i
+			if !digit(a, j-1) && !digit(a, j+len(port)) {
+				return true
+			}
+			i = j + 1
+		}
+	}
+	return false
 }
 
 // portabilityWarnings tells of what loads and runs here but would not on

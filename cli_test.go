@@ -367,3 +367,42 @@ func TestBadPortBase(t *testing.T) {
 		t.Errorf("no type uses the base: exit %d, %s", code, errs)
 	}
 }
+
+// TestUnglueClustered: one-letter booleans clustered, the last maybe a flag
+// with a value, are split as getopt and tail split them (logs -fn100);
+// what is not such a cluster stays whole for the flag package's error.
+func TestUnglueClustered(t *testing.T) {
+	fs := commandFlags("logs")
+	for _, c := range []struct{ in, want []string }{
+		{[]string{"-fn100", "web"}, []string{"-f", "-n", "100", "web"}},
+		{[]string{"-fn", "5", "web"}, []string{"-f", "-n", "5", "web"}},
+		{[]string{"-fn", "-5"}, []string{"-f", "-n", "-5"}},
+		{[]string{"-n3"}, []string{"-n", "3"}},
+		{[]string{"-f3"}, []string{"-f3"}},
+		{[]string{"-fx"}, []string{"-fx"}},
+		{[]string{"-f"}, []string{"-f"}},
+	} {
+		if got := unglue(fs, c.in); !slices.Equal(got, c.want) {
+			t.Errorf("unglue(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+	// And the whole command line: -fn100 is a flag set it parses.
+	if code, _, stderr := runCLI("logs", "-fn100", "--file", filepath.Join(t.TempDir(), "nosuch")); strings.Contains(stderr, "unknown flag") {
+		t.Errorf("logs -fn100: %d %q", code, stderr)
+	}
+}
+
+// TestGluedForemanFlags: foreman's -m/-c and -p with the value glued get
+// the hint their spaced forms get.
+func TestGluedForemanFlags(t *testing.T) {
+	for args, want := range map[string]string{
+		"start -mweb=2": "cluster start: unknown flag -mweb=2 (foreman's start is cluster run [PROCESS ...], where -m is -w PROCESS=N,...); see cluster start -h\n",
+		"start -p5000":  "cluster start: unknown flag -p5000 (foreman's start is cluster run [PROCESS ...], where -p is --port N); see cluster start -h\n",
+		"run -cweb=2":   "cluster run: unknown flag -cweb=2 (foreman's -c is -w PROCESS=N,... here); see cluster run -h\n",
+		"start -pfoo":   "cluster start: unknown flag -pfoo; see cluster start -h\n",
+	} {
+		if _, _, stderr := runCLI(strings.Fields(args)...); stderr != want {
+			t.Errorf("%s: %q, want %q", args, stderr, want)
+		}
+	}
+}

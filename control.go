@@ -177,7 +177,10 @@ func cmdControl(cmd string, args []string, stdin io.Reader, stdout, stderr io.Wr
 		fmt.Fprintf(stderr, "cluster %s: %s\n", cmd, resp.Error)
 		return 1
 	case !resp.OK:
-		fmt.Fprintf(stderr, "cluster %s: the cluster refused: %s\n", cmd, resp.Error)
+		// One line per error (a file with several), each with the prefix.
+		for _, l := range strings.Split(strings.TrimRight(resp.Error, "\n"), "\n") {
+			fmt.Fprintf(stderr, "cluster %s: the cluster refused: %s\n", cmd, l)
+		}
 		return 1
 	}
 	if resp.Status != nil {

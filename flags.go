@@ -248,13 +248,47 @@ func unglue(fs *flag.FlagSet, args []string) []string {
 			continue
 		}
 		f := fs.Lookup(a[1:2])
-		if strings.HasPrefix(a, "--") || f == nil || isBool(f) || suggest(name, names) != "" {
+		if strings.HasPrefix(a, "--") || f == nil || suggest(name, names) != "" {
 			out = append(out, a)
+			continue
+		}
+		if isBool(f) {
+			// One-letter booleans clustered, as getopt reads them, the
+			// last maybe a flag with a value: -fn100 is -f -n 100.
+			split, wantsValue := cluster(fs, a)
+			out = append(out, split...)
+			if wantsValue && i+1 < len(args) {
+				i++ // its value, whatever it looks like
+				out = append(out, args[i])
+			}
 			continue
 		}
 		out = append(out, a[:2], a[2:])
 	}
 	return out
+}
+
+// cluster splits -xyz, one-letter booleans clustered, into -x -y -z; the
+// first letter that is a flag with a value takes the rest as its value
+// (-fn100: -f -n 100; -fn: -f -n, its value the next argument). When a
+// letter is no flag, or "=" is in it, a stays whole, for the flag
+// package's error.
+// wantsValue: the last is a flag whose value is the next argument.
+func cluster(fs *flag.FlagSet, a string) (out []string, wantsValue bool) {
+	for j := 1; j < len(a); j++ {
+		f := fs.Lookup(a[j : j+1])
+		if f == nil || a[j] == '=' || a[j] == '-' {
+			return []string{a}, false
+		}
+		out = append(out, "-"+a[j:j+1])
+		if !isBool(f) {
+			if j+1 < len(a) {
+				return append(out, a[j+1:]), false
+			}
+			return out, true
+		}
+	}
+	return out, false
 }
 
 // usageError prints one line: what is wrong, and where to look.
@@ -269,6 +303,9 @@ func usageError(stderr io.Writer, cmd, format string, args ...any) {
 func flagError(fs *flag.FlagSet, err error, typed []string) string {
 	msg := err.Error()
 	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+		if hint, ok := gluedForeman(fs, name, typed); ok {
+			return hint
+		}
 		msg := unknownFlag(fs.Name(), name, visibleFlags(fs))
 		if len(name) > 1 && slices.ContainsFunc(typed, func(a string) bool { return a == "-"+name || strings.HasPrefix(a, "-"+name+"=") }) &&
 			!slices.ContainsFunc(typed, func(a string) bool { return a == "--"+name || strings.HasPrefix(a, "--"+name+"=") }) {
@@ -299,8 +336,8 @@ func flagError(fs *flag.FlagSet, err error, typed []string) string {
 				}
 			}
 		}
-		if v, err := strconv.Unquote(value); err == nil && len(name) == 1 && slices.Contains(typed, "-"+name+v) {
-			why += fmt.Sprintf(" (-%s%s reads as -%s %s)", name, v, name, v) // unglue's doing: say so
+		if v, err := strconv.Unquote(value); err == nil && v != "" && len(name) == 1 && slices.Contains(typed, "-"+name+v) {
+			why += fmt.Sprintf(" (-%s%s reads as -%s %s)", name, v, name, v) // unglue split it (a glued value is never empty): say so
 		}
 		return fmt.Sprintf("invalid value %s for %s: %s", value, dashed(name), why)
 	}
@@ -318,6 +355,39 @@ var foremanFlags = map[string]string{
 // foreman's start is cluster's run, and cluster's start only starts again
 // types stopped in a running cluster.
 const foremanStart = "foreman's start is cluster run [PROCESS ...]"
+
+// gluedForeman is the hint for a foreman flag with its value glued, as
+// typed: -mweb=2 or -cweb=2 (the flag package reads the flag "mweb"), or
+// -p5000, on a command without those flags: "unknown flag -mweb=2
+// (foreman's -m is -w PROCESS=N,... here)", as the spaced form is told.
+func gluedForeman(fs *flag.FlagSet, name string, typed []string) (string, bool) {
+	if len(name) < 2 || fs.Lookup(name[:1]) != nil {
+		return "", false
+	}
+	letter, rest := name[:1], name[1:]
+	var arg string
+	switch letter {
+	case "m", "c": // -mweb=2: the flag package stops at '='
+		i := slices.IndexFunc(typed, func(a string) bool { return strings.HasPrefix(a, "-"+name+"=") })
+		if i < 0 {
+			return "", false
+		}
+		arg = typed[i]
+	case "p": // -p5000
+		if strings.Trim(rest, "0123456789") != "" || !slices.Contains(typed, "-"+name) {
+			return "", false
+		}
+		arg = "-" + name
+	default:
+		return "", false
+	}
+	hint := unknownFlag(fs.Name(), letter, visibleFlags(fs))
+	after, ok := strings.CutPrefix(hint, "unknown flag -"+letter+" (")
+	if !ok {
+		return "", false
+	}
+	return "unknown flag " + arg + " (" + after, true
+}
 
 func unknownFlag(cmd, name string, known []*flag.Flag) string {
 	names := make([]string, len(known))

@@ -41,7 +41,39 @@ var (
 	date    = ""
 )
 
-func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
+func main() {
+	invocation = os.Args[1:]
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// invocation is the command line cluster was started with (not its name),
+// for a suggestion to retype it (tryWithFile); nil when run is called by a
+// test.
+var invocation []string
+
+// tryWithFile is the user's own command line with "-f file" inserted after
+// the command's name, quoted for a POSIX shell: a suggestion that runs as
+// it is ("cluster export -f Clusterfile.example systemd"). Without the
+// command line, "cluster cmd -f file".
+func tryWithFile(cmd, file string) string {
+	words := []string{"cluster", cmd, "-f", file}
+	if i := slices.Index(invocation, cmd); i >= 0 {
+		words = append([]string{"cluster"}, invocation[:i+1]...)
+		words = append(append(words, "-f", file), invocation[i+1:]...)
+	}
+	for i, w := range words {
+		words[i] = shellQuote(w)
+	}
+	return strings.Join(words, " ")
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=+./:,@%^") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == runner.ShimCommand {
@@ -162,8 +194,12 @@ func loadError(stderr io.Writer, cmd, file string, err error, more error) {
 	if none := (*procfile.NoConfigError)(nil); errors.As(err, &none) {
 		msg := fmt.Sprintf("no Clusterfile or Procfile in %s (use -f FILE)", none.Dir)
 		if len(none.Others) > 0 {
-			msg = fmt.Sprintf("no Clusterfile or Procfile in %s; use -f FILE, e.g. cluster %s -f %s (here: %s)",
-				none.Dir, cmd, none.Others[0], strings.Join(none.Others, ", "))
+			msg = fmt.Sprintf("no Clusterfile or Procfile in %s; use -f FILE, e.g. %s (here: %s)",
+				none.Dir, tryWithFile(cmd, none.Others[0]), strings.Join(none.Others, ", "))
+		}
+		for _, m := range none.Misnamed { // -f would read it as a Clusterfile
+			msg += fmt.Sprintf("; %s is a Procfile by its name: rename it %s (-f reads a name not starting with Procfile as a Clusterfile)",
+				m, "Procfile"+m[len("procfile"):])
 		}
 		fmt.Fprintf(stderr, "cluster %s: %s\n", cmd, msg)
 		return
@@ -192,13 +228,23 @@ func loadError(stderr io.Writer, cmd, file string, err error, more error) {
 // before it.
 func printErrors(stderr io.Writer, cfg *procfile.Config, errs ...error) {
 	file := filepath.Base(cfg.Path) + ":"
-	lineOf := func(s string) (int, bool) {
-		rest, ok := strings.CutPrefix(s, file)
-		if !ok {
-			return 0, false
-		}
+	number := func(rest string) (int, bool) {
 		n, err := strconv.Atoi(rest[:strings.IndexFunc(rest+":", func(r rune) bool { return r < '0' || r > '9' })])
 		return n, err == nil
+	}
+	lineOf := func(s string) (int, bool) {
+		if rest, ok := strings.CutPrefix(s, file); ok {
+			return number(rest)
+		}
+		// A bad line of .env or of an -e file: before the file's own.
+		for _, f := range cfg.EnvFiles {
+			if rest, ok := strings.CutPrefix(s, f+":"); ok {
+				if _, ok := number(rest); ok {
+					return 0, true
+				}
+			}
+		}
+		return 0, false
 	}
 	type entry struct {
 		line  int
@@ -279,6 +325,32 @@ func (c *configFlags) partialPreflight(err error, only []string) error {
 	}
 	return runner.Preflight(c.runnerOptions(cfg, names))
 }
+
+// reread loads path again for a reload (Options.Reread): a file with errors
+// gets the pre-flight checks on what did load, as check and run do, and its
+// error is the merged list, one line per error, as check prints it.
+func (c *configFlags) reread(path string) (*procfile.Config, error) {
+	cfg, err := procfile.LoadEnvFiles(path, c.envFiles)
+	if err == nil {
+		return cfg, nil
+	}
+	var le *procfile.LoadError
+	if !errors.As(err, &le) {
+		return nil, err
+	}
+	var b strings.Builder
+	printErrors(&b, le.Config, le, c.partialPreflight(err, nil))
+	return nil, &mergedError{text: strings.TrimRight(b.String(), "\n"), err: err}
+}
+
+// mergedError is a LoadError with the pre-flight's errors merged in.
+type mergedError struct {
+	text string
+	err  error
+}
+
+func (e *mergedError) Error() string { return e.text }
+func (e *mergedError) Unwrap() error { return e.err }
 
 // workerCounts parses -w web=4,worker=1 (repeatable).
 type workerCounts map[string]int
@@ -571,7 +643,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	defer stopTrim()
 	go trim.run(trimCtx)
 	opts.Color, opts.Output, opts.ReapAll, opts.Watch = color, muxOutput{mux, notify, trim}, true, watching
-	opts.Reread = func() (*procfile.Config, error) { return procfile.LoadEnvFiles(cfg.Path, f.envFiles) }
+	opts.Reread = func() (*procfile.Config, error) { return f.reread(cfg.Path) }
 	opts.Adding = func(names []string) { mux.SetProcesses(names...) } // the next colours, as the runner tells `cluster logs`
 	watchFiles := watching || (f.watch && len(command) == 0)
 	applied := newAppliedConfigs()

@@ -25,7 +25,7 @@ import (
 
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"cluster":    func() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
+		"cluster":    main,
 		"testworker": testWorker,
 		"sigcount":   sigCount,
 	})

@@ -31,15 +31,19 @@ func Find(dir string) (string, error) {
 		}
 	}
 	abs, _ := filepath.Abs(dir)
-	return "", &NoConfigError{Dir: abs, Others: otherConfigs(dir)}
+	others, misnamed := otherConfigs(dir)
+	return "", &NoConfigError{Dir: abs, Others: others, Misnamed: misnamed}
 }
 
 // NoConfigError is Find's error: dir has neither a Clusterfile nor a
 // Procfile. Others are the files beside them that -f could name instead
-// (Clusterfile.example, Procfile.dev), sorted.
+// (Clusterfile.example, Procfile.dev), sorted. Misnamed are Procfiles by
+// their name in another case (procfile.dev): -f reads a name that does not
+// start with "Procfile" as a Clusterfile, so they are to be renamed.
 type NoConfigError struct {
-	Dir    string
-	Others []string
+	Dir      string
+	Others   []string
+	Misnamed []string
 }
 
 func (e *NoConfigError) Error() string {
@@ -47,20 +51,25 @@ func (e *NoConfigError) Error() string {
 }
 
 // otherConfigs lists the regular files of dir whose name starts with
-// "Clusterfile." or "Procfile." (any case), as -f would take them.
-func otherConfigs(dir string) []string {
+// "Clusterfile." (any case: -f reads it as a Clusterfile) or "Procfile.",
+// as -f would take them; and, apart, those that start with "procfile." in
+// another case, which -f would read as a Clusterfile.
+func otherConfigs(dir string) (others, misnamed []string) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
-	var out []string
 	for _, e := range entries {
-		lower := strings.ToLower(e.Name())
-		if (strings.HasPrefix(lower, "clusterfile.") || strings.HasPrefix(lower, "procfile.")) && e.Type().IsRegular() {
-			out = append(out, e.Name())
+		name, lower := e.Name(), strings.ToLower(e.Name())
+		switch {
+		case !e.Type().IsRegular():
+		case strings.HasPrefix(lower, "clusterfile."), strings.HasPrefix(name, "Procfile."):
+			others = append(others, name)
+		case strings.HasPrefix(lower, "procfile."):
+			misnamed = append(misnamed, name)
 		}
 	}
-	return out // ReadDir sorts by name
+	return others, misnamed // ReadDir sorts by name
 }
 
 // ReadError is Load's error when the file itself cannot be read (it does
@@ -159,7 +168,8 @@ func (l *loader) readExtraEnv(e layered) (layered, error) {
 			return e, &EnvFlagError{Err: err}
 		}
 		if err != nil {
-			return e, err
+			l.envErr(err)
+			continue
 		}
 		e = e.with(s, false)
 	}
@@ -167,12 +177,23 @@ func (l *loader) readExtraEnv(e layered) (layered, error) {
 }
 
 type lineErr struct {
-	line int
-	msg  string
+	line  int
+	msg   string
+	whole bool // msg says where itself ("extra.env:2: ..."): not at a line of the file
+}
+
+// envErr records an error of a dotenv file read for every type (.env, -e)
+// that no line of the file names: it says where it is itself
+// (".env:2: want KEY=value, ..."), comes before the file's own errors, and
+// makes every type broken, as the environment they share is not known.
+// Loading goes on, so that the file's other errors are reported with it.
+func (l *loader) envErr(err error) {
+	l.errs = append(l.errs, lineErr{msg: err.Error(), whole: true})
+	l.envBroken = true
 }
 
 func (l *loader) errf(line int, format string, args ...any) {
-	l.errs = append(l.errs, lineErr{line, fmt.Sprintf(format, args...)})
+	l.errs = append(l.errs, lineErr{line: line, msg: fmt.Sprintf(format, args...)})
 }
 
 // err joins every error, sorted by line, each "FILE:LINE: msg".
@@ -183,6 +204,10 @@ func (l *loader) err() error {
 	sort.SliceStable(l.errs, func(i, j int) bool { return l.errs[i].line < l.errs[j].line })
 	var errs []error
 	for _, e := range l.errs {
+		if e.whole {
+			errs = append(errs, errors.New(e.msg))
+			continue
+		}
 		errs = append(errs, fmt.Errorf("%s:%d: %s", l.file, e.line, e.msg))
 	}
 	return errors.Join(errs...)
@@ -193,7 +218,7 @@ func (l *loader) err() error {
 // Config is what did load, for the checks that come after loading (the
 // runner's pre-flight: programs found in PATH, users), so that they too are
 // reported at once: the types of Broken had an error in a key those checks
-// read (command, shell, workers, dir, env, env_file, PORT, user), or in the
+// read (command, shell, dir, env, env_file, PORT, user), or in the
 // top-level env or env_file, and are not to be checked.
 type LoadError struct {
 	Config *Config
@@ -268,13 +293,14 @@ func (l *loader) procfile(src string) (*Config, error) {
 	if _, err := os.Stat(filepath.Join(l.dir, ".env")); err == nil && len(l.extraEnvFiles) == 0 {
 		s, err := l.readEnvFile(".env", env.env)
 		if err != nil {
-			return nil, err
+			l.envErr(err)
+		} else {
+			env = env.with(s, false)
 		}
-		env = env.with(s, false)
 	}
 	env, err := l.readExtraEnv(env)
 	if err != nil {
-		return nil, err
+		return nil, err // -e names a file that cannot be read: the flag's mistake
 	}
 	cfg.Env, cfg.EnvFrom = env.env, env.from
 	seen := map[string]int{}
@@ -394,11 +420,11 @@ func (l *loader) clusterfile(src string) (*Config, error) {
 	}
 	env, err = l.readExtraEnv(env)
 	if err != nil {
-		return nil, err
+		return nil, err // -e names a file that cannot be read: the flag's mistake
 	}
 	env = env.with(l.envTable("env", raw["env"]), false)
 	cfg.Env, cfg.EnvFrom = env.env, env.from
-	l.envBroken = len(l.errs) > envErrs
+	l.envBroken = l.envBroken || len(l.errs) > envErrs
 
 	procs, _ := raw["process"].(map[string]any)
 	if _, ok := raw["process"]; ok && procs == nil {
@@ -501,7 +527,11 @@ func (l *loader) process(name string, t map[string]any, baseEnv layered) *Proces
 		v, ok := t[k]
 		return v, key + "." + k, ok
 	}
-	before := len(l.errs) // from command to env: what the pre-flight reads
+	// From command to env: what the pre-flight reads (LoadError.Broken).
+	// shell counts (it decides whether the command is split or given to
+	// sh), tty and workers do not: a bad value there leaves the default
+	// (no tty, the CPU count), with which the type is still checked.
+	before, notRead := len(l.errs), 0
 	if v, k, ok := at("command"); ok {
 		if s, ok := v.(string); ok {
 			p.Command = strings.TrimSpace(s)
@@ -520,12 +550,15 @@ func (l *loader) process(name string, t map[string]any, baseEnv layered) *Proces
 		p.Shell = l.boolean(k, v)
 	}
 	if v, k, ok := at("tty"); ok {
+		n := len(l.errs)
 		p.TTY = l.boolean(k, v)
+		notRead += len(l.errs) - n
 	}
 	if op := shellSyntax(p.Command); op != "" && !p.Shell {
 		l.errf(l.line(key+".command"), "%s.command: %s", key, shellSyntaxHint(op, p.Name))
 	}
 	if v, k, ok := at("workers"); ok {
+		n := len(l.errs)
 		switch x := v.(type) {
 		case int64:
 			switch {
@@ -544,6 +577,7 @@ func (l *loader) process(name string, t map[string]any, baseEnv layered) *Proces
 		default:
 			l.errf(l.line(k), "%s: want an integer or \"auto\"", k)
 		}
+		notRead += len(l.errs) - n
 	}
 	if v, k, ok := at("dir"); ok {
 		if s, ok := v.(string); ok && s != "" {
@@ -573,7 +607,7 @@ func (l *loader) process(name string, t map[string]any, baseEnv layered) *Proces
 		env = env.with(l.envTable(k, v), true)
 	}
 	p.Env, p.EnvFrom = env.env, env.from
-	l.since(before, name)
+	l.since(before+notRead, name)
 	if v, k, ok := at("listen"); ok {
 		for _, s := range l.stringList(k, v) {
 			a, err := parseAddress(s, l.dir)
@@ -881,7 +915,7 @@ func (l *loader) unknown(k, table string, known []string) {
 	if s := closest(k, known); s != "" {
 		msg += fmt.Sprintf(" (did you mean %q?)", s)
 	}
-	l.errs = append(l.errs, lineErr{l.line(full), msg})
+	l.errs = append(l.errs, lineErr{line: l.line(full), msg: msg})
 }
 
 // duration reads a Go duration. Negative ones are errors; so is 0 when

@@ -28,11 +28,20 @@ func TestLoadErrorPartial(t *testing.T) {
 				"[process.e]\ncommand = \"sleep 1\"\nenv = { PORT = \"x\" }\n" +
 				"[process.f]\ncommand = \"sleep 1\"\n"},
 			[]string{"a", "b", "c", "d", "e", "f"}, []string{"a", "b", "c", "d", "e"}},
+		{"a bad tty or workers leaves the type checked, a bad shell does not", []string{"Clusterfile",
+			"[process.a]\ncommand = \"sleep 1\"\ntty = \"x\"\n" +
+				"[process.b]\ncommand = \"sleep 1\"\nworkers = \"x\"\n" +
+				"[process.c]\ncommand = \"sleep 1\"\nworkers = -1\n" +
+				"[process.d]\ncommand = \"sleep 1\"\nshell = \"x\"\n"},
+			[]string{"a", "b", "c", "d"}, []string{"d"}},
 		{"a bad top-level env_file breaks every type", []string{"Clusterfile",
 			"env_file = \"nosuch.env\"\n[process.a]\ncommand = \"sleep 1\"\n"},
 			[]string{"a"}, []string{"a"}},
 		{"Procfile", []string{"Procfile", "web: sleep 1\nbad line\nq: x 'y\n"},
 			[]string{"web", "q"}, []string{"q"}},
+		{"a bad line in .env breaks every type, and the file is still read", []string{"Procfile",
+			"web: sleep 1\napi: sleep 1\nbad line\n", ".env", "X=1\nbad env\n"},
+			[]string{"web", "api"}, []string{"api", "web"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -333,8 +333,12 @@ func TestFind(t *testing.T) {
 	write(t, dir, "Clusterfile.example", "[process.web]\ncommand = \"x\"\n")
 	write(t, dir, "notes.txt", "")
 	os.Mkdir(filepath.Join(dir, "Procfile.d"), 0o755)
+	// A Procfile in another case would be read as a Clusterfile by -f:
+	// not a candidate, one to rename.
+	write(t, dir, "procfile.test", "web: x\n")
 	var none *NoConfigError
-	if _, err := Find(dir); !errors.As(err, &none) || !slices.Equal(none.Others, []string{"Clusterfile.example", "Procfile.dev"}) {
+	if _, err := Find(dir); !errors.As(err, &none) || !slices.Equal(none.Others, []string{"Clusterfile.example", "Procfile.dev"}) ||
+		!slices.Equal(none.Misnamed, []string{"procfile.test"}) {
 		t.Errorf("Find beside Clusterfile.example: %#v", err)
 	}
 	write(t, dir, "Procfile", "web: x\n")

@@ -232,6 +232,9 @@ func LimitText(limit int64) string {
 			return strconv.FormatInt(limit/lu.n, 10) + " " + lu.name
 		}
 	}
+	if limit == 1 {
+		return "1 byte"
+	}
 	return strconv.FormatInt(limit, 10) + " bytes"
 }
 

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -289,16 +291,19 @@ func prepare(opts Options) (*Runner, error) {
 	if opts.Output == nil {
 		opts.Output = discardOutput{}
 	}
+	// A name that is no type is one error among the rest: the known types
+	// are still checked, so that every error is reported at once.
+	var errs []error
 	only := map[string]bool{}
 	for _, name := range opts.Only {
 		if findProcess(cfg, name) == nil {
-			return nil, fmt.Errorf("unknown process type %q (have %s)", name, processNames(cfg))
+			errs = append(errs, fmt.Errorf("unknown process type %q (have %s)", name, processNames(cfg)))
 		}
 		only[name] = true
 	}
-	for name := range opts.Workers {
+	for _, name := range slices.Sorted(maps.Keys(opts.Workers)) {
 		if name != AllTypes && findProcess(cfg, name) == nil {
-			return nil, fmt.Errorf("-w: unknown process type %q (have %s)", name, processNames(cfg))
+			errs = append(errs, fmt.Errorf("-w: unknown process type %q (have %s)", name, processNames(cfg)))
 		}
 	}
 	r := &Runner{
@@ -322,7 +327,6 @@ func prepare(opts Options) (*Runner, error) {
 	for _, p := range cfg.Processes {
 		r.colorOrder = append(r.colorOrder, p.Name)
 	}
-	var errs []error
 	total := 0
 	for i, p := range cfg.Processes {
 		if len(only) > 0 && !only[p.Name] {
