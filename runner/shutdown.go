@@ -280,19 +280,22 @@ func (p *pipeSet) closeAll() {
 }
 
 // stopEscapees sends the stop signal (then SIGCONT) to the descendants of
-// type name that left their worker's process group and were re-parented to
-// us, during the cluster's stop, as soon as a worker of that type is gone:
-// one holding the worker's output would otherwise hold its report for
+// worker index of type name that left its process group and were
+// re-parented to us, during the cluster's stop, as soon as that worker is
+// gone: one holding the worker's output would otherwise hold its report for
 // outputGrace, and get its signal only once every worker has reported.
-// Only that type's: a dependency's stop waits for its dependents. Each gets
-// its stop signal once (reapLeftovers then waits for it, and SIGKILLs it
-// at the usual bound).
-func (r *Runner) stopEscapees(name string, sig syscall.Signal) {
+// Only that worker's (CLUSTER_PROCESS and CLUSTER_WORKER): a sibling still
+// draining may still use its own, and a dependency's stop waits for its
+// dependents; the rest are stopped by reapLeftovers once every worker is
+// gone. Each gets its stop signal once (reapLeftovers then waits for it,
+// and SIGKILLs it at the usual bound).
+func (r *Runner) stopEscapees(name string, index int, sig syscall.Signal) {
 	if !r.rp.all {
 		return
 	}
+	worker := strconv.Itoa(index)
 	for _, pid := range r.leftovers() {
-		if r.rp.owns(pid) || processTypeOf(pid) != name || !r.markEscapee(pid) {
+		if r.rp.owns(pid) || !r.markEscapeeOf(pid, name, worker) {
 			continue
 		}
 		signalTree(pid, sig)
@@ -300,6 +303,13 @@ func (r *Runner) stopEscapees(name string, sig syscall.Signal) {
 			signalTree(pid, sigCONT)
 		}
 	}
+}
+
+// markEscapeeOf marks pid (markEscapee) if it descends from worker of type
+// name.
+func (r *Runner) markEscapeeOf(pid int, name, worker string) bool {
+	typ, w := processWorkerOf(pid)
+	return typ == name && w == worker && r.markEscapee(pid)
 }
 
 // markEscapee notes that a leftover got its stop signal, and reports

@@ -427,10 +427,11 @@ func (s *slot) report(w *worker, st exitStatus) {
 		select {
 		case <-copied:
 		default:
-			// The cluster is stopping and the worker is gone: what of its
-			// type left its group (setsid) and holds its output is stopped
-			// now, not after outputGrace and every other worker's report.
-			s.r.stopEscapees(s.p.Name, s.p.StopSignal)
+			// The cluster is stopping and the worker is gone: what of it
+			// left its group (setsid) and holds its output is stopped now,
+			// not after outputGrace and every other worker's report. Only
+			// this worker's: a sibling still draining keeps its own.
+			s.r.stopEscapees(s.p.Name, s.index, s.p.StopSignal)
 		}
 	}
 	grace := time.NewTimer(outputGrace)

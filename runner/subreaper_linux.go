@@ -211,14 +211,24 @@ func ppidOf(pid int) int {
 // processTypeOf reads CLUSTER_PROCESS from pid's environment as it was
 // exec'd (every worker's descendants have it unless they cleared it), or "".
 func processTypeOf(pid int) string {
+	typ, _ := processWorkerOf(pid)
+	return typ
+}
+
+// processWorkerOf reads CLUSTER_PROCESS and CLUSTER_WORKER from pid's
+// environment as it was exec'd: the type and worker it descends from
+// ("", "" when it cannot tell).
+func processWorkerOf(pid int) (typ, worker string) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
 	if err != nil {
-		return ""
+		return "", ""
 	}
 	for _, kv := range strings.Split(string(b), "\x00") {
 		if v, ok := strings.CutPrefix(kv, "CLUSTER_PROCESS="); ok {
-			return v
+			typ = v
+		} else if v, ok := strings.CutPrefix(kv, "CLUSTER_WORKER="); ok {
+			worker = v
 		}
 	}
-	return ""
+	return typ, worker
 }

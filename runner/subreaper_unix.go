@@ -39,3 +39,6 @@ func procName(int) (name string, zombie bool) { return "", true }
 
 // processTypeOf is asked only about what children lists: nothing here.
 func processTypeOf(int) string { return "" }
+
+// processWorkerOf is asked only about what children lists: nothing here.
+func processWorkerOf(int) (typ, worker string) { return "", "" }
