@@ -42,11 +42,17 @@ func newShutdown() shutdown {
 }
 
 // startBudget starts the shutdown clock once; it runs on the Run goroutine.
+// When `cluster stop` stopped a `-- COMMAND` first, the clock started then:
+// COMMAND's stop and the cluster's share one shutdown_timeout.
 func (r *Runner) startBudget() {
 	r.budgetOnce.Do(func() {
-		t := r.shutdownTimeout
-		r.softAt = time.Now().Add(t)
-		r.hardTimer = time.AfterFunc(t+hardGrace, func() {
+		r.softAt = time.Now().Add(r.shutdownTimeout)
+		r.execMu.Lock()
+		if at := r.execStopAt; !at.IsZero() && at.Add(r.shutdownTimeout).Before(r.softAt) {
+			r.softAt = at.Add(r.shutdownTimeout)
+		}
+		r.execMu.Unlock()
+		r.hardTimer = time.AfterFunc(time.Until(r.softAt)+hardGrace, func() {
 			r.Kill()
 			close(r.hardStop)
 			r.pipes.closeAll()

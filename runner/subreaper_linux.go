@@ -170,6 +170,34 @@ func scanChildren() []int {
 	return out
 }
 
+// descendantsOf lists pid's descendants (children first), from one scan of
+// every /proc/PID's parent.
+func descendantsOf(pid int) []int {
+	d, err := os.Open("/proc")
+	if err != nil {
+		return nil
+	}
+	names, _ := d.Readdirnames(-1)
+	d.Close()
+	kids := map[int][]int{}
+	for _, n := range names {
+		p, err := strconv.Atoi(n)
+		if err != nil || p <= 0 {
+			continue
+		}
+		if pp := ppidOf(p); pp > 0 {
+			kids[pp] = append(kids[pp], p)
+		}
+	}
+	var out []int
+	for next := kids[pid]; len(next) > 0; {
+		p := next[0]
+		next = append(next[1:], kids[p]...)
+		out = append(out, p)
+	}
+	return out
+}
+
 // procName returns the command name of pid and whether it is a zombie.
 func procName(pid int) (name string, zombie bool) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
