@@ -139,7 +139,15 @@ func (r *Runner) Exec(path string, argv []string, env []string, signals <-chan o
 	// The cluster may end before the command (its types all one-shots):
 	// the command is not one of its leftovers.
 	r.execMu.Lock()
-	pid, done, err := getReaper(r.opts.ReapAll).start(path, argv, attr)
+	rp := getReaper(r.opts.ReapAll)
+	pid, done, err := rp.start(path, argv, attr)
+	if errors.Is(err, syscall.ENOEXEC) {
+		// A script without "#!": sh runs it, as for a worker, `cluster
+		// exec` and execvp.
+		if sh, shArgv, ok := ShellFallback(path, argv); ok {
+			pid, done, err = rp.start(sh, shArgv, attr)
+		}
+	}
 	if err == nil {
 		r.execPid, r.execName, r.execStop = pid, argv[0], stopReq
 	}
