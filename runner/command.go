@@ -190,10 +190,14 @@ func (r *Runner) Exec(path string, argv []string, env []string, signals <-chan o
 			if (s == syscall.SIGINT || s == syscall.SIGQUIT || s == syscall.SIGWINCH) && terminalSentToUs() {
 				// A key typed (or a resize) at the terminal: it sent the
 				// command its own, as to every process of the foreground group.
-				r.Log(fmt.Sprintf("%s came from the terminal, which sent %s its own", SignalName(s), argv[0]))
+				if s != syscall.SIGWINCH { // a resize sends dozens: not a line each
+					r.Log(fmt.Sprintf("%s came from the terminal, which sent %s its own", SignalName(s), argv[0]))
+				}
 				continue
 			}
-			r.Log(fmt.Sprintf("passing %s on to %s", SignalName(s), argv[0]))
+			if s != syscall.SIGWINCH {
+				r.Log(fmt.Sprintf("passing %s on to %s", SignalName(s), argv[0]))
+			}
 			syscall.Kill(pid, s)
 		}
 	}
