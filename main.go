@@ -733,7 +733,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 				go r.ScaleListening(1)
 			case syscall.SIGTTOU:
 				go r.ScaleListening(-1)
-			case syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH, syscall.SIGALRM:
+			case syscall.SIGWINCH: // ignored without a word: a resize sends dozens
+			case syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGALRM:
 				r.Log(fmt.Sprintf("%s ignored: it is for -- COMMAND, which is not running", unix.SignalName(s.(syscall.Signal))))
 			}
 		}
@@ -1099,7 +1100,8 @@ func runRelease(opts runner.Options, out runner.Output, stderr io.Writer, serve 
 				// The cluster starts with the file as it is then anyway, and
 				// has no worker to scale yet.
 				r.Log(fmt.Sprintf("%s ignored: the release phase is running; the other types start after it, with the current file", unix.SignalName(s.(syscall.Signal))))
-			case s == syscall.SIGUSR1 || s == syscall.SIGUSR2 || s == syscall.SIGWINCH || s == syscall.SIGALRM:
+			case s == syscall.SIGWINCH: // ignored without a word: a resize sends dozens
+			case s == syscall.SIGUSR1 || s == syscall.SIGUSR2 || s == syscall.SIGALRM:
 				r.Log(fmt.Sprintf("%s ignored: it is for -- COMMAND, which runs once the cluster is ready", unix.SignalName(s.(syscall.Signal))))
 			case stopped == nil && s != syscall.SIGQUIT:
 				stopped = s

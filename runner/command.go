@@ -119,8 +119,9 @@ func (r *Runner) noteNotReady(s *slot, why string) {
 // passed on, as tini does.
 //
 // While it runs, Stop (`cluster stop`) stops the command rather than the
-// cluster: SIGTERM, then SIGKILL after stopTimeout. The caller stops the
-// cluster once Exec returns.
+// cluster: SIGTERM, then SIGKILL (to it and its descendants) after
+// stopTimeout. The caller stops the cluster once Exec returns, within what
+// is left of the same shutdown_timeout (startBudget).
 func (r *Runner) Exec(path string, argv []string, env []string, signals <-chan os.Signal, stopTimeout time.Duration) (int, syscall.Signal, error) {
 	if len(argv) == 0 {
 		return 0, 0, errors.New("no command")
@@ -138,7 +139,15 @@ func (r *Runner) Exec(path string, argv []string, env []string, signals <-chan o
 	// The cluster may end before the command (its types all one-shots):
 	// the command is not one of its leftovers.
 	r.execMu.Lock()
-	pid, done, err := getReaper(r.opts.ReapAll).start(path, argv, attr)
+	rp := getReaper(r.opts.ReapAll)
+	pid, done, err := rp.start(path, argv, attr)
+	if errors.Is(err, syscall.ENOEXEC) {
+		// A script without "#!": sh runs it, as for a worker, `cluster
+		// exec` and execvp.
+		if sh, shArgv, ok := ShellFallback(path, argv); ok {
+			pid, done, err = rp.start(sh, shArgv, attr)
+		}
+	}
 	if err == nil {
 		r.execPid, r.execName, r.execStop = pid, argv[0], stopReq
 	}
@@ -162,6 +171,9 @@ func (r *Runner) Exec(path string, argv []string, env []string, signals <-chan o
 		case <-stopReq:
 			if kill == nil {
 				r.Log(fmt.Sprintf("stopping %s (cluster stop): SIGTERM, SIGKILL after %s; then the cluster", argv[0], stopTimeout))
+				r.execMu.Lock()
+				r.execStopAt = time.Now()
+				r.execMu.Unlock()
 				syscall.Kill(pid, sigTERM)
 				t := time.NewTimer(stopTimeout)
 				defer t.Stop()
@@ -169,7 +181,7 @@ func (r *Runner) Exec(path string, argv []string, env []string, signals <-chan o
 			}
 		case <-kill:
 			r.Log(fmt.Sprintf("%s did not stop within %s of SIGTERM: SIGKILL", argv[0], stopTimeout))
-			syscall.Kill(pid, sigKILL)
+			killTree(pid)
 		case sig := <-signals:
 			s, ok := sig.(syscall.Signal)
 			if !ok {
@@ -178,12 +190,26 @@ func (r *Runner) Exec(path string, argv []string, env []string, signals <-chan o
 			if (s == syscall.SIGINT || s == syscall.SIGQUIT || s == syscall.SIGWINCH) && terminalSentToUs() {
 				// A key typed (or a resize) at the terminal: it sent the
 				// command its own, as to every process of the foreground group.
-				r.Log(fmt.Sprintf("%s came from the terminal, which sent %s its own", SignalName(s), argv[0]))
+				if s != syscall.SIGWINCH { // a resize sends dozens: not a line each
+					r.Log(fmt.Sprintf("%s came from the terminal, which sent %s its own", SignalName(s), argv[0]))
+				}
 				continue
 			}
-			r.Log(fmt.Sprintf("passing %s on to %s", SignalName(s), argv[0]))
+			if s != syscall.SIGWINCH {
+				r.Log(fmt.Sprintf("passing %s on to %s", SignalName(s), argv[0]))
+			}
 			syscall.Kill(pid, s)
 		}
+	}
+}
+
+// killTree SIGKILLs pid and every descendant of it (found before pid dies:
+// its children are re-parented then), with the groups they lead. COMMAND
+// runs in the runner's own process group, so no group kill reaches its
+// children; without /proc (the portable path) only pid is killed.
+func killTree(pid int) {
+	for _, d := range append(descendantsOf(pid), pid) {
+		signalTree(d, sigKILL)
 	}
 }
 

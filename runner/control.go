@@ -360,12 +360,15 @@ func (r *Runner) totalWorkers() int {
 
 // scale runs on the supervisor goroutine.
 func (r *Runner) scale(t *ptype, n int) {
-	if n == t.count {
+	if n == t.count && (!t.failed || n == 0) {
 		return
 	}
 	old := t.count
 	t.count = n
 	if t.stopped || t.waiting { // the new count applies when it starts
+		if n == old {
+			return
+		}
 		what := "stopped"
 		if !t.stopped {
 			what = "waiting"
@@ -373,13 +376,20 @@ func (r *Runner) scale(t *ptype, n int) {
 		r.event(t.p.Name, "scaled", fmt.Sprintf("%s (%s) scaled from %d to %s", t.p.Name, what, old, plural(n, "worker")), 0, nil)
 		return
 	}
-	if n > old {
+	for i := n + 1; i <= old; i++ {
+		if s := t.slots[i]; s != nil {
+			s.requestStop()
+			delete(t.slots, i) // a scale up before it is gone starts that index again
+		}
+	}
+	if n > old || t.failed {
 		from := old + 1
 		if t.failed {
 			// Its failed workers are gone (slotDone), and the ones that
 			// waited to restart are on their way out (stopBackoffs): no
 			// longer failed, the type gets every worker back, not only the
-			// new indices.
+			// new indices; at the same count too (`cluster scale crash=2`
+			// once the cause is fixed).
 			from = 1
 		}
 		t.failed = false
@@ -398,17 +408,14 @@ func (r *Runner) scale(t *ptype, n int) {
 			}
 		}
 		msg := fmt.Sprintf("%s scaled from %d to %s", t.p.Name, old, plural(n, "worker"))
+		if n == old {
+			msg = fmt.Sprintf("%s stays at %s", t.p.Name, plural(n, "worker"))
+		}
 		if len(again) > 0 {
 			msg += "; it was failed: starting " + strings.Join(again, ", ") + " again"
 		}
 		r.event(t.p.Name, "scaled", msg, 0, nil)
 		return
-	}
-	for i := n + 1; i <= old; i++ {
-		if s := t.slots[i]; s != nil {
-			s.requestStop()
-			delete(t.slots, i) // a scale up before it is gone starts that index again
-		}
 	}
 	r.event(t.p.Name, "scaled", fmt.Sprintf("%s scaled from %d to %s", t.p.Name, old, plural(n, "worker")), 0, nil)
 }
@@ -427,6 +434,9 @@ func (r *Runner) ScaleListening(delta int) error {
 			n := t.count + delta
 			if n < 1 {
 				n = 1
+			}
+			if n == t.count {
+				continue // TTOU at 1: nothing to do (not the restart of a failed type that scale does)
 			}
 			if n > procfile.MaxWorkers || r.totalWorkers()-t.count+n > procfile.MaxTotalWorkers {
 				r.event(t.p.Name, "scaled", fmt.Sprintf("%s: not adding a worker: at the limit (%d per type, %d in all)", t.p.Name, procfile.MaxWorkers, procfile.MaxTotalWorkers), 0, nil)

@@ -143,10 +143,13 @@
 //     Run return ErrKilled: a worker that exited while its last lines wait
 //     for an output nobody reads stopped in time.
 //   - Restart backoff: 100ms doubling to 30s with ±20% jitter, reset after
-//     30s of running once ready and by a clean exit; more than max_restarts
-//     crashes within restart_window fail the type, and so do more than
-//     max_restarts crashes of one slot in a row (its backoff spreads them
-//     past any window), a clean exit or a healthy run ending the row.
+//     30s of running once ready and by a clean exit after a run of 1s or
+//     more (quickExit), after which restart = "always" waits a fixed 100ms;
+//     a clean exit sooner is backed off as a crash is, but is no crash.
+//     More than max_restarts crashes within restart_window fail the type,
+//     and so do more than max_restarts crashes of one slot in a row (its
+//     backoff spreads them past any window), a clean exit or a healthy run
+//     ending the row.
 //   - Output pipes are read through the runtime poller (non-blocking fds), and
 //     an exit event is printed after the worker's last line (bounded wait).
 //   - No event holds up supervision: Output.Event is called one event at a

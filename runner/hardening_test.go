@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -214,16 +215,49 @@ func TestStatusShowsKillingSignal(t *testing.T) {
 	}
 }
 
-// restart = "always" and a clean exit: restarted after the short fixed
-// pause, not backed off like a crash.
+// restart = "always" and a clean exit after a run of quickExit or more:
+// restarted after the short fixed pause, not backed off like a crash.
 func TestCleanExitIsNotBackedOff(t *testing.T) {
+	old := quickExit
+	quickExit = time.Nanosecond // every run is long enough
+	t.Cleanup(func() { quickExit = old })
 	p := shProc("web", `echo run`)
 	p.Restart = procfile.RestartAlways
 	rn := start(t, Options{Config: config(p)})
 	rn.waitEvents(t, "restarting in", 6, 10*time.Second)
+	said := regexp.MustCompile(`^web\.1 exited cleanly after \d+ms; restarting in 100ms \(restart = "always"\)$`)
 	for _, m := range rn.rec.messages() {
-		if strings.Contains(m, "restarting in") && !strings.Contains(m, "exited cleanly; restarting in 100ms") {
+		if strings.Contains(m, "restarting in") && !said.MatchString(m) {
 			t.Errorf("clean exit backed off: %s", m)
+		}
+	}
+}
+
+// restart = "always" and a clean exit at once (`true`, a program that
+// daemonises): the backoff grows as for a crash, but the type does not fail
+// for it. Before, it restarted every 100 ms forever.
+func TestQuickCleanExitIsBackedOff(t *testing.T) {
+	p := shProc("web", `true`)
+	p.Shell, p.Command = false, "true"
+	p.Restart = procfile.RestartAlways
+	p.MaxRestarts = 2 // a crash loop this long would have failed it
+	rn := start(t, Options{Config: config(p)})
+	rn.waitEvents(t, "restarting in", 5, 30*time.Second)
+	msgs := rn.rec.messages()
+	said := regexp.MustCompile(`^web\.1 exited cleanly after \d+ms; restarting in \S+ \(restart = "always"\)$`)
+	for _, m := range msgs {
+		if strings.Contains(m, "failed") {
+			t.Errorf("a worker that exits 0 failed its type: %s", m)
+		}
+		if strings.Contains(m, "restarting in") && !said.MatchString(m) {
+			t.Errorf("event %q, want %s", m, said)
+		}
+	}
+	ds := delays(msgs)
+	for i, d := range ds[:5] {
+		base := backoffMin << i // 100ms doubling, ±20% jitter
+		if d < base*8/10 || d > base*12/10 {
+			t.Errorf("restart %d after %s, want %s ±20%%; delays %v", i+1, d, base, ds)
 		}
 	}
 }

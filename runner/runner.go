@@ -125,10 +125,11 @@ type Runner struct {
 	escapeesMu sync.Mutex
 	escapees   map[int]bool
 
-	execMu   sync.Mutex
-	execPid  int
-	execName string
-	execStop chan struct{}
+	execMu     sync.Mutex
+	execPid    int
+	execName   string
+	execStop   chan struct{}
+	execStopAt time.Time // when `cluster stop` stopped COMMAND: the cluster's stop ends shutdown_timeout after it
 
 	exits    chan exitReport
 	slotDone chan *slot
@@ -594,8 +595,8 @@ func (r *Runner) Run(ctx context.Context) error {
 		r.stopping = true
 		r.halting.Store(true)
 		result = reason
-		shutdownTimer = time.After(r.shutdownTimeout)
 		r.startBudget()
+		shutdownTimer = time.After(time.Until(r.softAt)) // sooner when `cluster stop` began with -- COMMAND
 		r.failWaits("the cluster is stopping: the reload did not finish")
 		if r.readyPending != nil {
 			// Stopped before it was ready: it never will be, and a

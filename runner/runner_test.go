@@ -431,6 +431,9 @@ func TestCrashStreakFailsOneWorker(t *testing.T) {
 // exits, and failed the type), and each of its crashes gets the first,
 // shortest backoff again (it grew to 30s and stayed there).
 func TestCleanExitEndsCrashStreak(t *testing.T) {
+	old := quickExit
+	quickExit = time.Nanosecond // its clean runs count as long ones: they reset the backoff
+	t.Cleanup(func() { quickExit = old })
 	dir := t.TempDir()
 	p := shProc("job", `n=$(cat n 2>/dev/null || echo 0); n=$((n+1)); echo $n > n; echo run $n; exit $((n % 2))`)
 	p.Dir = dir

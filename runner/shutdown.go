@@ -42,11 +42,17 @@ func newShutdown() shutdown {
 }
 
 // startBudget starts the shutdown clock once; it runs on the Run goroutine.
+// When `cluster stop` stopped a `-- COMMAND` first, the clock started then:
+// COMMAND's stop and the cluster's share one shutdown_timeout.
 func (r *Runner) startBudget() {
 	r.budgetOnce.Do(func() {
-		t := r.shutdownTimeout
-		r.softAt = time.Now().Add(t)
-		r.hardTimer = time.AfterFunc(t+hardGrace, func() {
+		r.softAt = time.Now().Add(r.shutdownTimeout)
+		r.execMu.Lock()
+		if at := r.execStopAt; !at.IsZero() && at.Add(r.shutdownTimeout).Before(r.softAt) {
+			r.softAt = at.Add(r.shutdownTimeout)
+		}
+		r.execMu.Unlock()
+		r.hardTimer = time.AfterFunc(time.Until(r.softAt)+hardGrace, func() {
 			r.Kill()
 			close(r.hardStop)
 			r.pipes.closeAll()
@@ -280,19 +286,22 @@ func (p *pipeSet) closeAll() {
 }
 
 // stopEscapees sends the stop signal (then SIGCONT) to the descendants of
-// type name that left their worker's process group and were re-parented to
-// us, during the cluster's stop, as soon as a worker of that type is gone:
-// one holding the worker's output would otherwise hold its report for
+// worker index of type name that left its process group and were
+// re-parented to us, during the cluster's stop, as soon as that worker is
+// gone: one holding the worker's output would otherwise hold its report for
 // outputGrace, and get its signal only once every worker has reported.
-// Only that type's: a dependency's stop waits for its dependents. Each gets
-// its stop signal once (reapLeftovers then waits for it, and SIGKILLs it
-// at the usual bound).
-func (r *Runner) stopEscapees(name string, sig syscall.Signal) {
+// Only that worker's (CLUSTER_PROCESS and CLUSTER_WORKER): a sibling still
+// draining may still use its own, and a dependency's stop waits for its
+// dependents; the rest are stopped by reapLeftovers once every worker is
+// gone. Each gets its stop signal once (reapLeftovers then waits for it,
+// and SIGKILLs it at the usual bound).
+func (r *Runner) stopEscapees(name string, index int, sig syscall.Signal) {
 	if !r.rp.all {
 		return
 	}
+	worker := strconv.Itoa(index)
 	for _, pid := range r.leftovers() {
-		if r.rp.owns(pid) || processTypeOf(pid) != name || !r.markEscapee(pid) {
+		if r.rp.owns(pid) || !r.markEscapeeOf(pid, name, worker) {
 			continue
 		}
 		signalTree(pid, sig)
@@ -300,6 +309,13 @@ func (r *Runner) stopEscapees(name string, sig syscall.Signal) {
 			signalTree(pid, sigCONT)
 		}
 	}
+}
+
+// markEscapeeOf marks pid (markEscapee) if it descends from worker of type
+// name.
+func (r *Runner) markEscapeeOf(pid int, name, worker string) bool {
+	typ, w := processWorkerOf(pid)
+	return typ == name && w == worker && r.markEscapee(pid)
 }
 
 // markEscapee notes that a leftover got its stop signal, and reports

@@ -21,6 +21,12 @@ import (
 // healthyAfter is how long a run must last to reset the backoff (a var for tests).
 var healthyAfter = 30 * time.Second
 
+// quickExit is how short a run that exits 0 is when it does not reset the
+// backoff: a worker that exits (or daemonises) at once is restarted with a
+// growing delay, as pm2's min_uptime and systemd's start limit treat it,
+// without counting as a crash (a var for tests).
+var quickExit = time.Second
+
 const (
 	backoffMin = 100 * time.Millisecond
 	backoffMax = 30 * time.Second
@@ -172,6 +178,7 @@ func (s *slot) run() {
 		w, err := s.startShallow()
 		var st exitStatus
 		healthy := false
+		ran := time.Duration(0) // how long the process ran
 		stopped := false
 		wasReady := false
 		resource := false
@@ -194,6 +201,7 @@ func (s *slot) run() {
 			// never gets ready (killed at its ready.timeout) is not, however
 			// long it ran.
 			healthy = wasReady && time.Since(w.readyAt) >= healthyAfter
+			ran = time.Since(w.started)
 			notReady = w.notReady
 			s.report(w, st)
 		}
@@ -216,11 +224,16 @@ func (s *slot) run() {
 		}
 		if healthy || st.success() {
 			// A clean exit ends a run of crashes as a healthy run does:
-			// the next crash is the first in a row, with the shortest
-			// backoff (a job that fails now and then is not slowed more
-			// each time). restart_window still catches one that alternates
-			// fast.
-			attempt, streak = 0, 0
+			// the next crash is the first in a row (a job that fails now
+			// and then is not failed for it). restart_window still catches
+			// one that alternates fast.
+			streak = 0
+			if healthy || ran >= quickExit {
+				// ... and resets the backoff, but not when it came at once:
+				// a worker that exits 0 (or daemonises) at start would
+				// otherwise restart every 100 ms forever.
+				attempt = 0
+			}
 		}
 		if !resource && !st.success() {
 			streak++
@@ -237,11 +250,16 @@ func (s *slot) run() {
 		var delay time.Duration
 		var msg string
 		if d.clean {
-			// restart = "always" and it exited 0: not a crash, so no growing
-			// backoff; the short fixed pause (systemd's RestartSec default)
-			// keeps a worker that exits at once from spinning.
+			// restart = "always" and it exited 0: not a crash (the type
+			// does not fail for it). After a run of quickExit or more, the
+			// short fixed pause (systemd's RestartSec default); after a
+			// shorter one, the backoff grows as for a crash.
 			delay = backoffMin
-			msg = fmt.Sprintf("%s exited cleanly; restarting in %s (restart = \"always\")", s.name, delay)
+			if ran < quickExit {
+				attempt++
+				delay = backoff(attempt, rand.Float64())
+			}
+			msg = fmt.Sprintf("%s exited cleanly after %s; restarting in %s (restart = \"always\")", s.name, runLength(ran), delay)
 		} else {
 			attempt++
 			delay = backoff(attempt, rand.Float64())
@@ -269,6 +287,17 @@ func (s *slot) run() {
 			return
 		}
 	}
+}
+
+// runLength says how long a run lasted, for an event line: 12ms, 3.4s, 2m5s.
+func runLength(d time.Duration) string {
+	switch {
+	case d < time.Second:
+		return strconv.FormatInt(d.Milliseconds(), 10) + "ms"
+	case d < time.Minute:
+		return d.Round(100 * time.Millisecond).String()
+	}
+	return d.Round(time.Second).String()
 }
 
 // dirMissing reports whether dir, where a worker starts, is not there.
@@ -427,10 +456,11 @@ func (s *slot) report(w *worker, st exitStatus) {
 		select {
 		case <-copied:
 		default:
-			// The cluster is stopping and the worker is gone: what of its
-			// type left its group (setsid) and holds its output is stopped
-			// now, not after outputGrace and every other worker's report.
-			s.r.stopEscapees(s.p.Name, s.p.StopSignal)
+			// The cluster is stopping and the worker is gone: what of it
+			// left its group (setsid) and holds its output is stopped now,
+			// not after outputGrace and every other worker's report. Only
+			// this worker's: a sibling still draining keeps its own.
+			s.r.stopEscapees(s.p.Name, s.index, s.p.StopSignal)
 		}
 	}
 	grace := time.NewTimer(outputGrace)

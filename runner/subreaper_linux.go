@@ -170,6 +170,34 @@ func scanChildren() []int {
 	return out
 }
 
+// descendantsOf lists pid's descendants (children first), from one scan of
+// every /proc/PID's parent.
+func descendantsOf(pid int) []int {
+	d, err := os.Open("/proc")
+	if err != nil {
+		return nil
+	}
+	names, _ := d.Readdirnames(-1)
+	d.Close()
+	kids := map[int][]int{}
+	for _, n := range names {
+		p, err := strconv.Atoi(n)
+		if err != nil || p <= 0 {
+			continue
+		}
+		if pp := ppidOf(p); pp > 0 {
+			kids[pp] = append(kids[pp], p)
+		}
+	}
+	var out []int
+	for next := kids[pid]; len(next) > 0; {
+		p := next[0]
+		next = append(next[1:], kids[p]...)
+		out = append(out, p)
+	}
+	return out
+}
+
 // procName returns the command name of pid and whether it is a zombie.
 func procName(pid int) (name string, zombie bool) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
@@ -211,14 +239,24 @@ func ppidOf(pid int) int {
 // processTypeOf reads CLUSTER_PROCESS from pid's environment as it was
 // exec'd (every worker's descendants have it unless they cleared it), or "".
 func processTypeOf(pid int) string {
+	typ, _ := processWorkerOf(pid)
+	return typ
+}
+
+// processWorkerOf reads CLUSTER_PROCESS and CLUSTER_WORKER from pid's
+// environment as it was exec'd: the type and worker it descends from
+// ("", "" when it cannot tell).
+func processWorkerOf(pid int) (typ, worker string) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
 	if err != nil {
-		return ""
+		return "", ""
 	}
 	for _, kv := range strings.Split(string(b), "\x00") {
 		if v, ok := strings.CutPrefix(kv, "CLUSTER_PROCESS="); ok {
-			return v
+			typ = v
+		} else if v, ok := strings.CutPrefix(kv, "CLUSTER_WORKER="); ok {
+			worker = v
 		}
 	}
-	return ""
+	return typ, worker
 }

@@ -34,8 +34,14 @@ func (rp *reaper) waitLoop() {}
 // waits for by pid, and no orphan is re-parented to it.
 func children() []int { return nil }
 
+// descendantsOf has no /proc to read: none found.
+func descendantsOf(int) []int { return nil }
+
 // procName is asked only about what children lists: nothing here.
 func procName(int) (name string, zombie bool) { return "", true }
 
 // processTypeOf is asked only about what children lists: nothing here.
 func processTypeOf(int) string { return "" }
+
+// processWorkerOf is asked only about what children lists: nothing here.
+func processWorkerOf(int) (typ, worker string) { return "", "" }
