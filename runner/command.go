@@ -208,7 +208,13 @@ func (r *Runner) Exec(path string, argv []string, env []string, signals <-chan o
 // runs in the runner's own process group, so no group kill reaches its
 // children; without /proc (the portable path) only pid is killed.
 func killTree(pid int) {
-	for _, d := range append(descendantsOf(pid), pid) {
+	// Its descendants are found first (once it is dead they are the
+	// subreaper's children, no longer found under it), then it is killed
+	// first: a shell killed after its child could see the child die and
+	// exit 0 before its own SIGKILL lands (`sleep 300 & wait`).
+	below := descendantsOf(pid)
+	signalTree(pid, sigKILL)
+	for _, d := range below {
 		signalTree(d, sigKILL)
 	}
 }
